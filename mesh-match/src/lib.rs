@@ -1,0 +1,47 @@
+//! Istio's `HTTPMatchRequest` compiled into matchers with Envoy's semantics, and Istio's path
+//! normalization.
+//!
+//! Everything request-time is a pure, synchronous, allocation-free function of a
+//! [`RequestView`]: `uri` (exact on the path without the query, prefix as a raw prefix of
+//! `:path`, regex as a full match), `scheme`, `method`, `authority` (as sent, port
+//! included), `headers` and `withoutHeaders` (names case-insensitive, values case-sensitive,
+//! repeated headers matched value by value), `queryParams` (first occurrence, raw value),
+//! `ignoreUriCase` and `port`. The selectors `sourceLabels`, `sourceNamespace` and
+//! `gateways` are evaluated once per proxy through [`SourceSelector::applies_to`].
+//!
+//! ```
+//! use mesh_match::{HttpMatch, RequestView, PathNormalization, normalize_target};
+//! use mesh_model::virtual_service::{HttpMatchRequest, StringMatch};
+//!
+//! let mut m = HttpMatchRequest::default();
+//! m.uri = Some(StringMatch::prefix("/admin"));
+//! let matcher = HttpMatch::compile(&m, "default")?;
+//!
+//! let headers = http::HeaderMap::new();
+//! // `/public/../admin` is normalized to `/admin` before matching, as Istio does.
+//! let path = normalize_target("/public/../admin?x=1", PathNormalization::Base)?;
+//! let view = RequestView::new("GET", "http", "shop.example.com", &path, &headers);
+//! assert!(matcher.matches(&view));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+#![forbid(unsafe_code)]
+#![warn(
+    missing_docs,
+    missing_debug_implementations,
+    unreachable_pub,
+    rust_2018_idioms
+)]
+
+pub mod error;
+pub mod matcher;
+pub mod normalize;
+pub mod regex;
+pub mod request;
+pub mod string;
+
+pub use error::CompileError;
+pub use matcher::{Failed, HttpMatch, Source, SourceSelector};
+pub use normalize::{NormalizeError, PathNormalization, normalize};
+pub use regex::{FullRegex, REGEX_SIZE_LIMIT};
+pub use request::{RequestView, authority_host, authority_port, normalize_target};
+pub use string::StringMatcher;

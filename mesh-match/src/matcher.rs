@@ -1,0 +1,422 @@
+//! A compiled `HTTPMatchRequest`: request-time conditions (AND-ed) and the config-time
+//! selectors (`sourceLabels`, `sourceNamespace`, `gateways`) that decide which proxies the
+//! block applies to at all.
+
+use std::collections::BTreeMap;
+
+use http::HeaderName;
+use mesh_model::host::resolve_gateway_name;
+use mesh_model::virtual_service::{HttpMatchRequest, StringMatch, StringMatchKind};
+
+use crate::error::CompileError;
+use crate::request::RequestView;
+use crate::string::StringMatcher;
+
+/// Which part of the path a URI matcher reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum UriKind {
+    /// Envoy `path`: the path without the query.
+    Exact,
+    /// Envoy `prefix`: a raw prefix of `:path`, query included.
+    Prefix,
+    /// Envoy `safe_regex`: the path without the query, whole.
+    Regex,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+struct UriMatcher {
+    kind: UriKind,
+    matcher: StringMatcher,
+    ignore_case: bool,
+}
+
+/// What a header condition reads.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+enum HeaderTarget {
+    Named(HeaderName),
+    Authority,
+    Method,
+    Scheme,
+    Path,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+struct HeaderCondition {
+    key: Box<str>,
+    target: HeaderTarget,
+    matcher: StringMatcher,
+    /// `withoutHeaders`: the request matches when the condition does not hold.
+    negate: bool,
+}
+
+/// Which condition of a match block failed, without allocating.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Failed {
+    /// `uri`.
+    Uri,
+    /// `scheme`.
+    Scheme,
+    /// `method`.
+    Method,
+    /// `authority`.
+    Authority,
+    /// `port`.
+    Port,
+    /// The n-th header condition (`headers` then `withoutHeaders`, by name).
+    Header(usize),
+    /// The n-th query parameter condition (by name).
+    Query(usize),
+}
+
+/// The selectors of a match block that are evaluated once per proxy, not per request.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct SourceSelector {
+    labels: BTreeMap<String, String>,
+    namespace: String,
+    gateways: Vec<String>,
+}
+
+/// The proxy a route table is compiled for, as selectors see it.
+#[derive(Clone, Copy, Debug)]
+pub struct Source<'a> {
+    /// The proxy's namespace.
+    pub namespace: &'a str,
+    /// The proxy's workload labels (empty for a gateway).
+    pub labels: &'a BTreeMap<String, String>,
+    /// The gateway names the proxy answers to: `mesh` for sidecars, `ns/name` for a gateway.
+    pub gateway: &'a str,
+}
+
+impl SourceSelector {
+    /// Whether the block applies to `source`, as Istio's `sourceMatchHTTP` decides: with
+    /// match-level `gateways`, only those gateways (and labels and namespace are not
+    /// looked at); otherwise `sourceLabels` must be a subset of the proxy's labels and
+    /// `sourceNamespace`, when set, its namespace.
+    pub fn applies_to(&self, source: &Source<'_>) -> bool {
+        if !self.gateways.is_empty() {
+            return self.gateways.iter().any(|g| g == source.gateway);
+        }
+        self.labels
+            .iter()
+            .all(|(k, v)| source.labels.get(k) == Some(v))
+            && (self.namespace.is_empty() || self.namespace == source.namespace)
+    }
+
+    /// The resolved match-level gateways (`ns/name` or `mesh`).
+    pub fn gateways(&self) -> &[String] {
+        &self.gateways
+    }
+}
+
+/// A compiled match block.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct HttpMatch {
+    name: String,
+    uri: Option<UriMatcher>,
+    scheme: Option<StringMatcher>,
+    method: Option<StringMatcher>,
+    authority: Option<StringMatcher>,
+    port: Option<u16>,
+    headers: Box<[HeaderCondition]>,
+    query: Box<[(Box<str>, StringMatcher)]>,
+    selector: SourceSelector,
+}
+
+impl HttpMatch {
+    /// Compiles a match block of a VirtualService in `namespace` (used to resolve gateway
+    /// names).
+    pub fn compile(m: &HttpMatchRequest, namespace: &str) -> Result<Self, CompileError> {
+        let uri = match &m.uri {
+            None => None,
+            Some(sm) => match sm.kind() {
+                StringMatchKind::Any => None,
+                kind => Some(UriMatcher {
+                    kind: match kind {
+                        StringMatchKind::Exact(_) => UriKind::Exact,
+                        StringMatchKind::Prefix(_) => UriKind::Prefix,
+                        _ => UriKind::Regex,
+                    },
+                    matcher: match kind {
+                        // `regex: "*"` has no meaning for a path; compile it as a regex so
+                        // that it fails loudly like Envoy's RE2 would.
+                        StringMatchKind::Regex(r) => {
+                            StringMatcher::Regex(crate::regex::FullRegex::new(r)?)
+                        }
+                        _ => StringMatcher::compile(sm)?,
+                    },
+                    ignore_case: m.ignore_uri_case,
+                }),
+            },
+        };
+        let optional = |sm: &Option<StringMatch>| sm.as_ref().map(StringMatcher::compile).transpose();
+        let mut headers = Vec::new();
+        for (negate, map) in [(false, &m.headers), (true, &m.without_headers)] {
+            for (key, sm) in map {
+                headers.push(HeaderCondition {
+                    key: key.as_str().into(),
+                    target: header_target(key)?,
+                    matcher: StringMatcher::compile(sm)?,
+                    negate,
+                });
+            }
+        }
+        let mut query = Vec::new();
+        for (key, sm) in &m.query_params {
+            query.push((key.as_str().into(), StringMatcher::compile(sm)?));
+        }
+        let port = match m.port {
+            0 => None,
+            p => Some(u16::try_from(p).map_err(|_| CompileError::Unsupported {
+                what: format!("match port {p} (out of range)"),
+            })?),
+        };
+        Ok(HttpMatch {
+            name: m.name.clone(),
+            uri,
+            scheme: optional(&m.scheme)?,
+            method: optional(&m.method)?,
+            authority: optional(&m.authority)?,
+            port,
+            headers: headers.into(),
+            query: query.into(),
+            selector: SourceSelector {
+                labels: m.source_labels.clone(),
+                namespace: m.source_namespace.clone(),
+                gateways: m
+                    .gateways
+                    .iter()
+                    .map(|g| resolve_gateway_name(g, namespace))
+                    .collect(),
+            },
+        })
+    }
+
+    /// The block's `name`.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The config-time selectors.
+    pub fn selector(&self) -> &SourceSelector {
+        &self.selector
+    }
+
+    /// Whether this block matches any request: no request-time condition at all, or only a
+    /// `prefix: /` / `regex: .*` URI (Istio's `IsCatchAllRoute`).
+    pub fn is_catch_all(&self) -> bool {
+        let uri_all = match &self.uri {
+            None => true,
+            Some(u) => match (&u.kind, &u.matcher) {
+                (UriKind::Prefix, StringMatcher::Prefix(p)) => &p[..] == b"/" || p.is_empty(),
+                (UriKind::Regex, StringMatcher::Regex(r)) => r.as_str() == ".*",
+                _ => false,
+            },
+        };
+        uri_all
+            && self.scheme.is_none()
+            && self.method.is_none()
+            && self.authority.is_none()
+            && self.port.is_none()
+            && self.headers.is_empty()
+            && self.query.is_empty()
+    }
+
+    /// Whether the matched part of the path was a prefix, and which: used by
+    /// `rewrite.uri`, which replaces only the matched prefix.
+    pub fn uri_prefix(&self) -> Option<&[u8]> {
+        match &self.uri {
+            Some(UriMatcher {
+                kind: UriKind::Prefix,
+                matcher: StringMatcher::Prefix(p),
+                ..
+            }) => Some(p),
+            _ => None,
+        }
+    }
+
+    /// Whether the URI condition is `exact` or `regex` (the whole path is rewritten).
+    pub fn uri_is_whole_path(&self) -> bool {
+        matches!(
+            self.uri,
+            Some(UriMatcher {
+                kind: UriKind::Exact | UriKind::Regex,
+                ..
+            })
+        )
+    }
+
+    /// Whether `req` satisfies every request-time condition.
+    #[inline]
+    pub fn matches(&self, req: &RequestView<'_>) -> bool {
+        self.check(req).is_ok()
+    }
+
+    /// The first condition `req` fails, in the order uri, scheme, method, authority, port,
+    /// headers, query parameters.
+    pub fn check(&self, req: &RequestView<'_>) -> Result<(), Failed> {
+        if let Some(u) = &self.uri {
+            let value = match u.kind {
+                UriKind::Prefix => req.path_and_query(),
+                UriKind::Exact | UriKind::Regex => req.path(),
+            };
+            let ok = if u.ignore_case {
+                u.matcher.matches_ignore_case(value.as_bytes())
+            } else {
+                u.matcher.matches(value.as_bytes())
+            };
+            if !ok {
+                return Err(Failed::Uri);
+            }
+        }
+        if let Some(m) = &self.scheme {
+            if !m.matches(req.scheme().as_bytes()) {
+                return Err(Failed::Scheme);
+            }
+        }
+        if let Some(m) = &self.method {
+            if !m.matches(req.method().as_bytes()) {
+                return Err(Failed::Method);
+            }
+        }
+        if let Some(m) = &self.authority {
+            if !m.matches(req.authority().as_bytes()) {
+                return Err(Failed::Authority);
+            }
+        }
+        if let Some(p) = self.port {
+            if p != req.port() {
+                return Err(Failed::Port);
+            }
+        }
+        for (i, h) in self.headers.iter().enumerate() {
+            if !header_condition(h, req) {
+                return Err(Failed::Header(i));
+            }
+        }
+        for (i, (key, m)) in self.query.iter().enumerate() {
+            match req.query_param(key) {
+                Some(v) if m.matches(v.as_bytes()) => {}
+                _ => return Err(Failed::Query(i)),
+            }
+        }
+        Ok(())
+    }
+
+    /// A sentence saying why `req` failed `failed`, for `meshctl route`.
+    pub fn explain(&self, failed: Failed, req: &RequestView<'_>) -> String {
+        match failed {
+            Failed::Uri => {
+                let u = self.uri.as_ref();
+                let kind = u.map_or(UriKind::Prefix, |u| u.kind);
+                let value = if kind == UriKind::Prefix { req.path_and_query() } else { req.path() };
+                format!(
+                    "uri {}{} does not match {value:?}",
+                    u.map(|u| u.matcher.describe()).unwrap_or_default(),
+                    if u.is_some_and(|u| u.ignore_case) { " (ignoreUriCase)" } else { "" }
+                )
+            }
+            Failed::Scheme => describe_field("scheme", self.scheme.as_ref(), req.scheme()),
+            Failed::Method => describe_field("method", self.method.as_ref(), req.method()),
+            Failed::Authority => {
+                describe_field("authority", self.authority.as_ref(), req.authority())
+            }
+            Failed::Port => format!(
+                "port {} does not match the request port {}",
+                self.port.unwrap_or_default(),
+                req.port()
+            ),
+            Failed::Header(i) => {
+                let Some(h) = self.headers.get(i) else { return String::new() };
+                let values = header_values(h, req);
+                let shown = if values.is_empty() {
+                    "it is absent".to_owned()
+                } else {
+                    let v: Vec<String> = values
+                        .iter()
+                        .map(|v| format!("{:?}", String::from_utf8_lossy(v)))
+                        .collect();
+                    format!("it is {}", v.join(", "))
+                };
+                if h.negate {
+                    format!("withoutHeaders {} {}: {shown}", h.key, h.matcher.describe())
+                } else {
+                    format!("header {} {}: {shown}", h.key, h.matcher.describe())
+                }
+            }
+            Failed::Query(i) => {
+                let Some((k, m)) = self.query.get(i) else { return String::new() };
+                match req.query_param(k) {
+                    None => format!("query parameter {k} {}: it is absent", m.describe()),
+                    Some(v) => format!("query parameter {k} {}: it is {v:?}", m.describe()),
+                }
+            }
+        }
+    }
+}
+
+fn describe_field(field: &str, m: Option<&StringMatcher>, value: &str) -> String {
+    format!(
+        "{field} {} does not match {value:?}",
+        m.map(|m| m.describe()).unwrap_or_default()
+    )
+}
+
+fn header_target(key: &str) -> Result<HeaderTarget, CompileError> {
+    Ok(match key.to_ascii_lowercase().as_str() {
+        ":authority" | "host" => HeaderTarget::Authority,
+        ":method" => HeaderTarget::Method,
+        ":scheme" => HeaderTarget::Scheme,
+        ":path" => HeaderTarget::Path,
+        k if k.starts_with("@request.auth.claims") => {
+            return Err(CompileError::Unsupported {
+                what: format!("JWT claim routing on {key:?}"),
+            });
+        }
+        _ => HeaderTarget::Named(HeaderName::from_bytes(key.as_bytes()).map_err(|_| {
+            CompileError::HeaderName {
+                name: key.to_owned(),
+            }
+        })?),
+    })
+}
+
+fn header_values<'r>(h: &HeaderCondition, req: &RequestView<'r>) -> Vec<&'r [u8]> {
+    match &h.target {
+        HeaderTarget::Named(name) => req.headers().get_all(name).iter().map(|v| v.as_bytes()).collect(),
+        HeaderTarget::Authority => vec![req.authority().as_bytes()],
+        HeaderTarget::Method => vec![req.method().as_bytes()],
+        HeaderTarget::Scheme => vec![req.scheme().as_bytes()],
+        HeaderTarget::Path => vec![req.path_and_query().as_bytes()],
+    }
+}
+
+/// Envoy's header matcher as Istio configures it (observed on Envoy 1.40): each value of a
+/// repeated header is matched on its own and any match counts; `withoutHeaders` treats a
+/// missing header as empty before inverting, except for presence, which inverts to absence.
+#[inline]
+fn header_condition(h: &HeaderCondition, req: &RequestView<'_>) -> bool {
+    let name = match &h.target {
+        HeaderTarget::Named(name) => name,
+        HeaderTarget::Authority => return pseudo(h, req.authority()),
+        HeaderTarget::Method => return pseudo(h, req.method()),
+        HeaderTarget::Scheme => return pseudo(h, req.scheme()),
+        HeaderTarget::Path => return pseudo(h, req.path_and_query()),
+    };
+    let mut values = req.headers().get_all(name).iter().peekable();
+    let present = values.peek().is_some();
+    let any = match (&h.matcher, present) {
+        (StringMatcher::Present, p) => p,
+        (m, true) => values.any(|v| m.matches(v.as_bytes())),
+        // A missing header is empty for withoutHeaders, and never matches for headers.
+        (m, false) => h.negate && m.matches(b""),
+    };
+    any != h.negate
+}
+
+#[inline]
+fn pseudo(h: &HeaderCondition, value: &str) -> bool {
+    h.matcher.matches(value.as_bytes()) != h.negate
+}
+
+#[cfg(test)]
+mod tests;

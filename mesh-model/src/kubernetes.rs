@@ -1,0 +1,80 @@
+//! What the loader keeps of the Kubernetes objects it skips: Services (hosts and ports) and
+//! workloads (pod labels). The analyzers use them to check references the way
+//! `istioctl analyze` does against a cluster, when the input includes them.
+
+use std::collections::BTreeMap;
+
+use crate::resource::Origin;
+
+/// A Kubernetes `Service`: its name, namespace, ports and pod selector.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct KubeService {
+    /// Namespace.
+    pub namespace: String,
+    /// Name.
+    pub name: String,
+    /// Ports.
+    pub ports: Vec<KubeServicePort>,
+    /// Pod selector.
+    pub selector: BTreeMap<String, String>,
+    /// Where it was read from.
+    pub origin: Origin,
+}
+
+impl KubeService {
+    /// `name.namespace.svc.cluster.local`.
+    pub fn fqdn(&self) -> String {
+        format!(
+            "{}.{}.svc.{}",
+            self.name,
+            self.namespace,
+            crate::host::CLUSTER_DOMAIN
+        )
+    }
+}
+
+/// A port of a Kubernetes Service.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct KubeServicePort {
+    /// Port number.
+    pub port: u32,
+    /// Port name.
+    pub name: String,
+    /// Protocol (`TCP` by default).
+    pub protocol: String,
+}
+
+/// A workload (Pod, or the pod template of a Deployment, StatefulSet, DaemonSet, ReplicaSet
+/// or Job): where its pods run and their labels.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Workload {
+    /// The Kubernetes kind.
+    pub kind: String,
+    /// Namespace.
+    pub namespace: String,
+    /// Name.
+    pub name: String,
+    /// Labels of its pods.
+    pub pod_labels: BTreeMap<String, String>,
+    /// Where it was read from.
+    pub origin: Origin,
+}
+
+/// The Kubernetes objects found beside the Istio resources.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Kubernetes {
+    /// Services.
+    pub services: Vec<KubeService>,
+    /// Workloads.
+    pub workloads: Vec<Workload>,
+}
+
+impl Kubernetes {
+    /// The Service whose FQDN is `host`.
+    pub fn service(&self, host: &str) -> Option<&KubeService> {
+        let (name, ns) = crate::host::split_service_fqdn(host)?;
+        self.services
+            .iter()
+            .find(|s| s.name == name && s.namespace == ns)
+    }
+}

@@ -1,0 +1,69 @@
+//! Istio's networking resources as Rust types: `VirtualService`, `DestinationRule`,
+//! `Gateway` and `ServiceEntry`, field for field as `istio/api` defines them, read from the
+//! same YAML or JSON that `kubectl apply` takes, and checked with Istio's own validation
+//! rules and messages.
+//!
+//! ```
+//! use mesh_model::{load_str, validate::validate};
+//!
+//! let resources = load_str(
+//!     r#"
+//! apiVersion: networking.istio.io/v1
+//! kind: VirtualService
+//! metadata: {name: reviews, namespace: bookinfo}
+//! spec:
+//!   hosts: [reviews]
+//!   http:
+//!   - route:
+//!     - destination: {host: reviews, subset: v1}
+//!       weight: 90
+//!     - destination: {host: reviews, subset: v2}
+//!       weight: 10
+//! "#,
+//! )?;
+//! let vs = &resources.virtual_services[0];
+//! assert_eq!(vs.key().to_string(), "VirtualService bookinfo/reviews");
+//! assert_eq!(vs.spec.http[0].route[1].weight, 10);
+//!
+//! let report = validate(&resources);
+//! assert!(!report.has_errors());
+//! # Ok::<(), mesh_model::LoadError>(())
+//! ```
+#![forbid(unsafe_code)]
+#![warn(
+    missing_docs,
+    missing_debug_implementations,
+    unreachable_pub,
+    rust_2018_idioms
+)]
+
+pub mod destination_rule;
+pub mod duration;
+pub mod gateway;
+pub mod host;
+pub mod kubernetes;
+pub mod load;
+pub mod percent;
+mod proto_enum;
+pub mod resource;
+pub mod service_entry;
+pub mod validate;
+pub mod virtual_service;
+mod yaml;
+
+pub use destination_rule::DestinationRule;
+pub use duration::Duration;
+pub use gateway::Gateway;
+pub use load::{Limits, LoadError, Loaded, Loader, Position, Skipped, load_str};
+pub use percent::Percent;
+pub use resource::{
+    AnyResource, ApiVersion, Kind, ObjectMeta, Origin, Resource, ResourceKey, Resources, Spec,
+    Timestamp,
+};
+pub use service_entry::ServiceEntry;
+pub use virtual_service::VirtualService;
+
+/// Serializes a resource (or any model value) as YAML, as `kubectl get -o yaml` would print it.
+pub fn to_yaml<T: serde::Serialize>(value: &T) -> Result<String, String> {
+    yaml::to_yaml_string(value)
+}

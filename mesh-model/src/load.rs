@@ -1,0 +1,716 @@
+//! Loading Istio resources from YAML or JSON text, files and directories.
+//!
+//! Multi-document streams, `kind: List` (as `kubectl get -o yaml` prints it) and
+//! `*List` kinds are read; Kubernetes kinds other than the four Istio networking kinds are
+//! skipped and reported. Unknown fields inside an Istio resource, and unknown `apiVersion`s
+//! of an Istio kind, are errors with the field path and position.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::Deserialize;
+use serde::de::{DeserializeOwned, IgnoredAny};
+
+use crate::resource::{PositionIndex, AnyResource, ApiVersion, GROUP, Kind, ObjectMeta, Origin, Resource, Resources};
+use crate::yaml::{self, Node, ParseLimits, Segment};
+
+/// Bounds that keep hostile input from exhausting memory or time. Part of the API: what
+/// happens past each bound is a [`LoadError::Limit`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest file or string read, in bytes (default 64 MiB).
+    pub max_input_bytes: usize,
+    /// Deepest nesting of YAML collections (default 64).
+    pub max_depth: usize,
+    /// Most nodes that aliases may add to one document (default 100 000).
+    pub max_alias_nodes: usize,
+    /// Most files read from directories (default 10 000).
+    pub max_files: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_input_bytes: 64 << 20,
+            max_depth: 64,
+            max_alias_nodes: 100_000,
+            max_files: 10_000,
+        }
+    }
+}
+
+/// A position in the input: file, document, line and column.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Position {
+    /// The file, if any.
+    pub file: Option<Arc<PathBuf>>,
+    /// Index of the YAML document (0-based).
+    pub document: usize,
+    /// 1-based line (0 when unknown).
+    pub line: usize,
+    /// 1-based column (0 when unknown).
+    pub column: usize,
+}
+
+impl fmt::Display for Position {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.file {
+            Some(p) => write!(f, "{}", p.display())?,
+            None => f.write_str("<input>")?,
+        }
+        if self.line > 0 {
+            write!(f, ":{}", self.line)?;
+            if self.column > 0 {
+                write!(f, ":{}", self.column)?;
+            }
+        } else {
+            write!(f, " (document {})", self.document)?;
+        }
+        Ok(())
+    }
+}
+
+impl Position {
+    /// The origin (file, document, line) of this position.
+    pub fn origin(&self) -> Origin {
+        Origin {
+            file: self.file.clone(),
+            document: self.document,
+            line: self.line,
+            positions: None,
+        }
+    }
+}
+
+/// Why some input could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// A file or directory could not be read.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The path.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The text is not valid YAML or JSON.
+    #[error("{position}: {message}")]
+    Syntax {
+        /// Where.
+        position: Position,
+        /// The parser's message.
+        message: String,
+    },
+    /// A limit of [`Limits`] was exceeded.
+    #[error("{position}: {message}")]
+    Limit {
+        /// Where.
+        position: Position,
+        /// Which limit.
+        message: String,
+    },
+    /// A document does not fit the schema of its kind: an unknown field, a wrong type, an
+    /// unknown `apiVersion`.
+    #[error("{position}: {}: {}{message}", describe(kind, namespace, name), if path.is_empty() { String::new() } else { format!("{path}: ") })]
+    Schema {
+        /// Where.
+        position: Position,
+        /// The object's kind, empty when the document has none.
+        kind: String,
+        /// The object's namespace (the default namespace when it has none).
+        namespace: String,
+        /// The object's name, empty when it has none.
+        name: String,
+        /// The field path, e.g. `spec.http[0].route[0].destination.name`.
+        path: String,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+fn describe(kind: &str, namespace: &str, name: &str) -> String {
+    match (kind.is_empty(), name.is_empty()) {
+        (true, _) => "document".to_owned(),
+        (false, true) => format!("{kind} {namespace}/<no name>"),
+        (false, false) => format!("{kind} {namespace}/{name}"),
+    }
+}
+
+impl LoadError {
+    /// The position, when the error has one.
+    pub fn position(&self) -> Option<&Position> {
+        match self {
+            LoadError::Io { .. } => None,
+            LoadError::Syntax { position, .. }
+            | LoadError::Limit { position, .. }
+            | LoadError::Schema { position, .. } => Some(position),
+        }
+    }
+}
+
+/// A document that was read but is not one of the four Istio kinds.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Skipped {
+    /// Where it is.
+    pub origin: Origin,
+    /// Its `apiVersion`.
+    pub api_version: String,
+    /// Its `kind`.
+    pub kind: String,
+    /// Its namespace (the default namespace when it has none).
+    pub namespace: String,
+    /// Its `metadata.name`.
+    pub name: String,
+}
+
+/// The result of loading: the resources read, the documents skipped, and every error.
+/// Documents that fail do not stop the others from loading.
+#[derive(Debug, Default)]
+pub struct Loaded {
+    /// The Istio resources read.
+    pub resources: Resources,
+    /// Other Kubernetes objects, skipped.
+    pub skipped: Vec<Skipped>,
+    /// Everything that could not be read.
+    pub errors: Vec<LoadError>,
+}
+
+impl Loaded {
+    /// The resources, or the errors if there were any.
+    pub fn into_result(self) -> Result<Resources, Vec<LoadError>> {
+        if self.errors.is_empty() {
+            Ok(self.resources)
+        } else {
+            Err(self.errors)
+        }
+    }
+
+    fn merge(&mut self, other: Loaded) {
+        self.resources.extend(other.resources);
+        self.skipped.extend(other.skipped);
+        self.errors.extend(other.errors);
+    }
+}
+
+/// Reads Istio resources. Cheap to build; holds only settings.
+#[derive(Clone, Debug)]
+pub struct Loader {
+    limits: Limits,
+    default_namespace: String,
+}
+
+impl Default for Loader {
+    fn default() -> Self {
+        Loader::new()
+    }
+}
+
+/// Loads `text` with the default [`Loader`], failing on the first error.
+pub fn load_str(text: &str) -> Result<Resources, LoadError> {
+    Loader::new()
+        .load_str(text, None)
+        .into_result()
+        .map_err(|mut e| e.remove(0))
+}
+
+impl Loader {
+    /// A loader with default [`Limits`] and namespace `default`.
+    pub fn new() -> Self {
+        Loader {
+            limits: Limits::default(),
+            default_namespace: "default".to_owned(),
+        }
+    }
+
+    /// Uses these limits.
+    pub fn with_limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// Resources without `metadata.namespace` are put in `ns` (as `kubectl apply -n ns`).
+    pub fn with_default_namespace(mut self, ns: impl Into<String>) -> Self {
+        self.default_namespace = ns.into();
+        self
+    }
+
+    /// The limits in force.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// Loads files and directories (recursively: `*.yaml`, `*.yml`, `*.json`, sorted by name).
+    pub fn load_paths<P: AsRef<Path>>(&self, paths: &[P]) -> Loaded {
+        let mut out = Loaded::default();
+        let mut files = Vec::new();
+        for p in paths {
+            let p = p.as_ref();
+            match std::fs::metadata(p) {
+                Ok(m) if m.is_dir() => {
+                    if let Err(e) = self.collect_dir(p, &mut files, 0) {
+                        out.errors.push(e);
+                    }
+                }
+                Ok(_) => files.push(p.to_path_buf()),
+                Err(source) => out.errors.push(LoadError::Io {
+                    path: p.to_path_buf(),
+                    source,
+                }),
+            }
+        }
+        for f in files {
+            out.merge(self.load_file(&f));
+        }
+        out
+    }
+
+    fn collect_dir(&self, dir: &Path, files: &mut Vec<PathBuf>, depth: usize) -> Result<(), LoadError> {
+        let io = |source| LoadError::Io {
+            path: dir.to_path_buf(),
+            source,
+        };
+        let mut entries: Vec<_> = std::fs::read_dir(dir)
+            .map_err(io)?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(io)?
+            .into_iter()
+            .map(|e| e.path())
+            .collect();
+        entries.sort();
+        for path in entries {
+            if path.is_dir() {
+                if depth < 16 {
+                    self.collect_dir(&path, files, depth + 1)?;
+                }
+            } else if path
+                .extension()
+                .and_then(|e| e.to_str())
+                .is_some_and(|e| matches!(e, "yaml" | "yml" | "json"))
+            {
+                if files.len() >= self.limits.max_files {
+                    return Err(LoadError::Limit {
+                        position: Position::default(),
+                        message: format!("more than {} files to read", self.limits.max_files),
+                    });
+                }
+                files.push(path);
+            }
+        }
+        Ok(())
+    }
+
+    /// Loads one file.
+    pub fn load_file(&self, path: &Path) -> Loaded {
+        let file = Arc::new(path.to_path_buf());
+        let position = Position {
+            file: Some(file.clone()),
+            ..Position::default()
+        };
+        let mut out = Loaded::default();
+        match std::fs::metadata(path) {
+            Ok(m) if m.len() > self.limits.max_input_bytes as u64 => {
+                out.errors.push(LoadError::Limit {
+                    position,
+                    message: format!(
+                        "input is {} bytes, more than the limit of {} bytes",
+                        m.len(),
+                        self.limits.max_input_bytes
+                    ),
+                });
+                return out;
+            }
+            Ok(_) => {}
+            Err(source) => {
+                out.errors.push(LoadError::Io {
+                    path: path.to_path_buf(),
+                    source,
+                });
+                return out;
+            }
+        }
+        match std::fs::read(path) {
+            Ok(bytes) => self.load_bytes(&bytes, Some(file)),
+            Err(source) => {
+                out.errors.push(LoadError::Io {
+                    path: path.to_path_buf(),
+                    source,
+                });
+                out
+            }
+        }
+    }
+
+    /// Loads bytes, which must be UTF-8.
+    pub fn load_bytes(&self, bytes: &[u8], file: Option<Arc<PathBuf>>) -> Loaded {
+        match std::str::from_utf8(bytes) {
+            Ok(text) => self.load_text(text, file),
+            Err(e) => {
+                let line = 1 + bytes[..e.valid_up_to()].iter().filter(|b| **b == b'\n').count();
+                let mut out = Loaded::default();
+                out.errors.push(LoadError::Syntax {
+                    position: Position {
+                        file,
+                        document: 0,
+                        line,
+                        column: 0,
+                    },
+                    message: format!("input is not UTF-8 (invalid byte at offset {})", e.valid_up_to()),
+                });
+                out
+            }
+        }
+    }
+
+    /// Loads YAML or JSON text; `file` names it in errors.
+    pub fn load_str(&self, text: &str, file: Option<&Path>) -> Loaded {
+        self.load_text(text, file.map(|f| Arc::new(f.to_path_buf())))
+    }
+
+    fn load_text(&self, text: &str, file: Option<Arc<PathBuf>>) -> Loaded {
+        let mut out = Loaded::default();
+        let at = |document, line, column| Position {
+            file: file.clone(),
+            document,
+            line,
+            column,
+        };
+        if text.len() > self.limits.max_input_bytes {
+            out.errors.push(LoadError::Limit {
+                position: at(0, 0, 0),
+                message: format!(
+                    "input is {} bytes, more than the limit of {} bytes",
+                    text.len(),
+                    self.limits.max_input_bytes
+                ),
+            });
+            return out;
+        }
+        let limits = ParseLimits {
+            max_depth: self.limits.max_depth,
+            max_alias_nodes: self.limits.max_alias_nodes,
+        };
+        let (docs, err) = yaml::parse(text, limits);
+        for (index, doc) in docs.iter().enumerate() {
+            self.load_document(&doc.root, &mut out, &|line, column| at(index, line, column));
+        }
+        if let Some(e) = err {
+            let position = at(e.document, e.line, e.column);
+            out.errors.push(if e.limit {
+                LoadError::Limit {
+                    position,
+                    message: e.message,
+                }
+            } else {
+                LoadError::Syntax {
+                    position,
+                    message: e.message,
+                }
+            });
+        }
+        out
+    }
+
+    fn load_document(&self, root: &Node, out: &mut Loaded, at: &dyn Fn(usize, usize) -> Position) {
+        use crate::yaml::NodeValue;
+        match &root.value {
+            NodeValue::Null => return,
+            NodeValue::Map(_) => {}
+            _ => {
+                out.errors.push(LoadError::Schema {
+                    position: at(root.line, root.column),
+                    kind: String::new(),
+                    namespace: self.default_namespace.clone(),
+                    name: String::new(),
+                    path: String::new(),
+                    message: "a Kubernetes object must be a mapping".into(),
+                });
+                return;
+            }
+        }
+        let kind = root.get_str("kind").unwrap_or_default();
+        if kind.ends_with("List") {
+            if let Some(items) = root.get("items") {
+                match &items.value {
+                    NodeValue::Seq(items) => {
+                        for (i, item) in items.iter().enumerate() {
+                            let prefix = vec![Segment::Key("items".into()), Segment::Index(i)];
+                            self.load_object(item, &prefix, out, at);
+                        }
+                    }
+                    NodeValue::Null => {}
+                    _ => out.errors.push(LoadError::Schema {
+                        position: at(items.line, items.column),
+                        kind: kind.to_owned(),
+                        namespace: self.default_namespace.clone(),
+                        name: String::new(),
+                        path: "items".into(),
+                        message: "items must be a list".into(),
+                    }),
+                }
+                return;
+            }
+        }
+        self.load_object(root, &[], out, at);
+    }
+
+    fn load_object(
+        &self,
+        node: &Node,
+        prefix: &[Segment],
+        out: &mut Loaded,
+        at: &dyn Fn(usize, usize) -> Position,
+    ) {
+        let api_version = node.get_str("apiVersion").unwrap_or_default();
+        let kind_name = node.get_str("kind").unwrap_or_default();
+        let meta_name = node
+            .get("metadata")
+            .and_then(|m| m.get_str("name"))
+            .unwrap_or_default();
+        let meta_ns = node
+            .get("metadata")
+            .and_then(|m| m.get_str("namespace"))
+            .filter(|ns| !ns.is_empty())
+            .unwrap_or(&self.default_namespace);
+        let here = at(node.line, node.column);
+        let label = |kind: &str| kind.to_owned();
+        let schema = |path: &[Segment], message: String, kind: String| {
+            let mut full = prefix.to_vec();
+            full.extend_from_slice(path);
+            let (line, column) = node.locate(path);
+            LoadError::Schema {
+                position: at(line, column),
+                kind,
+                namespace: meta_ns.to_owned(),
+                name: meta_name.to_owned(),
+                path: yaml::format_path(&full),
+                message,
+            }
+        };
+        if kind_name.is_empty() || api_version.is_empty() {
+            let missing = if kind_name.is_empty() { "kind" } else { "apiVersion" };
+            out.errors.push(schema(
+                &[],
+                format!("Object '{}' is missing", if missing == "kind" { "Kind" } else { "apiVersion" }),
+                label(kind_name),
+            ));
+            return;
+        }
+        let (group, _version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
+        let kind = Kind::from_name(kind_name);
+        let istio_group = group == GROUP;
+        let Some(kind) = kind.filter(|_| istio_group) else {
+            // An Istio kind name under a group that looks like Istio's is a typo, not a
+            // foreign object: report it rather than skip it silently.
+            if kind.is_some_and(|k| k != Kind::Gateway) && group.contains("istio") {
+                out.errors.push(schema(
+                    &[Segment::Key("apiVersion".into())],
+                    format!(
+                        "no matches for kind \"{kind_name}\" in version \"{api_version}\" (Istio serves {kind_name} as {GROUP}/v1, v1beta1 and v1alpha3)"
+                    ),
+                    label(kind_name),
+                ));
+                return;
+            }
+            inventory(api_version, kind_name, meta_ns, meta_name, node, here.origin(), out);
+            out.skipped.push(Skipped {
+                origin: here.origin(),
+                api_version: api_version.to_owned(),
+                kind: kind_name.to_owned(),
+                namespace: meta_ns.to_owned(),
+                name: meta_name.to_owned(),
+            });
+            return;
+        };
+        let Some(version) = ApiVersion::parse(api_version) else {
+            out.errors.push(schema(
+                &[Segment::Key("apiVersion".into())],
+                format!(
+                    "no matches for kind \"{kind_name}\" in version \"{api_version}\" (Istio serves {kind_name} as {GROUP}/v1, v1beta1 and v1alpha3)"
+                ),
+                label(kind_name),
+            ));
+            return;
+        };
+        let mut json_path = Vec::new();
+        let json = match node.to_json(&mut json_path) {
+            Ok(j) => j,
+            Err(path) => {
+                out.errors.push(schema(
+                    &path,
+                    "numbers must be finite (.inf and .nan have no JSON form)".into(),
+                    label(kind_name),
+                ));
+                return;
+            }
+        };
+        let mut lines = std::collections::HashMap::new();
+        yaml::index_lines(node, &mut Vec::new(), &mut lines);
+        let origin = Origin {
+            positions: Some(Arc::new(PositionIndex { lines })),
+            ..here.origin()
+        };
+        let result = match kind {
+            Kind::VirtualService => decode(json, version, origin, &self.default_namespace)
+                .map(AnyResource::VirtualService),
+            Kind::DestinationRule => decode(json, version, origin, &self.default_namespace)
+                .map(AnyResource::DestinationRule),
+            Kind::Gateway => {
+                decode(json, version, origin, &self.default_namespace).map(AnyResource::Gateway)
+            }
+            Kind::ServiceEntry => decode(json, version, origin, &self.default_namespace)
+                .map(AnyResource::ServiceEntry),
+        };
+        match result {
+            Ok(r) => out.resources.push(r),
+            Err((path, message)) => out.errors.push(schema(&path, message, label(kind_name))),
+        }
+    }
+}
+
+/// Keeps what the analyzers need of a skipped Kubernetes object.
+fn inventory(api_version: &str, kind: &str, namespace: &str, name: &str, node: &Node, origin: Origin, out: &mut Loaded) {
+    use crate::kubernetes::{KubeService, KubeServicePort, Workload};
+    use crate::yaml::NodeValue;
+    let string_map = |n: Option<&Node>| -> std::collections::BTreeMap<String, String> {
+        match n.map(|n| &n.value) {
+            Some(NodeValue::Map(entries)) => entries
+                .iter()
+                .filter_map(|(k, v)| match &v.value {
+                    NodeValue::Str(s) => Some((k.name.clone(), s.clone())),
+                    NodeValue::Int(i) => Some((k.name.clone(), i.to_string())),
+                    NodeValue::Bool(b) => Some((k.name.clone(), b.to_string())),
+                    _ => None,
+                })
+                .collect(),
+            _ => Default::default(),
+        }
+    };
+    let spec = node.get("spec");
+    let core = api_version == "v1";
+    let apps = api_version.starts_with("apps/") || api_version.starts_with("batch/");
+    match kind {
+        "Service" if core => {
+            let mut ports = Vec::new();
+            if let Some(NodeValue::Seq(items)) = spec.and_then(|s| s.get("ports")).map(|p| &p.value) {
+                for item in items {
+                    let port = match item.get("port").map(|p| &p.value) {
+                        Some(NodeValue::Int(i)) => u32::try_from(*i).unwrap_or(0),
+                        _ => 0,
+                    };
+                    ports.push(KubeServicePort {
+                        port,
+                        name: item.get_str("name").unwrap_or_default().to_owned(),
+                        protocol: item.get_str("protocol").unwrap_or("TCP").to_owned(),
+                    });
+                }
+            }
+            out.resources.kubernetes.services.push(KubeService {
+                namespace: namespace.to_owned(),
+                name: name.to_owned(),
+                ports,
+                selector: string_map(spec.and_then(|s| s.get("selector"))),
+                origin,
+            });
+            return;
+        }
+        "Pod" if core => {}
+        "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet" | "Job" if apps => {}
+        _ => return,
+    }
+    let labels = if kind == "Pod" {
+        node.get("metadata").and_then(|m| m.get("labels"))
+    } else {
+        spec.and_then(|s| s.get("template"))
+            .and_then(|t| t.get("metadata"))
+            .and_then(|m| m.get("labels"))
+    };
+    out.resources.kubernetes.workloads.push(Workload {
+        kind: kind.to_owned(),
+        namespace: namespace.to_owned(),
+        name: name.to_owned(),
+        pod_labels: string_map(labels),
+        origin,
+    });
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct Wire<S> {
+    #[allow(dead_code)]
+    api_version: IgnoredAny,
+    #[allow(dead_code)]
+    kind: IgnoredAny,
+    #[serde(default)]
+    metadata: ObjectMeta,
+    #[serde(default = "Option::default")]
+    spec: Option<S>,
+    #[allow(dead_code)]
+    #[serde(default)]
+    status: Option<IgnoredAny>,
+}
+
+/// serde lists every accepted name in "expected one of ..."; keep the camelCase names only
+/// when a snake_case alias of the same field is listed too.
+fn without_proto_aliases(message: &str) -> String {
+    let Some((head, list)) = message.split_once("expected one of ") else {
+        return message.to_owned();
+    };
+    let names: Vec<&str> = list.split(", ").collect();
+    let camel = |snake: &str| {
+        let mut out = String::new();
+        let mut upper = false;
+        for c in snake.chars() {
+            if c == '_' {
+                upper = true;
+            } else if upper {
+                out.extend(c.to_uppercase());
+                upper = false;
+            } else {
+                out.push(c);
+            }
+        }
+        out
+    };
+    let kept: Vec<&str> = names
+        .iter()
+        .copied()
+        .filter(|n| !(n.contains('_') && names.contains(&camel(n).as_str())))
+        .collect();
+    format!("{head}expected one of {}", kept.join(", "))
+}
+
+fn decode<S: DeserializeOwned + Default>(
+    json: serde_json::Value,
+    api_version: ApiVersion,
+    origin: Origin,
+    default_namespace: &str,
+) -> Result<Resource<S>, (Vec<Segment>, String)> {
+    let wire: Wire<S> = serde_path_to_error::deserialize(json).map_err(|e| {
+        let path = e
+            .path()
+            .iter()
+            .filter_map(|seg| match seg {
+                serde_path_to_error::Segment::Seq { index } => Some(Segment::Index(*index)),
+                serde_path_to_error::Segment::Map { key } => Some(Segment::Key(key.clone())),
+                serde_path_to_error::Segment::Enum { variant } => Some(Segment::Key(variant.clone())),
+                serde_path_to_error::Segment::Unknown => None,
+            })
+            .collect();
+        (path, without_proto_aliases(&e.into_inner().to_string()))
+    })?;
+    let mut metadata = wire.metadata;
+    if metadata.namespace.is_empty() {
+        metadata.namespace = default_namespace.to_owned();
+    }
+    Ok(Resource {
+        api_version,
+        metadata,
+        spec: wire.spec.unwrap_or_default(),
+        origin,
+    })
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,180 @@
+use super::*;
+
+const VS: &str = r#"
+apiVersion: networking.istio.io/v1alpha3
+kind: VirtualService
+metadata:
+  name: reviews
+spec:
+  hosts:
+  - reviews
+  http:
+  - route:
+    - destination:
+        host: reviews
+        subset: v1
+"#;
+
+/// A plain VirtualService loads, into the default namespace.
+#[test]
+fn loads_a_virtual_service() {
+    let r = load_str(VS).unwrap();
+    assert_eq!(r.virtual_services.len(), 1);
+    let vs = &r.virtual_services[0];
+    assert_eq!(vs.namespace(), "default");
+    assert_eq!(vs.api_version, ApiVersion::V1Alpha3);
+    assert_eq!(vs.origin.line, 2);
+}
+
+/// An unknown field is an error naming the resource, the field path and the line.
+#[test]
+fn unknown_fields_are_errors_with_path_and_line() {
+    let text = VS.replace("host: reviews\n        subset", "name: reviews\n        subset");
+    let err = load_str(&text).unwrap_err();
+    let LoadError::Schema { position, kind, namespace, name, path, message } = &err else {
+        panic!("{err:?}")
+    };
+    assert_eq!((kind.as_str(), namespace.as_str(), name.as_str()), ("VirtualService", "default", "reviews"));
+    assert_eq!(path, "spec.http[0].route[0].destination.name");
+    assert_eq!(message, "unknown field `name`, expected one of `host`, `subset`, `port`");
+    assert_eq!(position.line, 12);
+    assert_eq!(
+        err.to_string(),
+        "<input>:12:9: VirtualService default/reviews: spec.http[0].route[0].destination.name: unknown field `name`, expected one of `host`, `subset`, `port`"
+    );
+}
+
+/// A wrong type is an error at the field.
+#[test]
+fn wrong_types_are_errors_with_path() {
+    let text = VS.replace("subset: v1", "subset: v1\n      weight: ninety");
+    let err = load_str(&text).unwrap_err();
+    let LoadError::Schema { path, message, .. } = &err else { panic!("{err:?}") };
+    assert_eq!(path, "spec.http[0].route[0].weight");
+    assert_eq!(message, "invalid type: string \"ninety\", expected i32");
+}
+
+/// An unknown version of an Istio kind is an error; so is an Istio kind under a mistyped group.
+#[test]
+fn unknown_api_versions_are_errors() {
+    let err = load_str(&VS.replace("v1alpha3", "v1b")).unwrap_err();
+    assert!(err.to_string().contains("apiVersion"), "{err}");
+    assert!(err.to_string().contains("no matches for kind \"VirtualService\" in version \"networking.istio.io/v1b\""));
+    let err = load_str(&VS.replace("networking.istio.io/v1alpha3", "networking.istio.i/v1")).unwrap_err();
+    assert!(err.to_string().contains("no matches for kind"), "{err}");
+}
+
+/// Kubernetes kinds that are not Istio networking kinds are skipped and reported.
+#[test]
+fn other_kinds_are_skipped() {
+    let text = format!(
+        "apiVersion: v1\nkind: Service\nmetadata: {{name: reviews}}\nspec: {{ports: [{{port: 9080}}]}}\n---\n{VS}---\napiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\nmetadata: {{name: gw}}\nspec: {{}}\n"
+    );
+    let loaded = Loader::new().load_str(&text, None);
+    assert!(loaded.errors.is_empty(), "{:?}", loaded.errors);
+    assert_eq!(loaded.resources.virtual_services.len(), 1);
+    assert_eq!(loaded.resources.gateways.len(), 0);
+    let kinds: Vec<_> = loaded.skipped.iter().map(|s| s.kind.as_str()).collect();
+    assert_eq!(kinds, ["Service", "Gateway"]);
+}
+
+/// `kind: List`, as `kubectl get -o yaml` prints it, loads its items; errors name the item.
+#[test]
+fn lists_load_their_items() {
+    let item = VS.trim().replace('\n', "\n  ");
+    let text = format!("apiVersion: v1\nkind: List\nitems:\n- {item}\n- {}\n", item.replace("reviews\n  spec", "ratings\n  spec"));
+    let r = load_str(&text).unwrap();
+    assert_eq!(r.virtual_services.len(), 2);
+    let bad = text.replacen("subset: v1", "subset: v1\n          bogus: 1", 1);
+    let err = load_str(&bad).unwrap_err();
+    assert!(err.to_string().contains("items[0].spec.http[0].route[0].destination.bogus"), "{err}");
+}
+
+/// JSON input loads like YAML (`kubectl get -o json`).
+#[test]
+fn json_loads() {
+    let json = r#"{"apiVersion":"v1","kind":"List","items":[{"apiVersion":"networking.istio.io/v1","kind":"DestinationRule","metadata":{"name":"r","namespace":"ns"},"spec":{"host":"reviews","subsets":[{"name":"v1","labels":{"version":"v1"}}]}}]}"#;
+    let r = load_str(json).unwrap();
+    assert_eq!(r.destination_rules[0].spec.subsets[0].name, "v1");
+    let tabbed = "{\n\t\"apiVersion\": \"networking.istio.io/v1\",\n\t\"kind\": \"Gateway\",\n\t\"metadata\": {\"name\": \"g\"},\n\t\"spec\": {}\n}\n";
+    let r = load_str(tabbed).unwrap();
+    assert_eq!(r.gateways.len(), 1);
+}
+
+/// Both the JSON (camelCase) and the proto (snake_case) field names are accepted.
+#[test]
+fn proto_field_names_are_accepted() {
+    let text = VS.replace("subset: v1", "subset: v1\n    mirror_percentage: {value: 50}\n    per_try_timeout_is_not_here: 1");
+    let err = load_str(&text).unwrap_err();
+    assert!(err.to_string().contains("per_try_timeout_is_not_here"));
+    let text = VS.replace("subset: v1", "subset: v1\n    mirror_percentage: {value: 50}\n    retries: {attempts: 2, per_try_timeout: 2s}");
+    let r = load_str(&text).unwrap();
+    let http = &r.virtual_services[0].spec.http[0];
+    assert_eq!(http.mirror_percentage.unwrap().value, 50.0);
+    assert_eq!(http.retries.as_ref().unwrap().per_try_timeout.unwrap().to_string(), "2s");
+}
+
+/// A syntax error names the line; documents before it still load.
+#[test]
+fn syntax_errors_keep_earlier_documents() {
+    let text = format!("{VS}---\nkind: [unclosed\n");
+    let loaded = Loader::new().load_str(&text, None);
+    assert_eq!(loaded.resources.virtual_services.len(), 1);
+    assert_eq!(loaded.errors.len(), 1);
+    assert!(matches!(loaded.errors[0], LoadError::Syntax { .. }));
+}
+
+/// A 1 MB document of nested aliases is rejected quickly with a clear error.
+#[test]
+fn billion_laughs_is_rejected() {
+    let mut text = String::from("a0: &a0 [x, x, x, x, x, x, x, x]\n");
+    let mut i = 1;
+    while text.len() < 1_000_000 {
+        let p = i - 1;
+        text.push_str(&format!(
+            "a{i}: &a{i} [*a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}]\n"
+        ));
+        i += 1;
+    }
+    let loaded = Loader::new().load_str(&text, None);
+    let err = &loaded.errors[0];
+    assert!(matches!(err, LoadError::Limit { .. }), "{err:?}");
+    assert!(err.to_string().contains("aliases expand to more than 100000 nodes"), "{err}");
+}
+
+/// Input over the size limit is rejected before parsing.
+#[test]
+fn oversized_input_is_rejected() {
+    let loader = Loader::new().with_limits(Limits { max_input_bytes: 10, ..Limits::default() });
+    let loaded = loader.load_str(VS, None);
+    assert!(loaded.errors[0].to_string().contains("more than the limit of 10 bytes"));
+}
+
+/// Non-UTF-8 bytes are an error, not a panic.
+#[test]
+fn non_utf8_is_an_error() {
+    let loaded = Loader::new().load_bytes(b"a: \xff\xfe\n", None);
+    assert!(loaded.errors[0].to_string().contains("not UTF-8"));
+}
+
+/// `key: null` is dropped as the API server prunes it.
+#[test]
+fn nulls_are_pruned() {
+    let text = VS.replace("subset: v1", "subset: v1\n    timeout: null\n    fault: ~");
+    let r = load_str(&text).unwrap();
+    assert_eq!(r.virtual_services[0].spec.http[0].timeout, None);
+}
+
+/// `creationTimestamp` orders resources; other metadata fields are accepted.
+#[test]
+fn metadata_from_kubectl_is_accepted() {
+    let text = VS.replace(
+        "  name: reviews\n",
+        "  name: reviews\n  namespace: bookinfo\n  uid: 1234\n  resourceVersion: \"42\"\n  generation: 3\n  creationTimestamp: \"2024-05-01T10:00:00Z\"\n  managedFields: [{manager: kubectl}]\n",
+    ) + "status: {}\n";
+    let r = load_str(&text).unwrap();
+    let meta = &r.virtual_services[0].metadata;
+    assert_eq!(meta.namespace, "bookinfo");
+    assert_eq!(meta.creation_timestamp.as_ref().unwrap().as_str(), "2024-05-01T10:00:00Z");
+    assert_eq!(meta.creation_timestamp.as_ref().unwrap().unix_nanos(), 1_714_557_600 * 1_000_000_000);
+}

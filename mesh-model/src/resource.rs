@@ -1,0 +1,522 @@
+//! Kubernetes objects: `apiVersion`, `kind`, `metadata` around an Istio `spec`, and where each
+//! one was read from.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use crate::destination_rule::DestinationRule;
+use crate::gateway::Gateway;
+use crate::service_entry::ServiceEntry;
+use crate::virtual_service::VirtualService;
+
+/// The API group of Istio's networking resources.
+pub const GROUP: &str = "networking.istio.io";
+
+/// The four Istio networking kinds this workspace reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum Kind {
+    /// `VirtualService`.
+    VirtualService,
+    /// `DestinationRule`.
+    DestinationRule,
+    /// `Gateway` (of `networking.istio.io`, not the Gateway API's).
+    Gateway,
+    /// `ServiceEntry`.
+    ServiceEntry,
+}
+
+impl Kind {
+    /// The kind as written in YAML.
+    pub const fn as_str(&self) -> &'static str {
+        match self {
+            Kind::VirtualService => "VirtualService",
+            Kind::DestinationRule => "DestinationRule",
+            Kind::Gateway => "Gateway",
+            Kind::ServiceEntry => "ServiceEntry",
+        }
+    }
+
+    /// The kind with this name.
+    pub fn from_name(s: &str) -> Option<Kind> {
+        Some(match s {
+            "VirtualService" => Kind::VirtualService,
+            "DestinationRule" => Kind::DestinationRule,
+            "Gateway" => Kind::Gateway,
+            "ServiceEntry" => Kind::ServiceEntry,
+            _ => return None,
+        })
+    }
+}
+
+impl fmt::Display for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The served versions of `networking.istio.io`; all three carry the same schema.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ApiVersion {
+    /// `networking.istio.io/v1alpha3`.
+    V1Alpha3,
+    /// `networking.istio.io/v1beta1`.
+    V1Beta1,
+    /// `networking.istio.io/v1`.
+    #[default]
+    V1,
+}
+
+impl ApiVersion {
+    /// The full `apiVersion` string.
+    pub const fn as_str(&self) -> &'static str {
+        match self {
+            ApiVersion::V1Alpha3 => "networking.istio.io/v1alpha3",
+            ApiVersion::V1Beta1 => "networking.istio.io/v1beta1",
+            ApiVersion::V1 => "networking.istio.io/v1",
+        }
+    }
+
+    /// Parses a full `apiVersion` string.
+    pub fn parse(s: &str) -> Option<ApiVersion> {
+        Some(match s {
+            "networking.istio.io/v1alpha3" => ApiVersion::V1Alpha3,
+            "networking.istio.io/v1beta1" => ApiVersion::V1Beta1,
+            "networking.istio.io/v1" => ApiVersion::V1,
+            _ => return None,
+        })
+    }
+}
+
+impl fmt::Display for ApiVersion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An RFC 3339 timestamp (`creationTimestamp`), ordered by the instant it names.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Timestamp {
+    text: String,
+    unix_nanos: i128,
+}
+
+impl Timestamp {
+    /// Parses `YYYY-MM-DDTHH:MM:SS[.frac](Z|±HH:MM)`.
+    pub fn parse(text: &str) -> Option<Timestamp> {
+        let unix_nanos = parse_rfc3339(text)?;
+        Some(Timestamp {
+            text: text.to_owned(),
+            unix_nanos,
+        })
+    }
+
+    /// The timestamp as written.
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    /// Nanoseconds since the Unix epoch.
+    pub fn unix_nanos(&self) -> i128 {
+        self.unix_nanos
+    }
+}
+
+impl PartialOrd for Timestamp {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Timestamp {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.unix_nanos
+            .cmp(&other.unix_nanos)
+            .then_with(|| self.text.cmp(&other.text))
+    }
+}
+
+impl fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+impl Serialize for Timestamp {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.text)
+    }
+}
+
+impl<'de> Deserialize<'de> for Timestamp {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        Timestamp::parse(&text).ok_or_else(|| {
+            serde::de::Error::custom(format_args!(
+                "{text:?} is not an RFC 3339 timestamp such as 2024-01-31T12:00:00Z"
+            ))
+        })
+    }
+}
+
+fn parse_rfc3339(s: &str) -> Option<i128> {
+    let b = s.as_bytes();
+    let num = |r: std::ops::Range<usize>| -> Option<i64> {
+        let part = s.get(r)?;
+        if part.bytes().all(|c| c.is_ascii_digit()) {
+            part.parse().ok()
+        } else {
+            None
+        }
+    };
+    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') {
+        return None;
+    }
+    if b[13] != b':' || b[16] != b':' {
+        return None;
+    }
+    let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (hour, minute, second) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || minute > 59 {
+        return None;
+    }
+    if second > 60 {
+        return None;
+    }
+    let mut i = 19;
+    let mut nanos: i128 = 0;
+    if b.get(i) == Some(&b'.') {
+        i += 1;
+        let start = i;
+        while i < b.len() && b[i].is_ascii_digit() {
+            i += 1;
+        }
+        let digits = &s[start..i];
+        if digits.is_empty() {
+            return None;
+        }
+        let mut padded: String = digits.chars().take(9).collect();
+        while padded.len() < 9 {
+            padded.push('0');
+        }
+        nanos = padded.parse().ok()?;
+    }
+    let offset_secs: i64 = match s.get(i..)? {
+        "Z" | "z" => 0,
+        rest if rest.len() == 6 && (rest.starts_with('+') || rest.starts_with('-')) => {
+            if rest.as_bytes()[3] != b':' {
+                return None;
+            }
+            let h = num(i + 1..i + 3)?;
+            let m = num(i + 4..i + 6)?;
+            let v = h * 3600 + m * 60;
+            if rest.starts_with('-') { -v } else { v }
+        }
+        _ => return None,
+    };
+    // Days from civil (Howard Hinnant's algorithm).
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    let secs = days * 86_400 + hour * 3600 + minute * 60 + second - offset_secs;
+    Some(i128::from(secs) * 1_000_000_000 + nanos)
+}
+
+/// Kubernetes object metadata: the fields this workspace uses. Other metadata fields that
+/// `kubectl get -o yaml` prints (`uid`, `managedFields`, ...) are accepted and dropped.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ObjectMeta {
+    /// Object name.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub name: String,
+    /// Namespace; the loader fills in its default namespace when absent.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub namespace: String,
+    /// Labels.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
+    /// Annotations.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub annotations: BTreeMap<String, String>,
+    /// Creation time; Istio orders resources by it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub creation_timestamp: Option<Timestamp>,
+    /// Resource version, when read from a cluster.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub resource_version: String,
+    /// Generation, when read from a cluster.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generation: Option<i64>,
+}
+
+/// Where a resource (or a finding about it) comes from.
+#[derive(Clone, Debug, Default)]
+pub struct Origin {
+    /// The file, if the input was a file.
+    pub file: Option<Arc<PathBuf>>,
+    /// Index of the YAML document in the file (0-based).
+    pub document: usize,
+    /// 1-based line where the resource starts (0 when unknown).
+    pub line: usize,
+    /// Lines of the resource's fields, by path, when it was read from text.
+    pub(crate) positions: Option<Arc<PositionIndex>>,
+}
+
+/// Lines of every field of a resource, keyed by the field path (`spec.http[0].route`).
+#[derive(Debug, Default)]
+pub(crate) struct PositionIndex {
+    pub(crate) lines: std::collections::HashMap<String, usize>,
+}
+
+impl Origin {
+    /// The origin of `path` inside the resource: the same file and document, at the line of
+    /// the deepest part of `path` that exists in the input.
+    pub fn at_path(&self, path: &str) -> Origin {
+        let mut line = self.line;
+        if let Some(index) = &self.positions {
+            let mut p = path;
+            loop {
+                if let Some(l) = index.lines.get(p) {
+                    line = *l;
+                    break;
+                }
+                match p.rfind(['.', '[']) {
+                    Some(i) => p = &p[..i],
+                    None => break,
+                }
+            }
+        }
+        Origin {
+            file: self.file.clone(),
+            document: self.document,
+            line,
+            positions: None,
+        }
+    }
+
+    fn sort_key(&self) -> (Option<&PathBuf>, usize, usize) {
+        (self.file.as_deref(), self.document, self.line)
+    }
+}
+
+impl PartialEq for Origin {
+    fn eq(&self, other: &Self) -> bool {
+        self.sort_key() == other.sort_key()
+    }
+}
+
+impl Eq for Origin {}
+
+impl std::hash::Hash for Origin {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.sort_key().hash(state);
+    }
+}
+
+impl PartialOrd for Origin {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Origin {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.sort_key().cmp(&other.sort_key())
+    }
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let file = self
+            .file
+            .as_deref()
+            .map_or_else(|| "<input>".to_owned(), |p| p.display().to_string());
+        if self.line > 0 {
+            write!(f, "{file}:{}", self.line)
+        } else {
+            f.write_str(&file)
+        }
+    }
+}
+
+/// An Istio spec type: the `spec` of one of the four kinds.
+pub trait Spec: Clone + fmt::Debug + PartialEq + Serialize + DeserializeOwned {
+    /// The kind whose spec this is.
+    const KIND: Kind;
+}
+
+impl Spec for VirtualService {
+    const KIND: Kind = Kind::VirtualService;
+}
+impl Spec for DestinationRule {
+    const KIND: Kind = Kind::DestinationRule;
+}
+impl Spec for Gateway {
+    const KIND: Kind = Kind::Gateway;
+}
+impl Spec for ServiceEntry {
+    const KIND: Kind = Kind::ServiceEntry;
+}
+
+/// A Kubernetes object holding an Istio spec.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Resource<S> {
+    /// The `apiVersion` it was written with.
+    pub api_version: ApiVersion,
+    /// Its metadata.
+    pub metadata: ObjectMeta,
+    /// The Istio spec.
+    pub spec: S,
+    /// Where it was read from.
+    pub origin: Origin,
+}
+
+impl<S: Spec> Resource<S> {
+    /// A resource named `namespace/name` with `spec`, as `networking.istio.io/v1`.
+    pub fn new(namespace: &str, name: &str, spec: S) -> Self {
+        Resource {
+            api_version: ApiVersion::V1,
+            metadata: ObjectMeta {
+                name: name.to_owned(),
+                namespace: namespace.to_owned(),
+                ..ObjectMeta::default()
+            },
+            spec,
+            origin: Origin::default(),
+        }
+    }
+
+    /// The kind.
+    pub fn kind(&self) -> Kind {
+        S::KIND
+    }
+
+    /// The name.
+    pub fn name(&self) -> &str {
+        &self.metadata.name
+    }
+
+    /// The namespace.
+    pub fn namespace(&self) -> &str {
+        &self.metadata.namespace
+    }
+
+    /// `Kind namespace/name`, as errors name a resource.
+    pub fn key(&self) -> ResourceKey {
+        ResourceKey {
+            kind: S::KIND,
+            namespace: self.metadata.namespace.clone(),
+            name: self.metadata.name.clone(),
+        }
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct WireOut<'a, S> {
+    api_version: &'static str,
+    kind: &'static str,
+    metadata: &'a ObjectMeta,
+    spec: &'a S,
+}
+
+impl<S: Spec> Serialize for Resource<S> {
+    fn serialize<Se: serde::Serializer>(&self, s: Se) -> Result<Se::Ok, Se::Error> {
+        WireOut {
+            api_version: self.api_version.as_str(),
+            kind: S::KIND.as_str(),
+            metadata: &self.metadata,
+            spec: &self.spec,
+        }
+        .serialize(s)
+    }
+}
+
+/// Names a resource: `Kind namespace/name`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ResourceKey {
+    /// Kind.
+    pub kind: Kind,
+    /// Namespace.
+    pub namespace: String,
+    /// Name.
+    pub name: String,
+}
+
+impl fmt::Display for ResourceKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}/{}", self.kind, self.namespace, self.name)
+    }
+}
+
+/// Any of the four kinds.
+#[derive(Clone, Debug, PartialEq)]
+pub enum AnyResource {
+    /// A VirtualService.
+    VirtualService(Resource<VirtualService>),
+    /// A DestinationRule.
+    DestinationRule(Resource<DestinationRule>),
+    /// A Gateway.
+    Gateway(Resource<Gateway>),
+    /// A ServiceEntry.
+    ServiceEntry(Resource<ServiceEntry>),
+}
+
+/// A set of resources, one list per kind, each in input order.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Resources {
+    /// VirtualServices.
+    pub virtual_services: Vec<Resource<VirtualService>>,
+    /// DestinationRules.
+    pub destination_rules: Vec<Resource<DestinationRule>>,
+    /// Gateways.
+    pub gateways: Vec<Resource<Gateway>>,
+    /// ServiceEntries.
+    pub service_entries: Vec<Resource<ServiceEntry>>,
+    /// Kubernetes Services and workloads read beside them (not Istio resources).
+    pub kubernetes: crate::kubernetes::Kubernetes,
+}
+
+impl Resources {
+    /// Adds a resource to the list of its kind.
+    pub fn push(&mut self, r: AnyResource) {
+        match r {
+            AnyResource::VirtualService(r) => self.virtual_services.push(r),
+            AnyResource::DestinationRule(r) => self.destination_rules.push(r),
+            AnyResource::Gateway(r) => self.gateways.push(r),
+            AnyResource::ServiceEntry(r) => self.service_entries.push(r),
+        }
+    }
+
+    /// Adds every resource of `other`.
+    pub fn extend(&mut self, other: Resources) {
+        self.virtual_services.extend(other.virtual_services);
+        self.destination_rules.extend(other.destination_rules);
+        self.gateways.extend(other.gateways);
+        self.service_entries.extend(other.service_entries);
+        self.kubernetes.services.extend(other.kubernetes.services);
+        self.kubernetes.workloads.extend(other.kubernetes.workloads);
+    }
+
+    /// The number of resources.
+    pub fn len(&self) -> usize {
+        self.virtual_services.len()
+            + self.destination_rules.len()
+            + self.gateways.len()
+            + self.service_entries.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}

@@ -1,0 +1,273 @@
+//! Rules and matches that can never be used (`analyzeUnreachableHTTPRules`,
+//! `analyzeUnreachableTCPRules`, `analyzeUnreachableTLSRules`, `genMatchHTTPRoutes`,
+//! `coveredValidation`).
+//!
+//! Istio returns these as validation warnings that `istioctl analyze` reports as IST0130
+//! (VirtualServiceUnreachableRule, a warning) and IST0131 (VirtualServiceIneffectiveMatch, an
+//! info), with the texts built in `ValidateVirtualService` (`virtualService rule ...`, no
+//! final period; SPEC.md quotes the analyzer's `VirtualService rule ....` template, but the
+//! message Istio's validation produces is this one).
+
+use std::collections::{BTreeMap, HashMap};
+use std::hash::Hash;
+
+use super::names::go_quote;
+use crate::validate::{Severity, Sink};
+use crate::virtual_service::{HttpMatchRequest, HttpRoute, StringMatch, StringMatchKind};
+
+const UNREACHABLE: &str = "IST0130";
+const INEFFECTIVE: &str = "IST0131";
+
+fn report_unreachable(sink: &mut Sink<'_>, path: String, rule: &str, reason: &str) {
+    sink.push(
+        Severity::Warning,
+        Some(UNREACHABLE),
+        path,
+        format!("virtualService rule {rule} not used ({reason})"),
+    );
+}
+
+fn report_ineffective(sink: &mut Sink<'_>, path: String, rule: &str, matchn: &str, dup: &str) {
+    sink.push(
+        Severity::Info,
+        Some(INEFFECTIVE),
+        path,
+        format!("virtualService rule {rule} match {matchn} is not used (duplicate/overlapping match in rule {dup})"),
+    );
+}
+
+/// `routeName`: `"name"` for a named HTTP route, else `#index`.
+fn http_route_name(route: &HttpRoute, n: usize) -> String {
+    if route.name.is_empty() {
+        format!("#{n}")
+    } else {
+        go_quote(&route.name)
+    }
+}
+
+/// `requestName`: `"name"` for a named HTTP match, else `#index`.
+fn http_request_name(m: &HttpMatchRequest, n: usize) -> String {
+    if m.name.is_empty() {
+        format!("#{n}")
+    } else {
+        go_quote(&m.name)
+    }
+}
+
+/// A prefix match reduced to what the overlap heuristic compares
+/// (`OverlappingMatchValidationForHTTPRoute`).
+struct PrefixMatch {
+    rule: usize,
+    matchn: usize,
+    route_str: String,
+    match_str: String,
+    prefix: String,
+    port: u32,
+    method: String,
+    authority: String,
+    headers: BTreeMap<String, String>,
+    query_params: BTreeMap<String, String>,
+    without_headers: BTreeMap<String, String>,
+}
+
+/// `assignExactOrPrefix`: `exact:v`, `prefix:v`, or empty (regex, presence, empty values).
+fn exact_or_prefix(sm: Option<&StringMatch>) -> String {
+    match sm.map(StringMatch::kind) {
+        Some(StringMatchKind::Exact(e)) if !e.is_empty() => format!("exact:{e}"),
+        Some(StringMatchKind::Prefix(p)) if !p.is_empty() => format!("prefix:{p}"),
+        _ => String::new(),
+    }
+}
+
+fn exact_or_prefix_map(map: &BTreeMap<String, StringMatch>) -> BTreeMap<String, String> {
+    map.iter()
+        .map(|(k, v)| (k.clone(), exact_or_prefix(Some(v))))
+        .collect()
+}
+
+/// `genMatchHTTPRoutes`: only matches with a non-empty URI prefix take part.
+fn gen_prefix_match(
+    route: &HttpRoute,
+    m: &HttpMatchRequest,
+    rule: usize,
+    matchn: usize,
+) -> Option<PrefixMatch> {
+    let StringMatchKind::Prefix(prefix) = m.uri.as_ref()?.kind() else {
+        return None;
+    };
+    if prefix.is_empty() {
+        return None;
+    }
+    let mut method = exact_or_prefix(m.method.as_ref());
+    if method.is_empty() {
+        // Without a method the heuristic assumes GET.
+        method = "exact:GET".into();
+    }
+    Some(PrefixMatch {
+        rule,
+        matchn,
+        route_str: http_route_name(route, rule),
+        match_str: http_request_name(m, matchn),
+        prefix: prefix.to_owned(),
+        port: m.port,
+        method,
+        authority: exact_or_prefix(m.authority.as_ref()),
+        headers: exact_or_prefix_map(&m.headers),
+        query_params: exact_or_prefix_map(&m.query_params),
+        without_headers: exact_or_prefix_map(&m.without_headers),
+    })
+}
+
+/// Field of `coveredValidation`: equal, or the earlier value starts with the later one.
+fn covers(a: &str, b: &str) -> bool {
+    a == b || a.starts_with(b)
+}
+
+fn covers_map(a: &BTreeMap<String, String>, b: &BTreeMap<String, String>) -> bool {
+    a.len() == b.len()
+        && a.iter()
+            .all(|(k, va)| b.get(k).is_some_and(|vb| covers(va, vb)))
+}
+
+/// `coveredValidation`: whether the earlier prefix match `a` covers the later `b`.
+fn covered(a: &PrefixMatch, b: &PrefixMatch) -> bool {
+    b.prefix.starts_with(&a.prefix)
+        && a.port == b.port
+        && covers(&a.method, &b.method)
+        && covers(&a.authority, &b.authority)
+        && covers_map(&a.headers, &b.headers)
+        && covers_map(&a.query_params, &b.query_params)
+        && covers_map(&a.without_headers, &b.without_headers)
+}
+
+/// `analyzeUnreachableHTTPRules`.
+pub(super) fn analyze_http(sink: &mut Sink<'_>, routes: &[HttpRoute]) {
+    // Matches compare as Istio's JSON form does: every field but `name`.
+    let mut seen: HashMap<HttpMatchRequest, usize> = HashMap::new();
+    let mut empty_match_rule: Option<usize> = None;
+    let mut prefix_matches = Vec::new();
+    for (rulen, route) in routes.iter().enumerate() {
+        let rule_path = format!("spec.http[{rulen}]");
+        let name = http_route_name(route, rulen);
+        if route.r#match.is_empty() {
+            if empty_match_rule.is_some() {
+                report_unreachable(
+                    sink,
+                    rule_path,
+                    &name,
+                    "only the last rule can have no matches",
+                );
+            }
+            empty_match_rule = Some(rulen);
+            continue;
+        }
+        let mut duplicates = 0;
+        for (matchn, m) in route.r#match.iter().enumerate() {
+            if empty_match_rule.is_some() {
+                report_unreachable(
+                    sink,
+                    rule_path.clone(),
+                    &name,
+                    "route without matches defined before",
+                );
+                continue;
+            }
+            let key = HttpMatchRequest {
+                name: String::new(),
+                ..m.clone()
+            };
+            if let Some(&dupn) = seen.get(&key) {
+                report_ineffective(
+                    sink,
+                    format!("{rule_path}.match[{matchn}]"),
+                    &name,
+                    &http_request_name(m, matchn),
+                    &http_route_name(&routes[dupn], dupn),
+                );
+                duplicates += 1;
+                continue;
+            }
+            seen.insert(key, rulen);
+            if let Some(pm) = gen_prefix_match(route, m, rulen, matchn) {
+                prefix_matches.push(pm);
+            }
+        }
+        if duplicates == route.r#match.len() {
+            report_unreachable(sink, rule_path, &name, "all matches used by prior rules");
+        }
+    }
+    for (i, a) in prefix_matches.iter().enumerate() {
+        for b in &prefix_matches[i + 1..] {
+            // Identical prefixes were handled as duplicates (or differ elsewhere).
+            if a.prefix == b.prefix {
+                continue;
+            }
+            if covered(a, b) {
+                report_ineffective(
+                    sink,
+                    format!("spec.http[{}].match[{}]", b.rule, b.matchn),
+                    &b.route_str,
+                    &format!("{} of prefix {}", b.match_str, b.prefix),
+                    &format!("{} of prefix {} on {}", a.match_str, a.prefix, a.route_str),
+                );
+            }
+        }
+    }
+}
+
+/// `analyzeUnreachableTCPRules` / `analyzeUnreachableTLSRules`: the same analysis on
+/// unnamed rules, without the prefix heuristic. `field` is `tcp` or `tls`; `matches_of`
+/// gives a rule's matches.
+pub(super) fn analyze_l4<R, M: Eq + Hash>(
+    sink: &mut Sink<'_>,
+    field: &str,
+    routes: &[R],
+    matches_of: impl Fn(&R) -> &[M],
+) {
+    let mut seen: HashMap<&M, usize> = HashMap::new();
+    let mut empty_match_rule: Option<usize> = None;
+    for (rulen, route) in routes.iter().enumerate() {
+        let rule_path = format!("spec.{field}[{rulen}]");
+        let name = format!("#{rulen}");
+        let matches = matches_of(route);
+        if matches.is_empty() {
+            if empty_match_rule.is_some() {
+                report_unreachable(
+                    sink,
+                    rule_path,
+                    &name,
+                    "only the last rule can have no matches",
+                );
+            }
+            empty_match_rule = Some(rulen);
+            continue;
+        }
+        let mut duplicates = 0;
+        for (matchn, m) in matches.iter().enumerate() {
+            if empty_match_rule.is_some() {
+                report_unreachable(
+                    sink,
+                    rule_path.clone(),
+                    &name,
+                    "route without matches defined before",
+                );
+                continue;
+            }
+            if let Some(&dupn) = seen.get(m) {
+                report_ineffective(
+                    sink,
+                    format!("{rule_path}.match[{matchn}]"),
+                    &name,
+                    &format!("#{matchn}"),
+                    &format!("#{dupn}"),
+                );
+                duplicates += 1;
+            } else {
+                seen.insert(m, rulen);
+            }
+        }
+        if duplicates == matches.len() {
+            report_unreachable(sink, rule_path, &name, "all matches used by prior rules");
+        }
+    }
+}

@@ -1,0 +1,102 @@
+use super::*;
+
+const LIMITS: ParseLimits = ParseLimits {
+    max_depth: 64,
+    max_alias_nodes: 10_000,
+};
+
+fn one(text: &str) -> Node {
+    let (docs, err) = parse(text, LIMITS);
+    assert_eq!(err, None);
+    assert_eq!(docs.len(), 1);
+    docs.into_iter().next().unwrap().root
+}
+
+/// Scalars resolve as Kubernetes' YAML reader resolves them.
+#[test]
+fn scalars_resolve_like_kubernetes() {
+    let n = one("a: 80\nb: '80'\nc: yes\nd: 7s\ne: 0.5\nf: ~\ng: 0x1F\nh: -3\ni: 1e3\nj: .5s\n");
+    let json = n.to_json(&mut Vec::new()).unwrap();
+    assert_eq!(
+        json,
+        serde_json::json!({"a": 80, "b": "80", "c": true, "d": "7s", "e": 0.5,
+                           "g": 31, "h": -3, "i": 1000.0, "j": ".5s"})
+    );
+}
+
+/// Positions are 1-based lines and columns; a path locates the key it names.
+#[test]
+fn positions_locate_keys() {
+    let n = one("spec:\n  http:\n  - route:\n    - destination:\n        name: reviews\n");
+    let path = parse_path("spec.http[0].route[0].destination.name");
+    assert_eq!(n.locate(&path), (5, 9));
+    // A missing tail stops at the deepest existing node.
+    let path = parse_path("spec.http[0].timeout");
+    assert_eq!(n.locate(&path).0, 3);
+}
+
+/// Several documents, with their indexes; empty documents are kept as null.
+#[test]
+fn multi_document_streams() {
+    let (docs, err) = parse("a: 1\n---\n---\nb: 2\n", LIMITS);
+    assert_eq!(err, None);
+    assert_eq!(docs.len(), 3);
+    assert_eq!(docs[1].root.value, NodeValue::Null);
+    assert_eq!(docs[2].root.line, 4);
+}
+
+/// Duplicate keys are an error, as kubectl reports them.
+#[test]
+fn duplicate_keys_are_rejected() {
+    let (_, err) = parse("a: 1\na: 2\n", LIMITS);
+    let err = err.unwrap();
+    assert_eq!(err.message, "mapping key \"a\" already defined");
+    assert_eq!(err.line, 2);
+}
+
+/// Merge keys copy entries that the mapping does not define itself.
+#[test]
+fn merge_keys_are_honoured() {
+    let n = one("base: &b {x: 1, y: 2}\nm:\n  <<: *b\n  y: 3\n");
+    let json = n.to_json(&mut Vec::new()).unwrap();
+    assert_eq!(json["m"], serde_json::json!({"x": 1, "y": 3}));
+}
+
+/// Aliases that expand past the limit stop with an error naming the limit.
+#[test]
+fn alias_expansion_is_bounded() {
+    let mut text = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+    for i in 1..20 {
+        let p = i - 1;
+        text.push_str(&format!(
+            "a{i}: &a{i} [*a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}]\n"
+        ));
+    }
+    let (_, err) = parse(&text, LIMITS);
+    let err = err.unwrap();
+    assert!(err.limit);
+    assert!(err.message.contains("aliases expand to more than 10000 nodes"));
+}
+
+/// Nesting deeper than the limit is an error, not a stack overflow.
+#[test]
+fn depth_is_bounded() {
+    for text in ["[".repeat(100_000), "- ".repeat(100_000), "{a: ".repeat(100_000)] {
+        let (_, err) = parse(&text, LIMITS);
+        let err = err.unwrap();
+        assert!(err.limit);
+        assert!(err.message.starts_with("nesting is deeper than"), "{}", err.message);
+    }
+}
+
+/// Paths print and parse back, quoting keys with dots.
+#[test]
+fn paths_round_trip() {
+    for p in [
+        "spec.http[1].route[0].weight",
+        "metadata.labels[\"app.kubernetes.io/name\"]",
+        "items[3].spec.hosts[0]",
+    ] {
+        assert_eq!(format_path(&parse_path(p)), p);
+    }
+}

@@ -1,0 +1,209 @@
+//! The decision for one request: what Istio's Envoy would do with it.
+
+use std::borrow::Cow;
+
+use mesh_match::{HttpMatch, RequestView};
+
+use crate::destination::RouteDestination;
+use crate::policy::{DirectResponse, Redirect};
+use crate::rule::{RouteEntry, Rule};
+use crate::table::VirtualHost;
+
+/// Where a forwarded request goes.
+#[derive(Clone, Copy, Debug)]
+pub enum Target<'a> {
+    /// A destination of the matched rule.
+    Destination(&'a RouteDestination),
+    /// No VirtualService claims the host: Istio's default route to the host itself (a
+    /// registry service's default route, or the passthrough cluster), on the request port.
+    Passthrough {
+        /// The host as the request named it (lower-cased, without port).
+        host: &'a str,
+        /// The namespace short names resolve against (the proxy's).
+        namespace: &'a str,
+    },
+}
+
+impl Target<'_> {
+    /// The fully qualified host: short names resolve as Kubernetes DNS does from the
+    /// proxy's namespace (`reviews` -> `reviews.<ns>.svc.cluster.local`,
+    /// `reviews.other` -> `reviews.other.svc.cluster.local`).
+    pub fn host(&self) -> Cow<'_, str> {
+        match self {
+            Target::Destination(d) => Cow::Borrowed(&d.host),
+            Target::Passthrough { host, namespace } => Cow::Owned(dns_fqdn(host, namespace)),
+        }
+    }
+
+    /// The subset, empty for none.
+    pub fn subset(&self) -> &str {
+        match self {
+            Target::Destination(d) => &d.subset,
+            Target::Passthrough { .. } => "",
+        }
+    }
+
+    /// The port for a request sent to `request_port`.
+    pub fn port(&self, request_port: u16) -> u16 {
+        match self {
+            Target::Destination(d) => d.port_for(request_port),
+            Target::Passthrough { .. } => request_port,
+        }
+    }
+
+    /// The configured destination, unless this is a passthrough.
+    pub fn destination(&self) -> Option<&RouteDestination> {
+        match self {
+            Target::Destination(d) => Some(d),
+            Target::Passthrough { .. } => None,
+        }
+    }
+}
+
+fn dns_fqdn(host: &str, namespace: &str) -> String {
+    use mesh_model::host::CLUSTER_DOMAIN;
+    let dots = host.bytes().filter(|b| *b == b'.').count();
+    if host.parse::<std::net::IpAddr>().is_ok() || host.starts_with('[') {
+        return host.to_owned();
+    }
+    match dots {
+        0 => format!("{host}.{namespace}.svc.{CLUSTER_DOMAIN}"),
+        1 => format!("{host}.svc.{CLUSTER_DOMAIN}"),
+        _ if host.ends_with(".svc") => format!("{host}.{CLUSTER_DOMAIN}"),
+        _ => host.to_owned(),
+    }
+}
+
+/// Why no route was found (Envoy answers 404, response flag `NR`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NoRoute {
+    /// No virtual host for the request's host (at a gateway, or on a port it does not serve).
+    NoVirtualHost,
+    /// The host matched, but none of its rules.
+    NoRuleMatched,
+    /// The host is not a valid host name.
+    BadHost,
+}
+
+/// The rule and match block that matched.
+#[derive(Clone, Copy, Debug)]
+pub struct Matched<'a> {
+    /// The virtual host.
+    pub vhost: &'a VirtualHost,
+    /// The entry (rule and match block).
+    pub entry: &'a RouteEntry,
+}
+
+impl<'a> Matched<'a> {
+    /// The rule.
+    pub fn rule(&self) -> &'a Rule {
+        &self.entry.rule
+    }
+
+    /// The match block, if the rule has matches.
+    pub fn matcher(&self) -> Option<&'a HttpMatch> {
+        self.entry.matcher.as_ref()
+    }
+}
+
+/// What to do with a request.
+#[derive(Clone, Copy, Debug)]
+pub enum Decision<'a> {
+    /// Forward it.
+    Route {
+        /// The rule that matched; `None` for the default route of a host without a
+        /// VirtualService.
+        matched: Option<Matched<'a>>,
+        /// The rule whose policies apply (the default rule for a default route).
+        rule: &'a Rule,
+        /// Where.
+        target: Target<'a>,
+        /// Index of the chosen destination in the rule's split.
+        index: usize,
+    },
+    /// Answer with a redirect.
+    Redirect {
+        /// The rule, or `None` for a Gateway server's `httpsRedirect`.
+        matched: Option<Matched<'a>>,
+        /// The redirect.
+        redirect: &'a Redirect,
+    },
+    /// Answer with a fixed response.
+    DirectResponse {
+        /// The rule.
+        matched: Matched<'a>,
+        /// The response.
+        response: &'a DirectResponse,
+    },
+    /// No route: 404.
+    NoRoute(NoRoute),
+}
+
+impl<'a> Decision<'a> {
+    /// The matched rule and block, if any.
+    pub fn matched(&self) -> Option<Matched<'a>> {
+        match self {
+            Decision::Route { matched, .. } | Decision::Redirect { matched, .. } => *matched,
+            Decision::DirectResponse { matched, .. } => Some(*matched),
+            Decision::NoRoute(_) => None,
+        }
+    }
+
+    /// The rule whose policies apply, if any.
+    pub fn rule(&self) -> Option<&'a Rule> {
+        match self {
+            Decision::Route { rule, .. } => Some(rule),
+            other => other.matched().map(|m| m.rule()),
+        }
+    }
+
+    /// The outcome's name: `route`, `redirect`, `directResponse` or `noRoute`.
+    pub fn outcome(&self) -> &'static str {
+        match self {
+            Decision::Route { .. } => "route",
+            Decision::Redirect { .. } => "redirect",
+            Decision::DirectResponse { .. } => "directResponse",
+            Decision::NoRoute(_) => "noRoute",
+        }
+    }
+
+    /// The path and query sent upstream after the rule's rewrite.
+    pub fn upstream_path(&self, req: &RequestView<'a>) -> Cow<'a, str> {
+        match self {
+            Decision::Route { matched, rule, .. } => match &rule.rewrite {
+                Some(rw) => rw.path(matched.and_then(|m| m.matcher()), req.path_and_query()),
+                None => Cow::Borrowed(req.path_and_query()),
+            },
+            _ => Cow::Borrowed(req.path_and_query()),
+        }
+    }
+
+    /// The authority sent upstream: the rewrite's, else a `host` header operation's (the
+    /// destination's for a single destination, the route's otherwise), else the request's.
+    pub fn upstream_authority(&self, req: &RequestView<'a>) -> &'a str {
+        if let Decision::Route { rule, target, .. } = *self {
+            if let Some(a) = rule.rewrite.as_ref().and_then(|r| r.authority.as_deref()) {
+                return a;
+            }
+            if let Target::Destination(d) = target {
+                if let Some(a) = d.headers.authority.as_deref() {
+                    return a;
+                }
+            }
+            if let Some(a) = rule.headers.authority.as_deref() {
+                return a;
+            }
+        }
+        req.authority()
+    }
+
+    /// The `Location` of a redirect.
+    pub fn location(&self, req: &RequestView<'_>) -> Option<String> {
+        match self {
+            Decision::Redirect { matched, redirect } => {
+                Some(redirect.location(req, matched.and_then(|m| m.matcher())))
+            }
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,209 @@
+//! Destinations as a proxy resolves them: the FQDN host, the port, the subset's endpoint
+//! labels and the DestinationRule policy that applies.
+
+use std::collections::BTreeMap;
+
+use mesh_model::destination_rule::{DestinationRule, Subset, TrafficPolicy};
+use mesh_model::host::{self, resolve_short_name, split_service_fqdn};
+use mesh_model::{Resource, ResourceKey, Resources};
+
+use crate::identity::Identity;
+use crate::policy::{HeadersPolicy, PolicySet};
+
+/// A resolved route destination.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RouteDestination {
+    /// Fully qualified host.
+    pub host: String,
+    /// Subset name, empty for none.
+    pub subset: String,
+    /// The port; `None` means the port the request was sent to.
+    pub port: Option<u16>,
+    /// Relative weight (a lone destination's weight is ignored).
+    pub weight: u32,
+    /// Header operations of this destination.
+    pub headers: HeadersPolicy,
+    /// Labels that select the subset's endpoints: empty for no subset, `None` when the subset
+    /// is named but no DestinationRule defines it (Envoy answers 503, cluster not found).
+    pub subset_labels: Option<BTreeMap<String, String>>,
+    /// The DestinationRule whose policy applies.
+    pub destination_rule: Option<ResourceKey>,
+    /// The merged traffic policy, by port.
+    pub policy: PolicySet,
+}
+
+impl RouteDestination {
+    /// The port to connect to for a request sent to `request_port`.
+    pub fn port_for(&self, request_port: u16) -> u16 {
+        self.port.unwrap_or(request_port)
+    }
+
+    /// The merged traffic policy for a request sent to `request_port`.
+    pub fn traffic_policy(&self, request_port: u16) -> Option<&TrafficPolicy> {
+        self.policy.for_port(self.port_for(request_port)).map(|p| &**p)
+    }
+}
+
+/// The DestinationRules visible to one proxy, merged per host as Istio merges them.
+#[derive(Debug)]
+pub(crate) struct DrIndex<'r> {
+    entries: Vec<(String, &'r Resource<DestinationRule>)>,
+    namespace: String,
+}
+
+/// The DestinationRule (or rules) that apply to a host.
+#[derive(Debug)]
+pub(crate) struct MergedRule<'r> {
+    pub(crate) key: ResourceKey,
+    pub(crate) traffic_policy: Option<&'r TrafficPolicy>,
+    pub(crate) subsets: Vec<&'r Subset>,
+}
+
+pub(crate) fn visible(export_to: &[String], owner_ns: &str, viewer_ns: &str) -> bool {
+    export_to.is_empty()
+        || export_to.iter().any(|e| {
+            e == "*" || (e == "." && owner_ns == viewer_ns) || e == viewer_ns
+        })
+}
+
+impl<'r> DrIndex<'r> {
+    pub(crate) fn new(resources: &'r Resources, identity: &Identity) -> Self {
+        let ns = identity.namespace();
+        let labels = match identity {
+            Identity::Sidecar { labels, .. } => Some(labels),
+            Identity::Gateway { .. } => None,
+        };
+        let mut entries: Vec<(String, &'r Resource<DestinationRule>)> = resources
+            .destination_rules
+            .iter()
+            .filter(|dr| visible(&dr.spec.export_to, dr.namespace(), ns))
+            .filter(|dr| match &dr.spec.workload_selector {
+                None => true,
+                Some(sel) => {
+                    dr.namespace() == ns
+                        && labels.is_some_and(|l| {
+                            sel.match_labels.iter().all(|(k, v)| l.get(k) == Some(v))
+                        })
+                }
+            })
+            .map(|dr| (resolve_short_name(&dr.spec.host, dr.namespace()), dr))
+            .collect();
+        entries.sort_by(|a, b| {
+            let ta = &a.1.metadata.creation_timestamp;
+            let tb = &b.1.metadata.creation_timestamp;
+            ta.cmp(tb)
+                .then_with(|| a.1.name().cmp(b.1.name()))
+                .then_with(|| a.1.namespace().cmp(b.1.namespace()))
+        });
+        DrIndex {
+            entries,
+            namespace: ns.to_owned(),
+        }
+    }
+
+    /// The rules for `host`: exact hosts before wildcards (most specific first), then the
+    /// proxy's namespace, the service's namespace, `istio-system`; rules of the chosen
+    /// namespace for the same host merge (first subset definition and first top-level
+    /// policy win).
+    pub(crate) fn lookup(&self, target: &str) -> Option<MergedRule<'r>> {
+        let service_ns = split_service_fqdn(target).map(|(_, ns)| ns);
+        let mut best: Option<(&str, (u8, u8))> = None;
+        for (h, dr) in &self.entries {
+            if !(h == target || (host::is_wildcard(h) && host::subset_of(target, h))) {
+                continue;
+            }
+            let ns_rank = if dr.namespace() == self.namespace {
+                0
+            } else if Some(dr.namespace()) == service_ns {
+                1
+            } else if dr.namespace() == "istio-system" {
+                2
+            } else {
+                3
+            };
+            let host_rank = u8::from(h != target);
+            let rank = (host_rank, ns_rank);
+            let better = match &best {
+                None => true,
+                Some((bh, br)) => {
+                    rank < *br
+                        || (rank == *br
+                            && host_rank == 1
+                            && host::more_specific(h, bh) == std::cmp::Ordering::Less)
+                }
+            };
+            if better {
+                best = Some((h.as_str(), rank));
+            }
+        }
+        let (chosen_host, (_, ns_rank)) = best?;
+        let mut merged: Option<MergedRule<'r>> = None;
+        for (h, dr) in &self.entries {
+            if h != chosen_host {
+                continue;
+            }
+            let rank = if dr.namespace() == self.namespace {
+                0
+            } else if Some(dr.namespace()) == service_ns {
+                1
+            } else if dr.namespace() == "istio-system" {
+                2
+            } else {
+                3
+            };
+            if rank != ns_rank {
+                continue;
+            }
+            let m = merged.get_or_insert_with(|| MergedRule {
+                key: dr.key(),
+                traffic_policy: None,
+                subsets: Vec::new(),
+            });
+            if m.traffic_policy.is_none() {
+                m.traffic_policy = dr.spec.traffic_policy.as_ref();
+            }
+            for s in &dr.spec.subsets {
+                if !m.subsets.iter().any(|x| x.name == s.name) {
+                    m.subsets.push(s);
+                }
+            }
+        }
+        merged
+    }
+}
+
+/// Ports of the services this proxy knows (Kubernetes Services and ServiceEntries in the
+/// input), used to pick the port of a destination that names none.
+#[derive(Debug, Default)]
+pub(crate) struct Registry {
+    ports: std::collections::HashMap<String, Vec<u16>>,
+}
+
+impl Registry {
+    pub(crate) fn new(resources: &Resources) -> Self {
+        let mut ports: std::collections::HashMap<String, Vec<u16>> = Default::default();
+        for s in &resources.kubernetes.services {
+            let list = ports.entry(s.fqdn()).or_default();
+            list.extend(s.ports.iter().filter_map(|p| u16::try_from(p.port).ok()));
+        }
+        for se in &resources.service_entries {
+            for h in &se.spec.hosts {
+                let list = ports.entry(resolve_short_name(h, se.namespace())).or_default();
+                list.extend(se.spec.ports.iter().filter_map(|p| u16::try_from(p.number).ok()));
+            }
+        }
+        for list in ports.values_mut() {
+            list.sort_unstable();
+            list.dedup();
+        }
+        Registry { ports }
+    }
+
+    /// The only port of `host`, when it has exactly one.
+    pub(crate) fn single_port(&self, host: &str) -> Option<u16> {
+        match self.ports.get(host).map(Vec::as_slice) {
+            Some([p]) => Some(*p),
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,73 @@
+//! `directResponse`.
+
+use std::sync::Arc;
+
+use mesh_model::virtual_service::HttpDirectResponse;
+
+/// A fixed response.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct DirectResponse {
+    /// Status.
+    pub status: u16,
+    /// Body (empty when none is configured).
+    pub body: Arc<[u8]>,
+}
+
+impl DirectResponse {
+    /// Compiles a `directResponse`; `bytes` bodies are base64 as in YAML.
+    pub fn compile(d: &HttpDirectResponse) -> Result<Self, String> {
+        let status = u16::try_from(d.status)
+            .ok()
+            .filter(|s| (200..=600).contains(s))
+            .ok_or_else(|| format!("direct response status {} is out of range", d.status))?;
+        let body: Vec<u8> = match &d.body {
+            None => Vec::new(),
+            Some(b) => match (&b.string, &b.bytes) {
+                (Some(s), _) => s.clone().into_bytes(),
+                (None, Some(b64)) => base64_decode(b64)
+                    .ok_or_else(|| "direct response body bytes are not valid base64".to_owned())?,
+                (None, None) => Vec::new(),
+            },
+        };
+        Ok(DirectResponse {
+            status,
+            body: body.into(),
+        })
+    }
+}
+
+/// Standard base64 (padding optional, whitespace ignored), as protobuf JSON `bytes` use.
+pub(crate) fn base64_decode(s: &str) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(s.len() * 3 / 4);
+    let mut acc: u32 = 0;
+    let mut bits = 0;
+    for c in s.bytes() {
+        let v = match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' | b'-' => 62,
+            b'/' | b'_' => 63,
+            b'=' | b' ' | b'\n' | b'\r' | b'\t' => continue,
+            _ => return None,
+        };
+        acc = (acc << 6) | u32::from(v);
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+        }
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    /// Base64 bodies decode as protobuf JSON `bytes` do.
+    #[test]
+    fn base64_bodies() {
+        assert_eq!(super::base64_decode("aGVsbG8=").unwrap(), b"hello");
+        assert_eq!(super::base64_decode("aGVsbG8").unwrap(), b"hello");
+        assert!(super::base64_decode("a*").is_none());
+    }
+}

@@ -1,0 +1,21 @@
+//! The policies a rule carries, compiled from their Istio fields with Istio's defaults.
+
+pub mod cors;
+pub mod direct;
+pub mod fault;
+pub mod headers;
+pub mod percent;
+pub mod redirect;
+pub mod retry;
+pub mod rewrite;
+pub mod traffic;
+
+pub use cors::CorsPolicy;
+pub use direct::DirectResponse;
+pub use fault::{AbortFault, AbortKind, DelayFault, FaultPolicy};
+pub use headers::{HeaderOps, HeadersPolicy};
+pub use percent::{Denominator, Fraction};
+pub use redirect::{Redirect, RedirectPath};
+pub use retry::{RetryOn, RetryPolicy};
+pub use rewrite::Rewrite;
+pub use traffic::{PolicySet, merge_traffic_policy};

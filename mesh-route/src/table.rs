@@ -1,0 +1,741 @@
+//! Compiling resources into an immutable [`RouteTable`] for one proxy, and deciding requests.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use mesh_match::{HttpMatch, RequestView, Source};
+use mesh_model::host::{resolve_gateway_name, resolve_short_name, split_service_fqdn};
+use mesh_model::validate::{Severity, validate_resource};
+use mesh_model::virtual_service::{Destination, HttpRoute, VirtualService};
+use mesh_model::{AnyResource, Resource, ResourceKey, Resources};
+
+use crate::decision::{Decision, Matched, NoRoute, Target};
+use crate::delegate::merge_route;
+use crate::destination::{DrIndex, Registry, RouteDestination, visible};
+use crate::error::{CompileError, Problem, Warning};
+use crate::identity::Identity;
+use crate::index::{HostIndex, lowercase};
+use crate::policy::{
+    CorsPolicy, DirectResponse, FaultPolicy, Fraction, HeadersPolicy, PolicySet, Redirect,
+    RetryPolicy, Rewrite,
+};
+use crate::rule::{Action, Mirror, RouteEntry, Rule, Split};
+use crate::sticky::{STICKY_ANNOTATION, StickyKey};
+
+/// Settings for [`RouteTable::compile`].
+#[derive(Clone, Debug, Default)]
+pub struct CompileOptions {
+    /// Sticky splits for every VirtualService that does not set the annotation itself
+    /// (beyond Istio; off by default).
+    pub sticky: Option<StickyKey>,
+}
+
+/// A virtual host: the domains it answers and its ordered route entries.
+#[derive(Clone, Debug)]
+pub struct VirtualHost {
+    /// A readable name: the VirtualService (`ns/name`), or the domain at a gateway.
+    pub name: String,
+    /// Domains (hosts) it answers.
+    pub domains: Vec<String>,
+    /// Route entries, first match wins.
+    pub entries: Vec<RouteEntry>,
+    /// Plain-HTTP requests get a 301 to https (Gateway `tls.httpsRedirect`).
+    pub require_tls: bool,
+}
+
+#[derive(Clone, Debug)]
+enum Listeners {
+    Sidecar(HostIndex),
+    Gateway(Vec<(u16, HostIndex)>),
+}
+
+/// The routes of one proxy, compiled from Istio resources. Immutable; share it behind an
+/// `Arc` and swap it whole on reload.
+#[derive(Clone, Debug)]
+pub struct RouteTable {
+    identity: Identity,
+    vhosts: Vec<VirtualHost>,
+    listeners: Listeners,
+    default_rule: Rule,
+    https_redirect: Redirect,
+    warnings: Vec<Warning>,
+}
+
+fn problem(key: &ResourceKey, origin: &mesh_model::Origin, path: impl Into<String>, message: impl Into<String>) -> Problem {
+    let path = path.into();
+    Problem {
+        resource: key.clone(),
+        origin: origin.at_path(&path).to_string(),
+        path,
+        message: message.into(),
+    }
+}
+
+struct Ctx<'r> {
+    identity: &'r Identity,
+    labels: BTreeMap<String, String>,
+    gateway_name: String,
+    drs: DrIndex<'r>,
+    registry: Registry,
+    options: &'r CompileOptions,
+    problems: Vec<Problem>,
+    warnings: Vec<Warning>,
+}
+
+impl<'r> Ctx<'r> {
+    fn source(&self) -> Source<'_> {
+        Source {
+            namespace: self.identity.namespace(),
+            labels: &self.labels,
+            gateway: &self.gateway_name,
+        }
+    }
+
+    fn destination(
+        &mut self,
+        d: &Destination,
+        namespace: &str,
+        weight: i32,
+        headers: HeadersPolicy,
+    ) -> RouteDestination {
+        let host = resolve_short_name(&d.host, namespace);
+        let explicit = d
+            .port
+            .as_ref()
+            .and_then(|p| u16::try_from(p.number).ok())
+            .filter(|p| *p != 0);
+        let port = explicit.or_else(|| self.registry.single_port(&host));
+        let rule = self.drs.lookup(&host);
+        let subset = rule
+            .as_ref()
+            .and_then(|r| r.subsets.iter().find(|s| s.name == d.subset).copied());
+        let subset_labels = if d.subset.is_empty() {
+            Some(BTreeMap::new())
+        } else {
+            subset.map(|s| s.labels.clone())
+        };
+        let policy = PolicySet::new(
+            rule.as_ref().and_then(|r| r.traffic_policy),
+            if d.subset.is_empty() { None } else { subset },
+            port,
+        );
+        RouteDestination {
+            host,
+            subset: d.subset.clone(),
+            port,
+            weight: u32::try_from(weight).unwrap_or(0),
+            headers,
+            subset_labels,
+            destination_rule: rule.map(|r| r.key),
+            policy,
+        }
+    }
+}
+
+fn vs_sort_key<'a>(vs: &'a Resource<VirtualService>, proxy_ns: &str) -> (u8, Option<&'a mesh_model::Timestamp>, &'a str, &'a str) {
+    let e = &vs.spec.export_to;
+    let group = if e.iter().any(|x| x == ".") && vs.namespace() == proxy_ns {
+        0
+    } else if e.iter().any(|x| x == proxy_ns) {
+        1
+    } else {
+        2
+    };
+    (group, vs.metadata.creation_timestamp.as_ref(), vs.name(), vs.namespace())
+}
+
+impl RouteTable {
+    /// Compiles `resources` for the proxy `identity`.
+    ///
+    /// Resources that Istio would reject (validation errors), and constructs that cannot be
+    /// executed, are errors: nothing is silently dropped. What compiles but differs from a
+    /// real mesh is reported by [`warnings`](Self::warnings).
+    pub fn compile(
+        resources: &Resources,
+        identity: &Identity,
+        options: &CompileOptions,
+    ) -> Result<RouteTable, CompileError> {
+        let mut problems = Vec::new();
+        let all = resources
+            .virtual_services
+            .iter()
+            .cloned()
+            .map(AnyResource::VirtualService)
+            .chain(resources.destination_rules.iter().cloned().map(AnyResource::DestinationRule))
+            .chain(resources.gateways.iter().cloned().map(AnyResource::Gateway))
+            .chain(resources.service_entries.iter().cloned().map(AnyResource::ServiceEntry));
+        for r in all {
+            for f in validate_resource(&r) {
+                if f.severity == Severity::Error {
+                    problems.push(Problem {
+                        resource: f.resource,
+                        path: f.path,
+                        message: f.message,
+                        origin: f.origin.to_string(),
+                    });
+                }
+            }
+        }
+        if !problems.is_empty() {
+            return Err(CompileError { problems });
+        }
+        let (labels, gateway) = match identity {
+            Identity::Sidecar { labels, .. } => (labels.clone(), None),
+            Identity::Gateway { namespace, name } => {
+                let gw = resources
+                    .gateways
+                    .iter()
+                    .find(|g| g.namespace() == namespace && g.name() == name);
+                match gw {
+                    Some(g) => (g.spec.selector.clone(), Some(g)),
+                    None => {
+                        return Err(CompileError {
+                            problems: vec![Problem {
+                                resource: ResourceKey {
+                                    kind: mesh_model::Kind::Gateway,
+                                    namespace: namespace.clone(),
+                                    name: name.clone(),
+                                },
+                                path: String::new(),
+                                message: "the gateway this table is compiled for is not in the configuration".into(),
+                                origin: String::new(),
+                            }],
+                        });
+                    }
+                }
+            }
+        };
+        let mut ctx = Ctx {
+            identity,
+            labels,
+            gateway_name: identity.gateway_name(),
+            drs: DrIndex::new(resources, identity),
+            registry: Registry::new(resources),
+            options,
+            problems: Vec::new(),
+            warnings: Vec::new(),
+        };
+        // The VirtualServices this proxy sees, in Istio's order.
+        let proxy_ns = match identity {
+            Identity::Sidecar { namespace, .. } => namespace.as_str(),
+            Identity::Gateway { namespace, .. } => namespace.as_str(),
+        };
+        let mut vss: Vec<&Resource<VirtualService>> = resources
+            .virtual_services
+            .iter()
+            .filter(|vs| !vs.spec.hosts.is_empty())
+            .filter(|vs| visible(&vs.spec.export_to, vs.namespace(), proxy_ns))
+            .filter(|vs| {
+                let gws: Vec<String> = if vs.spec.gateways.is_empty() {
+                    vec!["mesh".to_owned()]
+                } else {
+                    vs.spec
+                        .gateways
+                        .iter()
+                        .map(|g| resolve_gateway_name(g, vs.namespace()))
+                        .collect()
+                };
+                gws.contains(&ctx.gateway_name)
+            })
+            .collect();
+        vss.sort_by(|a, b| vs_sort_key(a, proxy_ns).cmp(&vs_sort_key(b, proxy_ns)));
+
+        let mut compiled: Vec<(&Resource<VirtualService>, Vec<RouteEntry>)> = Vec::new();
+        for vs in &vss {
+            let entries = compile_vs(&mut ctx, vs, resources);
+            compiled.push((vs, entries));
+        }
+        if !ctx.problems.is_empty() {
+            return Err(CompileError {
+                problems: ctx.problems,
+            });
+        }
+        let mut vhosts = Vec::new();
+        let listeners = match gateway {
+            None => {
+                let mut index = HostIndex::default();
+                for (vs, entries) in compiled {
+                    let mut domains = Vec::new();
+                    for h in &vs.spec.hosts {
+                        let fqdn = resolve_short_name(h, vs.namespace());
+                        for d in sidecar_domains(&fqdn, proxy_ns) {
+                            if !index.contains(&d) && !domains.contains(&d) {
+                                domains.push(d);
+                            }
+                        }
+                    }
+                    if domains.is_empty() {
+                        continue;
+                    }
+                    let i = vhosts.len();
+                    for d in &domains {
+                        index.insert(d, i);
+                    }
+                    vhosts.push(VirtualHost {
+                        name: format!("{}/{}", vs.namespace(), vs.name()),
+                        domains,
+                        entries,
+                        require_tls: false,
+                    });
+                }
+                Listeners::Sidecar(index)
+            }
+            Some(gw) => {
+                let mut ports: Vec<(u16, HostIndex)> = Vec::new();
+                // domain per port -> vhost index
+                let mut by_port: BTreeMap<u16, Vec<usize>> = BTreeMap::new();
+                // Which VirtualServices each virtual host already holds.
+                let mut holds: Vec<Vec<usize>> = Vec::new();
+                for server in &gw.spec.servers {
+                    let Some(port) = server.port.as_ref() else { continue };
+                    let Ok(number) = u16::try_from(port.number) else { continue };
+                    let protocol = port.protocol.to_ascii_uppercase();
+                    let http = matches!(protocol.as_str(), "HTTP" | "HTTPS" | "HTTP2" | "GRPC" | "GRPC-WEB");
+                    if !http {
+                        ctx.warnings.push(problem(&gw.key(), &gw.origin, "spec.servers", format!("server port {number} ({protocol}) is not HTTP; it is not served by the HTTP engine")));
+                        continue;
+                    }
+                    if protocol == "HTTPS" && server.tls.as_ref().is_some_and(|t| t.mode == mesh_model::gateway::ServerTlsMode::Passthrough) {
+                        continue;
+                    }
+                    let require_tls = server.tls.as_ref().is_some_and(|t| t.https_redirect);
+                    let slot = by_port.entry(number).or_default();
+                    for (vs_index, (vs, entries)) in compiled.iter().enumerate() {
+                        for h in &vs.spec.hosts {
+                            let vs_host = resolve_short_name(h, vs.namespace());
+                            for sh in &server.hosts {
+                                let (ns, dns) = sh.split_once('/').unwrap_or(("*", sh.as_str()));
+                                let allowed = ns == "*" || (ns == "." && vs.namespace() == gw.namespace()) || ns == vs.namespace();
+                                if !allowed {
+                                    continue;
+                                }
+                                let dns = dns.to_ascii_lowercase();
+                                let domain = if mesh_model::host::subset_of(&vs_host, &dns) {
+                                    vs_host.clone()
+                                } else if mesh_model::host::subset_of(&dns, &vs_host) {
+                                    dns.clone()
+                                } else {
+                                    continue;
+                                };
+                                let existing = slot.iter().copied().find(|i| vhosts.get(*i).is_some_and(|v: &VirtualHost| v.domains[0] == domain));
+                                let i = match existing {
+                                    Some(i) => i,
+                                    None => {
+                                        vhosts.push(VirtualHost {
+                                            name: domain.clone(),
+                                            domains: vec![domain.clone()],
+                                            entries: Vec::new(),
+                                            require_tls,
+                                        });
+                                        holds.push(Vec::new());
+                                        slot.push(vhosts.len() - 1);
+                                        vhosts.len() - 1
+                                    }
+                                };
+                                if !holds[i].contains(&vs_index) {
+                                    holds[i].push(vs_index);
+                                    vhosts[i].entries.extend(entries.iter().cloned());
+                                }
+                            }
+                        }
+                    }
+                }
+                // Merged VirtualServices: catch-all routes move to the end (stable).
+                for vh in &mut vhosts {
+                    let (mut rest, catch_all): (Vec<_>, Vec<_>) =
+                        vh.entries.drain(..).partition(|e| !e.is_catch_all());
+                    rest.extend(catch_all);
+                    vh.entries = rest;
+                }
+                for (port, list) in by_port {
+                    let mut index = HostIndex::default();
+                    for i in list {
+                        index.insert(&vhosts[i].domains[0].clone(), i);
+                    }
+                    ports.push((port, index));
+                }
+                Listeners::Gateway(ports)
+            }
+        };
+        Ok(RouteTable {
+            identity: identity.clone(),
+            vhosts,
+            listeners,
+            default_rule: default_rule(),
+            https_redirect: Redirect::https(),
+            warnings: ctx.warnings,
+        })
+    }
+
+    /// The proxy this table is for.
+    pub fn identity(&self) -> &Identity {
+        &self.identity
+    }
+
+    /// The virtual hosts.
+    pub fn virtual_hosts(&self) -> &[VirtualHost] {
+        &self.vhosts
+    }
+
+    /// What compiled but behaves differently from a real mesh, or is not executed.
+    pub fn warnings(&self) -> &[Warning] {
+        &self.warnings
+    }
+
+    /// The virtual host that answers `req`, if any.
+    pub fn virtual_host(&self, req: &RequestView<'_>) -> Result<Option<&VirtualHost>, NoRoute> {
+        let mut buf = [0u8; 256];
+        let host = lowercase(req.host(), &mut buf).ok_or(NoRoute::BadHost)?;
+        let index = match &self.listeners {
+            Listeners::Sidecar(index) => index,
+            Listeners::Gateway(ports) => match ports.iter().find(|(p, _)| *p == req.port()) {
+                Some((_, index)) => index,
+                None => return Ok(None),
+            },
+        };
+        Ok(index.lookup(host).map(|i| &self.vhosts[i]))
+    }
+
+    /// Decides what to do with `req`. `sample` is a uniform random draw that picks the
+    /// destination of a weighted split (unless the rule is sticky and the request carries
+    /// its key). Allocates nothing.
+    pub fn decide<'a>(&'a self, req: &RequestView<'a>, sample: u64) -> Decision<'a> {
+        let vhost = match self.virtual_host(req) {
+            Ok(Some(v)) => v,
+            Ok(None) => {
+                return match &self.identity {
+                    Identity::Sidecar { namespace, .. } => Decision::Route {
+                        matched: None,
+                        rule: &self.default_rule,
+                        target: Target::Passthrough {
+                            host: req.host(),
+                            namespace,
+                        },
+                        index: 0,
+                    },
+                    Identity::Gateway { .. } => Decision::NoRoute(NoRoute::NoVirtualHost),
+                };
+            }
+            Err(e) => return Decision::NoRoute(e),
+        };
+        if vhost.require_tls && req.scheme() != "https" {
+            return Decision::Redirect {
+                matched: None,
+                redirect: &self.https_redirect,
+            };
+        }
+        let Some(entry) = vhost
+            .entries
+            .iter()
+            .find(|e| e.matcher.as_ref().is_none_or(|m| m.matches(req)))
+        else {
+            return Decision::NoRoute(NoRoute::NoRuleMatched);
+        };
+        let matched = Matched { vhost, entry };
+        let rule = &*entry.rule;
+        match &rule.action {
+            Action::Route(split) => {
+                let sample = rule
+                    .sticky
+                    .as_ref()
+                    .and_then(|k| k.sample(req))
+                    .unwrap_or(sample);
+                let index = split.pick(sample);
+                match split.destinations().get(index) {
+                    Some(d) => Decision::Route {
+                        matched: Some(matched),
+                        rule,
+                        target: Target::Destination(d),
+                        index,
+                    },
+                    None => Decision::NoRoute(NoRoute::NoRuleMatched),
+                }
+            }
+            Action::Redirect(r) => Decision::Redirect {
+                matched: Some(matched),
+                redirect: r,
+            },
+            Action::DirectResponse(d) => Decision::DirectResponse {
+                matched,
+                response: d,
+            },
+        }
+    }
+
+    /// For each entry of the virtual host before the one that matched (or all, when none
+    /// did): the entry and the first condition the request failed, as a sentence.
+    pub fn trace<'a>(&'a self, req: &RequestView<'a>) -> Vec<(&'a RouteEntry, String)> {
+        let Ok(Some(vhost)) = self.virtual_host(req) else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for e in &vhost.entries {
+            match &e.matcher {
+                None => break,
+                Some(m) => match m.check(req) {
+                    Ok(()) => break,
+                    Err(failed) => out.push((e, m.explain(failed, req))),
+                },
+            }
+        }
+        out
+    }
+}
+
+fn default_rule() -> Rule {
+    Rule {
+        virtual_service: None,
+        index: 0,
+        name: String::new(),
+        action: Action::Route(Split::new(Vec::new())),
+        rewrite: None,
+        timeout: None,
+        retries: RetryPolicy::istio_default(),
+        fault: FaultPolicy::default(),
+        mirrors: Vec::new(),
+        cors: None,
+        headers: HeadersPolicy::default(),
+        sticky: None,
+    }
+}
+
+/// The domains a sidecar answers for a VirtualService host: for a Kubernetes service FQDN,
+/// the short forms Kubernetes DNS resolves (`name` only from the service's own namespace);
+/// otherwise the host itself.
+fn sidecar_domains(fqdn: &str, proxy_ns: &str) -> Vec<String> {
+    match split_service_fqdn(fqdn) {
+        Some((name, ns)) => {
+            let mut d = vec![
+                fqdn.to_owned(),
+                format!("{name}.{ns}.svc"),
+                format!("{name}.{ns}"),
+            ];
+            if ns == proxy_ns {
+                d.push(name.to_owned());
+            }
+            d
+        }
+        None => vec![fqdn.to_owned()],
+    }
+}
+
+/// The routes of one VirtualService for this proxy: delegates merged, match blocks that do
+/// not apply to the proxy pruned, and routes after a catch-all dropped.
+fn compile_vs(ctx: &mut Ctx<'_>, vs: &Resource<VirtualService>, resources: &Resources) -> Vec<RouteEntry> {
+    let sticky = match vs.metadata.annotations.get(STICKY_ANNOTATION) {
+        Some(v) => match v.parse::<StickyKey>() {
+            Ok(k) => Some(k),
+            Err(e) => {
+                ctx.problems.push(problem(&vs.key(), &vs.origin, format!("metadata.annotations[{STICKY_ANNOTATION:?}]"), e));
+                None
+            }
+        },
+        None => ctx.options.sticky.clone(),
+    };
+    if !vs.spec.tcp.is_empty() || !vs.spec.tls.is_empty() {
+        ctx.warnings.push(problem(&vs.key(), &vs.origin, "spec", "tcp and tls routes are not executed by the HTTP engine"));
+    }
+    // (route, namespace its hosts resolve against, index in the root, owning VS)
+    let mut routes: Vec<(HttpRoute, String, usize, ResourceKey)> = Vec::new();
+    for (i, r) in vs.spec.http.iter().enumerate() {
+        match &r.delegate {
+            None => routes.push((r.clone(), vs.namespace().to_owned(), i, vs.key())),
+            Some(d) => {
+                let ns = if d.namespace.is_empty() { vs.namespace() } else { &d.namespace };
+                let delegate = resources
+                    .virtual_services
+                    .iter()
+                    .find(|x| x.namespace() == ns && x.name() == d.name && x.spec.hosts.is_empty())
+                    .filter(|x| visible(&x.spec.export_to, x.namespace(), vs.namespace()));
+                match delegate {
+                    None => ctx.warnings.push(problem(
+                        &vs.key(),
+                        &vs.origin,
+                        format!("spec.http[{i}].delegate"),
+                        format!("delegate VirtualService {ns}/{} is not found or not exported to {}; the route is skipped, as Istio skips it", d.name, vs.namespace()),
+                    )),
+                    Some(dvs) => {
+                        for (j, leaf) in dvs.spec.http.iter().enumerate() {
+                            match merge_route(r, leaf) {
+                                Some(m) => routes.push((m, dvs.namespace().to_owned(), i, dvs.key())),
+                                None => ctx.warnings.push(problem(
+                                    &dvs.key(),
+                                    &dvs.origin,
+                                    format!("spec.http[{j}].match"),
+                                    format!("the matches conflict with root route {}/{} spec.http[{i}]; the delegate route does not take effect", vs.namespace(), vs.name()),
+                                )),
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for (route, ns, index, owner) in routes {
+        let Some(rule) = compile_rule(ctx, &route, &ns, index, &owner, vs, sticky.clone()) else {
+            continue;
+        };
+        let rule = Arc::new(rule);
+        let path = format!("spec.http[{index}]");
+        if route.r#match.is_empty() {
+            out.push(RouteEntry {
+                rule,
+                matcher: None,
+                match_index: 0,
+            });
+            // A rule without matches is a catch-all: later rules are unreachable.
+            break;
+        }
+        let mut catch_all = false;
+        for (j, m) in route.r#match.iter().enumerate() {
+            let compiled = match HttpMatch::compile(m, vs.namespace()) {
+                Ok(c) => c,
+                Err(e) => {
+                    ctx.problems.push(problem(&owner, &vs.origin, format!("{path}.match[{j}]"), e.to_string()));
+                    continue;
+                }
+            };
+            if !compiled.selector().applies_to(&ctx.source()) {
+                continue;
+            }
+            catch_all |= compiled.is_catch_all();
+            out.push(RouteEntry {
+                rule: rule.clone(),
+                matcher: Some(compiled),
+                match_index: j,
+            });
+            if catch_all {
+                break;
+            }
+        }
+        if catch_all {
+            break;
+        }
+    }
+    out
+}
+
+fn compile_rule(
+    ctx: &mut Ctx<'_>,
+    r: &HttpRoute,
+    ns: &str,
+    index: usize,
+    owner: &ResourceKey,
+    vs: &Resource<VirtualService>,
+    sticky: Option<StickyKey>,
+) -> Option<Rule> {
+    let path = format!("spec.http[{index}]");
+    let fail = |ctx: &mut Ctx<'_>, field: &str, msg: String| {
+        ctx.problems.push(problem(owner, &vs.origin, format!("{path}.{field}"), msg));
+    };
+    let (headers, notes) = match HeadersPolicy::compile(r.headers.as_ref()) {
+        Ok(h) => h,
+        Err(e) => {
+            fail(ctx, "headers", e);
+            return None;
+        }
+    };
+    for n in notes {
+        ctx.warnings.push(problem(owner, &vs.origin, format!("{path}.headers"), n));
+    }
+    let action = if let Some(redirect) = &r.redirect {
+        match Redirect::compile(redirect) {
+            Some(rd) => Action::Redirect(rd),
+            None => {
+                fail(ctx, "redirect.redirectCode", format!("Redirect Code {} is not yet supported (Istio emits a route without an action, which Envoy rejects)", redirect.redirect_code));
+                return None;
+            }
+        }
+    } else if let Some(dr) = &r.direct_response {
+        match DirectResponse::compile(dr) {
+            Ok(d) => Action::DirectResponse(d),
+            Err(e) => {
+                fail(ctx, "directResponse", e);
+                return None;
+            }
+        }
+    } else {
+        let mut dests = Vec::new();
+        for (j, rd) in r.route.iter().enumerate() {
+            let Some(d) = &rd.destination else { continue };
+            let (h, notes) = match HeadersPolicy::compile(rd.headers.as_ref()) {
+                Ok(h) => h,
+                Err(e) => {
+                    fail(ctx, &format!("route[{j}].headers"), e);
+                    return None;
+                }
+            };
+            for n in notes {
+                ctx.warnings.push(problem(owner, &vs.origin, format!("{path}.route[{j}].headers"), n));
+            }
+            dests.push(ctx.destination(d, ns, rd.weight, h));
+        }
+        Action::Route(Split::new(dests))
+    };
+    let rewrite = match r.rewrite.as_ref().map(Rewrite::compile).transpose() {
+        Ok(rw) => rw,
+        Err(e) => {
+            fail(ctx, "rewrite", e.to_string());
+            return None;
+        }
+    };
+    let cors = match r.cors_policy.as_ref().map(CorsPolicy::compile).transpose() {
+        Ok(c) => c,
+        Err(e) => {
+            fail(ctx, "corsPolicy", e.to_string());
+            return None;
+        }
+    };
+    let fault = match &r.fault {
+        Some(f) => {
+            let (fp, notes) = FaultPolicy::from_route(f);
+            for n in notes {
+                ctx.warnings.push(problem(owner, &vs.origin, format!("{path}.fault"), n));
+            }
+            fp
+        }
+        None => FaultPolicy::default(),
+    };
+    // Mirrors: `mirror` with mirrorPercentage / mirrorPercent / 100%, and `mirrors`.
+    let mut mirrors = Vec::new();
+    if !matches!(&r.redirect, Some(_)) && r.direct_response.is_none() {
+        if let Some(m) = &r.mirror {
+            let fraction = match (&r.mirror_percentage, r.mirror_percent) {
+                (Some(p), _) => Fraction::from_percent(p.value),
+                (None, Some(n)) => Fraction::from_int(n),
+                (None, None) => Fraction::ALL,
+            };
+            if !fraction.is_zero() {
+                mirrors.push(Mirror {
+                    destination: ctx.destination(m, ns, 0, HeadersPolicy::default()),
+                    fraction,
+                });
+            }
+        }
+        for mp in &r.mirrors {
+            let Some(d) = &mp.destination else { continue };
+            let fraction = mp.percentage.map_or(Fraction::ALL, |p| Fraction::from_percent(p.value));
+            if !fraction.is_zero() {
+                mirrors.push(Mirror {
+                    destination: ctx.destination(d, ns, 0, HeadersPolicy::default()),
+                    fraction,
+                });
+            }
+        }
+    }
+    Some(Rule {
+        virtual_service: Some(owner.clone()),
+        index,
+        name: r.name.clone(),
+        action,
+        rewrite,
+        timeout: r.timeout,
+        retries: RetryPolicy::from_route(r.retries.as_ref()),
+        fault,
+        mirrors,
+        cors,
+        headers,
+        sticky,
+    })
+}
