@@ -109,11 +109,15 @@ pub(crate) fn run(args: &Args) -> ExitCode {
             document: f.origin.document,
         });
     }
-    rows.sort_by(|a, b| {
-        (&a.file, a.document, a.line).cmp(&(&b.file, b.document, b.line))
-    });
-    let errors = rows.iter().filter(|r| r.severity == Severity::Error).count();
-    let warnings = rows.iter().filter(|r| r.severity == Severity::Warning).count();
+    rows.sort_by(|a, b| (&a.file, a.document, a.line).cmp(&(&b.file, b.document, b.line)));
+    let errors = rows
+        .iter()
+        .filter(|r| r.severity == Severity::Error)
+        .count();
+    let warnings = rows
+        .iter()
+        .filter(|r| r.severity == Severity::Warning)
+        .count();
     let mut out = std::io::stdout().lock();
     let written = match args.output {
         Output::Json => serde_json::to_writer_pretty(&mut out, &rows)
@@ -141,7 +145,10 @@ pub(crate) fn run(args: &Args) -> ExitCode {
                 plural(warnings),
                 plural(resources),
                 if skipped > 0 {
-                    format!(" ({skipped} other Kubernetes object{} skipped)", plural(skipped))
+                    format!(
+                        " ({skipped} other Kubernetes object{} skipped)",
+                        plural(skipped)
+                    )
                 } else {
                     String::new()
                 }

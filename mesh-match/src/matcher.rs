@@ -148,7 +148,8 @@ impl HttpMatch {
                 }),
             },
         };
-        let optional = |sm: &Option<StringMatch>| sm.as_ref().map(StringMatcher::compile).transpose();
+        let optional =
+            |sm: &Option<StringMatch>| sm.as_ref().map(StringMatcher::compile).transpose();
         let mut headers = Vec::new();
         for (negate, map) in [(false, &m.headers), (true, &m.without_headers)] {
             for (key, sm) in map {
@@ -268,25 +269,25 @@ impl HttpMatch {
                 return Err(Failed::Uri);
             }
         }
-        if let Some(m) = &self.scheme {
-            if !m.matches(req.scheme().as_bytes()) {
-                return Err(Failed::Scheme);
-            }
+        if let Some(m) = &self.scheme
+            && !m.matches(req.scheme().as_bytes())
+        {
+            return Err(Failed::Scheme);
         }
-        if let Some(m) = &self.method {
-            if !m.matches(req.method().as_bytes()) {
-                return Err(Failed::Method);
-            }
+        if let Some(m) = &self.method
+            && !m.matches(req.method().as_bytes())
+        {
+            return Err(Failed::Method);
         }
-        if let Some(m) = &self.authority {
-            if !m.matches(req.authority().as_bytes()) {
-                return Err(Failed::Authority);
-            }
+        if let Some(m) = &self.authority
+            && !m.matches(req.authority().as_bytes())
+        {
+            return Err(Failed::Authority);
         }
-        if let Some(p) = self.port {
-            if p != req.port() {
-                return Err(Failed::Port);
-            }
+        if let Some(p) = self.port
+            && p != req.port()
+        {
+            return Err(Failed::Port);
         }
         for (i, h) in self.headers.iter().enumerate() {
             if !header_condition(h, req) {
@@ -308,11 +309,19 @@ impl HttpMatch {
             Failed::Uri => {
                 let u = self.uri.as_ref();
                 let kind = u.map_or(UriKind::Prefix, |u| u.kind);
-                let value = if kind == UriKind::Prefix { req.path_and_query() } else { req.path() };
+                let value = if kind == UriKind::Prefix {
+                    req.path_and_query()
+                } else {
+                    req.path()
+                };
                 format!(
                     "uri {}{} does not match {value:?}",
                     u.map(|u| u.matcher.describe()).unwrap_or_default(),
-                    if u.is_some_and(|u| u.ignore_case) { " (ignoreUriCase)" } else { "" }
+                    if u.is_some_and(|u| u.ignore_case) {
+                        " (ignoreUriCase)"
+                    } else {
+                        ""
+                    }
                 )
             }
             Failed::Scheme => describe_field("scheme", self.scheme.as_ref(), req.scheme()),
@@ -326,7 +335,9 @@ impl HttpMatch {
                 req.port()
             ),
             Failed::Header(i) => {
-                let Some(h) = self.headers.get(i) else { return String::new() };
+                let Some(h) = self.headers.get(i) else {
+                    return String::new();
+                };
                 let values = header_values(h, req);
                 let shown = if values.is_empty() {
                     "it is absent".to_owned()
@@ -344,7 +355,9 @@ impl HttpMatch {
                 }
             }
             Failed::Query(i) => {
-                let Some((k, m)) = self.query.get(i) else { return String::new() };
+                let Some((k, m)) = self.query.get(i) else {
+                    return String::new();
+                };
                 match req.query_param(k) {
                     None => format!("query parameter {k} {}: it is absent", m.describe()),
                     Some(v) => format!("query parameter {k} {}: it is {v:?}", m.describe()),
@@ -382,7 +395,12 @@ fn header_target(key: &str) -> Result<HeaderTarget, CompileError> {
 
 fn header_values<'r>(h: &HeaderCondition, req: &RequestView<'r>) -> Vec<&'r [u8]> {
     match &h.target {
-        HeaderTarget::Named(name) => req.headers().get_all(name).iter().map(|v| v.as_bytes()).collect(),
+        HeaderTarget::Named(name) => req
+            .headers()
+            .get_all(name)
+            .iter()
+            .map(|v| v.as_bytes())
+            .collect(),
         HeaderTarget::Authority => vec![req.authority().as_bytes()],
         HeaderTarget::Method => vec![req.method().as_bytes()],
         HeaderTarget::Scheme => vec![req.scheme().as_bytes()],

@@ -45,7 +45,9 @@ impl fmt::Display for PathNormalization {
 
 /// An unknown normalization name.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("unknown path normalization {0:?}: expected NONE, BASE, DEFAULT, MERGE_SLASHES or DECODE_AND_MERGE_SLASHES")]
+#[error(
+    "unknown path normalization {0:?}: expected NONE, BASE, DEFAULT, MERGE_SLASHES or DECODE_AND_MERGE_SLASHES"
+)]
 pub struct UnknownNormalization(pub String);
 
 impl FromStr for PathNormalization {
@@ -138,9 +140,8 @@ pub fn normalize(path: &str, mode: PathNormalization) -> Result<Cow<'_, str>, No
                 }
                 if is_unreserved(decoded) {
                     out.push(decoded);
-                } else if decode_slashes && decoded == b'/' {
-                    out.push(b'/');
-                } else if decode_slashes && decoded == b'\\' {
+                } else if decode_slashes && (decoded == b'/' || decoded == b'\\') {
+                    // `%2F` and `%5C` become `/` (a backslash is a slash after BASE).
                     out.push(b'/');
                 } else {
                     out.extend_from_slice(&bytes[i..i + 3]);

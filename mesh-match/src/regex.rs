@@ -121,14 +121,16 @@ pub(crate) fn re2_compat(pattern: &str) -> Result<String, String> {
                     perl(&c.kind, c.negated, false),
                 )),
                 Ast::Assertion(a) => match a.kind {
-                    AssertionKind::WordBoundary => {
-                        self.edits
-                            .push((a.span.start.offset, a.span.end.offset, "(?-u:\\b)".into()))
-                    }
-                    AssertionKind::NotWordBoundary => {
-                        self.edits
-                            .push((a.span.start.offset, a.span.end.offset, "(?-u:\\B)".into()))
-                    }
+                    AssertionKind::WordBoundary => self.edits.push((
+                        a.span.start.offset,
+                        a.span.end.offset,
+                        "(?-u:\\b)".into(),
+                    )),
+                    AssertionKind::NotWordBoundary => self.edits.push((
+                        a.span.start.offset,
+                        a.span.end.offset,
+                        "(?-u:\\B)".into(),
+                    )),
                     _ => {}
                 },
                 _ => {}

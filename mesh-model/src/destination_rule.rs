@@ -18,7 +18,11 @@ pub struct DestinationRule {
     #[serde(default)]
     pub host: String,
     /// Policies for the whole host.
-    #[serde(default, alias = "traffic_policy", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        alias = "traffic_policy",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub traffic_policy: Option<TrafficPolicy>,
     /// Named groups of endpoints, selected by labels.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -27,7 +31,11 @@ pub struct DestinationRule {
     #[serde(default, alias = "export_to", skip_serializing_if = "Vec::is_empty")]
     pub export_to: Vec<String>,
     /// Applies the rule only to these client workloads.
-    #[serde(default, alias = "workload_selector", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        alias = "workload_selector",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub workload_selector: Option<WorkloadSelector>,
 }
 
@@ -36,7 +44,11 @@ pub struct DestinationRule {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct WorkloadSelector {
     /// Labels a workload must carry.
-    #[serde(default, alias = "match_labels", skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(
+        default,
+        alias = "match_labels",
+        skip_serializing_if = "BTreeMap::is_empty"
+    )]
     pub match_labels: BTreeMap<String, String>,
 }
 
@@ -45,28 +57,52 @@ pub struct WorkloadSelector {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct TrafficPolicy {
     /// Load balancing.
-    #[serde(default, alias = "load_balancer", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        alias = "load_balancer",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub load_balancer: Option<LoadBalancerSettings>,
     /// Connection limits (circuit breaking).
-    #[serde(default, alias = "connection_pool", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        alias = "connection_pool",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub connection_pool: Option<ConnectionPoolSettings>,
     /// Ejection of failing endpoints.
-    #[serde(default, alias = "outlier_detection", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        alias = "outlier_detection",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub outlier_detection: Option<OutlierDetection>,
     /// Client TLS settings.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tls: Option<ClientTlsSettings>,
     /// Per-port overrides.
-    #[serde(default, alias = "port_level_settings", skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        alias = "port_level_settings",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub port_level_settings: Vec<PortTrafficPolicy>,
     /// Tunnel settings.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tunnel: Option<TunnelSettings>,
     /// PROXY protocol towards the upstream.
-    #[serde(default, alias = "proxy_protocol", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        alias = "proxy_protocol",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub proxy_protocol: Option<ProxyProtocol>,
     /// Budget for concurrent retries.
-    #[serde(default, alias = "retry_budget", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        alias = "retry_budget",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub retry_budget: Option<RetryBudget>,
 }
 
@@ -78,13 +114,25 @@ pub struct PortTrafficPolicy {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub port: Option<PortSelector>,
     /// Load balancing.
-    #[serde(default, alias = "load_balancer", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        alias = "load_balancer",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub load_balancer: Option<LoadBalancerSettings>,
     /// Connection limits.
-    #[serde(default, alias = "connection_pool", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        alias = "connection_pool",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub connection_pool: Option<ConnectionPoolSettings>,
     /// Ejection of failing endpoints.
-    #[serde(default, alias = "outlier_detection", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        alias = "outlier_detection",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub outlier_detection: Option<OutlierDetection>,
     /// Client TLS settings.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -133,10 +181,18 @@ pub struct RetryBudget {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub percent: Option<Double>,
     /// Retries always allowed regardless of the share (default 3).
-    #[serde(default, alias = "min_retry_concurrency", skip_serializing_if = "is_default")]
+    #[serde(
+        default,
+        alias = "min_retry_concurrency",
+        skip_serializing_if = "is_default"
+    )]
     pub min_retry_concurrency: u32,
     /// Window of the budget.
-    #[serde(default, alias = "budget_interval", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        alias = "budget_interval",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub budget_interval: Option<Duration>,
 }
 
@@ -151,7 +207,11 @@ pub struct Subset {
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub labels: BTreeMap<String, String>,
     /// Overrides of the host-level policy, block by block.
-    #[serde(default, alias = "traffic_policy", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        alias = "traffic_policy",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub traffic_policy: Option<TrafficPolicy>,
 }
 
@@ -181,16 +241,32 @@ pub struct LoadBalancerSettings {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub simple: Option<SimpleLb>,
     /// Consistent hashing (oneof `lb_policy`).
-    #[serde(default, alias = "consistent_hash", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        alias = "consistent_hash",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub consistent_hash: Option<ConsistentHashLb>,
     /// Locality-weighted load balancing.
-    #[serde(default, alias = "locality_lb_setting", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        alias = "locality_lb_setting",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub locality_lb_setting: Option<LocalityLoadBalancerSetting>,
     /// Zone-aware load balancing.
-    #[serde(default, alias = "zone_aware_lb_setting", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        alias = "zone_aware_lb_setting",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub zone_aware_lb_setting: Option<ZoneAwareLoadBalancerSetting>,
     /// Deprecated slow-start window.
-    #[serde(default, alias = "warmup_duration_secs", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        alias = "warmup_duration_secs",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub warmup_duration_secs: Option<Duration>,
     /// Slow start for new endpoints.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -202,13 +278,25 @@ pub struct LoadBalancerSettings {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ConsistentHashLb {
     /// Hash on this header (oneof `hash_key`).
-    #[serde(default, alias = "http_header_name", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        alias = "http_header_name",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub http_header_name: Option<String>,
     /// Hash on a cookie (oneof `hash_key`).
-    #[serde(default, alias = "http_cookie", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        alias = "http_cookie",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub http_cookie: Option<HttpCookie>,
     /// Hash on the source IP (oneof `hash_key`).
-    #[serde(default, alias = "use_source_ip", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        alias = "use_source_ip",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub use_source_ip: Option<bool>,
     /// Hash on a query parameter (oneof `hash_key`).
     #[serde(
@@ -224,7 +312,11 @@ pub struct ConsistentHashLb {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub maglev: Option<MagLev>,
     /// Deprecated ring size.
-    #[serde(default, alias = "minimum_ring_size", skip_serializing_if = "is_default")]
+    #[serde(
+        default,
+        alias = "minimum_ring_size",
+        skip_serializing_if = "is_default"
+    )]
     pub minimum_ring_size: u64,
 }
 
@@ -233,7 +325,11 @@ pub struct ConsistentHashLb {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RingHash {
     /// Minimum ring size (default 1024).
-    #[serde(default, alias = "minimum_ring_size", skip_serializing_if = "is_default")]
+    #[serde(
+        default,
+        alias = "minimum_ring_size",
+        skip_serializing_if = "is_default"
+    )]
     pub minimum_ring_size: u64,
 }
 
@@ -284,7 +380,11 @@ pub struct WarmupConfiguration {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration: Option<Duration>,
     /// Starting share of traffic (default 10).
-    #[serde(default, alias = "minimum_percent", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        alias = "minimum_percent",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub minimum_percent: Option<Double>,
     /// Curve of the ramp (default 1.0).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -311,10 +411,18 @@ pub struct TcpSettings {
     #[serde(default, alias = "max_connections", skip_serializing_if = "is_default")]
     pub max_connections: i32,
     /// TCP connect timeout (default 10s).
-    #[serde(default, alias = "connect_timeout", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        alias = "connect_timeout",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub connect_timeout: Option<Duration>,
     /// Keepalive probes.
-    #[serde(default, alias = "tcp_keepalive", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        alias = "tcp_keepalive",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub tcp_keepalive: Option<TcpKeepalive>,
     /// Maximum lifetime of a connection.
     #[serde(
@@ -324,7 +432,11 @@ pub struct TcpSettings {
     )]
     pub max_connection_duration: Option<Duration>,
     /// Idle timeout (default 1h).
-    #[serde(default, alias = "idle_timeout", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        alias = "idle_timeout",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub idle_timeout: Option<Duration>,
 }
 
@@ -367,7 +479,11 @@ pub struct HttpSettings {
     )]
     pub http1_max_pending_requests: i32,
     /// Maximum active requests.
-    #[serde(default, alias = "http2_max_requests", skip_serializing_if = "is_default")]
+    #[serde(
+        default,
+        alias = "http2_max_requests",
+        skip_serializing_if = "is_default"
+    )]
     pub http2_max_requests: i32,
     /// Maximum requests per connection; 1 disables keep-alive.
     #[serde(
@@ -380,19 +496,39 @@ pub struct HttpSettings {
     #[serde(default, alias = "max_retries", skip_serializing_if = "is_default")]
     pub max_retries: i32,
     /// Idle timeout of upstream connections.
-    #[serde(default, alias = "idle_timeout", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        alias = "idle_timeout",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub idle_timeout: Option<Duration>,
     /// HTTP/2 upgrade policy.
-    #[serde(default, alias = "h2_upgrade_policy", skip_serializing_if = "is_default")]
+    #[serde(
+        default,
+        alias = "h2_upgrade_policy",
+        skip_serializing_if = "is_default"
+    )]
     pub h2_upgrade_policy: H2UpgradePolicy,
     /// Use the client's protocol upstream.
-    #[serde(default, alias = "use_client_protocol", skip_serializing_if = "is_default")]
+    #[serde(
+        default,
+        alias = "use_client_protocol",
+        skip_serializing_if = "is_default"
+    )]
     pub use_client_protocol: bool,
     /// Maximum concurrent streams per HTTP/2 connection.
-    #[serde(default, alias = "max_concurrent_streams", skip_serializing_if = "is_default")]
+    #[serde(
+        default,
+        alias = "max_concurrent_streams",
+        skip_serializing_if = "is_default"
+    )]
     pub max_concurrent_streams: i32,
     /// HTTP/2 keepalive pings.
-    #[serde(default, alias = "http2_keep_alive", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        alias = "http2_keep_alive",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub http2_keep_alive: Option<ConnectionKeepalive>,
 }
 
@@ -413,7 +549,11 @@ pub struct ConnectionKeepalive {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct OutlierDetection {
     /// Deprecated: consecutive gateway errors.
-    #[serde(default, alias = "consecutive_errors", skip_serializing_if = "is_default")]
+    #[serde(
+        default,
+        alias = "consecutive_errors",
+        skip_serializing_if = "is_default"
+    )]
     pub consecutive_errors: i32,
     /// Count local-origin failures separately.
     #[serde(
@@ -447,13 +587,25 @@ pub struct OutlierDetection {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub interval: Option<Duration>,
     /// Minimum ejection time, multiplied by the times ejected (default 30s).
-    #[serde(default, alias = "base_ejection_time", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        alias = "base_ejection_time",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub base_ejection_time: Option<Duration>,
     /// Maximum share of endpoints ejected (default 10).
-    #[serde(default, alias = "max_ejection_percent", skip_serializing_if = "is_default")]
+    #[serde(
+        default,
+        alias = "max_ejection_percent",
+        skip_serializing_if = "is_default"
+    )]
     pub max_ejection_percent: i32,
     /// Ejection stops below this share of healthy endpoints (default 0).
-    #[serde(default, alias = "min_health_percent", skip_serializing_if = "is_default")]
+    #[serde(
+        default,
+        alias = "min_health_percent",
+        skip_serializing_if = "is_default"
+    )]
     pub min_health_percent: i32,
     /// HTTP codes that count as errors.
     #[serde(
@@ -486,25 +638,49 @@ pub struct ClientTlsSettings {
     #[serde(default, skip_serializing_if = "is_default")]
     pub mode: ClientTlsMode,
     /// Client certificate file.
-    #[serde(default, alias = "client_certificate", skip_serializing_if = "String::is_empty")]
+    #[serde(
+        default,
+        alias = "client_certificate",
+        skip_serializing_if = "String::is_empty"
+    )]
     pub client_certificate: String,
     /// Private key file.
-    #[serde(default, alias = "private_key", skip_serializing_if = "String::is_empty")]
+    #[serde(
+        default,
+        alias = "private_key",
+        skip_serializing_if = "String::is_empty"
+    )]
     pub private_key: String,
     /// CA certificates file.
-    #[serde(default, alias = "ca_certificates", skip_serializing_if = "String::is_empty")]
+    #[serde(
+        default,
+        alias = "ca_certificates",
+        skip_serializing_if = "String::is_empty"
+    )]
     pub ca_certificates: String,
     /// Secret holding the credentials.
-    #[serde(default, alias = "credential_name", skip_serializing_if = "String::is_empty")]
+    #[serde(
+        default,
+        alias = "credential_name",
+        skip_serializing_if = "String::is_empty"
+    )]
     pub credential_name: String,
     /// Accepted subject alternative names.
-    #[serde(default, alias = "subject_alt_names", skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        alias = "subject_alt_names",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub subject_alt_names: Vec<String>,
     /// SNI to present.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub sni: String,
     /// Skip server certificate verification.
-    #[serde(default, alias = "insecure_skip_verify", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        alias = "insecure_skip_verify",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub insecure_skip_verify: Option<bool>,
     /// Certificate revocation list file.
     #[serde(default, alias = "ca_crl", skip_serializing_if = "String::is_empty")]
@@ -522,7 +698,11 @@ pub struct LocalityLoadBalancerSetting {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub failover: Vec<LocalityFailover>,
     /// Labels ordering failover priority.
-    #[serde(default, alias = "failover_priority", skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        alias = "failover_priority",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub failover_priority: Vec<String>,
     /// Enables locality load balancing.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -564,9 +744,17 @@ pub struct ZoneAwareLoadBalancerSetting {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub failover: Vec<LocalityFailover>,
     /// Labels ordering failover priority.
-    #[serde(default, alias = "failover_priority", skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        alias = "failover_priority",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub failover_priority: Vec<String>,
     /// Minimum cluster size for zone-aware routing.
-    #[serde(default, alias = "min_cluster_size", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        alias = "min_cluster_size",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub min_cluster_size: Option<u64>,
 }

@@ -35,7 +35,11 @@ pub struct Server {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tls: Option<ServerTlsSettings>,
     /// Default endpoint for traffic (sidecar ingress).
-    #[serde(default, alias = "default_endpoint", skip_serializing_if = "String::is_empty")]
+    #[serde(
+        default,
+        alias = "default_endpoint",
+        skip_serializing_if = "String::is_empty"
+    )]
     pub default_endpoint: String,
     /// Name of the server.
     #[serde(default, skip_serializing_if = "String::is_empty")]
@@ -105,22 +109,42 @@ pub struct ServerTlsSettings {
     #[serde(default, skip_serializing_if = "is_default")]
     pub mode: ServerTlsMode,
     /// Server certificate file.
-    #[serde(default, alias = "server_certificate", skip_serializing_if = "String::is_empty")]
+    #[serde(
+        default,
+        alias = "server_certificate",
+        skip_serializing_if = "String::is_empty"
+    )]
     pub server_certificate: String,
     /// Private key file.
-    #[serde(default, alias = "private_key", skip_serializing_if = "String::is_empty")]
+    #[serde(
+        default,
+        alias = "private_key",
+        skip_serializing_if = "String::is_empty"
+    )]
     pub private_key: String,
     /// CA certificates file.
-    #[serde(default, alias = "ca_certificates", skip_serializing_if = "String::is_empty")]
+    #[serde(
+        default,
+        alias = "ca_certificates",
+        skip_serializing_if = "String::is_empty"
+    )]
     pub ca_certificates: String,
     /// Certificate revocation list file.
     #[serde(default, alias = "ca_crl", skip_serializing_if = "String::is_empty")]
     pub ca_crl: String,
     /// Secret with the credentials.
-    #[serde(default, alias = "credential_name", skip_serializing_if = "String::is_empty")]
+    #[serde(
+        default,
+        alias = "credential_name",
+        skip_serializing_if = "String::is_empty"
+    )]
     pub credential_name: String,
     /// Several secrets (RSA and ECDSA).
-    #[serde(default, alias = "credential_names", skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        alias = "credential_names",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub credential_names: Vec<String>,
     /// Secret with the CA certificate only.
     #[serde(
@@ -130,10 +154,18 @@ pub struct ServerTlsSettings {
     )]
     pub ca_cert_credential_name: String,
     /// Inline certificate pairs.
-    #[serde(default, alias = "tls_certificates", skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        alias = "tls_certificates",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub tls_certificates: Vec<TlsCertificate>,
     /// Accepted client subject alternative names.
-    #[serde(default, alias = "subject_alt_names", skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        alias = "subject_alt_names",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub subject_alt_names: Vec<String>,
     /// Accepted SPKI hashes.
     #[serde(
@@ -150,16 +182,32 @@ pub struct ServerTlsSettings {
     )]
     pub verify_certificate_hash: Vec<String>,
     /// Minimum TLS version.
-    #[serde(default, alias = "min_protocol_version", skip_serializing_if = "is_default")]
+    #[serde(
+        default,
+        alias = "min_protocol_version",
+        skip_serializing_if = "is_default"
+    )]
     pub min_protocol_version: TlsProtocol,
     /// Maximum TLS version.
-    #[serde(default, alias = "max_protocol_version", skip_serializing_if = "is_default")]
+    #[serde(
+        default,
+        alias = "max_protocol_version",
+        skip_serializing_if = "is_default"
+    )]
     pub max_protocol_version: TlsProtocol,
     /// Allowed cipher suites.
-    #[serde(default, alias = "cipher_suites", skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        alias = "cipher_suites",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub cipher_suites: Vec<String>,
     /// Skip client certificate verification.
-    #[serde(default, alias = "insecure_skip_verify", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        alias = "insecure_skip_verify",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub insecure_skip_verify: Option<bool>,
 }
 
@@ -168,12 +216,24 @@ pub struct ServerTlsSettings {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct TlsCertificate {
     /// Certificate file.
-    #[serde(default, alias = "server_certificate", skip_serializing_if = "String::is_empty")]
+    #[serde(
+        default,
+        alias = "server_certificate",
+        skip_serializing_if = "String::is_empty"
+    )]
     pub server_certificate: String,
     /// Key file.
-    #[serde(default, alias = "private_key", skip_serializing_if = "String::is_empty")]
+    #[serde(
+        default,
+        alias = "private_key",
+        skip_serializing_if = "String::is_empty"
+    )]
     pub private_key: String,
     /// CA certificates file.
-    #[serde(default, alias = "ca_certificates", skip_serializing_if = "String::is_empty")]
+    #[serde(
+        default,
+        alias = "ca_certificates",
+        skip_serializing_if = "String::is_empty"
+    )]
     pub ca_certificates: String,
 }

@@ -125,9 +125,15 @@ mod tests {
             resolve_short_name("reviews", "bookinfo"),
             "reviews.bookinfo.svc.cluster.local"
         );
-        assert_eq!(resolve_short_name("reviews.prod", "bookinfo"), "reviews.prod");
+        assert_eq!(
+            resolve_short_name("reviews.prod", "bookinfo"),
+            "reviews.prod"
+        );
         assert_eq!(resolve_short_name("*", "bookinfo"), "*");
-        assert_eq!(resolve_short_name("Reviews", "x"), "reviews.x.svc.cluster.local");
+        assert_eq!(
+            resolve_short_name("Reviews", "x"),
+            "reviews.x.svc.cluster.local"
+        );
         assert_eq!(
             split_service_fqdn("reviews.bookinfo.svc.cluster.local"),
             Some(("reviews", "bookinfo"))

@@ -5,6 +5,10 @@
 //! skipped and reported. Unknown fields inside an Istio resource, and unknown `apiVersion`s
 //! of an Istio kind, are errors with the field path and position.
 
+// `LoadError` carries the position and the names of the resource; it is only built on the
+// error path of loading, so its size does not matter.
+#![allow(clippy::result_large_err)]
+
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -12,7 +16,9 @@ use std::sync::Arc;
 use serde::Deserialize;
 use serde::de::{DeserializeOwned, IgnoredAny};
 
-use crate::resource::{PositionIndex, AnyResource, ApiVersion, GROUP, Kind, ObjectMeta, Origin, Resource, Resources};
+use crate::resource::{
+    AnyResource, ApiVersion, GROUP, Kind, ObjectMeta, Origin, PositionIndex, Resource, Resources,
+};
 use crate::yaml::{self, Node, ParseLimits, Segment};
 
 /// Bounds that keep hostile input from exhausting memory or time. Part of the API: what
@@ -266,7 +272,12 @@ impl Loader {
         out
     }
 
-    fn collect_dir(&self, dir: &Path, files: &mut Vec<PathBuf>, depth: usize) -> Result<(), LoadError> {
+    fn collect_dir(
+        &self,
+        dir: &Path,
+        files: &mut Vec<PathBuf>,
+        depth: usize,
+    ) -> Result<(), LoadError> {
         let io = |source| LoadError::Io {
             path: dir.to_path_buf(),
             source,
@@ -347,7 +358,10 @@ impl Loader {
         match std::str::from_utf8(bytes) {
             Ok(text) => self.load_text(text, file),
             Err(e) => {
-                let line = 1 + bytes[..e.valid_up_to()].iter().filter(|b| **b == b'\n').count();
+                let line = 1 + bytes[..e.valid_up_to()]
+                    .iter()
+                    .filter(|b| **b == b'\n')
+                    .count();
                 let mut out = Loaded::default();
                 out.errors.push(LoadError::Syntax {
                     position: Position {
@@ -356,7 +370,10 @@ impl Loader {
                         line,
                         column: 0,
                     },
-                    message: format!("input is not UTF-8 (invalid byte at offset {})", e.valid_up_to()),
+                    message: format!(
+                        "input is not UTF-8 (invalid byte at offset {})",
+                        e.valid_up_to()
+                    ),
                 });
                 out
             }
@@ -430,27 +447,27 @@ impl Loader {
             }
         }
         let kind = root.get_str("kind").unwrap_or_default();
-        if kind.ends_with("List") {
-            if let Some(items) = root.get("items") {
-                match &items.value {
-                    NodeValue::Seq(items) => {
-                        for (i, item) in items.iter().enumerate() {
-                            let prefix = vec![Segment::Key("items".into()), Segment::Index(i)];
-                            self.load_object(item, &prefix, out, at);
-                        }
+        if kind.ends_with("List")
+            && let Some(items) = root.get("items")
+        {
+            match &items.value {
+                NodeValue::Seq(items) => {
+                    for (i, item) in items.iter().enumerate() {
+                        let prefix = vec![Segment::Key("items".into()), Segment::Index(i)];
+                        self.load_object(item, &prefix, out, at);
                     }
-                    NodeValue::Null => {}
-                    _ => out.errors.push(LoadError::Schema {
-                        position: at(items.line, items.column),
-                        kind: kind.to_owned(),
-                        namespace: self.default_namespace.clone(),
-                        name: String::new(),
-                        path: "items".into(),
-                        message: "items must be a list".into(),
-                    }),
                 }
-                return;
+                NodeValue::Null => {}
+                _ => out.errors.push(LoadError::Schema {
+                    position: at(items.line, items.column),
+                    kind: kind.to_owned(),
+                    namespace: self.default_namespace.clone(),
+                    name: String::new(),
+                    path: "items".into(),
+                    message: "items must be a list".into(),
+                }),
             }
+            return;
         }
         self.load_object(root, &[], out, at);
     }
@@ -489,10 +506,21 @@ impl Loader {
             }
         };
         if kind_name.is_empty() || api_version.is_empty() {
-            let missing = if kind_name.is_empty() { "kind" } else { "apiVersion" };
+            let missing = if kind_name.is_empty() {
+                "kind"
+            } else {
+                "apiVersion"
+            };
             out.errors.push(schema(
                 &[],
-                format!("Object '{}' is missing", if missing == "kind" { "Kind" } else { "apiVersion" }),
+                format!(
+                    "Object '{}' is missing",
+                    if missing == "kind" {
+                        "Kind"
+                    } else {
+                        "apiVersion"
+                    }
+                ),
                 label(kind_name),
             ));
             return;
@@ -513,7 +541,15 @@ impl Loader {
                 ));
                 return;
             }
-            inventory(api_version, kind_name, meta_ns, meta_name, node, here.origin(), out);
+            inventory(
+                api_version,
+                kind_name,
+                meta_ns,
+                meta_name,
+                node,
+                here.origin(),
+                out,
+            );
             out.skipped.push(Skipped {
                 origin: here.origin(),
                 api_version: api_version.to_owned(),
@@ -570,7 +606,15 @@ impl Loader {
 }
 
 /// Keeps what the analyzers need of a skipped Kubernetes object.
-fn inventory(api_version: &str, kind: &str, namespace: &str, name: &str, node: &Node, origin: Origin, out: &mut Loaded) {
+fn inventory(
+    api_version: &str,
+    kind: &str,
+    namespace: &str,
+    name: &str,
+    node: &Node,
+    origin: Origin,
+    out: &mut Loaded,
+) {
     use crate::kubernetes::{KubeService, KubeServicePort, Workload};
     use crate::yaml::NodeValue;
     let string_map = |n: Option<&Node>| -> std::collections::BTreeMap<String, String> {
@@ -593,7 +637,8 @@ fn inventory(api_version: &str, kind: &str, namespace: &str, name: &str, node: &
     match kind {
         "Service" if core => {
             let mut ports = Vec::new();
-            if let Some(NodeValue::Seq(items)) = spec.and_then(|s| s.get("ports")).map(|p| &p.value) {
+            if let Some(NodeValue::Seq(items)) = spec.and_then(|s| s.get("ports")).map(|p| &p.value)
+            {
                 for item in items {
                     let port = match item.get("port").map(|p| &p.value) {
                         Some(NodeValue::Int(i)) => u32::try_from(*i).unwrap_or(0),
@@ -694,7 +739,9 @@ fn decode<S: DeserializeOwned + Default>(
             .filter_map(|seg| match seg {
                 serde_path_to_error::Segment::Seq { index } => Some(Segment::Index(*index)),
                 serde_path_to_error::Segment::Map { key } => Some(Segment::Key(key.clone())),
-                serde_path_to_error::Segment::Enum { variant } => Some(Segment::Key(variant.clone())),
+                serde_path_to_error::Segment::Enum { variant } => {
+                    Some(Segment::Key(variant.clone()))
+                }
                 serde_path_to_error::Segment::Unknown => None,
             })
             .collect();

@@ -460,6 +460,7 @@ impl fmt::Display for ResourceKey {
 
 /// Any of the four kinds.
 #[derive(Clone, Debug, PartialEq)]
+#[allow(clippy::large_enum_variant)] // built once per loaded document, never in a hot path
 pub enum AnyResource {
     /// A VirtualService.
     VirtualService(Resource<VirtualService>),

@@ -30,13 +30,21 @@ pub struct ServiceEntry {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub endpoints: Vec<WorkloadEntry>,
     /// Selects WorkloadEntries and pods as endpoints (MESH_INTERNAL only).
-    #[serde(default, alias = "workload_selector", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        alias = "workload_selector",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub workload_selector: Option<ServiceEntryWorkloadSelector>,
     /// Namespaces that can see this entry (`~` for none).
     #[serde(default, alias = "export_to", skip_serializing_if = "Vec::is_empty")]
     pub export_to: Vec<String>,
     /// Accepted subject alternative names of the endpoints.
-    #[serde(default, alias = "subject_alt_names", skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        alias = "subject_alt_names",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub subject_alt_names: Vec<String>,
 }
 
@@ -116,6 +124,10 @@ pub struct WorkloadEntry {
     #[serde(default, skip_serializing_if = "is_default")]
     pub weight: u32,
     /// Service account of the workload.
-    #[serde(default, alias = "service_account", skip_serializing_if = "String::is_empty")]
+    #[serde(
+        default,
+        alias = "service_account",
+        skip_serializing_if = "String::is_empty"
+    )]
     pub service_account: String,
 }

@@ -71,7 +71,11 @@ pub struct HttpRoute {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub redirect: Option<HttpRedirect>,
     /// Answer with a fixed response instead of forwarding.
-    #[serde(default, alias = "direct_response", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        alias = "direct_response",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub direct_response: Option<HttpDirectResponse>,
     /// Hand the route over to another VirtualService.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -95,13 +99,25 @@ pub struct HttpRoute {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub mirrors: Vec<HttpMirrorPolicy>,
     /// Deprecated integer percentage of traffic to mirror (`UInt32Value`).
-    #[serde(default, alias = "mirror_percent", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        alias = "mirror_percent",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub mirror_percent: Option<u32>,
     /// Percentage of traffic mirrored by `mirror`; absent means 100%.
-    #[serde(default, alias = "mirror_percentage", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        alias = "mirror_percentage",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub mirror_percentage: Option<Percent>,
     /// Cross-origin resource sharing policy.
-    #[serde(default, alias = "cors_policy", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        alias = "cors_policy",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub cors_policy: Option<CorsPolicy>,
     /// Header manipulation for requests and responses.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -197,25 +213,45 @@ pub struct HttpMatchRequest {
     #[serde(default, skip_serializing_if = "is_default")]
     pub port: u32,
     /// Applies the block only to client workloads with these labels.
-    #[serde(default, alias = "source_labels", skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(
+        default,
+        alias = "source_labels",
+        skip_serializing_if = "BTreeMap::is_empty"
+    )]
     pub source_labels: BTreeMap<String, String>,
     /// Overrides the VirtualService's `gateways` for this block.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub gateways: Vec<String>,
     /// Query parameter matches (first occurrence, raw value).
-    #[serde(default, alias = "query_params", skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(
+        default,
+        alias = "query_params",
+        skip_serializing_if = "BTreeMap::is_empty"
+    )]
     pub query_params: BTreeMap<String, StringMatch>,
     /// Case-insensitive `exact` and `prefix` URI matching.
     #[serde(default, alias = "ignore_uri_case", skip_serializing_if = "is_default")]
     pub ignore_uri_case: bool,
     /// Headers that must not match.
-    #[serde(default, alias = "without_headers", skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(
+        default,
+        alias = "without_headers",
+        skip_serializing_if = "BTreeMap::is_empty"
+    )]
     pub without_headers: BTreeMap<String, StringMatch>,
     /// Applies the block only to client workloads in this namespace.
-    #[serde(default, alias = "source_namespace", skip_serializing_if = "String::is_empty")]
+    #[serde(
+        default,
+        alias = "source_namespace",
+        skip_serializing_if = "String::is_empty"
+    )]
     pub source_namespace: String,
     /// Envoy statistics prefix for the route.
-    #[serde(default, alias = "stat_prefix", skip_serializing_if = "String::is_empty")]
+    #[serde(
+        default,
+        alias = "stat_prefix",
+        skip_serializing_if = "String::is_empty"
+    )]
     pub stat_prefix: String,
 }
 
@@ -251,22 +287,38 @@ pub struct RouteDestination {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct L4MatchAttributes {
     /// Destination IPv4/IPv6 addresses or subnets.
-    #[serde(default, alias = "destination_subnets", skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        alias = "destination_subnets",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub destination_subnets: Vec<String>,
     /// Port on the host being addressed.
     #[serde(default, skip_serializing_if = "is_default")]
     pub port: u32,
     /// Source subnet.
-    #[serde(default, alias = "source_subnet", skip_serializing_if = "String::is_empty")]
+    #[serde(
+        default,
+        alias = "source_subnet",
+        skip_serializing_if = "String::is_empty"
+    )]
     pub source_subnet: String,
     /// Client workload labels.
-    #[serde(default, alias = "source_labels", skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(
+        default,
+        alias = "source_labels",
+        skip_serializing_if = "BTreeMap::is_empty"
+    )]
     pub source_labels: BTreeMap<String, String>,
     /// Gateways the rule applies to.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub gateways: Vec<String>,
     /// Client namespace.
-    #[serde(default, alias = "source_namespace", skip_serializing_if = "String::is_empty")]
+    #[serde(
+        default,
+        alias = "source_namespace",
+        skip_serializing_if = "String::is_empty"
+    )]
     pub source_namespace: String,
 }
 
@@ -278,19 +330,31 @@ pub struct TlsMatchAttributes {
     #[serde(default, alias = "sni_hosts", skip_serializing_if = "Vec::is_empty")]
     pub sni_hosts: Vec<String>,
     /// Destination IPv4/IPv6 addresses or subnets.
-    #[serde(default, alias = "destination_subnets", skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        alias = "destination_subnets",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub destination_subnets: Vec<String>,
     /// Port on the host being addressed.
     #[serde(default, skip_serializing_if = "is_default")]
     pub port: u32,
     /// Client workload labels.
-    #[serde(default, alias = "source_labels", skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(
+        default,
+        alias = "source_labels",
+        skip_serializing_if = "BTreeMap::is_empty"
+    )]
     pub source_labels: BTreeMap<String, String>,
     /// Gateways the rule applies to.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub gateways: Vec<String>,
     /// Client namespace.
-    #[serde(default, alias = "source_namespace", skip_serializing_if = "String::is_empty")]
+    #[serde(
+        default,
+        alias = "source_namespace",
+        skip_serializing_if = "String::is_empty"
+    )]
     pub source_namespace: String,
 }
 
@@ -318,7 +382,11 @@ pub struct HttpRedirect {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub port: Option<u32>,
     /// Derived port (oneof `redirect_port`).
-    #[serde(default, alias = "derive_port", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        alias = "derive_port",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub derive_port: Option<RedirectPortSelection>,
     /// Replaces the scheme.
     #[serde(default, skip_serializing_if = "String::is_empty")]
@@ -327,7 +395,11 @@ pub struct HttpRedirect {
     #[serde(default, alias = "redirect_code", skip_serializing_if = "is_default")]
     pub redirect_code: u32,
     /// Replaces the matched prefix.
-    #[serde(default, alias = "prefix_rewrite", skip_serializing_if = "String::is_empty")]
+    #[serde(
+        default,
+        alias = "prefix_rewrite",
+        skip_serializing_if = "String::is_empty"
+    )]
     pub prefix_rewrite: String,
 }
 
@@ -366,7 +438,11 @@ pub struct HttpRewrite {
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub authority: String,
     /// Regex substitution on the path.
-    #[serde(default, alias = "uri_regex_rewrite", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        alias = "uri_regex_rewrite",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub uri_regex_rewrite: Option<RegexRewrite>,
 }
 
@@ -414,17 +490,26 @@ pub enum StringMatchKind<'a> {
 impl StringMatch {
     /// An `exact` match.
     pub fn exact(s: impl Into<String>) -> Self {
-        StringMatch { exact: Some(s.into()), ..Default::default() }
+        StringMatch {
+            exact: Some(s.into()),
+            ..Default::default()
+        }
     }
 
     /// A `prefix` match.
     pub fn prefix(s: impl Into<String>) -> Self {
-        StringMatch { prefix: Some(s.into()), ..Default::default() }
+        StringMatch {
+            prefix: Some(s.into()),
+            ..Default::default()
+        }
     }
 
     /// A `regex` match.
     pub fn regex(s: impl Into<String>) -> Self {
-        StringMatch { regex: Some(s.into()), ..Default::default() }
+        StringMatch {
+            regex: Some(s.into()),
+            ..Default::default()
+        }
     }
 
     /// The match type. When several are set (which load-time checks reject), `exact` wins,
@@ -454,13 +539,21 @@ pub struct HttpRetry {
     #[serde(default, skip_serializing_if = "is_default")]
     pub attempts: i32,
     /// Timeout per attempt.
-    #[serde(default, alias = "per_try_timeout", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        alias = "per_try_timeout",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub per_try_timeout: Option<Duration>,
     /// Comma-separated retry conditions (Envoy tokens and HTTP status codes).
     #[serde(default, alias = "retry_on", skip_serializing_if = "String::is_empty")]
     pub retry_on: String,
     /// Prefer other localities for retries.
-    #[serde(default, alias = "retry_remote_localities", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        alias = "retry_remote_localities",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub retry_remote_localities: Option<bool>,
     /// Avoid hosts already tried (default true).
     #[serde(
@@ -494,25 +587,49 @@ pub struct CorsPolicy {
     #[serde(default, alias = "allow_origin", skip_serializing_if = "Vec::is_empty")]
     pub allow_origin: Vec<String>,
     /// Allowed origins.
-    #[serde(default, alias = "allow_origins", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        alias = "allow_origins",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub allow_origins: Option<Vec<StringMatch>>,
     /// Allowed methods.
-    #[serde(default, alias = "allow_methods", skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        alias = "allow_methods",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub allow_methods: Vec<String>,
     /// Allowed request headers.
-    #[serde(default, alias = "allow_headers", skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        alias = "allow_headers",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub allow_headers: Vec<String>,
     /// Headers exposed to the browser.
-    #[serde(default, alias = "expose_headers", skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        alias = "expose_headers",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub expose_headers: Vec<String>,
     /// How long preflight results may be cached (whole seconds).
     #[serde(default, alias = "max_age", skip_serializing_if = "Option::is_none")]
     pub max_age: Option<Duration>,
     /// Access-Control-Allow-Credentials.
-    #[serde(default, alias = "allow_credentials", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        alias = "allow_credentials",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub allow_credentials: Option<bool>,
     /// Preflights whose origin does not match.
-    #[serde(default, alias = "unmatched_preflights", skip_serializing_if = "is_default")]
+    #[serde(
+        default,
+        alias = "unmatched_preflights",
+        skip_serializing_if = "is_default"
+    )]
     pub unmatched_preflights: UnmatchedPreflights,
 }
 
@@ -536,10 +653,18 @@ pub struct Delay {
     #[serde(default, skip_serializing_if = "is_default")]
     pub percent: i32,
     /// Fixed delay (oneof `http_delay_type`).
-    #[serde(default, alias = "fixed_delay", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        alias = "fixed_delay",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub fixed_delay: Option<Duration>,
     /// Exponential delay (oneof `http_delay_type`); Istio rejects it.
-    #[serde(default, alias = "exponential_delay", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        alias = "exponential_delay",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub exponential_delay: Option<Duration>,
     /// Percentage of requests delayed; absent means none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -551,13 +676,25 @@ pub struct Delay {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Abort {
     /// HTTP status to answer with (oneof `error_type`).
-    #[serde(default, alias = "http_status", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        alias = "http_status",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub http_status: Option<i32>,
     /// gRPC status name to answer with, e.g. `UNAVAILABLE` (oneof `error_type`).
-    #[serde(default, alias = "grpc_status", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        alias = "grpc_status",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub grpc_status: Option<String>,
     /// HTTP/2 error (oneof `error_type`); Istio rejects it.
-    #[serde(default, alias = "http2_error", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        alias = "http2_error",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub http2_error: Option<String>,
     /// Percentage of requests aborted; absent means none.
     #[serde(default, skip_serializing_if = "Option::is_none")]

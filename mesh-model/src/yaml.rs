@@ -433,8 +433,9 @@ fn resolve_plain(text: &str) -> NodeValue {
         "y" | "Y" | "yes" | "Yes" | "YES" | "true" | "True" | "TRUE" | "on" | "On" | "ON" => {
             return NodeValue::Bool(true);
         }
-        "n" | "N" | "no" | "No" | "NO" | "false" | "False" | "FALSE" | "off" | "Off"
-        | "OFF" => return NodeValue::Bool(false),
+        "n" | "N" | "no" | "No" | "NO" | "false" | "False" | "FALSE" | "off" | "Off" | "OFF" => {
+            return NodeValue::Bool(false);
+        }
         ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" => {
             return NodeValue::Float(f64::INFINITY);
         }
@@ -638,6 +639,7 @@ pub(crate) fn format_path(path: &[Segment]) -> String {
 }
 
 /// Parses a path printed by [`format_path`]. Unparseable tails are dropped.
+#[cfg(test)]
 pub(crate) fn parse_path(s: &str) -> Vec<Segment> {
     let mut out = Vec::new();
     let mut rest = s;

@@ -12,7 +12,10 @@ fn corpus() -> Option<PathBuf> {
     if dir.is_dir() {
         Some(dir)
     } else {
-        eprintln!("SKIPPED: corpus not found at {} (it lives in the shared folder)", dir.display());
+        eprintln!(
+            "SKIPPED: corpus not found at {} (it lives in the shared folder)",
+            dir.display()
+        );
         None
     }
 }
@@ -31,14 +34,22 @@ fn every_corpus_file_loads() {
     assert!(files.len() >= 40, "corpus has {} files", files.len());
     for f in &files {
         let loaded = Loader::new().load_file(f);
-        assert!(loaded.errors.is_empty(), "{}: {:?}", f.display(), loaded.errors);
+        assert!(
+            loaded.errors.is_empty(),
+            "{}: {:?}",
+            f.display(),
+            loaded.errors
+        );
         let name = f.file_name().unwrap().to_str().unwrap();
         if name == "bookinfo.yaml" {
             assert!(loaded.resources.is_empty());
             assert!(loaded.skipped.iter().any(|s| s.kind == "Deployment"));
             assert!(loaded.skipped.iter().any(|s| s.kind == "Service"));
         } else {
-            assert!(!loaded.resources.is_empty(), "{name} has no Istio resources");
+            assert!(
+                !loaded.resources.is_empty(),
+                "{name} has no Istio resources"
+            );
         }
     }
 }
@@ -63,7 +74,11 @@ fn corpus_validates_as_istio_does() {
             .iter()
             .filter(|x| x.severity == Severity::Error && x.code.is_none())
             .collect();
-        assert!(schema_errors.is_empty(), "{}: {schema_errors:#?}", f.display());
+        assert!(
+            schema_errors.is_empty(),
+            "{}: {schema_errors:#?}",
+            f.display()
+        );
     }
     let legacy = dir.join("istioio-mirroring-mirror-v2-legacy-mirrorPercent.yaml");
     let report = validate(&Loader::new().load_file(&legacy).into_result().unwrap());

@@ -185,10 +185,10 @@ impl<'a> Decision<'a> {
             if let Some(a) = rule.rewrite.as_ref().and_then(|r| r.authority.as_deref()) {
                 return a;
             }
-            if let Target::Destination(d) = target {
-                if let Some(a) = d.headers.authority.as_deref() {
-                    return a;
-                }
+            if let Target::Destination(d) = target
+                && let Some(a) = d.headers.authority.as_deref()
+            {
+                return a;
             }
             if let Some(a) = rule.headers.authority.as_deref() {
                 return a;

@@ -5,7 +5,10 @@ use std::collections::BTreeMap;
 
 use mesh_model::virtual_service::{HttpMatchRequest, HttpRoute, StringMatch};
 
-fn merge_maps<V: Clone>(root: &BTreeMap<String, V>, leaf: &BTreeMap<String, V>) -> BTreeMap<String, V> {
+fn merge_maps<V: Clone>(
+    root: &BTreeMap<String, V>,
+    leaf: &BTreeMap<String, V>,
+) -> BTreeMap<String, V> {
     let mut out = root.clone();
     out.extend(leaf.iter().map(|(k, v)| (k.clone(), v.clone())));
     out
@@ -20,8 +23,16 @@ fn string_match_conflict(root: Option<&StringMatch>, leaf: Option<&StringMatch>)
     let (Some(root), Some(leaf)) = (root, leaf) else {
         return false;
     };
-    let (re, rp, rx) = (nonempty(&root.exact), nonempty(&root.prefix), nonempty(&root.regex));
-    let (le, lp, lx) = (nonempty(&leaf.exact), nonempty(&leaf.prefix), nonempty(&leaf.regex));
+    let (re, rp, rx) = (
+        nonempty(&root.exact),
+        nonempty(&root.prefix),
+        nonempty(&root.regex),
+    );
+    let (le, lp, lx) = (
+        nonempty(&leaf.exact),
+        nonempty(&leaf.prefix),
+        nonempty(&leaf.regex),
+    );
     if rx.is_some() && (lx.is_some() || lp.is_some() || le.is_some()) {
         return true;
     }
@@ -235,7 +246,10 @@ mod tests {
             ..Default::default()
         };
         let merged = merge_route(&root, &ok).unwrap();
-        assert_eq!(merged.r#match[0].uri, Some(StringMatch::prefix("/productpage/v1")));
+        assert_eq!(
+            merged.r#match[0].uri,
+            Some(StringMatch::prefix("/productpage/v1"))
+        );
         let bad = HttpRoute {
             r#match: vec![prefix("/reviews")],
             ..Default::default()

@@ -40,7 +40,9 @@ impl RouteDestination {
 
     /// The merged traffic policy for a request sent to `request_port`.
     pub fn traffic_policy(&self, request_port: u16) -> Option<&TrafficPolicy> {
-        self.policy.for_port(self.port_for(request_port)).map(|p| &**p)
+        self.policy
+            .for_port(self.port_for(request_port))
+            .map(|p| &**p)
     }
 }
 
@@ -61,9 +63,9 @@ pub(crate) struct MergedRule<'r> {
 
 pub(crate) fn visible(export_to: &[String], owner_ns: &str, viewer_ns: &str) -> bool {
     export_to.is_empty()
-        || export_to.iter().any(|e| {
-            e == "*" || (e == "." && owner_ns == viewer_ns) || e == viewer_ns
-        })
+        || export_to
+            .iter()
+            .any(|e| e == "*" || (e == "." && owner_ns == viewer_ns) || e == viewer_ns)
 }
 
 impl<'r> DrIndex<'r> {
@@ -188,8 +190,15 @@ impl Registry {
         }
         for se in &resources.service_entries {
             for h in &se.spec.hosts {
-                let list = ports.entry(resolve_short_name(h, se.namespace())).or_default();
-                list.extend(se.spec.ports.iter().filter_map(|p| u16::try_from(p.number).ok()));
+                let list = ports
+                    .entry(resolve_short_name(h, se.namespace()))
+                    .or_default();
+                list.extend(
+                    se.spec
+                        .ports
+                        .iter()
+                        .filter_map(|p| u16::try_from(p.number).ok()),
+                );
             }
         }
         for list in ports.values_mut() {

@@ -38,7 +38,10 @@ impl Identity {
     ) -> Self {
         Identity::Sidecar {
             namespace: namespace.into(),
-            labels: labels.into_iter().map(|(k, v)| (k.into(), v.into())).collect(),
+            labels: labels
+                .into_iter()
+                .map(|(k, v)| (k.into(), v.into()))
+                .collect(),
         }
     }
 

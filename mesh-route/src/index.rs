@@ -75,10 +75,11 @@ impl HostIndex {
             // Longest suffix first: scan dots from the left. A wildcard never matches the
             // empty label (`*.foo.com` does not match `foo.com`).
             for (i, b) in host.bytes().enumerate() {
-                if b == b'.' && i > 0 {
-                    if let Some(v) = self.wildcard.get(&host[i..]) {
-                        return Some(*v);
-                    }
+                if b == b'.'
+                    && i > 0
+                    && let Some(v) = self.wildcard.get(&host[i..])
+                {
+                    return Some(*v);
                 }
             }
         }

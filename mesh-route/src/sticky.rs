@@ -43,7 +43,11 @@ impl fmt::Display for StickyKey {
 impl FromStr for StickyKey {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        let bad = || format!("{s:?} is not a sticky key: use header:<name>, cookie:<name>, query:<name> or source-ip");
+        let bad = || {
+            format!(
+                "{s:?} is not a sticky key: use header:<name>, cookie:<name>, query:<name> or source-ip"
+            )
+        };
         if s == "source-ip" {
             return Ok(StickyKey::SourceIp);
         }
@@ -52,7 +56,9 @@ impl FromStr for StickyKey {
             return Err(bad());
         }
         Ok(match kind {
-            "header" => StickyKey::Header(HeaderName::from_bytes(name.as_bytes()).map_err(|_| bad())?),
+            "header" => {
+                StickyKey::Header(HeaderName::from_bytes(name.as_bytes()).map_err(|_| bad())?)
+            }
             "cookie" => StickyKey::Cookie(name.to_owned()),
             "query" => StickyKey::Query(name.to_owned()),
             _ => return Err(bad()),

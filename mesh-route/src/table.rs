@@ -61,7 +61,12 @@ pub struct RouteTable {
     warnings: Vec<Warning>,
 }
 
-fn problem(key: &ResourceKey, origin: &mesh_model::Origin, path: impl Into<String>, message: impl Into<String>) -> Problem {
+fn problem(
+    key: &ResourceKey,
+    origin: &mesh_model::Origin,
+    path: impl Into<String>,
+    message: impl Into<String>,
+) -> Problem {
     let path = path.into();
     Problem {
         resource: key.clone(),
@@ -132,7 +137,10 @@ impl<'r> Ctx<'r> {
     }
 }
 
-fn vs_sort_key<'a>(vs: &'a Resource<VirtualService>, proxy_ns: &str) -> (u8, Option<&'a mesh_model::Timestamp>, &'a str, &'a str) {
+fn vs_sort_key<'a>(
+    vs: &'a Resource<VirtualService>,
+    proxy_ns: &str,
+) -> (u8, Option<&'a mesh_model::Timestamp>, &'a str, &'a str) {
     let e = &vs.spec.export_to;
     let group = if e.iter().any(|x| x == ".") && vs.namespace() == proxy_ns {
         0
@@ -141,7 +149,12 @@ fn vs_sort_key<'a>(vs: &'a Resource<VirtualService>, proxy_ns: &str) -> (u8, Opt
     } else {
         2
     };
-    (group, vs.metadata.creation_timestamp.as_ref(), vs.name(), vs.namespace())
+    (
+        group,
+        vs.metadata.creation_timestamp.as_ref(),
+        vs.name(),
+        vs.namespace(),
+    )
 }
 
 impl RouteTable {
@@ -161,9 +174,21 @@ impl RouteTable {
             .iter()
             .cloned()
             .map(AnyResource::VirtualService)
-            .chain(resources.destination_rules.iter().cloned().map(AnyResource::DestinationRule))
+            .chain(
+                resources
+                    .destination_rules
+                    .iter()
+                    .cloned()
+                    .map(AnyResource::DestinationRule),
+            )
             .chain(resources.gateways.iter().cloned().map(AnyResource::Gateway))
-            .chain(resources.service_entries.iter().cloned().map(AnyResource::ServiceEntry));
+            .chain(
+                resources
+                    .service_entries
+                    .iter()
+                    .cloned()
+                    .map(AnyResource::ServiceEntry),
+            );
         for r in all {
             for f in validate_resource(&r) {
                 if f.severity == Severity::Error {
@@ -287,15 +312,26 @@ impl RouteTable {
                 // Which VirtualServices each virtual host already holds.
                 let mut holds: Vec<Vec<usize>> = Vec::new();
                 for server in &gw.spec.servers {
-                    let Some(port) = server.port.as_ref() else { continue };
-                    let Ok(number) = u16::try_from(port.number) else { continue };
+                    let Some(port) = server.port.as_ref() else {
+                        continue;
+                    };
+                    let Ok(number) = u16::try_from(port.number) else {
+                        continue;
+                    };
                     let protocol = port.protocol.to_ascii_uppercase();
-                    let http = matches!(protocol.as_str(), "HTTP" | "HTTPS" | "HTTP2" | "GRPC" | "GRPC-WEB");
+                    let http = matches!(
+                        protocol.as_str(),
+                        "HTTP" | "HTTPS" | "HTTP2" | "GRPC" | "GRPC-WEB"
+                    );
                     if !http {
                         ctx.warnings.push(problem(&gw.key(), &gw.origin, "spec.servers", format!("server port {number} ({protocol}) is not HTTP; it is not served by the HTTP engine")));
                         continue;
                     }
-                    if protocol == "HTTPS" && server.tls.as_ref().is_some_and(|t| t.mode == mesh_model::gateway::ServerTlsMode::Passthrough) {
+                    if protocol == "HTTPS"
+                        && server.tls.as_ref().is_some_and(|t| {
+                            t.mode == mesh_model::gateway::ServerTlsMode::Passthrough
+                        })
+                    {
                         continue;
                     }
                     let require_tls = server.tls.as_ref().is_some_and(|t| t.https_redirect);
@@ -305,7 +341,9 @@ impl RouteTable {
                             let vs_host = resolve_short_name(h, vs.namespace());
                             for sh in &server.hosts {
                                 let (ns, dns) = sh.split_once('/').unwrap_or(("*", sh.as_str()));
-                                let allowed = ns == "*" || (ns == "." && vs.namespace() == gw.namespace()) || ns == vs.namespace();
+                                let allowed = ns == "*"
+                                    || (ns == "." && vs.namespace() == gw.namespace())
+                                    || ns == vs.namespace();
                                 if !allowed {
                                     continue;
                                 }
@@ -317,7 +355,11 @@ impl RouteTable {
                                 } else {
                                     continue;
                                 };
-                                let existing = slot.iter().copied().find(|i| vhosts.get(*i).is_some_and(|v: &VirtualHost| v.domains[0] == domain));
+                                let existing = slot.iter().copied().find(|i| {
+                                    vhosts
+                                        .get(*i)
+                                        .is_some_and(|v: &VirtualHost| v.domains[0] == domain)
+                                });
                                 let i = match existing {
                                     Some(i) => i,
                                     None => {
@@ -521,19 +563,33 @@ fn sidecar_domains(fqdn: &str, proxy_ns: &str) -> Vec<String> {
 
 /// The routes of one VirtualService for this proxy: delegates merged, match blocks that do
 /// not apply to the proxy pruned, and routes after a catch-all dropped.
-fn compile_vs(ctx: &mut Ctx<'_>, vs: &Resource<VirtualService>, resources: &Resources) -> Vec<RouteEntry> {
+fn compile_vs(
+    ctx: &mut Ctx<'_>,
+    vs: &Resource<VirtualService>,
+    resources: &Resources,
+) -> Vec<RouteEntry> {
     let sticky = match vs.metadata.annotations.get(STICKY_ANNOTATION) {
         Some(v) => match v.parse::<StickyKey>() {
             Ok(k) => Some(k),
             Err(e) => {
-                ctx.problems.push(problem(&vs.key(), &vs.origin, format!("metadata.annotations[{STICKY_ANNOTATION:?}]"), e));
+                ctx.problems.push(problem(
+                    &vs.key(),
+                    &vs.origin,
+                    format!("metadata.annotations[{STICKY_ANNOTATION:?}]"),
+                    e,
+                ));
                 None
             }
         },
         None => ctx.options.sticky.clone(),
     };
     if !vs.spec.tcp.is_empty() || !vs.spec.tls.is_empty() {
-        ctx.warnings.push(problem(&vs.key(), &vs.origin, "spec", "tcp and tls routes are not executed by the HTTP engine"));
+        ctx.warnings.push(problem(
+            &vs.key(),
+            &vs.origin,
+            "spec",
+            "tcp and tls routes are not executed by the HTTP engine",
+        ));
     }
     // (route, namespace its hosts resolve against, index in the root, owning VS)
     let mut routes: Vec<(HttpRoute, String, usize, ResourceKey)> = Vec::new();
@@ -541,7 +597,11 @@ fn compile_vs(ctx: &mut Ctx<'_>, vs: &Resource<VirtualService>, resources: &Reso
         match &r.delegate {
             None => routes.push((r.clone(), vs.namespace().to_owned(), i, vs.key())),
             Some(d) => {
-                let ns = if d.namespace.is_empty() { vs.namespace() } else { &d.namespace };
+                let ns = if d.namespace.is_empty() {
+                    vs.namespace()
+                } else {
+                    &d.namespace
+                };
                 let delegate = resources
                     .virtual_services
                     .iter()
@@ -592,7 +652,12 @@ fn compile_vs(ctx: &mut Ctx<'_>, vs: &Resource<VirtualService>, resources: &Reso
             let compiled = match HttpMatch::compile(m, vs.namespace()) {
                 Ok(c) => c,
                 Err(e) => {
-                    ctx.problems.push(problem(&owner, &vs.origin, format!("{path}.match[{j}]"), e.to_string()));
+                    ctx.problems.push(problem(
+                        &owner,
+                        &vs.origin,
+                        format!("{path}.match[{j}]"),
+                        e.to_string(),
+                    ));
                     continue;
                 }
             };
@@ -627,7 +692,8 @@ fn compile_rule(
 ) -> Option<Rule> {
     let path = format!("spec.http[{index}]");
     let fail = |ctx: &mut Ctx<'_>, field: &str, msg: String| {
-        ctx.problems.push(problem(owner, &vs.origin, format!("{path}.{field}"), msg));
+        ctx.problems
+            .push(problem(owner, &vs.origin, format!("{path}.{field}"), msg));
     };
     let (headers, notes) = match HeadersPolicy::compile(r.headers.as_ref()) {
         Ok(h) => h,
@@ -637,13 +703,21 @@ fn compile_rule(
         }
     };
     for n in notes {
-        ctx.warnings.push(problem(owner, &vs.origin, format!("{path}.headers"), n));
+        ctx.warnings
+            .push(problem(owner, &vs.origin, format!("{path}.headers"), n));
     }
     let action = if let Some(redirect) = &r.redirect {
         match Redirect::compile(redirect) {
             Some(rd) => Action::Redirect(rd),
             None => {
-                fail(ctx, "redirect.redirectCode", format!("Redirect Code {} is not yet supported (Istio emits a route without an action, which Envoy rejects)", redirect.redirect_code));
+                fail(
+                    ctx,
+                    "redirect.redirectCode",
+                    format!(
+                        "Redirect Code {} is not yet supported (Istio emits a route without an action, which Envoy rejects)",
+                        redirect.redirect_code
+                    ),
+                );
                 return None;
             }
         }
@@ -667,7 +741,12 @@ fn compile_rule(
                 }
             };
             for n in notes {
-                ctx.warnings.push(problem(owner, &vs.origin, format!("{path}.route[{j}].headers"), n));
+                ctx.warnings.push(problem(
+                    owner,
+                    &vs.origin,
+                    format!("{path}.route[{j}].headers"),
+                    n,
+                ));
             }
             dests.push(ctx.destination(d, ns, rd.weight, h));
         }
@@ -691,7 +770,8 @@ fn compile_rule(
         Some(f) => {
             let (fp, notes) = FaultPolicy::from_route(f);
             for n in notes {
-                ctx.warnings.push(problem(owner, &vs.origin, format!("{path}.fault"), n));
+                ctx.warnings
+                    .push(problem(owner, &vs.origin, format!("{path}.fault"), n));
             }
             fp
         }
@@ -699,7 +779,7 @@ fn compile_rule(
     };
     // Mirrors: `mirror` with mirrorPercentage / mirrorPercent / 100%, and `mirrors`.
     let mut mirrors = Vec::new();
-    if !matches!(&r.redirect, Some(_)) && r.direct_response.is_none() {
+    if r.redirect.is_none() && r.direct_response.is_none() {
         if let Some(m) = &r.mirror {
             let fraction = match (&r.mirror_percentage, r.mirror_percent) {
                 (Some(p), _) => Fraction::from_percent(p.value),
@@ -715,7 +795,9 @@ fn compile_rule(
         }
         for mp in &r.mirrors {
             let Some(d) = &mp.destination else { continue };
-            let fraction = mp.percentage.map_or(Fraction::ALL, |p| Fraction::from_percent(p.value));
+            let fraction = mp
+                .percentage
+                .map_or(Fraction::ALL, |p| Fraction::from_percent(p.value));
             if !fraction.is_zero() {
                 mirrors.push(Mirror {
                     destination: ctx.destination(d, ns, 0, HeadersPolicy::default()),

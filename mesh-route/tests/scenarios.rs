@@ -137,8 +137,8 @@ fn dur(s: &str) -> mesh_model::Duration {
 /// Runs one scenario; returns the failures.
 fn run(config: &Path, expect_file: &Path) -> Vec<String> {
     let text = std::fs::read_to_string(expect_file).unwrap();
-    let scenario: Scenario = serde_yaml::from_str(&text)
-        .unwrap_or_else(|e| panic!("{}: {e}", expect_file.display()));
+    let scenario: Scenario =
+        serde_yaml::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", expect_file.display()));
     let mut failures = Vec::new();
     let loaded = Loader::new().load_file(config);
     let mut load_errors: Vec<String> = loaded.errors.iter().map(ToString::to_string).collect();
@@ -156,7 +156,9 @@ fn run(config: &Path, expect_file: &Path) -> Vec<String> {
         .mesh_config
         .as_ref()
         .and_then(|m| m.path_normalization.as_deref())
-        .map_or(PathNormalization::Base, |m| m.parse().expect("pathNormalization"));
+        .map_or(PathNormalization::Base, |m| {
+            m.parse().expect("pathNormalization")
+        });
     for case in &scenario.cases {
         let name = format!("{} / {}", scenario.description, case.name);
         let mut fail = |m: String| failures.push(format!("[{name}] {m}"));
@@ -187,7 +189,10 @@ fn run(config: &Path, expect_file: &Path) -> Vec<String> {
         };
         let uri: http::Uri = req.url.parse().expect("url");
         let scheme = uri.scheme_str().unwrap_or("http").to_owned();
-        let authority = uri.authority().map(|a| a.as_str().to_owned()).unwrap_or_default();
+        let authority = uri
+            .authority()
+            .map(|a| a.as_str().to_owned())
+            .unwrap_or_default();
         let target = uri.path_and_query().map_or("/", |p| p.as_str()).to_owned();
         let mut headers = http::HeaderMap::new();
         for (k, v) in &req.headers {
@@ -209,7 +214,10 @@ fn run(config: &Path, expect_file: &Path) -> Vec<String> {
         let e = &case.expect;
         if let Some(o) = &e.outcome {
             if decision.outcome() != o {
-                fail(format!("outcome {} != expected {o}; decision {decision:?}", decision.outcome()));
+                fail(format!(
+                    "outcome {} != expected {o}; decision {decision:?}",
+                    decision.outcome()
+                ));
                 continue;
             }
         }
@@ -247,7 +255,10 @@ fn run(config: &Path, expect_file: &Path) -> Vec<String> {
                         }
                     }
                 }
-                _ => fail(format!("expected a destination, got {}", decision.outcome())),
+                _ => fail(format!(
+                    "expected a destination, got {}",
+                    decision.outcome()
+                )),
             }
         }
         if let Some(p) = &e.path {
@@ -337,7 +348,10 @@ fn run(config: &Path, expect_file: &Path) -> Vec<String> {
             let policy = rule.map(|r| r.retries.clone());
             if let Some(a) = r.attempts {
                 if policy.as_ref().map(|p| p.attempts) != Some(a) {
-                    fail(format!("retry attempts {:?} != {a}", policy.as_ref().map(|p| p.attempts)));
+                    fail(format!(
+                        "retry attempts {:?} != {a}",
+                        policy.as_ref().map(|p| p.attempts)
+                    ));
                 }
             }
             if let Some(t) = &r.per_try_timeout {
@@ -358,7 +372,9 @@ fn run(config: &Path, expect_file: &Path) -> Vec<String> {
             }
             for (g, m) in got.iter().zip(ms) {
                 if m.host.as_ref().is_some_and(|h| *h != g.destination.host)
-                    || m.subset.as_ref().is_some_and(|s| *s != g.destination.subset)
+                    || m.subset
+                        .as_ref()
+                        .is_some_and(|s| *s != g.destination.subset)
                     || m.percent.is_some_and(|p| p != g.fraction.percent())
                 {
                     fail(format!("mirror {g:?} != {m:?}"));
@@ -385,7 +401,12 @@ fn every_scenario_passes() {
         let config = PathBuf::from(e.to_string_lossy().replace(".expect.yaml", ".yaml"));
         failures.extend(run(&config, e));
     }
-    assert!(failures.is_empty(), "{} failure(s):\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} failure(s):\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 /// The workspace's copy of the shared seed scenarios is the same as the shared folder's

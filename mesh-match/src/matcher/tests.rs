@@ -27,7 +27,10 @@ fn hits(m: &HttpMatch, path: &str, h: &HeaderMap) -> bool {
 }
 
 fn uri(sm: StringMatch) -> HttpMatch {
-    compile(HttpMatchRequest { uri: Some(sm), ..Default::default() })
+    compile(HttpMatchRequest {
+        uri: Some(sm),
+        ..Default::default()
+    })
 }
 
 /// `uri.prefix` is a plain string prefix of `:path`: `/foo` matches `/foobar`, `/foo/x`
@@ -66,9 +69,17 @@ fn regex_is_a_full_match_on_the_path() {
 #[test]
 fn ignore_uri_case_skips_regex() {
     let h = HeaderMap::new();
-    let m = compile(HttpMatchRequest { uri: Some(StringMatch::prefix("/API")), ignore_uri_case: true, ..Default::default() });
+    let m = compile(HttpMatchRequest {
+        uri: Some(StringMatch::prefix("/API")),
+        ignore_uri_case: true,
+        ..Default::default()
+    });
     assert!(hits(&m, "/api/x", &h));
-    let m = compile(HttpMatchRequest { uri: Some(StringMatch::regex("/IcRx[0-9]")), ignore_uri_case: true, ..Default::default() });
+    let m = compile(HttpMatchRequest {
+        uri: Some(StringMatch::regex("/IcRx[0-9]")),
+        ignore_uri_case: true,
+        ..Default::default()
+    });
     assert!(!hits(&m, "/icrx1", &h));
 }
 
@@ -88,8 +99,16 @@ fn without(name: &str, sm: StringMatch) -> HttpMatch {
 #[test]
 fn header_regex_is_a_full_match() {
     let ua = headers(&[("user-agent", "Mozilla/5.0 Chrome/120.0 Safari/537.36")]);
-    assert!(!hits(&header("user-agent", StringMatch::regex("Chrome")), "/", &ua));
-    assert!(hits(&header("user-agent", StringMatch::regex(".*Chrome.*")), "/", &ua));
+    assert!(!hits(
+        &header("user-agent", StringMatch::regex("Chrome")),
+        "/",
+        &ua
+    ));
+    assert!(hits(
+        &header("user-agent", StringMatch::regex(".*Chrome.*")),
+        "/",
+        &ua
+    ));
 }
 
 /// Header names are case-insensitive, values case-sensitive.
@@ -107,7 +126,11 @@ fn repeated_headers_match_value_by_value() {
     assert!(hits(&header("x-tag", StringMatch::exact("b")), "/", &h));
     assert!(!hits(&header("x-tag", StringMatch::exact("a,b")), "/", &h));
     let joined = headers(&[("x-tag", "a,b")]);
-    assert!(hits(&header("x-tag", StringMatch::exact("a,b")), "/", &joined));
+    assert!(hits(
+        &header("x-tag", StringMatch::exact("a,b")),
+        "/",
+        &joined
+    ));
     // One matching value is enough to exclude.
     assert!(!hits(&without("x-tag", StringMatch::exact("a")), "/", &h));
 }
@@ -153,12 +176,24 @@ fn query_params_are_raw_and_first_wins() {
     let one = query("q", StringMatch::exact("1"));
     assert!(hits(&one, "/?q=1&q=2", &h));
     assert!(!hits(&one, "/?q=2&q=1", &h));
-    assert!(!hits(&query("q", StringMatch::exact("a b")), "/?q=a%20b", &h));
-    assert!(hits(&query("q", StringMatch::exact("a%20b")), "/?q=a%20b", &h));
+    assert!(!hits(
+        &query("q", StringMatch::exact("a b")),
+        "/?q=a%20b",
+        &h
+    ));
+    assert!(hits(
+        &query("q", StringMatch::exact("a%20b")),
+        "/?q=a%20b",
+        &h
+    ));
     assert!(hits(&query("e", StringMatch::exact("")), "/?e", &h));
     assert!(hits(&query("e", StringMatch::exact("")), "/?e=", &h));
     assert!(hits(&query("flag", StringMatch::default()), "/?flag", &h));
-    assert!(!hits(&query("v", StringMatch::regex("v[0-9]")), "/?v=v12", &h));
+    assert!(!hits(
+        &query("v", StringMatch::regex("v[0-9]")),
+        "/?v=v12",
+        &h
+    ));
     assert!(!hits(&query("Q", StringMatch::exact("1")), "/?q=1", &h));
 }
 
@@ -166,7 +201,10 @@ fn query_params_are_raw_and_first_wins() {
 #[test]
 fn authority_is_raw() {
     let h = HeaderMap::new();
-    let m = compile(HttpMatchRequest { authority: Some(StringMatch::exact("sem.local")), ..Default::default() });
+    let m = compile(HttpMatchRequest {
+        authority: Some(StringMatch::exact("sem.local")),
+        ..Default::default()
+    });
     assert!(m.matches(&RequestView::new("GET", "http", "sem.local", "/", &h)));
     assert!(!m.matches(&RequestView::new("GET", "http", "sem.local:80", "/", &h)));
     assert!(!m.matches(&RequestView::new("GET", "http", "SEM.LOCAL", "/", &h)));
@@ -176,7 +214,11 @@ fn authority_is_raw() {
 #[test]
 fn method_and_port() {
     let h = HeaderMap::new();
-    let m = compile(HttpMatchRequest { method: Some(StringMatch::exact("POST")), port: 8080, ..Default::default() });
+    let m = compile(HttpMatchRequest {
+        method: Some(StringMatch::exact("POST")),
+        port: 8080,
+        ..Default::default()
+    });
     assert!(m.matches(&RequestView::new("POST", "http", "a:8080", "/", &h)));
     assert!(!m.matches(&RequestView::new("POST", "http", "a", "/", &h)));
     assert!(!m.matches(&RequestView::new("post", "http", "a:8080", "/", &h)));
@@ -206,7 +248,11 @@ fn bookinfo_cookie_regex() {
         ("xuser=jason", false),
         ("user=Jason", false),
     ] {
-        assert_eq!(hits(&m, "/", &headers(&[("cookie", cookie)])), want, "{cookie}");
+        assert_eq!(
+            hits(&m, "/", &headers(&[("cookie", cookie)])),
+            want,
+            "{cookie}"
+        );
     }
     // Two Cookie headers: each is matched on its own.
     let two = headers(&[("cookie", "a=1"), ("cookie", "user=jason")]);
@@ -219,31 +265,60 @@ fn selectors_follow_source_match_http() {
     let mut m = HttpMatchRequest::default();
     m.source_labels.insert("version".into(), "v2".into());
     let sel = compile(m.clone());
-    let v2: BTreeMap<String, String> = [("version".to_owned(), "v2".to_owned()), ("app".to_owned(), "x".to_owned())].into();
+    let v2: BTreeMap<String, String> = [
+        ("version".to_owned(), "v2".to_owned()),
+        ("app".to_owned(), "x".to_owned()),
+    ]
+    .into();
     let v1: BTreeMap<String, String> = [("version".to_owned(), "v1".to_owned())].into();
-    let src = |labels| Source { namespace: "default", labels, gateway: "mesh" };
+    let src = |labels| Source {
+        namespace: "default",
+        labels,
+        gateway: "mesh",
+    };
     assert!(sel.selector().applies_to(&src(&v2)));
     assert!(!sel.selector().applies_to(&src(&v1)));
     m.gateways = vec!["mesh".into()];
     let gw = compile(m);
     assert!(gw.selector().applies_to(&src(&v1)));
-    assert!(!gw.selector().applies_to(&Source { namespace: "default", labels: &v2, gateway: "default/gw" }));
+    assert!(!gw.selector().applies_to(&Source {
+        namespace: "default",
+        labels: &v2,
+        gateway: "default/gw"
+    }));
 }
 
 /// JWT-claim routing cannot run in-process, so it is refused at compile time.
 #[test]
 fn jwt_claims_are_refused() {
     let mut m = HttpMatchRequest::default();
-    m.headers.insert("@request.auth.claims.group".into(), StringMatch::exact("admin"));
-    assert!(matches!(HttpMatch::compile(&m, "default"), Err(CompileError::Unsupported { .. })));
+    m.headers.insert(
+        "@request.auth.claims.group".into(),
+        StringMatch::exact("admin"),
+    );
+    assert!(matches!(
+        HttpMatch::compile(&m, "default"),
+        Err(CompileError::Unsupported { .. })
+    ));
 }
 
 /// A regex over the size limit is a compile error, not a slow match.
 #[test]
 fn huge_regexes_are_refused() {
     let m = uri(StringMatch::regex("/x"));
-    assert!(m.matches(&RequestView::new("GET", "http", "a", "/x", &HeaderMap::new())));
-    let mut big = HttpMatchRequest::default();
-    big.uri = Some(StringMatch::regex("(.{100}){100}"));
-    assert!(matches!(HttpMatch::compile(&big, "default"), Err(CompileError::Regex { .. })));
+    assert!(m.matches(&RequestView::new(
+        "GET",
+        "http",
+        "a",
+        "/x",
+        &HeaderMap::new()
+    )));
+    let big = HttpMatchRequest {
+        uri: Some(StringMatch::regex("(.{100}){100}")),
+        ..Default::default()
+    };
+    assert!(matches!(
+        HttpMatch::compile(&big, "default"),
+        Err(CompileError::Regex { .. })
+    ));
 }

@@ -17,13 +17,27 @@ fn spec_table() {
         ("/a//b///c", ["/a//b///c", "/a//b///c", "/a/b/c", "/a/b/c"]),
         ("/a%2fb", ["/a%2fb", "/a%2fb", "/a%2fb", "/a/b"]),
         ("/a%2F/b", ["/a%2F/b", "/a%2F/b", "/a%2F/b", "/a/b"]),
-        ("/some\\data", ["/some\\data", "/some/data", "/some/data", "/some/data"]),
+        (
+            "/some\\data",
+            ["/some\\data", "/some/data", "/some/data", "/some/data"],
+        ),
         ("/%61dmin", ["/%61dmin", "/admin", "/admin", "/admin"]),
         ("/Admin", ["/Admin", "/Admin", "/Admin", "/Admin"]),
-        ("/some%2fdata/%61%62%63", ["/some%2fdata/%61%62%63", "/some%2fdata/abc", "/some%2fdata/abc", "/some/data/abc"]),
+        (
+            "/some%2fdata/%61%62%63",
+            [
+                "/some%2fdata/%61%62%63",
+                "/some%2fdata/abc",
+                "/some%2fdata/abc",
+                "/some/data/abc",
+            ],
+        ),
     ];
     for (input, expected) in table {
-        for (mode, want) in [None, Base, MergeSlashes, DecodeAndMergeSlashes].iter().zip(expected) {
+        for (mode, want) in [None, Base, MergeSlashes, DecodeAndMergeSlashes]
+            .iter()
+            .zip(expected)
+        {
             assert_eq!(n(input, *mode), *want, "{input} under {mode}");
         }
     }
@@ -47,9 +61,18 @@ fn dot_segments() {
 /// Clean paths are returned without copying.
 #[test]
 fn clean_paths_are_borrowed() {
-    assert!(matches!(normalize("/api/v1/users", PathNormalization::Base).unwrap(), Cow::Borrowed(_)));
-    assert!(matches!(normalize("/a//b", PathNormalization::Base).unwrap(), Cow::Borrowed(_)));
-    assert!(matches!(normalize("/a//b", PathNormalization::MergeSlashes).unwrap(), Cow::Owned(_)));
+    assert!(matches!(
+        normalize("/api/v1/users", PathNormalization::Base).unwrap(),
+        Cow::Borrowed(_)
+    ));
+    assert!(matches!(
+        normalize("/a//b", PathNormalization::Base).unwrap(),
+        Cow::Borrowed(_)
+    ));
+    assert!(matches!(
+        normalize("/a//b", PathNormalization::MergeSlashes).unwrap(),
+        Cow::Owned(_)
+    ));
 }
 
 /// What Envoy answers with 400: `%00`, bad escapes, fragments, relative paths.
@@ -60,7 +83,10 @@ fn malformed_paths_are_errors() {
     assert_eq!(normalize("/a%zz", b), Err(NormalizeError::BadEscape));
     assert_eq!(normalize("/a%2", b), Err(NormalizeError::BadEscape));
     assert_eq!(normalize("/x#frag", b), Err(NormalizeError::Fragment));
-    assert_eq!(normalize("/x#frag", PathNormalization::None), Err(NormalizeError::Fragment));
+    assert_eq!(
+        normalize("/x#frag", PathNormalization::None),
+        Err(NormalizeError::Fragment)
+    );
     assert_eq!(normalize("a/b", b), Err(NormalizeError::NotAbsolute));
 }
 

@@ -21,14 +21,28 @@ fn go_duration_syntax_is_accepted() {
     assert_eq!(Duration::parse("10ns").unwrap().as_nanos(), 10);
     assert_eq!(Duration::parse("0").unwrap(), Duration::ZERO);
     assert_eq!(Duration::parse("-1s").unwrap().as_nanos(), -1_000_000_000);
-    assert_eq!(Duration::parse("1.0005s").unwrap().as_nanos(), 1_000_500_000);
+    assert_eq!(
+        Duration::parse("1.0005s").unwrap().as_nanos(),
+        1_000_500_000
+    );
 }
 
 /// Go rejects bare numbers, unknown units (there is no `d`), empty strings and overflow.
 #[test]
 fn non_go_durations_are_rejected() {
     for bad in [
-        "", "5", "1d", "s", ".s", "1.5", "-", "1 s", "1S", "5sec", "9999999999999h", "1s5",
+        "",
+        "5",
+        "1d",
+        "s",
+        ".s",
+        "1.5",
+        "-",
+        "1 s",
+        "1S",
+        "5sec",
+        "9999999999999h",
+        "1s5",
     ] {
         assert!(Duration::parse(bad).is_err(), "{bad:?} should be rejected");
     }

@@ -29,14 +29,31 @@ fn loads_a_virtual_service() {
 /// An unknown field is an error naming the resource, the field path and the line.
 #[test]
 fn unknown_fields_are_errors_with_path_and_line() {
-    let text = VS.replace("host: reviews\n        subset", "name: reviews\n        subset");
+    let text = VS.replace(
+        "host: reviews\n        subset",
+        "name: reviews\n        subset",
+    );
     let err = load_str(&text).unwrap_err();
-    let LoadError::Schema { position, kind, namespace, name, path, message } = &err else {
+    let LoadError::Schema {
+        position,
+        kind,
+        namespace,
+        name,
+        path,
+        message,
+    } = &err
+    else {
         panic!("{err:?}")
     };
-    assert_eq!((kind.as_str(), namespace.as_str(), name.as_str()), ("VirtualService", "default", "reviews"));
+    assert_eq!(
+        (kind.as_str(), namespace.as_str(), name.as_str()),
+        ("VirtualService", "default", "reviews")
+    );
     assert_eq!(path, "spec.http[0].route[0].destination.name");
-    assert_eq!(message, "unknown field `name`, expected one of `host`, `subset`, `port`");
+    assert_eq!(
+        message,
+        "unknown field `name`, expected one of `host`, `subset`, `port`"
+    );
     assert_eq!(position.line, 12);
     assert_eq!(
         err.to_string(),
@@ -49,7 +66,9 @@ fn unknown_fields_are_errors_with_path_and_line() {
 fn wrong_types_are_errors_with_path() {
     let text = VS.replace("subset: v1", "subset: v1\n      weight: ninety");
     let err = load_str(&text).unwrap_err();
-    let LoadError::Schema { path, message, .. } = &err else { panic!("{err:?}") };
+    let LoadError::Schema { path, message, .. } = &err else {
+        panic!("{err:?}")
+    };
     assert_eq!(path, "spec.http[0].route[0].weight");
     assert_eq!(message, "invalid type: string \"ninety\", expected i32");
 }
@@ -59,8 +78,13 @@ fn wrong_types_are_errors_with_path() {
 fn unknown_api_versions_are_errors() {
     let err = load_str(&VS.replace("v1alpha3", "v1b")).unwrap_err();
     assert!(err.to_string().contains("apiVersion"), "{err}");
-    assert!(err.to_string().contains("no matches for kind \"VirtualService\" in version \"networking.istio.io/v1b\""));
-    let err = load_str(&VS.replace("networking.istio.io/v1alpha3", "networking.istio.i/v1")).unwrap_err();
+    assert!(
+        err.to_string().contains(
+            "no matches for kind \"VirtualService\" in version \"networking.istio.io/v1b\""
+        )
+    );
+    let err =
+        load_str(&VS.replace("networking.istio.io/v1alpha3", "networking.istio.i/v1")).unwrap_err();
     assert!(err.to_string().contains("no matches for kind"), "{err}");
 }
 
@@ -82,12 +106,19 @@ fn other_kinds_are_skipped() {
 #[test]
 fn lists_load_their_items() {
     let item = VS.trim().replace('\n', "\n  ");
-    let text = format!("apiVersion: v1\nkind: List\nitems:\n- {item}\n- {}\n", item.replace("reviews\n  spec", "ratings\n  spec"));
+    let text = format!(
+        "apiVersion: v1\nkind: List\nitems:\n- {item}\n- {}\n",
+        item.replace("reviews\n  spec", "ratings\n  spec")
+    );
     let r = load_str(&text).unwrap();
     assert_eq!(r.virtual_services.len(), 2);
     let bad = text.replacen("subset: v1", "subset: v1\n          bogus: 1", 1);
     let err = load_str(&bad).unwrap_err();
-    assert!(err.to_string().contains("items[0].spec.http[0].route[0].destination.bogus"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("items[0].spec.http[0].route[0].destination.bogus"),
+        "{err}"
+    );
 }
 
 /// JSON input loads like YAML (`kubectl get -o json`).
@@ -104,14 +135,25 @@ fn json_loads() {
 /// Both the JSON (camelCase) and the proto (snake_case) field names are accepted.
 #[test]
 fn proto_field_names_are_accepted() {
-    let text = VS.replace("subset: v1", "subset: v1\n    mirror_percentage: {value: 50}\n    per_try_timeout_is_not_here: 1");
+    let text = VS.replace(
+        "subset: v1",
+        "subset: v1\n    mirror_percentage: {value: 50}\n    per_try_timeout_is_not_here: 1",
+    );
     let err = load_str(&text).unwrap_err();
     assert!(err.to_string().contains("per_try_timeout_is_not_here"));
     let text = VS.replace("subset: v1", "subset: v1\n    mirror_percentage: {value: 50}\n    retries: {attempts: 2, per_try_timeout: 2s}");
     let r = load_str(&text).unwrap();
     let http = &r.virtual_services[0].spec.http[0];
     assert_eq!(http.mirror_percentage.unwrap().value, 50.0);
-    assert_eq!(http.retries.as_ref().unwrap().per_try_timeout.unwrap().to_string(), "2s");
+    assert_eq!(
+        http.retries
+            .as_ref()
+            .unwrap()
+            .per_try_timeout
+            .unwrap()
+            .to_string(),
+        "2s"
+    );
 }
 
 /// A syntax error names the line; documents before it still load.
@@ -139,15 +181,26 @@ fn billion_laughs_is_rejected() {
     let loaded = Loader::new().load_str(&text, None);
     let err = &loaded.errors[0];
     assert!(matches!(err, LoadError::Limit { .. }), "{err:?}");
-    assert!(err.to_string().contains("aliases expand to more than 100000 nodes"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("aliases expand to more than 100000 nodes"),
+        "{err}"
+    );
 }
 
 /// Input over the size limit is rejected before parsing.
 #[test]
 fn oversized_input_is_rejected() {
-    let loader = Loader::new().with_limits(Limits { max_input_bytes: 10, ..Limits::default() });
+    let loader = Loader::new().with_limits(Limits {
+        max_input_bytes: 10,
+        ..Limits::default()
+    });
     let loaded = loader.load_str(VS, None);
-    assert!(loaded.errors[0].to_string().contains("more than the limit of 10 bytes"));
+    assert!(
+        loaded.errors[0]
+            .to_string()
+            .contains("more than the limit of 10 bytes")
+    );
 }
 
 /// Non-UTF-8 bytes are an error, not a panic.
@@ -175,6 +228,12 @@ fn metadata_from_kubectl_is_accepted() {
     let r = load_str(&text).unwrap();
     let meta = &r.virtual_services[0].metadata;
     assert_eq!(meta.namespace, "bookinfo");
-    assert_eq!(meta.creation_timestamp.as_ref().unwrap().as_str(), "2024-05-01T10:00:00Z");
-    assert_eq!(meta.creation_timestamp.as_ref().unwrap().unix_nanos(), 1_714_557_600 * 1_000_000_000);
+    assert_eq!(
+        meta.creation_timestamp.as_ref().unwrap().as_str(),
+        "2024-05-01T10:00:00Z"
+    );
+    assert_eq!(
+        meta.creation_timestamp.as_ref().unwrap().unix_nanos(),
+        1_714_557_600 * 1_000_000_000
+    );
 }

@@ -84,7 +84,9 @@ pub(crate) fn validate_dns1123_labels(domain: &str) -> Result<(), String> {
             return Ok(());
         }
         if !is_dns1123_label(label) {
-            return Err(format!("domain name {domain:?} invalid (label {label:?} invalid)"));
+            return Err(format!(
+                "domain name {domain:?} invalid (label {label:?} invalid)"
+            ));
         }
     }
     Ok(())
@@ -110,7 +112,9 @@ pub(crate) fn validate_wildcard_domain(domain: &str) -> Result<(), String> {
         None => (domain, None),
     };
     if !is_wildcard_dns1123_label(first) {
-        return Err(format!("domain name {domain:?} invalid (label {first:?} invalid)"));
+        return Err(format!(
+            "domain name {domain:?} invalid (label {first:?} invalid)"
+        ));
     }
     match rest {
         Some(rest) => validate_dns1123_labels(rest),
@@ -240,7 +244,11 @@ pub(crate) fn validate_export_to(
     }
     let mut set: Vec<String> = Vec::new();
     for e in export_to {
-        let key = if e == "." { namespace.to_owned() } else { e.clone() };
+        let key = if e == "." {
+            namespace.to_owned()
+        } else {
+            e.clone()
+        };
         if set.contains(&key) {
             if &key != e {
                 errs.push(format!(
@@ -254,9 +262,13 @@ pub(crate) fn validate_export_to(
         } else {
             let check = match key.as_str() {
                 "." | "*" => Ok(()),
-                "~" => Err("exportTo ~ (none) is not allowed for Istio configuration objects".to_owned()),
+                "~" => Err(
+                    "exportTo ~ (none) is not allowed for Istio configuration objects".to_owned(),
+                ),
                 k if is_dns1123_label(k) => Ok(()),
-                _ => Err("only .,*, or a valid DNS 1123 label is allowed as exportTo entry".to_owned()),
+                _ => Err(
+                    "only .,*, or a valid DNS 1123 label is allowed as exportTo entry".to_owned(),
+                ),
             };
             match check {
                 Ok(()) => set.push(key),
@@ -280,7 +292,9 @@ pub(crate) fn validate_export_to(
         }
     }
     if set.iter().any(|k| k == "*") && export_to.len() > 1 {
-        errs.push("cannot have both public (*) and non-public exportTo values for a resource".into());
+        errs.push(
+            "cannot have both public (*) and non-public exportTo values for a resource".into(),
+        );
     }
     if set.iter().any(|k| k == "~") && export_to.len() > 1 {
         errs.push("cannot export service entry to no one (~) and someone".into());
@@ -300,7 +314,7 @@ pub(crate) fn validate_percent_int(val: i32) -> Result<(), String> {
 /// `validatePercentage` (fault percentages): 0, or within `[0.0001, 100]`.
 pub(crate) fn validate_percentage(p: &Percent) -> Result<(), String> {
     let v = p.value;
-    if v < 0.0 || v > 100.0 || (v > 0.0 && v < 0.0001) {
+    if !(0.0..=100.0).contains(&v) || (v > 0.0 && v < 0.0001) {
         return Err(format!(
             "percentage {} is neither 0.0, nor in range [0.0001, 100.0]",
             go_float(v)
@@ -313,13 +327,21 @@ pub(crate) fn validate_percentage(p: &Percent) -> Result<(), String> {
 /// least 21 (`1e-05`, `150`, `0.5`).
 pub(crate) fn go_float(v: f64) -> String {
     if v == 0.0 {
-        return if v.is_sign_negative() { "-0".into() } else { "0".into() };
+        return if v.is_sign_negative() {
+            "-0".into()
+        } else {
+            "0".into()
+        };
     }
     if v.is_nan() {
         return "NaN".into();
     }
     if v.is_infinite() {
-        return if v > 0.0 { "+Inf".into() } else { "-Inf".into() };
+        return if v > 0.0 {
+            "+Inf".into()
+        } else {
+            "-Inf".into()
+        };
     }
     let e = format!("{v:e}");
     let (mantissa, exp) = e.split_once('e').unwrap_or((&e, "0"));
@@ -339,13 +361,15 @@ pub(crate) fn go_float_f(v: f64) -> String {
 
 /// `validateStringMatch`: non-empty prefixes (where given), and regex checks.
 pub(crate) fn validate_string_match(sm: &StringMatch, location: &str) -> Result<(), String> {
-    if sm.exact.is_none() {
-        if let Some(p) = &sm.prefix {
-            if p.is_empty() {
-                return Err(format!("{location:?}: prefix string match should not be empty"));
-            }
-            return Ok(());
+    if sm.exact.is_none()
+        && let Some(p) = &sm.prefix
+    {
+        if p.is_empty() {
+            return Err(format!(
+                "{location:?}: prefix string match should not be empty"
+            ));
         }
+        return Ok(());
     }
     validate_string_match_regexp(sm, location)
 }
@@ -357,9 +381,9 @@ pub(crate) fn validate_string_match_regexp(sm: &StringMatch, location: &str) -> 
     }
     match &sm.regex {
         None => Ok(()),
-        Some(re) if re.is_empty() => {
-            Err(format!("{location:?}: regex string match should not be empty"))
-        }
+        Some(re) if re.is_empty() => Err(format!(
+            "{location:?}: regex string match should not be empty"
+        )),
         Some(re) => validate_string_regexp(re, location),
     }
 }
@@ -367,7 +391,9 @@ pub(crate) fn validate_string_match_regexp(sm: &StringMatch, location: &str) -> 
 /// `validateStringRegexp`: at most 1024 bytes, and valid RE2 syntax.
 pub(crate) fn validate_string_regexp(re: &str, location: &str) -> Result<(), String> {
     if re.len() > 1024 {
-        return Err(format!("{location:?}: regex is too large, max length allowed is 1024"));
+        return Err(format!(
+            "{location:?}: regex is too large, max length allowed is 1024"
+        ));
     }
     match re2_syntax_error(re) {
         None => Ok(()),
@@ -404,8 +430,12 @@ pub(crate) fn re2_syntax_error(re: &str) -> Option<String> {
         K::GroupUnopened => ("unexpected )", re),
         K::ClassUnclosed => ("missing closing ]", &re[span.start.offset..]),
         K::ClassRangeInvalid | K::ClassRangeLiteral => ("invalid character class range", fragment),
-        K::ClassEscapeInvalid | K::EscapeUnrecognized | K::EscapeHexInvalid
-        | K::EscapeHexInvalidDigit | K::EscapeHexEmpty | K::EscapeUnexpectedEof => {
+        K::ClassEscapeInvalid
+        | K::EscapeUnrecognized
+        | K::EscapeHexInvalid
+        | K::EscapeHexInvalidDigit
+        | K::EscapeHexEmpty
+        | K::EscapeUnexpectedEof => {
             if matches!(err.kind(), K::EscapeUnexpectedEof) {
                 ("trailing backslash at end of expression", "")
             } else {
@@ -417,12 +447,15 @@ pub(crate) fn re2_syntax_error(re: &str) -> Option<String> {
             ("invalid repeat count", fragment)
         }
         K::NestLimitExceeded(_) => ("expression nests too deeply", ""),
-        K::GroupNameInvalid | K::GroupNameEmpty | K::GroupNameDuplicate { .. }
+        K::GroupNameInvalid
+        | K::GroupNameEmpty
+        | K::GroupNameDuplicate { .. }
         | K::GroupNameUnexpectedEof => ("invalid named capture", fragment),
-        K::FlagUnrecognized | K::FlagDanglingNegation | K::FlagRepeatedNegation { .. }
-        | K::FlagDuplicate { .. } | K::FlagUnexpectedEof => {
-            ("invalid or unsupported Perl syntax", fragment)
-        }
+        K::FlagUnrecognized
+        | K::FlagDanglingNegation
+        | K::FlagRepeatedNegation { .. }
+        | K::FlagDuplicate { .. }
+        | K::FlagUnexpectedEof => ("invalid or unsupported Perl syntax", fragment),
         K::UnsupportedLookAround | K::UnsupportedBackreference => {
             ("invalid or unsupported Perl syntax", fragment)
         }
@@ -474,8 +507,21 @@ pub(crate) fn is_header_token(name: &str) -> bool {
             c.is_ascii_alphanumeric()
                 || matches!(
                     c,
-                    b'!' | b'#' | b'$' | b'%' | b'&' | b'\'' | b'*' | b'+' | b',' | b'-' | b'.'
-                        | b'^' | b'_' | b'`' | b'|' | b'~'
+                    b'!' | b'#'
+                        | b'$'
+                        | b'%'
+                        | b'&'
+                        | b'\''
+                        | b'*'
+                        | b'+'
+                        | b','
+                        | b'-'
+                        | b'.'
+                        | b'^'
+                        | b'_'
+                        | b'`'
+                        | b'|'
+                        | b'~'
                 )
         })
 }
@@ -629,7 +675,10 @@ mod tests {
             validate_wildcard_domain("1.2.3.4").unwrap_err(),
             "domain name \"2.3.4\" invalid (top level domain \"4\" cannot be all-numeric)"
         );
-        assert_eq!(validate_wildcard_domain("").unwrap_err(), "empty domain name not allowed");
+        assert_eq!(
+            validate_wildcard_domain("").unwrap_err(),
+            "empty domain name not allowed"
+        );
     }
 
     /// Durations must be whole milliseconds and at least 1 ms.

@@ -89,12 +89,16 @@ impl Report {
 
     /// The errors.
     pub fn errors(&self) -> impl Iterator<Item = &Finding> {
-        self.findings.iter().filter(|f| f.severity == Severity::Error)
+        self.findings
+            .iter()
+            .filter(|f| f.severity == Severity::Error)
     }
 
     /// The warnings.
     pub fn warnings(&self) -> impl Iterator<Item = &Finding> {
-        self.findings.iter().filter(|f| f.severity == Severity::Warning)
+        self.findings
+            .iter()
+            .filter(|f| f.severity == Severity::Warning)
     }
 }
 
@@ -203,7 +207,10 @@ impl<'a> Sink<'a> {
 /// Validates `metadata.name` as the API server would: required, and a DNS-1123 subdomain.
 pub(crate) fn validate_metadata(sink: &mut Sink<'_>, kind: Kind, name: &str) {
     if name.is_empty() {
-        sink.error("metadata.name", format!("{kind} must have a name (metadata.name: Required value)"));
+        sink.error(
+            "metadata.name",
+            format!("{kind} must have a name (metadata.name: Required value)"),
+        );
     } else if !common::is_dns1123_subdomain(name) {
         sink.error(
             "metadata.name",

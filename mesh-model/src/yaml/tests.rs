@@ -75,17 +75,28 @@ fn alias_expansion_is_bounded() {
     let (_, err) = parse(&text, LIMITS);
     let err = err.unwrap();
     assert!(err.limit);
-    assert!(err.message.contains("aliases expand to more than 10000 nodes"));
+    assert!(
+        err.message
+            .contains("aliases expand to more than 10000 nodes")
+    );
 }
 
 /// Nesting deeper than the limit is an error, not a stack overflow.
 #[test]
 fn depth_is_bounded() {
-    for text in ["[".repeat(100_000), "- ".repeat(100_000), "{a: ".repeat(100_000)] {
+    for text in [
+        "[".repeat(100_000),
+        "- ".repeat(100_000),
+        "{a: ".repeat(100_000),
+    ] {
         let (_, err) = parse(&text, LIMITS);
         let err = err.unwrap();
         assert!(err.limit);
-        assert!(err.message.starts_with("nesting is deeper than"), "{}", err.message);
+        assert!(
+            err.message.starts_with("nesting is deeper than"),
+            "{}",
+            err.message
+        );
     }
 }
 

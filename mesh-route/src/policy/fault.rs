@@ -95,7 +95,10 @@ impl FaultPolicy {
                 None
             };
             if kind.is_none() {
-                notes.push("fault.abort without a usable httpStatus or grpcStatus is not applied".to_owned());
+                notes.push(
+                    "fault.abort without a usable httpStatus or grpcStatus is not applied"
+                        .to_owned(),
+                );
             }
             kind.map(|kind| AbortFault { kind, fraction })
         });

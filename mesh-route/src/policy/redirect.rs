@@ -105,7 +105,9 @@ impl Redirect {
                 }
             }
             RedirectPath::PrefixRewrite(new) => {
-                let len = matched.and_then(HttpMatch::uri_prefix).map_or(1, <[u8]>::len);
+                let len = matched
+                    .and_then(HttpMatch::uri_prefix)
+                    .map_or(1, <[u8]>::len);
                 format!("{new}{}", pq.get(len.min(pq.len())..).unwrap_or(""))
             }
         };

@@ -146,7 +146,12 @@ impl RetryPolicy {
         // Numeric tokens become retriable status codes; the rest stay in retry_on.
         let mut tokens = Vec::new();
         let mut codes = Vec::new();
-        for t in r.retry_on.split(',').map(str::trim).filter(|t| !t.is_empty()) {
+        for t in r
+            .retry_on
+            .split(',')
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+        {
             match t.parse::<u16>() {
                 Ok(code) if (100..=599).contains(&code) => codes.push(code),
                 _ => tokens.push(t.to_owned()),

@@ -50,11 +50,17 @@ impl Rewrite {
         if let Some(uri) = &self.uri {
             let whole = matched.is_some_and(HttpMatch::uri_is_whole_path);
             if whole {
-                let query = path_and_query.find('?').map_or("", |i| &path_and_query[i..]);
+                let query = path_and_query
+                    .find('?')
+                    .map_or("", |i| &path_and_query[i..]);
                 return Cow::Owned(format!("{uri}{query}"));
             }
-            let prefix_len = matched.and_then(HttpMatch::uri_prefix).map_or(1, <[u8]>::len);
-            let rest = path_and_query.get(prefix_len.min(path_and_query.len())..).unwrap_or("");
+            let prefix_len = matched
+                .and_then(HttpMatch::uri_prefix)
+                .map_or(1, <[u8]>::len);
+            let rest = path_and_query
+                .get(prefix_len.min(path_and_query.len())..)
+                .unwrap_or("");
             return Cow::Owned(format!("{uri}{rest}"));
         }
         if let Some((re, replacement)) = &self.uri_regex {

@@ -86,12 +86,15 @@ impl PolicySet {
             };
         }
         let mut ports: Vec<u16> = Vec::new();
-        for tp in [top, subset.and_then(|s| s.traffic_policy.as_ref())].into_iter().flatten() {
+        for tp in [top, subset.and_then(|s| s.traffic_policy.as_ref())]
+            .into_iter()
+            .flatten()
+        {
             for pl in &tp.port_level_settings {
-                if let Some(n) = pl.port.as_ref().and_then(|p| u16::try_from(p.number).ok()) {
-                    if !ports.contains(&n) {
-                        ports.push(n);
-                    }
+                if let Some(n) = pl.port.as_ref().and_then(|p| u16::try_from(p.number).ok())
+                    && !ports.contains(&n)
+                {
+                    ports.push(n);
                 }
             }
         }
@@ -99,7 +102,9 @@ impl PolicySet {
             default: merge_traffic_policy(top, subset, None).map(Arc::new),
             by_port: ports
                 .into_iter()
-                .filter_map(|p| merge_traffic_policy(top, subset, Some(p)).map(|t| (p, Arc::new(t))))
+                .filter_map(|p| {
+                    merge_traffic_policy(top, subset, Some(p)).map(|t| (p, Arc::new(t)))
+                })
                 .collect(),
         }
     }

@@ -19,7 +19,10 @@ pub(crate) fn assert_finding(yaml: &str, severity: Severity, path: &str, message
         all.iter()
             .any(|f| f.severity == severity && f.path == path && f.message == message),
         "expected {severity} at {path:?}: {message:?}\ngot:\n{}",
-        all.iter().map(|f| format!("  {f}")).collect::<Vec<_>>().join("\n")
+        all.iter()
+            .map(|f| format!("  {f}"))
+            .collect::<Vec<_>>()
+            .join("\n")
     );
 }
 
@@ -27,6 +30,9 @@ pub(crate) fn assert_finding(yaml: &str, severity: Severity, path: &str, message
 #[track_caller]
 pub(crate) fn assert_no_errors(yaml: &str) {
     let all = findings(yaml);
-    let errors: Vec<_> = all.iter().filter(|f| f.severity == Severity::Error).collect();
+    let errors: Vec<_> = all
+        .iter()
+        .filter(|f| f.severity == Severity::Error)
+        .collect();
     assert!(errors.is_empty(), "unexpected errors:\n{errors:#?}");
 }
