@@ -1,0 +1,910 @@
+//! One request through the mesh, in Envoy's order: normalize and decide; CORS preflight;
+//! fault (delay, then abort); redirect or direct response; rewrite and request headers;
+//! mirrors; route timeout around retries with per-try timeouts, back-off and budget;
+//! response headers; metrics.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use arc_swap::ArcSwap;
+use bytes::Bytes;
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::{Method, Request, Response, StatusCode, Uri};
+use mesh_match::{RequestView, normalize_target};
+use mesh_route::policy::{AbortKind, CorsPolicy, HeadersPolicy, RetryOn, RetryPolicy};
+use mesh_route::{Decision, RouteDestination, RouteTable, Rule, Target};
+use tokio::sync::Semaphore;
+use tower::ServiceExt;
+
+use crate::BoxError;
+use crate::backend::{Backends, EndpointService};
+use crate::body::{self, BoxBody, Buffered};
+use crate::cluster::{Cluster, ClusterKey, Clusters};
+use crate::flags::ResponseFlags;
+use crate::metrics::{Metrics, RequestLabels};
+use crate::options::{Options, RetryBudget};
+use crate::rng::Samples;
+use crate::service::error::{ConnectFailure, MeshError};
+
+/// The client's address, for `useSourceIp` hashing and sticky splits: insert it into the
+/// request's extensions (a proxy does this from its accepted connection).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ClientAddr(pub std::net::SocketAddr);
+
+/// What the mesh decided, attached to every request it forwards (and, in annotate mode, to
+/// the request passed to the inner service).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RouteInfo {
+    /// The VirtualService (`namespace/name`), if one matched.
+    pub virtual_service: Option<String>,
+    /// The rule's index in it.
+    pub rule: Option<usize>,
+    /// The rule's name.
+    pub rule_name: String,
+    /// The destination host (FQDN).
+    pub host: String,
+    /// The subset, empty for none.
+    pub subset: String,
+    /// The destination port.
+    pub port: u16,
+    /// Labels that select the subset's endpoints (`None`: the subset is not defined).
+    pub subset_labels: Option<BTreeMap<String, String>>,
+    /// The attempt (0 for the first try).
+    pub attempt: u32,
+    /// Whether this is a mirrored copy.
+    pub mirror: bool,
+}
+
+/// State shared by every clone of the service.
+pub(crate) struct Shared {
+    pub(crate) table: ArcSwap<RouteTable>,
+    pub(crate) backends: ArcSwap<Backends>,
+    pub(crate) clusters: Clusters,
+    pub(crate) options: Options,
+    pub(crate) metrics: Metrics,
+    pub(crate) rng: Samples,
+    pub(crate) mirrors: Arc<Semaphore>,
+    pub(crate) source_namespace: String,
+    pub(crate) source_app: String,
+    pub(crate) source_version: String,
+}
+
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shared")
+            .field("identity", self.table.load().identity())
+            .field("options", &self.options)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What the request looked like when it arrived, owned.
+struct Head {
+    method: Method,
+    scheme: String,
+    authority: String,
+    path: String,
+    version: http::Version,
+    headers: HeaderMap,
+    extensions: http::Extensions,
+}
+
+fn local_reply(status: StatusCode, text: &str) -> Response<BoxBody> {
+    let mut r = Response::new(body::full(Bytes::copy_from_slice(text.as_bytes())));
+    *r.status_mut() = status;
+    if !text.is_empty() {
+        r.headers_mut()
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+    }
+    r
+}
+
+/// The outcome of one request, for metrics.
+struct Outcome {
+    flags: ResponseFlags,
+    host: String,
+    subset_version: String,
+}
+
+/// Handles one request; never fails in a way the caller must see as a transport error:
+/// mesh errors are returned as `Err(MeshError)` for the caller's mode to turn into a
+/// response or an error.
+pub(crate) async fn handle(
+    shared: Arc<Shared>,
+    inner: EndpointService,
+    req: Request<BoxBody>,
+) -> Result<Response<BoxBody>, MeshError> {
+    let started = Instant::now();
+    let mut outcome = Outcome {
+        flags: ResponseFlags::NONE,
+        host: String::new(),
+        subset_version: String::new(),
+    };
+    let result = route(&shared, inner, req, &mut outcome).await;
+    let status = match &result {
+        Ok(r) => r.status(),
+        Err(e) => e.status(),
+    };
+    let grpc_status = match &result {
+        Ok(r) => r
+            .headers()
+            .get("grpc-status")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned(),
+        Err(_) => String::new(),
+    };
+    let (name, namespace) = mesh_model::host::split_service_fqdn(&outcome.host)
+        .map(|(n, ns)| (n.to_owned(), ns.to_owned()))
+        .unwrap_or_else(|| (outcome.host.clone(), String::new()));
+    let labels = RequestLabels {
+        reporter: "source",
+        source_workload_namespace: shared.source_namespace.clone(),
+        source_app: shared.source_app.clone(),
+        source_version: shared.source_version.clone(),
+        destination_service: if outcome.host.is_empty() {
+            "unknown".to_owned()
+        } else {
+            outcome.host.clone()
+        },
+        destination_service_name: if name.is_empty() {
+            "unknown".to_owned()
+        } else {
+            name
+        },
+        destination_service_namespace: if namespace.is_empty() {
+            "unknown".to_owned()
+        } else {
+            namespace
+        },
+        destination_version: if outcome.subset_version.is_empty() {
+            "unknown".to_owned()
+        } else {
+            outcome.subset_version.clone()
+        },
+        request_protocol: if grpc_status.is_empty() {
+            "http"
+        } else {
+            "grpc"
+        },
+        response_code: status.as_u16(),
+        grpc_response_status: grpc_status,
+        response_flags: outcome.flags.to_string(),
+    };
+    shared.metrics.requests.get_or_create(&labels).inc();
+    shared
+        .metrics
+        .duration
+        .get_or_create(&labels)
+        .observe(started.elapsed().as_secs_f64() * 1000.0);
+    tracing::debug!(
+        status = status.as_u16(),
+        flags = %outcome.flags,
+        destination = %outcome.host,
+        "mesh request done"
+    );
+    result
+}
+
+async fn route(
+    shared: &Arc<Shared>,
+    inner: EndpointService,
+    req: Request<BoxBody>,
+    outcome: &mut Outcome,
+) -> Result<Response<BoxBody>, MeshError> {
+    let (parts, body) = req.into_parts();
+    let authority = parts
+        .uri
+        .authority()
+        .map(|a| a.as_str().to_owned())
+        .or_else(|| {
+            parts
+                .headers
+                .get(header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .map(str::to_owned)
+        })
+        .unwrap_or_default();
+    let scheme = parts.uri.scheme_str().unwrap_or("http").to_owned();
+    let raw_path = parts
+        .uri
+        .path_and_query()
+        .map_or("/", |p| p.as_str())
+        .to_owned();
+    let path = normalize_target(&raw_path, shared.options.path_normalization)?.into_owned();
+    let head = Head {
+        method: parts.method,
+        scheme,
+        authority,
+        path,
+        version: parts.version,
+        headers: parts.headers,
+        extensions: parts.extensions,
+    };
+    let table = shared.table.load_full();
+    let mut view = RequestView::new(
+        head.method.as_str(),
+        &head.scheme,
+        &head.authority,
+        &head.path,
+        &head.headers,
+    );
+    if let Some(p) = shared.options.listener_port {
+        view = view.with_port(p);
+    }
+    if let Some(ClientAddr(addr)) = head.extensions.get::<ClientAddr>() {
+        view = view.with_remote_ip(addr.ip());
+    }
+    let decision = table.decide(&view, shared.rng.next_u64());
+    let span = tracing::debug_span!(
+        "mesh",
+        outcome = decision.outcome(),
+        vs = tracing::field::Empty,
+        rule = tracing::field::Empty,
+        destination = tracing::field::Empty,
+    );
+    if let Some(m) = decision.matched() {
+        if let Some(vs) = &m.rule().virtual_service {
+            span.record(
+                "vs",
+                tracing::field::display(format_args!("{}/{}", vs.namespace, vs.name)),
+            );
+        }
+        span.record("rule", m.rule().index);
+    }
+    let _enter = span.enter();
+    match decision {
+        Decision::NoRoute(_) => {
+            outcome.flags.insert(ResponseFlags::NO_ROUTE);
+            Err(MeshError::NoRoute)
+        }
+        Decision::Redirect { matched, redirect } => {
+            let location = redirect.location(&view, matched.and_then(|m| m.matcher()));
+            let mut r = Response::new(body::empty());
+            *r.status_mut() =
+                StatusCode::from_u16(redirect.code).unwrap_or(StatusCode::MOVED_PERMANENTLY);
+            if let Ok(v) = HeaderValue::from_str(&location) {
+                r.headers_mut().insert(header::LOCATION, v);
+            }
+            if let Some(m) = matched {
+                m.rule().headers.response.apply(r.headers_mut());
+            }
+            Ok(r)
+        }
+        Decision::DirectResponse { matched, response } => {
+            let mut r = Response::new(body::full(Bytes::copy_from_slice(&response.body)));
+            *r.status_mut() = StatusCode::from_u16(response.status).unwrap_or(StatusCode::OK);
+            matched.rule().headers.response.apply(r.headers_mut());
+            Ok(r)
+        }
+        Decision::Route {
+            matched,
+            rule,
+            target,
+            ..
+        } => {
+            let upstream_path = decision.upstream_path(&view).into_owned();
+            let upstream_authority = decision.upstream_authority(&view).to_owned();
+            let port = target.port(view.port());
+            let host = target.host().into_owned();
+            span.record("destination", tracing::field::display(&host));
+            outcome.host = host.clone();
+            let dest = target.destination();
+            outcome.subset_version = dest
+                .and_then(|d| d.subset_labels.as_ref())
+                .and_then(|l| l.get("version").cloned())
+                .unwrap_or_else(|| target.subset().to_owned());
+            let info = RouteInfo {
+                virtual_service: rule
+                    .virtual_service
+                    .as_ref()
+                    .map(|k| format!("{}/{}", k.namespace, k.name)),
+                rule: matched.map(|m| m.rule().index),
+                rule_name: rule.name.clone(),
+                host,
+                subset: target.subset().to_owned(),
+                port,
+                subset_labels: match target {
+                    Target::Destination(d) => d.subset_labels.clone(),
+                    Target::Passthrough { .. } => Some(BTreeMap::new()),
+                },
+                attempt: 0,
+                mirror: false,
+            };
+            // CORS preflight, before faults (Istio's filter order).
+            let origin = head.headers.get(header::ORIGIN).cloned();
+            if let (Some(cors), Some(origin)) = (&rule.cors, &origin) {
+                let preflight = head.method == Method::OPTIONS
+                    && head
+                        .headers
+                        .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
+                if preflight {
+                    if cors.allows(origin.as_bytes()) {
+                        return Ok(preflight_response(cors, origin));
+                    }
+                    if !cors.forward_unmatched_preflights {
+                        return Ok(local_reply(StatusCode::OK, ""));
+                    }
+                }
+            }
+            // Faults: delay, then an independent roll for the abort.
+            if let Some(d) = rule.fault.delay {
+                if d.fraction.selects(shared.rng.next_u64()) {
+                    if let Some(t) = d.duration.to_std() {
+                        tokio::time::sleep(t).await;
+                    }
+                    outcome.flags.insert(ResponseFlags::DELAY_INJECTED);
+                }
+            }
+            if let Some(a) = rule.fault.abort {
+                if a.fraction.selects(shared.rng.next_u64()) {
+                    outcome.flags.insert(ResponseFlags::FAULT_INJECTED);
+                    return Ok(abort_response(a.kind));
+                }
+            }
+            let upstream =
+                UpstreamHead::new(&head, &upstream_path, &upstream_authority, rule, dest, info);
+            let mut response = forward(
+                shared, inner, rule, target, dest, &view, upstream, body, outcome,
+            )
+            .await?;
+            apply_response_headers(rule, dest, response.headers_mut());
+            if let (Some(cors), Some(origin)) = (&rule.cors, &origin) {
+                if cors.allows(origin.as_bytes()) {
+                    cors_response_headers(cors, origin, response.headers_mut());
+                }
+            }
+            Ok(response)
+        }
+    }
+}
+
+fn preflight_response(cors: &CorsPolicy, origin: &HeaderValue) -> Response<BoxBody> {
+    let mut r = Response::new(body::empty());
+    let h = r.headers_mut();
+    h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin.clone());
+    let mut put = |name: HeaderName, value: &Option<String>| {
+        if let Some(v) = value.as_deref().and_then(|v| HeaderValue::from_str(v).ok()) {
+            h.insert(name, v);
+        }
+    };
+    put(header::ACCESS_CONTROL_ALLOW_METHODS, &cors.allow_methods);
+    put(header::ACCESS_CONTROL_ALLOW_HEADERS, &cors.allow_headers);
+    put(
+        header::ACCESS_CONTROL_MAX_AGE,
+        &cors.max_age.map(|s| s.to_string()),
+    );
+    if cors.allow_credentials == Some(true) {
+        h.insert(
+            header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
+            HeaderValue::from_static("true"),
+        );
+    }
+    r
+}
+
+fn cors_response_headers(cors: &CorsPolicy, origin: &HeaderValue, h: &mut HeaderMap) {
+    h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin.clone());
+    if cors.allow_credentials == Some(true) {
+        h.insert(
+            header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
+            HeaderValue::from_static("true"),
+        );
+    }
+    if let Some(v) = cors
+        .expose_headers
+        .as_deref()
+        .and_then(|v| HeaderValue::from_str(v).ok())
+    {
+        h.insert(header::ACCESS_CONTROL_EXPOSE_HEADERS, v);
+    }
+}
+
+fn abort_response(kind: AbortKind) -> Response<BoxBody> {
+    match kind {
+        AbortKind::Http(status) => local_reply(
+            StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            "fault filter abort",
+        ),
+        AbortKind::Grpc(code) => {
+            // A trailers-only gRPC response: HTTP 200 with the status in the headers.
+            let mut r = Response::new(body::empty());
+            let h = r.headers_mut();
+            h.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/grpc"),
+            );
+            h.insert("grpc-status", HeaderValue::from(code));
+            h.insert(
+                "grpc-message",
+                HeaderValue::from_static("fault filter abort"),
+            );
+            r
+        }
+    }
+}
+
+/// Route-level and destination-level operations, in Envoy's order: for a single destination
+/// the destination's come after the route's (a destination `set` wins); for a weighted
+/// split they come first (a route `set` wins).
+fn ordered_ops<'r>(
+    rule: &'r Rule,
+    dest: Option<&'r RouteDestination>,
+) -> [Option<&'r HeadersPolicy>; 2] {
+    let weighted = rule.split().is_some_and(|s| s.is_weighted());
+    let d = dest.map(|d| &d.headers);
+    if weighted {
+        [d, Some(&rule.headers)]
+    } else {
+        [Some(&rule.headers), d]
+    }
+}
+
+fn apply_response_headers(rule: &Rule, dest: Option<&RouteDestination>, h: &mut HeaderMap) {
+    for ops in ordered_ops(rule, dest).into_iter().flatten() {
+        ops.response.apply(h);
+    }
+}
+
+/// The request sent upstream, without its body: built once, cloned per attempt.
+struct UpstreamHead {
+    method: Method,
+    uri: Uri,
+    version: http::Version,
+    headers: HeaderMap,
+    extensions: http::Extensions,
+    info: RouteInfo,
+}
+
+impl UpstreamHead {
+    fn new(
+        head: &Head,
+        path: &str,
+        authority: &str,
+        rule: &Rule,
+        dest: Option<&RouteDestination>,
+        info: RouteInfo,
+    ) -> Self {
+        let mut headers = head.headers.clone();
+        for ops in ordered_ops(rule, dest).into_iter().flatten() {
+            ops.request.apply(&mut headers);
+        }
+        if path != head.path {
+            if let Ok(v) = HeaderValue::from_str(&head.path) {
+                headers.insert("x-envoy-original-path", v);
+            }
+        }
+        if let Ok(v) = HeaderValue::from_str(authority) {
+            headers.insert(header::HOST, v);
+        }
+        let uri = path
+            .parse::<Uri>()
+            .unwrap_or_else(|_| Uri::from_static("/"));
+        UpstreamHead {
+            method: head.method.clone(),
+            uri,
+            version: head.version,
+            headers,
+            extensions: head.extensions.clone(),
+            info,
+        }
+    }
+
+    fn request(&self, body: BoxBody, attempt: u32) -> Request<BoxBody> {
+        let mut r = Request::new(body);
+        *r.method_mut() = self.method.clone();
+        *r.uri_mut() = self.uri.clone();
+        *r.version_mut() = self.version;
+        *r.headers_mut() = self.headers.clone();
+        *r.extensions_mut() = self.extensions.clone();
+        let mut info = self.info.clone();
+        info.attempt = attempt;
+        r.extensions_mut().insert(info);
+        r
+    }
+}
+
+/// Where a destination's requests go: a cluster of registered endpoints, or the inner
+/// service (hosts without registered endpoints, and passthrough).
+enum Dispatch {
+    Cluster(Arc<Cluster>),
+    Inner(Arc<Cluster>),
+}
+
+fn dispatch_for(
+    shared: &Shared,
+    host: &str,
+    dest: Option<&RouteDestination>,
+    port: u16,
+) -> Result<Dispatch, MeshError> {
+    let empty = BTreeMap::new();
+    let labels = match dest {
+        Some(d) => d.subset_labels.as_ref().ok_or_else(|| {
+            MeshError::ClusterNotFound(format!("outbound|{port}|{}|{host}", d.subset))
+        })?,
+        None => &empty,
+    };
+    let policy = dest.and_then(|d| d.policy.for_port(port));
+    let key = ClusterKey {
+        host: host.to_owned(),
+        subset: dest.map(|d| d.subset.clone()).unwrap_or_default(),
+        port,
+    };
+    let backends = shared.backends.load();
+    match shared.clusters.get(&backends, key.clone(), labels, policy) {
+        Some(c) => Ok(Dispatch::Cluster(c)),
+        None => Ok(Dispatch::Inner(
+            shared.clusters.inner_cluster(key, labels, policy),
+        )),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn forward(
+    shared: &Arc<Shared>,
+    inner: EndpointService,
+    rule: &Rule,
+    target: Target<'_>,
+    dest: Option<&RouteDestination>,
+    view: &RequestView<'_>,
+    upstream: UpstreamHead,
+    body: BoxBody,
+    outcome: &mut Outcome,
+) -> Result<Response<BoxBody>, MeshError> {
+    let host = upstream.info.host.clone();
+    let port = upstream.info.port;
+    let dispatch = dispatch_for(shared, &host, dest, port).inspect_err(|_| {
+        outcome.flags.insert(ResponseFlags::NO_CLUSTER);
+    })?;
+    let cluster = match &dispatch {
+        Dispatch::Cluster(c) | Dispatch::Inner(c) => c.clone(),
+    };
+    if let Dispatch::Cluster(c) = &dispatch {
+        if c.members.is_empty() {
+            outcome.flags.insert(ResponseFlags::NO_HEALTHY_UPSTREAM);
+            return Err(MeshError::NoHealthyUpstream);
+        }
+    }
+    let policy = &rule.retries;
+    let wants_buffer = policy.attempts > 0 || !rule.mirrors.is_empty();
+    let body = if wants_buffer {
+        match body::buffer(body, shared.options.body_limit)
+            .await
+            .map_err(MeshError::Body)?
+        {
+            Buffered::Whole(b) => {
+                Metrics::count(&shared.metrics.bodies, "buffered");
+                Buffered::Whole(b)
+            }
+            streaming => {
+                Metrics::count(&shared.metrics.bodies, "streamed");
+                streaming
+            }
+        }
+    } else {
+        Buffered::Streaming(body)
+    };
+    // Mirrors: fire and forget, only for replayable bodies.
+    for mirror in &rule.mirrors {
+        if !mirror.fraction.selects(shared.rng.next_u64()) {
+            continue;
+        }
+        match &body {
+            Buffered::Whole(bytes) => send_mirror(
+                shared,
+                &inner,
+                mirror,
+                &upstream,
+                bytes.clone(),
+                view.port(),
+            ),
+            Buffered::Streaming(_) if wants_buffer => {
+                Metrics::count(&shared.metrics.mirrors, "not_buffered");
+            }
+            Buffered::Streaming(_) => {}
+        }
+    }
+    let _ = target;
+    cluster.active_requests.fetch_add(1, Ordering::Relaxed);
+    let attempts = attempts(
+        shared, &inner, &dispatch, &cluster, policy, view, &upstream, body, outcome,
+    );
+    let result = match rule.timeout.and_then(|t| t.to_std()) {
+        Some(t) => match tokio::time::timeout(t, attempts).await {
+            Ok(r) => r,
+            Err(_) => {
+                outcome.flags.insert(ResponseFlags::UPSTREAM_TIMEOUT);
+                Err(MeshError::Timeout)
+            }
+        },
+        None => attempts.await,
+    };
+    cluster.active_requests.fetch_sub(1, Ordering::Relaxed);
+    result
+}
+
+type UpstreamFuture = std::pin::Pin<
+    Box<dyn std::future::Future<Output = Result<Response<BoxBody>, BoxError>> + Send>,
+>;
+
+/// How an attempt failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Failure {
+    Connect,
+    Reset,
+    PerTryTimeout,
+}
+
+fn classify(e: &BoxError) -> Failure {
+    if e.downcast_ref::<ConnectFailure>().is_some() {
+        return Failure::Connect;
+    }
+    #[cfg(feature = "client")]
+    if let Some(he) = e.downcast_ref::<hyper_util::client::legacy::Error>() {
+        if he.is_connect() {
+            return Failure::Connect;
+        }
+    }
+    Failure::Reset
+}
+
+fn retry_on_failure(p: &RetryPolicy, f: Failure) -> bool {
+    let any_reset = p.has(RetryOn::FiveXx) || p.has(RetryOn::GatewayError) || p.has(RetryOn::Reset);
+    match f {
+        Failure::Connect => any_reset || p.has(RetryOn::ConnectFailure),
+        Failure::Reset | Failure::PerTryTimeout => any_reset,
+    }
+}
+
+fn retry_on_response(p: &RetryPolicy, r: &Response<BoxBody>) -> bool {
+    let s = r.status().as_u16();
+    if p.has(RetryOn::FiveXx) && s >= 500 {
+        return true;
+    }
+    if p.has(RetryOn::GatewayError) && matches!(s, 502..=504) {
+        return true;
+    }
+    if p.has(RetryOn::Retriable4xx) && s == 409 {
+        return true;
+    }
+    if p.has(RetryOn::RetriableStatusCodes) && p.retriable_status_codes.contains(&s) {
+        return true;
+    }
+    // gRPC: a trailers-only response carries grpc-status in its headers.
+    if let Some(code) = r
+        .headers()
+        .get("grpc-status")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u32>().ok())
+    {
+        return p.conditions.iter().any(|c| c.grpc_code() == Some(code));
+    }
+    false
+}
+
+/// Envoy's jittered exponential back-off: the n-th retry waits a uniform time below
+/// `base * (2^n - 1)`, capped at ten times the base.
+fn backoff(base: Duration, retry: u32, rng: &Samples) -> Duration {
+    let base_ms = base.as_millis().max(1) as u64;
+    let max_ms = base_ms * 10;
+    let multiplier = (1u64 << retry.min(32)) - 1;
+    let ceiling = multiplier.saturating_mul(base_ms);
+    let ms = (rng.below(ceiling.max(1))).min(max_ms);
+    Duration::from_millis(ms)
+}
+
+fn budget_allows(shared: &Shared, cluster: &Cluster) -> bool {
+    let budget = cluster
+        .policy()
+        .and_then(|p| p.retry_budget.as_ref())
+        .map(|b| RetryBudget {
+            percent: b.percent.map_or(20.0, |p| p.0),
+            min_concurrency: if b.min_retry_concurrency == 0 {
+                3
+            } else {
+                b.min_retry_concurrency
+            },
+        })
+        .or(shared.options.default_retry_budget);
+    let Some(b) = budget else { return true };
+    let active = cluster.active_requests.load(Ordering::Relaxed) as f64;
+    let allowed = ((active * b.percent / 100.0) as u64).max(u64::from(b.min_concurrency));
+    cluster.active_retries.load(Ordering::Relaxed) < allowed
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn attempts(
+    shared: &Arc<Shared>,
+    inner: &EndpointService,
+    dispatch: &Dispatch,
+    cluster: &Arc<Cluster>,
+    policy: &RetryPolicy,
+    view: &RequestView<'_>,
+    upstream: &UpstreamHead,
+    body: Buffered,
+    outcome: &mut Outcome,
+) -> Result<Response<BoxBody>, MeshError> {
+    let mut body = Some(body);
+    let mut tried: Vec<usize> = Vec::new();
+    let mut attempt: u32 = 0;
+    loop {
+        let this_body = match body.take() {
+            Some(Buffered::Whole(b)) => {
+                body = Some(Buffered::Whole(b.clone()));
+                body::full(b)
+            }
+            Some(Buffered::Streaming(s)) => s,
+            None => body::empty(),
+        };
+        let replayable = matches!(body, Some(Buffered::Whole(_)));
+        let req = upstream.request(this_body, attempt);
+        let (svc, member) = match dispatch {
+            Dispatch::Inner(_) => (inner.clone(), None),
+            Dispatch::Cluster(c) => {
+                let exclude: &[usize] = if policy.retry_ignore_previous_hosts {
+                    &tried
+                } else {
+                    &[]
+                };
+                match c.pick(view, &shared.rng, exclude) {
+                    Some(i) => (c.members[i].endpoint.service.clone(), Some(i)),
+                    None => {
+                        outcome.flags.insert(ResponseFlags::NO_HEALTHY_UPSTREAM);
+                        return Err(MeshError::NoHealthyUpstream);
+                    }
+                }
+            }
+        };
+        if let (Some(i), Dispatch::Cluster(c)) = (member, dispatch) {
+            c.members[i].active.fetch_add(1, Ordering::Relaxed);
+            tried.push(i);
+        }
+        let call: UpstreamFuture = Box::pin(svc.oneshot(req));
+        let result = match policy.per_try_timeout.and_then(|t| t.to_std()) {
+            Some(t) => match tokio::time::timeout(t, call).await {
+                Ok(r) => r.map_err(|e| (classify(&e), e)),
+                Err(_) => Err((Failure::PerTryTimeout, "per-try timeout".into())),
+            },
+            None => call.await.map_err(|e| (classify(&e), e)),
+        };
+        if let (Some(i), Dispatch::Cluster(c)) = (member, dispatch) {
+            c.members[i].active.fetch_sub(1, Ordering::Relaxed);
+        }
+        if attempt > 0 {
+            cluster.active_retries.fetch_sub(1, Ordering::Relaxed);
+        }
+        let retriable = match &result {
+            Ok(r) => retry_on_response(policy, r),
+            Err((f, _)) => retry_on_failure(policy, *f),
+        };
+        let exhausted = attempt >= policy.attempts;
+        if !retriable || !replayable || exhausted {
+            if retriable && exhausted && attempt > 0 {
+                outcome.flags.insert(ResponseFlags::UPSTREAM_RETRY_LIMIT);
+            }
+            return match result {
+                Ok(r) => Ok(r),
+                Err((Failure::PerTryTimeout, _)) => {
+                    outcome.flags.insert(ResponseFlags::UPSTREAM_TIMEOUT);
+                    Err(MeshError::Timeout)
+                }
+                Err((Failure::Connect, e)) => {
+                    outcome
+                        .flags
+                        .insert(ResponseFlags::UPSTREAM_CONNECT_FAILURE);
+                    Err(MeshError::Upstream {
+                        reason: "connection failure",
+                        source: e,
+                    })
+                }
+                Err((Failure::Reset, e)) => {
+                    outcome.flags.insert(ResponseFlags::UPSTREAM_RESET);
+                    Err(MeshError::Upstream {
+                        reason: "remote reset",
+                        source: e,
+                    })
+                }
+            };
+        }
+        if !budget_allows(shared, cluster) {
+            Metrics::count(&shared.metrics.retries, "budget_exhausted");
+            return match result {
+                Ok(r) => Ok(r),
+                Err((_, e)) => {
+                    outcome
+                        .flags
+                        .insert(ResponseFlags::UPSTREAM_CONNECT_FAILURE);
+                    Err(MeshError::Upstream {
+                        reason: "remote reset",
+                        source: e,
+                    })
+                }
+            };
+        }
+        // Drop the failed response before waiting.
+        drop(result);
+        attempt += 1;
+        Metrics::count(&shared.metrics.retries, "attempted");
+        cluster.active_retries.fetch_add(1, Ordering::Relaxed);
+        let wait = backoff(
+            policy.backoff.to_std().unwrap_or(Duration::from_millis(25)),
+            attempt,
+            &shared.rng,
+        );
+        tokio::time::sleep(wait).await;
+    }
+}
+
+fn send_mirror(
+    shared: &Arc<Shared>,
+    inner: &EndpointService,
+    mirror: &mesh_route::Mirror,
+    upstream: &UpstreamHead,
+    bytes: Bytes,
+    request_port: u16,
+) {
+    let Ok(permit) = shared.mirrors.clone().try_acquire_owned() else {
+        Metrics::count(&shared.metrics.mirrors, "dropped");
+        return;
+    };
+    let d = &mirror.destination;
+    let port = d.port_for(request_port);
+    let Ok(dispatch) = dispatch_for(shared, &d.host, Some(d), port) else {
+        Metrics::count(&shared.metrics.mirrors, "dropped");
+        return;
+    };
+    let mut req = upstream.request(body::full(bytes), 0);
+    if let Some(info) = req.extensions_mut().get_mut::<RouteInfo>() {
+        info.host = d.host.clone();
+        info.subset = d.subset.clone();
+        info.port = port;
+        info.subset_labels = d.subset_labels.clone();
+        info.mirror = true;
+    }
+    if shared.options.shadow_host_suffix {
+        if let Some(host) = req
+            .headers()
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+        {
+            let shadow = shadow_host(host);
+            if let Ok(v) = HeaderValue::from_str(&shadow) {
+                req.headers_mut().insert(header::HOST, v);
+            }
+        }
+    }
+    let svc = match &dispatch {
+        Dispatch::Cluster(c) => {
+            let headers = HeaderMap::new();
+            let view = RequestView::new("GET", "http", "", "/", &headers);
+            match c.pick(&view, &shared.rng, &[]) {
+                Some(i) => c.members[i].endpoint.service.clone(),
+                None => {
+                    Metrics::count(&shared.metrics.mirrors, "dropped");
+                    return;
+                }
+            }
+        }
+        Dispatch::Inner(_) => inner.clone(),
+    };
+    Metrics::count(&shared.metrics.mirrors, "sent");
+    let call: UpstreamFuture = Box::pin(svc.oneshot(req));
+    tokio::spawn(async move {
+        let _permit = permit;
+        // The response is discarded; errors of the copy never reach the client.
+        let _ = call.await;
+    });
+}
+
+/// `reviews:9080` -> `reviews-shadow:9080` (Envoy appends the suffix to the host part).
+pub(crate) fn shadow_host(host: &str) -> String {
+    match mesh_match::authority_port(host) {
+        Some(_) => {
+            let h = mesh_match::authority_host(host);
+            format!("{h}-shadow{}", &host[h.len()..])
+        }
+        None => format!("{host}-shadow"),
+    }
+}

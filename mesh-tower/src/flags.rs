@@ -1,0 +1,72 @@
+//! Envoy response flags, as Istio's metrics label them.
+
+use std::fmt;
+
+/// A set of response flags.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct ResponseFlags(u16);
+
+macro_rules! flags {
+    ($($name:ident = $bit:expr => $text:literal, $doc:literal;)+) => {
+        impl ResponseFlags {
+            $(
+                #[doc = $doc]
+                pub const $name: ResponseFlags = ResponseFlags(1 << $bit);
+            )+
+            const ALL: &'static [(ResponseFlags, &'static str)] = &[$((ResponseFlags::$name, $text)),+];
+        }
+    };
+}
+
+flags! {
+    NO_ROUTE = 0 => "NR", "No route configured for the request (404).";
+    UPSTREAM_CONNECT_FAILURE = 1 => "UF", "Upstream connection failure (503).";
+    UPSTREAM_RETRY_LIMIT = 2 => "URX", "Upstream retry limit exceeded.";
+    UPSTREAM_TIMEOUT = 3 => "UT", "Upstream request timeout (504).";
+    DELAY_INJECTED = 4 => "DI", "The request was delayed by fault injection.";
+    FAULT_INJECTED = 5 => "FI", "The request was aborted by fault injection.";
+    OVERFLOW = 6 => "UO", "Upstream overflow: circuit breaking (503).";
+    NO_HEALTHY_UPSTREAM = 7 => "UH", "No healthy upstream host (503).";
+    NO_CLUSTER = 8 => "NC", "The upstream cluster was not found (503).";
+    UPSTREAM_RESET = 9 => "UR", "Upstream remote reset.";
+}
+
+impl ResponseFlags {
+    /// No flag.
+    pub const NONE: ResponseFlags = ResponseFlags(0);
+
+    /// Adds `other`.
+    pub fn insert(&mut self, other: ResponseFlags) {
+        self.0 |= other.0;
+    }
+
+    /// Whether `other` is set.
+    pub fn contains(&self, other: ResponseFlags) -> bool {
+        self.0 & other.0 == other.0 && other.0 != 0
+    }
+
+    /// Whether no flag is set.
+    pub fn is_empty(&self) -> bool {
+        self.0 == 0
+    }
+}
+
+impl fmt::Display for ResponseFlags {
+    /// Istio's `response_flags` label: `-` for none, else the flags joined with `,`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.is_empty() {
+            return f.write_str("-");
+        }
+        let mut first = true;
+        for (flag, text) in ResponseFlags::ALL {
+            if self.contains(*flag) {
+                if !first {
+                    f.write_str(",")?;
+                }
+                f.write_str(text)?;
+                first = false;
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,85 @@
+//! Istio's traffic management in-process: a tower [`Layer`](tower::Layer) that executes the
+//! decisions of a [`mesh_route::RouteTable`] around any HTTP service, as an Envoy sidecar
+//! would, without the extra hop.
+//!
+//! Policies run in Envoy's order: fault (delay, then abort) → redirect or direct response →
+//! rewrite and request header operations → route timeout around retries (per-try timeout,
+//! `retryOn`, jittered exponential back-off, retry budget) → response header operations;
+//! no route gives 404. Mirrors are fire-and-forget with a bounded queue. Backends are
+//! registered per host with labels, and subsets select them by label as Istio's do.
+//!
+//! ```
+//! use mesh_tower::{Backends, Endpoint, MeshLayer};
+//! use mesh_route::{CompileOptions, Identity, RouteTable};
+//! use tower::{ServiceBuilder, ServiceExt, service_fn};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let resources = mesh_model::load_str(r#"
+//! apiVersion: networking.istio.io/v1
+//! kind: VirtualService
+//! metadata: {name: shop, namespace: demo}
+//! spec:
+//!   hosts: [shop]
+//!   http:
+//!   - route:
+//!     - destination: {host: shop, subset: v2}
+//! ---
+//! apiVersion: networking.istio.io/v1
+//! kind: DestinationRule
+//! metadata: {name: shop, namespace: demo}
+//! spec:
+//!   host: shop
+//!   subsets:
+//!   - {name: v1, labels: {version: v1}}
+//!   - {name: v2, labels: {version: v2}}
+//! "#)?;
+//! let table = RouteTable::compile(&resources, &Identity::sidecar("demo"), &CompileOptions::default())?;
+//! let version = |v: &'static str| service_fn(move |_req| async move {
+//!     Ok::<_, std::convert::Infallible>(http::Response::new(mesh_tower::body::full(v)))
+//! });
+//! let backends = Backends::new()
+//!     .with("shop.demo.svc.cluster.local", Endpoint::new("shop-v1", [("version", "v1")], version("v1")))
+//!     .with("shop.demo.svc.cluster.local", Endpoint::new("shop-v2", [("version", "v2")], version("v2")));
+//! // The inner service answers hosts that have no registered endpoints.
+//! let fallback = service_fn(|_req| async { Ok::<_, std::convert::Infallible>(http::Response::new(mesh_tower::body::empty())) });
+//! let svc = ServiceBuilder::new().layer(MeshLayer::new(table, backends)).service(fallback);
+//!
+//! let req = http::Request::get("http://shop/cart").body(mesh_tower::body::empty())?;
+//! let resp = svc.oneshot(req).await?;
+//! let body = http_body_util::BodyExt::collect(resp.into_body()).await.map_err(|e| e.to_string())?.to_bytes();
+//! assert_eq!(&body[..], b"v2");
+//! # Ok(())
+//! # }
+//! ```
+#![forbid(unsafe_code)]
+#![warn(
+    missing_docs,
+    missing_debug_implementations,
+    unreachable_pub,
+    rust_2018_idioms
+)]
+
+pub mod backend;
+pub mod body;
+#[cfg(feature = "client")]
+pub mod client;
+mod cluster;
+mod execute;
+pub mod flags;
+pub mod metrics;
+pub mod options;
+pub mod rng;
+pub mod service;
+
+pub use backend::{Backends, Endpoint, EndpointService};
+pub use execute::{ClientAddr, RouteInfo};
+pub use flags::ResponseFlags;
+pub use metrics::Metrics;
+pub use options::{Options, RetryBudget};
+pub use service::error::{ConnectFailure, MeshError};
+pub use service::layer::{MeshHandle, MeshLayer};
+pub use service::{Errors, MeshService, Mode, Responses};
+
+/// The boxed error type at the tower boundary.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;

@@ -1,0 +1,78 @@
+//! Errors of the mesh service. Each maps to the local reply Envoy would send, with the
+//! response flag Istio's metrics report.
+
+use http::StatusCode;
+
+use crate::BoxError;
+
+/// Why the mesh answered instead of the upstream.
+#[derive(Debug, thiserror::Error)]
+pub enum MeshError {
+    /// The path could not be normalized (Envoy: 400).
+    #[error("bad request path: {0}")]
+    BadPath(#[from] mesh_match::NormalizeError),
+    /// No route for the request (404, `NR`).
+    #[error("no route")]
+    NoRoute,
+    /// The route timeout or the last per-try timeout expired (504, `UT`).
+    #[error("upstream request timeout")]
+    Timeout,
+    /// The destination's subset is not defined (503, `NC`).
+    #[error("cluster not found: {0}")]
+    ClusterNotFound(String),
+    /// No endpoint of the subset is available (503, `UH`).
+    #[error("no healthy upstream")]
+    NoHealthyUpstream,
+    /// A connection-pool limit was reached (503, `UO`).
+    #[error("upstream overflow: {0}")]
+    Overflow(&'static str),
+    /// The upstream failed (503: `UF` on connect failure, else `UR`/`UC`).
+    #[error("upstream connect error or disconnect/reset before headers. reset reason: {reason}")]
+    Upstream {
+        /// `connection failure`, `remote reset`, ...
+        reason: &'static str,
+        /// The underlying error.
+        #[source]
+        source: BoxError,
+    },
+    /// The request body could not be read.
+    #[error("error reading the request body: {0}")]
+    Body(#[source] BoxError),
+}
+
+impl MeshError {
+    /// The status Envoy answers with.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            MeshError::BadPath(_) | MeshError::Body(_) => StatusCode::BAD_REQUEST,
+            MeshError::NoRoute => StatusCode::NOT_FOUND,
+            MeshError::Timeout => StatusCode::GATEWAY_TIMEOUT,
+            MeshError::ClusterNotFound(_)
+            | MeshError::NoHealthyUpstream
+            | MeshError::Overflow(_)
+            | MeshError::Upstream { .. } => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    /// The body of Envoy's local reply.
+    pub fn body(&self) -> String {
+        match self {
+            MeshError::NoRoute => String::new(),
+            MeshError::Timeout => "upstream request timeout".to_owned(),
+            MeshError::NoHealthyUpstream => "no healthy upstream".to_owned(),
+            MeshError::Overflow(_) => {
+                "upstream connect error or disconnect/reset before headers. reset reason: overflow"
+                    .to_owned()
+            }
+            MeshError::ClusterNotFound(_) => String::new(),
+            MeshError::BadPath(_) | MeshError::Body(_) => "Bad Request".to_owned(),
+            other => other.to_string(),
+        }
+    }
+}
+
+/// An error of a backend that is a connection failure (retried under `connect-failure`).
+/// Backends built on other clients can return it to get Envoy's treatment.
+#[derive(Debug, thiserror::Error)]
+#[error("connection failure: {0}")]
+pub struct ConnectFailure(#[source] pub BoxError);

@@ -1,0 +1,152 @@
+//! [`MeshLayer`]: wraps any service with the mesh; and [`MeshHandle`], to swap its route
+//! table while it serves.
+
+use std::marker::PhantomData;
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use mesh_route::{Identity, RouteTable};
+use tokio::sync::Semaphore;
+use tower::Layer;
+
+use super::{Errors, MeshService, Mode, Responses};
+use crate::backend::Backends;
+use crate::cluster::Clusters;
+use crate::execute::Shared;
+use crate::metrics::Metrics;
+use crate::options::Options;
+use crate::rng::Samples;
+
+/// Adds Istio's traffic management to a service: `ServiceBuilder::new().layer(MeshLayer::new(table, backends))`.
+///
+/// Every service the layer builds shares one route table (swappable through
+/// [`handle`](Self::handle)), one set of backends, per-destination state, metrics and a
+/// seeded source of randomness.
+pub struct MeshLayer<M = Responses> {
+    shared: Arc<Shared>,
+    mode: PhantomData<fn() -> M>,
+}
+
+impl<M> Clone for MeshLayer<M> {
+    fn clone(&self) -> Self {
+        MeshLayer {
+            shared: self.shared.clone(),
+            mode: PhantomData,
+        }
+    }
+}
+
+impl<M> std::fmt::Debug for MeshLayer<M> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MeshLayer")
+            .field("shared", &self.shared)
+            .finish()
+    }
+}
+
+impl MeshLayer<Responses> {
+    /// A layer routing with `table` to `backends`, with default [`Options`].
+    pub fn new(table: impl Into<Arc<RouteTable>>, backends: Backends) -> Self {
+        MeshLayer::with_options(table, backends, Options::default())
+    }
+
+    /// A layer with explicit options.
+    pub fn with_options(
+        table: impl Into<Arc<RouteTable>>,
+        backends: Backends,
+        options: Options,
+    ) -> Self {
+        let table: Arc<RouteTable> = table.into();
+        let (ns, app, version) = match table.identity() {
+            Identity::Sidecar { namespace, labels } => (
+                namespace.clone(),
+                labels.get("app").cloned().unwrap_or_default(),
+                labels.get("version").cloned().unwrap_or_default(),
+            ),
+            Identity::Gateway { namespace, name } => {
+                (namespace.clone(), name.clone(), String::new())
+            }
+        };
+        let rng = options
+            .seed
+            .map_or_else(Samples::from_entropy, Samples::new);
+        let shared = Shared {
+            table: ArcSwap::new(table),
+            backends: ArcSwap::from_pointee(backends),
+            clusters: Clusters::default(),
+            mirrors: Arc::new(Semaphore::new(options.mirror_queue)),
+            options,
+            metrics: Metrics::new(),
+            rng,
+            source_namespace: ns,
+            source_app: if app.is_empty() {
+                "unknown".into()
+            } else {
+                app
+            },
+            source_version: if version.is_empty() {
+                "unknown".into()
+            } else {
+                version
+            },
+        };
+        MeshLayer {
+            shared: Arc::new(shared),
+            mode: PhantomData,
+        }
+    }
+
+    /// The same layer, returning mesh errors as errors instead of local replies.
+    pub fn errors(self) -> MeshLayer<Errors> {
+        MeshLayer {
+            shared: self.shared,
+            mode: PhantomData,
+        }
+    }
+}
+
+impl<M> MeshLayer<M> {
+    /// A handle to swap the table and backends, and read metrics.
+    pub fn handle(&self) -> MeshHandle {
+        MeshHandle {
+            shared: self.shared.clone(),
+        }
+    }
+}
+
+impl<S, M: Mode> Layer<S> for MeshLayer<M> {
+    type Service = MeshService<S, M>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        MeshService::new(inner, self.shared.clone())
+    }
+}
+
+/// Swaps the route table and backends of a running layer, atomically: requests in flight
+/// finish on the table they started with.
+#[derive(Clone, Debug)]
+pub struct MeshHandle {
+    shared: Arc<Shared>,
+}
+
+impl MeshHandle {
+    /// Replaces the route table.
+    pub fn swap_table(&self, table: impl Into<Arc<RouteTable>>) {
+        self.shared.table.store(table.into());
+    }
+
+    /// Replaces the backends.
+    pub fn swap_backends(&self, backends: Backends) {
+        self.shared.backends.store(Arc::new(backends));
+    }
+
+    /// The table in use.
+    pub fn table(&self) -> Arc<RouteTable> {
+        self.shared.table.load_full()
+    }
+
+    /// The metrics.
+    pub fn metrics(&self) -> &Metrics {
+        &self.shared.metrics
+    }
+}
