@@ -1,0 +1,462 @@
+//! What `meshctl route` and `meshctl simulate` share: the flags that name the configuration,
+//! the proxy that decides and the request; loading and compiling the configuration, with
+//! errors reported as `meshctl validate` reports them; and the request built from the flags.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use http::{HeaderMap, HeaderName, HeaderValue, Method, Uri};
+use mesh_match::{NormalizeError, PathNormalization, RequestView, normalize_target};
+use mesh_model::validate::{Severity, validate};
+use mesh_model::{LoadError, Loader};
+use mesh_route::{CompileOptions, Identity, Problem, RouteTable};
+use serde::Serialize;
+
+/// The configuration, the proxy and the request (flattened into each command's arguments).
+#[derive(Debug, clap::Args)]
+pub(crate) struct RequestArgs {
+    /// Istio resources: a file, or a directory read recursively (`*.yaml`, `*.yml`,
+    /// `*.json`). Repeat the flag for several.
+    #[arg(
+        short = 'f',
+        long = "file",
+        value_name = "FILE_OR_DIR",
+        required = true
+    )]
+    files: Vec<PathBuf>,
+    /// Decide as the proxy of this Gateway (`namespace/name`, which must be in the
+    /// configuration) instead of a sidecar. Resources that name no namespace are then in
+    /// `default`.
+    #[arg(long, value_name = "NS/NAME", value_parser = parse_gateway,
+          conflicts_with_all = ["namespace", "labels"])]
+    gateway: Option<Identity>,
+    /// Namespace of the sidecar that decides; also the namespace of resources that name
+    /// none.
+    #[arg(long, value_name = "NS", default_value = "default")]
+    namespace: String,
+    /// Labels of the sidecar's workload (matched by `sourceLabels` and DestinationRule
+    /// `workloadSelector`), comma-separated; may be repeated.
+    #[arg(long, value_name = "K=V,...", value_delimiter = ',', value_parser = parse_label)]
+    labels: Vec<(String, String)>,
+    /// HTTP method.
+    #[arg(
+        short = 'X',
+        long = "request",
+        value_name = "METHOD",
+        default_value = "GET",
+        value_parser = parse_method
+    )]
+    method: Method,
+    /// A request header, `Name: value`; may be repeated. A `Host` header replaces the URL's
+    /// authority (as with curl); the port stays the URL's.
+    #[arg(short = 'H', long = "header", value_name = "NAME: VALUE", value_parser = parse_header)]
+    headers: Vec<(HeaderName, HeaderValue)>,
+    /// Path normalization applied before matching, as meshConfig.pathNormalization sets it.
+    #[arg(long, value_name = "MODE", value_enum, default_value_t = Normalization::Base)]
+    path_normalization: Normalization,
+    /// The request: scheme, authority (with any port) and path with query, exactly as sent,
+    /// e.g. `http://reviews.bookinfo:9080/reviews/0?x=1`.
+    #[arg(value_name = "URL", value_parser = parse_url)]
+    url: Uri,
+}
+
+/// Istio's `meshConfig.pathNormalization`, as the command line spells it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum Normalization {
+    /// The path is used exactly as received.
+    #[value(name = "NONE")]
+    None,
+    /// RFC 3986: `\` to `/`, unreserved escapes decoded, dot segments removed (Istio's
+    /// default).
+    #[value(name = "BASE", alias = "DEFAULT")]
+    Base,
+    /// BASE, then `//` merged into `/`.
+    #[value(name = "MERGE_SLASHES")]
+    MergeSlashes,
+    /// `%2F` and `%5C` decoded, then MERGE_SLASHES.
+    #[value(name = "DECODE_AND_MERGE_SLASHES")]
+    DecodeAndMergeSlashes,
+}
+
+impl From<Normalization> for PathNormalization {
+    fn from(n: Normalization) -> Self {
+        match n {
+            Normalization::None => PathNormalization::None,
+            Normalization::Base => PathNormalization::Base,
+            Normalization::MergeSlashes => PathNormalization::MergeSlashes,
+            Normalization::DecodeAndMergeSlashes => PathNormalization::DecodeAndMergeSlashes,
+        }
+    }
+}
+
+/// `--gateway`: `namespace/name`.
+fn parse_gateway(s: &str) -> Result<Identity, String> {
+    Identity::parse_gateway(s).ok_or_else(|| format!("{s:?} is not namespace/name"))
+}
+
+/// One `--labels` item: `key=value`.
+fn parse_label(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_owned(), v.trim().to_owned())),
+        _ => Err(format!("{s:?} is not key=value")),
+    }
+}
+
+/// `-X`: an HTTP method token.
+fn parse_method(s: &str) -> Result<Method, String> {
+    Method::from_bytes(s.as_bytes()).map_err(|_| format!("{s:?} is not an HTTP method"))
+}
+
+/// `-H`: `Name: value` (`:authority: value` is the `Host` header).
+fn parse_header(s: &str) -> Result<(HeaderName, HeaderValue), String> {
+    // `:authority: x` names a pseudo-header; split after its leading colon.
+    let split = if let Some(rest) = s.strip_prefix(':') {
+        rest.split_once(':').map(|(k, v)| (&s[..k.len() + 1], v))
+    } else {
+        s.split_once(':')
+    };
+    let Some((name, value)) = split else {
+        return Err(format!("{s:?} is not `Name: value`"));
+    };
+    let name = name.trim();
+    let name = if name.eq_ignore_ascii_case(":authority") {
+        http::header::HOST
+    } else {
+        HeaderName::from_bytes(name.as_bytes())
+            .map_err(|_| format!("{name:?} is not a valid header name"))?
+    };
+    let value = HeaderValue::from_str(value.trim())
+        .map_err(|_| format!("{:?} is not a valid header value", value.trim()))?;
+    Ok((name, value))
+}
+
+/// The URL: http or https, with an authority.
+fn parse_url(s: &str) -> Result<Uri, String> {
+    let uri: Uri = s.parse().map_err(|e| format!("{s:?} is not a URL: {e}"))?;
+    match (uri.scheme_str(), uri.authority()) {
+        (Some("http" | "https"), Some(a)) if !a.host().is_empty() => Ok(uri),
+        (Some(other), Some(_)) if other != "http" && other != "https" => Err(format!(
+            "{s:?}: the scheme must be http or https, not {other:?}"
+        )),
+        _ => Err(format!(
+            "{s:?} needs a scheme and an authority, e.g. http://reviews:9080/path"
+        )),
+    }
+}
+
+/// The request a command decides, owned so that views of it can be borrowed.
+#[derive(Debug)]
+pub(crate) struct Request {
+    /// `:method`.
+    pub(crate) method: Method,
+    /// `:scheme`.
+    pub(crate) scheme: String,
+    /// `:authority` as sent (the URL's, or the `Host` header's).
+    pub(crate) authority: String,
+    /// The port the request is sent to (the URL's, or the scheme's default).
+    pub(crate) port: u16,
+    /// Path and query exactly as sent.
+    pub(crate) target: String,
+    /// The path and query after normalization, or why Envoy rejects it (400).
+    pub(crate) normalized: Result<String, NormalizeError>,
+    /// The normalization applied.
+    pub(crate) normalization: PathNormalization,
+    /// Request headers (without `Host`, which is the authority).
+    pub(crate) headers: HeaderMap,
+}
+
+impl Request {
+    /// The request the flags describe.
+    fn new(args: &RequestArgs) -> Request {
+        let scheme = args.url.scheme_str().unwrap_or("http").to_owned();
+        let url_authority = args.url.authority().map_or("", |a| a.as_str());
+        let port = args
+            .url
+            .port_u16()
+            .unwrap_or(if scheme == "https" { 443 } else { 80 });
+        let target = args
+            .url
+            .path_and_query()
+            .map_or("/", |p| p.as_str())
+            .to_owned();
+        let mut headers = HeaderMap::new();
+        let mut authority = url_authority.to_owned();
+        for (name, value) in &args.headers {
+            if name == http::header::HOST {
+                authority = String::from_utf8_lossy(value.as_bytes()).into_owned();
+            } else {
+                headers.append(name.clone(), value.clone());
+            }
+        }
+        let normalization = PathNormalization::from(args.path_normalization);
+        let normalized = normalize_target(&target, normalization).map(|p| p.into_owned());
+        Request {
+            method: args.method.clone(),
+            scheme,
+            authority,
+            port,
+            target,
+            normalized,
+            normalization,
+            headers,
+        }
+    }
+
+    /// The view that matching reads, or why the path is rejected.
+    pub(crate) fn view(&self) -> Result<RequestView<'_>, &NormalizeError> {
+        let path = self.normalized.as_ref()?;
+        Ok(RequestView::new(
+            self.method.as_str(),
+            &self.scheme,
+            &self.authority,
+            path,
+            &self.headers,
+        )
+        .with_port(self.port))
+    }
+
+    /// The request line as the user gave it: `GET http://authority/path?query`.
+    pub(crate) fn line(&self) -> String {
+        format!(
+            "{} {}://{}{}",
+            self.method, self.scheme, self.authority, self.target
+        )
+    }
+
+    /// Why Envoy rejects the path, as a sentence, when it does.
+    pub(crate) fn rejection(&self) -> Option<String> {
+        self.normalized.as_ref().err().map(|e| {
+            format!(
+                "Envoy answers 400 Bad Request: {e} (path {:?}, normalization {})",
+                self.target, self.normalization
+            )
+        })
+    }
+}
+
+/// A compiled table and the request to decide.
+#[derive(Debug)]
+pub(crate) struct Prepared {
+    /// The routes of the proxy.
+    pub(crate) table: RouteTable,
+    /// The request.
+    pub(crate) request: Request,
+}
+
+/// Loads and compiles the configuration for the proxy, and builds the request.
+///
+/// Errors are printed to stderr; the error value is the exit status: 2 when input could not
+/// be read, 1 when the configuration has errors (load errors, validation errors without an
+/// analyzer code, compile errors). Compile warnings are printed to stderr too.
+pub(crate) fn prepare(args: &RequestArgs) -> Result<Prepared, ExitCode> {
+    let loaded = Loader::new()
+        .with_default_namespace(args.namespace.clone())
+        .load_paths(&args.files);
+    let mut rows: Vec<ErrorRow> = Vec::new();
+    let mut unreadable = false;
+    for e in &loaded.errors {
+        match e {
+            LoadError::Io { .. } => {
+                eprintln!("meshctl: {e}");
+                unreadable = true;
+            }
+            LoadError::Syntax { position, message } | LoadError::Limit { position, message } => {
+                rows.push(ErrorRow::at(position, String::new(), "", message));
+            }
+            LoadError::Schema {
+                position,
+                kind,
+                namespace,
+                name,
+                path,
+                message,
+            } => {
+                let resource = match (kind.is_empty(), name.is_empty()) {
+                    (true, _) => String::new(),
+                    (false, true) => format!("{kind} {namespace}/<no name>"),
+                    (false, false) => format!("{kind} {namespace}/{name}"),
+                };
+                rows.push(ErrorRow::at(position, resource, path, message));
+            }
+        }
+    }
+    if unreadable {
+        return Err(ExitCode::from(2));
+    }
+    if rows.is_empty() {
+        // Analyzer findings (with a code) need the whole cluster to be meaningful; Istio
+        // accepts the resources regardless, so they do not stop a decision.
+        for f in validate(&loaded.resources).findings {
+            if f.severity == Severity::Error && f.code.is_none() {
+                rows.push(ErrorRow {
+                    resource: f.resource.to_string(),
+                    path: f.path,
+                    message: f.message,
+                    file: f.origin.file.as_ref().map(|p| p.display().to_string()),
+                    document: f.origin.document,
+                    line: (f.origin.line > 0).then_some(f.origin.line),
+                });
+            }
+        }
+    }
+    if !rows.is_empty() {
+        rows.sort_by(|a, b| (&a.file, a.document, a.line).cmp(&(&b.file, b.document, b.line)));
+        for r in &rows {
+            eprintln!("{r}");
+        }
+        return Err(ExitCode::from(1));
+    }
+    let identity = match &args.gateway {
+        Some(g) => g.clone(),
+        None => Identity::sidecar_with_labels(args.namespace.clone(), args.labels.clone()),
+    };
+    let table = match RouteTable::compile(&loaded.resources, &identity, &CompileOptions::default())
+    {
+        Ok(t) => t,
+        Err(e) => {
+            for p in &e.problems {
+                eprintln!("{}", problem_line(Severity::Error, p));
+            }
+            return Err(ExitCode::from(1));
+        }
+    };
+    for w in table.warnings() {
+        eprintln!("{}", problem_line(Severity::Warning, w));
+    }
+    Ok(Prepared {
+        table,
+        request: Request::new(args),
+    })
+}
+
+/// A load or validation error, printed as `meshctl validate` prints it.
+#[derive(Debug)]
+struct ErrorRow {
+    /// `Kind ns/name`, empty when unknown.
+    resource: String,
+    /// Field path.
+    path: String,
+    /// What is wrong.
+    message: String,
+    /// The file, when known.
+    file: Option<String>,
+    /// Index of the YAML document.
+    document: usize,
+    /// 1-based line, when known.
+    line: Option<usize>,
+}
+
+impl ErrorRow {
+    /// An error at a load position.
+    fn at(position: &mesh_model::Position, resource: String, path: &str, message: &str) -> Self {
+        ErrorRow {
+            resource,
+            path: path.to_owned(),
+            message: message.to_owned(),
+            file: position.file.as_ref().map(|f| f.display().to_string()),
+            document: position.document,
+            line: (position.line > 0).then_some(position.line),
+        }
+    }
+}
+
+impl std::fmt::Display for ErrorRow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let location = match (&self.file, self.line) {
+            (Some(file), Some(l)) => format!("{file}:{l}"),
+            (Some(file), None) => file.clone(),
+            (None, Some(l)) => format!("<input>:{l}"),
+            (None, None) => "<input>".to_owned(),
+        };
+        f.write_str(&finding_line(
+            Severity::Error,
+            &self.resource,
+            &self.path,
+            &self.message,
+            &location,
+        ))
+    }
+}
+
+/// A compile error or warning in `meshctl validate`'s line format.
+fn problem_line(severity: Severity, p: &Problem) -> String {
+    let location = if p.origin.is_empty() {
+        "<input>"
+    } else {
+        &p.origin
+    };
+    finding_line(
+        severity,
+        &p.resource.to_string(),
+        &p.path,
+        &p.message,
+        location,
+    )
+}
+
+/// `SEVERITY  Kind ns/name  path: message  (file:line)`, as `meshctl validate` prints.
+fn finding_line(
+    severity: Severity,
+    resource: &str,
+    path: &str,
+    message: &str,
+    location: &str,
+) -> String {
+    let resource = if resource.is_empty() { "-" } else { resource };
+    let path = if path.is_empty() {
+        String::new()
+    } else {
+        format!("{path}: ")
+    };
+    format!(
+        "{:<7}  {resource}  {path}{message}  ({location})",
+        severity.to_string()
+    )
+}
+
+/// A destination as the JSON output names it.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub(crate) struct Destination {
+    /// Fully qualified host.
+    pub(crate) host: String,
+    /// Subset; `null` for none.
+    pub(crate) subset: Option<String>,
+    /// Port connected to.
+    pub(crate) port: u16,
+}
+
+impl Destination {
+    /// From a host, a subset (empty for none) and a port.
+    pub(crate) fn new(host: &str, subset: &str, port: u16) -> Self {
+        Destination {
+            host: host.to_owned(),
+            subset: (!subset.is_empty()).then(|| subset.to_owned()),
+            port,
+        }
+    }
+
+    /// The destination a decision forwards to, if it forwards.
+    pub(crate) fn of(decision: &mesh_route::Decision<'_>, view: &RequestView<'_>) -> Option<Self> {
+        match decision {
+            mesh_route::Decision::Route { target, .. } => Some(Destination::new(
+                &target.host(),
+                target.subset(),
+                target.port(view.port()),
+            )),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for Destination {
+    /// `host|subset|port` (the subset empty when there is none).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}|{}|{}",
+            self.host,
+            self.subset.as_deref().unwrap_or(""),
+            self.port
+        )
+    }
+}

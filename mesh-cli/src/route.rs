@@ -1,0 +1,614 @@
+//! `meshctl route`: what the proxy does with one request, and why.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::process::ExitCode;
+
+use mesh_match::RequestView;
+use mesh_route::policy::fault::GRPC_STATUS;
+use mesh_route::policy::{AbortKind, FaultPolicy, HeaderOps, RetryPolicy};
+use mesh_route::{Decision, NoRoute, RouteEntry, RouteTable, Rule};
+use serde::Serialize;
+
+use crate::Output;
+use crate::request::{Destination, Request, RequestArgs, prepare};
+
+/// Arguments of `meshctl route`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    #[command(flatten)]
+    request: RequestArgs,
+    /// The uniform random draw that picks the destination of a weighted split: the split
+    /// takes the destination whose cumulative share covers N / 2^64 (0 picks the first).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    sample: u64,
+    /// Output format.
+    #[arg(short, long, value_enum, default_value_t = Output::Text)]
+    output: Output,
+}
+
+/// The decision, as `meshctl route` reports it. Keys that do not apply are `null`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Report {
+    /// The request line as given.
+    request: String,
+    /// Path and query as sent (for the text output).
+    #[serde(skip)]
+    sent_path: String,
+    /// The proxy that decided.
+    proxy: String,
+    /// `route`, `redirect`, `directResponse`, `noRoute` or `rejected`.
+    outcome: &'static str,
+    /// Why, when the outcome needs explaining.
+    reason: Option<String>,
+    /// `ns/name` of the VirtualService of the matched rule.
+    virtual_service: Option<String>,
+    /// Index of the matched rule in the VirtualService's `http` list.
+    rule: Option<usize>,
+    /// Name of the matched rule.
+    rule_name: Option<String>,
+    /// Index of the match block that matched.
+    #[serde(rename = "match")]
+    match_index: Option<usize>,
+    /// The earlier match blocks and the first condition each failed.
+    not_matched: Vec<NotMatched>,
+    /// Where the request is forwarded.
+    destination: Option<Destination>,
+    /// Every destination of the split and its share.
+    weights: Option<Vec<Weight>>,
+    /// Path and query sent upstream.
+    path: Option<String>,
+    /// Authority sent upstream.
+    authority: Option<String>,
+    /// Status of a response the proxy makes itself.
+    status: Option<u16>,
+    /// `Location` of a redirect.
+    location: Option<String>,
+    /// Body of a direct response.
+    body: Option<String>,
+    /// Faults of the matched rule.
+    fault: Option<Fault>,
+    /// Effective retry policy.
+    retries: Option<Retries>,
+    /// Route timeout.
+    timeout: Option<String>,
+    /// Mirrors that fire.
+    mirrors: Option<Vec<MirrorOut>>,
+    /// Request header operations.
+    request_headers: Option<HeaderOpsOut>,
+    /// Response header operations.
+    response_headers: Option<HeaderOpsOut>,
+}
+
+/// A match block before the one that matched.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct NotMatched {
+    /// `ns/name` of the rule's VirtualService.
+    virtual_service: Option<String>,
+    /// Index of the rule.
+    rule: usize,
+    /// Name of the rule.
+    rule_name: Option<String>,
+    /// Index of the match block.
+    #[serde(rename = "match")]
+    match_index: usize,
+    /// The first condition the request failed.
+    reason: String,
+}
+
+/// One destination of a split.
+#[derive(Debug, Serialize)]
+struct Weight {
+    #[serde(flatten)]
+    destination: Destination,
+    /// Share of traffic, in percent.
+    weight: f64,
+}
+
+/// The faults of a rule, with their effective percentages.
+#[derive(Debug, Serialize)]
+struct Fault {
+    /// The delay, if any.
+    delay: Option<Delay>,
+    /// The abort, if any.
+    abort: Option<Abort>,
+}
+
+#[derive(Debug, Serialize)]
+/// A fixed delay.
+#[serde(rename_all = "camelCase")]
+struct Delay {
+    /// The duration, as Istio writes it.
+    fixed_delay: String,
+    /// Share of requests delayed, in percent.
+    percent: f64,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+/// An abort: exactly one of `httpStatus` and `grpcStatus` is written.
+struct Abort {
+    /// HTTP status.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    http_status: Option<u16>,
+    /// gRPC status name (`UNAVAILABLE`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    grpc_status: Option<String>,
+    /// Share of requests aborted, in percent.
+    percent: f64,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+/// The effective retry policy.
+struct Retries {
+    /// Retries after the first attempt; 0 when disabled.
+    attempts: u32,
+    /// Timeout of each attempt.
+    per_try_timeout: Option<String>,
+    /// Retry conditions and status codes, `null` when disabled.
+    retry_on: Option<String>,
+}
+
+/// A mirror that fires.
+#[derive(Debug, Serialize)]
+struct MirrorOut {
+    /// Where copies go.
+    #[serde(flatten)]
+    destination: Destination,
+    /// Share of requests copied, in percent.
+    percent: f64,
+}
+
+/// Header operations on a request or a response.
+#[derive(Debug, Default, Serialize)]
+struct HeaderOpsOut {
+    /// Overwritten (or added) headers.
+    set: BTreeMap<String, String>,
+    /// Appended headers.
+    add: BTreeMap<String, String>,
+    /// Removed headers.
+    remove: Vec<String>,
+}
+
+impl HeaderOpsOut {
+    /// Route-level operations, then the destination's (which win for the same name).
+    fn merged<'a>(ops: impl IntoIterator<Item = &'a HeaderOps>) -> Self {
+        let text = |v: &http::HeaderValue| String::from_utf8_lossy(v.as_bytes()).into_owned();
+        let mut out = HeaderOpsOut::default();
+        for o in ops {
+            for (k, v) in &o.set {
+                out.set.insert(k.to_string(), text(v));
+            }
+            for (k, v) in &o.add {
+                out.add.insert(k.to_string(), text(v));
+            }
+            for k in &o.remove {
+                if !out.remove.iter().any(|r| r == k.as_str()) {
+                    out.remove.push(k.to_string());
+                }
+            }
+        }
+        out
+    }
+
+    /// Whether there is no operation.
+    fn is_empty(&self) -> bool {
+        self.set.is_empty() && self.add.is_empty() && self.remove.is_empty()
+    }
+}
+
+/// Runs `meshctl route`: prints the decision; returns the exit status.
+pub(crate) fn run(args: &Args) -> ExitCode {
+    let prepared = match prepare(&args.request) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    let report = decide(&prepared.table, &prepared.request, args.sample);
+    let mut out = std::io::stdout().lock();
+    let written = match args.output {
+        Output::Json => serde_json::to_writer_pretty(&mut out, &report)
+            .map_err(std::io::Error::other)
+            .and_then(|()| writeln!(out)),
+        Output::Text => write_text(&mut out, &report),
+    };
+    if written.is_err() {
+        return ExitCode::from(2);
+    }
+    ExitCode::SUCCESS
+}
+
+/// `ns/name` of the VirtualService a rule comes from.
+fn vs_name(rule: &Rule) -> Option<String> {
+    rule.virtual_service
+        .as_ref()
+        .map(|k| format!("{}/{}", k.namespace, k.name))
+}
+
+/// `None` for an empty string.
+fn non_empty(s: &str) -> Option<String> {
+    (!s.is_empty()).then(|| s.to_owned())
+}
+
+/// Decides the request and describes the decision.
+fn decide(table: &RouteTable, request: &Request, sample: u64) -> Report {
+    let mut report = Report {
+        request: request.line(),
+        sent_path: request.target.clone(),
+        proxy: table.identity().to_string(),
+        outcome: "rejected",
+        reason: None,
+        virtual_service: None,
+        rule: None,
+        rule_name: None,
+        match_index: None,
+        not_matched: Vec::new(),
+        destination: None,
+        weights: None,
+        path: None,
+        authority: None,
+        status: None,
+        location: None,
+        body: None,
+        fault: None,
+        retries: None,
+        timeout: None,
+        mirrors: None,
+        request_headers: None,
+        response_headers: None,
+    };
+    let view = match request.view() {
+        Ok(v) => v,
+        Err(_) => {
+            report.reason = request.rejection();
+            report.status = Some(400);
+            return report;
+        }
+    };
+    let decision = table.decide(&view, sample);
+    report.outcome = decision.outcome();
+    if let Some(m) = decision.matched() {
+        let rule = m.rule();
+        report.virtual_service = vs_name(rule);
+        report.rule = Some(rule.index);
+        report.rule_name = non_empty(&rule.name);
+        report.match_index = Some(m.entry.match_index);
+        report.fault = fault(&rule.fault);
+    }
+    let traced = decision.matched().is_some()
+        || matches!(decision, Decision::NoRoute(NoRoute::NoRuleMatched));
+    if traced {
+        report.not_matched = table
+            .trace(&view)
+            .into_iter()
+            .map(|(entry, reason)| not_matched(entry, reason))
+            .collect();
+    }
+    match decision {
+        Decision::Route {
+            matched,
+            rule,
+            target,
+            ..
+        } => {
+            report.destination = Destination::of(&decision, &view);
+            report.weights = Some(weights(rule, &view, report.destination.clone()));
+            report.path = Some(decision.upstream_path(&view).into_owned());
+            report.authority = Some(decision.upstream_authority(&view).to_owned());
+            report.retries = Some(retries(&rule.retries));
+            report.timeout = rule.timeout.map(|t| t.to_string());
+            report.mirrors = Some(
+                rule.mirrors
+                    .iter()
+                    .map(|m| MirrorOut {
+                        destination: Destination::new(
+                            &m.destination.host,
+                            &m.destination.subset,
+                            m.destination.port_for(view.port()),
+                        ),
+                        percent: m.fraction.percent(),
+                    })
+                    .collect(),
+            );
+            let dest = target.destination();
+            report.request_headers = Some(HeaderOpsOut::merged(
+                std::iter::once(&rule.headers.request).chain(dest.map(|d| &d.headers.request)),
+            ));
+            report.response_headers = Some(HeaderOpsOut::merged(
+                std::iter::once(&rule.headers.response).chain(dest.map(|d| &d.headers.response)),
+            ));
+            if matched.is_none() {
+                report.reason = Some(format!(
+                    "no VirtualService for host {:?}: Istio's default route to the host itself",
+                    view.host()
+                ));
+            } else if let Some(d) = dest.filter(|d| d.subset_labels.is_none()) {
+                report.reason = Some(format!(
+                    "subset {:?} of {} is not defined by any DestinationRule: Envoy answers 503 (no cluster)",
+                    d.subset, d.host
+                ));
+            }
+        }
+        Decision::Redirect { matched, redirect } => {
+            report.status = Some(redirect.code);
+            report.location = decision.location(&view);
+            if matched.is_none() {
+                report.reason = Some(
+                    "the Gateway server redirects plain HTTP to https (tls.httpsRedirect)".into(),
+                );
+            }
+        }
+        Decision::DirectResponse { response, .. } => {
+            report.status = Some(response.status);
+            report.body = Some(String::from_utf8_lossy(&response.body).into_owned());
+        }
+        Decision::NoRoute(why) => {
+            report.status = Some(404);
+            report.reason = Some(match why {
+                NoRoute::NoVirtualHost => format!(
+                    "no virtual host for {:?} on port {} at this proxy",
+                    view.host(),
+                    view.port()
+                ),
+                NoRoute::NoRuleMatched => {
+                    "the host has routes, but none of them matches the request".to_owned()
+                }
+                NoRoute::BadHost => format!("{:?} is not a valid host name", view.host()),
+            });
+        }
+    }
+    report
+}
+
+/// An entry that did not match, and why.
+fn not_matched(entry: &RouteEntry, reason: String) -> NotMatched {
+    NotMatched {
+        virtual_service: vs_name(&entry.rule),
+        rule: entry.rule.index,
+        rule_name: non_empty(&entry.rule.name),
+        match_index: entry.match_index,
+        reason,
+    }
+}
+
+/// The destinations of the split with their shares; the target alone for a default route.
+fn weights(rule: &Rule, view: &RequestView<'_>, chosen: Option<Destination>) -> Vec<Weight> {
+    match rule.split() {
+        Some(split) if !split.destinations().is_empty() => split
+            .destinations()
+            .iter()
+            .enumerate()
+            .map(|(i, d)| Weight {
+                destination: Destination::new(&d.host, &d.subset, d.port_for(view.port())),
+                weight: split.share(i),
+            })
+            .collect(),
+        // A default route has no split: all traffic goes to the target.
+        _ => chosen
+            .map(|destination| Weight {
+                destination,
+                weight: 100.0,
+            })
+            .into_iter()
+            .collect(),
+    }
+}
+
+/// The faults, `None` when there are none.
+fn fault(f: &FaultPolicy) -> Option<Fault> {
+    if f.is_empty() {
+        return None;
+    }
+    Some(Fault {
+        delay: f.delay.map(|d| Delay {
+            fixed_delay: d.duration.to_string(),
+            percent: d.fraction.percent(),
+        }),
+        abort: f.abort.map(|a| {
+            let (http_status, grpc_status) = match a.kind {
+                AbortKind::Http(s) => (Some(s), None),
+                AbortKind::Grpc(c) => (
+                    None,
+                    Some(
+                        usize::try_from(c)
+                            .ok()
+                            .and_then(|i| GRPC_STATUS.get(i))
+                            .map_or_else(|| c.to_string(), |n| (*n).to_owned()),
+                    ),
+                ),
+            };
+            Abort {
+                http_status,
+                grpc_status,
+                percent: a.fraction.percent(),
+            }
+        }),
+    })
+}
+
+/// The effective retry policy.
+fn retries(r: &RetryPolicy) -> Retries {
+    Retries {
+        attempts: r.attempts,
+        per_try_timeout: r.per_try_timeout.map(|t| t.to_string()),
+        retry_on: (r.attempts > 0)
+            .then(|| r.retry_on_display())
+            .filter(|s| !s.is_empty()),
+    }
+}
+
+/// A percentage without float noise: `90`, `33.3333`.
+fn percent(p: f64) -> String {
+    format!("{}%", (p * 10_000.0).round() / 10_000.0)
+}
+
+/// `[VirtualService ns/name, ]rule I[ "name"], match J`.
+fn rule_label(vs: Option<&str>, rule: usize, name: Option<&str>, m: usize) -> String {
+    let mut s = String::new();
+    if let Some(vs) = vs {
+        s.push_str(&format!("VirtualService {vs}, "));
+    }
+    s.push_str(&format!("rule {rule}"));
+    if let Some(n) = name {
+        s.push_str(&format!(" {n:?}"));
+    }
+    s.push_str(&format!(", match {m}"));
+    s
+}
+
+/// `set k: v; add k: v; remove k`.
+fn headers_text(h: &HeaderOpsOut) -> String {
+    let mut parts = Vec::new();
+    for (k, v) in &h.set {
+        parts.push(format!("set {k}: {v}"));
+    }
+    for (k, v) in &h.add {
+        parts.push(format!("add {k}: {v}"));
+    }
+    for k in &h.remove {
+        parts.push(format!("remove {k}"));
+    }
+    parts.join("; ")
+}
+
+/// The text output: one `label: value` line per fact.
+fn write_text(out: &mut impl Write, r: &Report) -> std::io::Result<()> {
+    const W: usize = 17;
+    let mut line = |label: &str, value: &str| {
+        let label = if label.is_empty() {
+            String::new()
+        } else {
+            format!("{label}:")
+        };
+        writeln!(out, "{label:<W$} {value}")
+    };
+    line("request", &r.request)?;
+    line("proxy", &r.proxy)?;
+    line("outcome", r.outcome)?;
+    if let (Some(rule), Some(m)) = (r.rule, r.match_index) {
+        line(
+            "matched",
+            &rule_label(
+                r.virtual_service.as_deref(),
+                rule,
+                r.rule_name.as_deref(),
+                m,
+            ),
+        )?;
+    }
+    for (i, n) in r.not_matched.iter().enumerate() {
+        // The VirtualService is named when it differs from the matched rule's.
+        let vs = n
+            .virtual_service
+            .as_deref()
+            .filter(|v| r.virtual_service.as_deref() != Some(*v));
+        let label = rule_label(vs, n.rule, n.rule_name.as_deref(), n.match_index);
+        line(
+            if i == 0 { "not matched" } else { "" },
+            &format!("{label}: {}", n.reason),
+        )?;
+    }
+    if let Some(reason) = &r.reason {
+        line("reason", reason)?;
+    }
+    if let Some(d) = &r.destination {
+        let subset = d
+            .subset
+            .as_ref()
+            .map(|s| format!(", subset {s}"))
+            .unwrap_or_default();
+        line(
+            "destination",
+            &format!("{}{subset}, port {}", d.host, d.port),
+        )?;
+    }
+    if let Some(ws) = r.weights.as_ref().filter(|w| w.len() > 1) {
+        for (i, w) in ws.iter().enumerate() {
+            let chosen = if r.destination.as_ref() == Some(&w.destination) {
+                "  <- this sample"
+            } else {
+                ""
+            };
+            line(
+                if i == 0 { "split" } else { "" },
+                &format!("{:>9}  {}{chosen}", percent(w.weight), w.destination),
+            )?;
+        }
+    }
+    if let Some(p) = &r.path {
+        let sent = &r.sent_path;
+        if p == sent {
+            line("path", p)?;
+        } else {
+            line("path", &format!("{p}  (sent as {sent})"))?;
+        }
+    }
+    if let Some(a) = &r.authority {
+        line("authority", a)?;
+    }
+    if let Some(s) = r.status {
+        line("status", &s.to_string())?;
+    }
+    if let Some(l) = &r.location {
+        line("location", l)?;
+    }
+    if let Some(b) = &r.body {
+        line("body", &format!("{b:?}"))?;
+    }
+    if r.outcome == "route" {
+        line("timeout", r.timeout.as_deref().unwrap_or("none"))?;
+    }
+    if let Some(rt) = &r.retries {
+        let text = if rt.attempts == 0 {
+            "disabled".to_owned()
+        } else {
+            format!(
+                "{} attempt{} on {}, per-try timeout {}",
+                rt.attempts,
+                if rt.attempts == 1 { "" } else { "s" },
+                rt.retry_on.as_deref().unwrap_or("-"),
+                rt.per_try_timeout.as_deref().unwrap_or("none")
+            )
+        };
+        line("retries", &text)?;
+    }
+    if let Some(f) = &r.fault {
+        let mut parts = Vec::new();
+        if let Some(d) = &f.delay {
+            parts.push(format!(
+                "delay {} for {} of requests",
+                d.fixed_delay,
+                percent(d.percent)
+            ));
+        }
+        if let Some(a) = &f.abort {
+            let what = match (&a.http_status, &a.grpc_status) {
+                (Some(s), _) => format!("HTTP {s}"),
+                (None, Some(g)) => format!("gRPC {g}"),
+                (None, None) => String::new(),
+            };
+            parts.push(format!(
+                "abort with {what} for {} of requests",
+                percent(a.percent)
+            ));
+        }
+        line("fault", &parts.join("; "))?;
+    }
+    if let Some(ms) = r.mirrors.as_ref().filter(|m| !m.is_empty()) {
+        for (i, m) in ms.iter().enumerate() {
+            line(
+                if i == 0 { "mirrors" } else { "" },
+                &format!("{} of requests to {}", percent(m.percent), m.destination),
+            )?;
+        }
+    }
+    if let Some(h) = r.request_headers.as_ref().filter(|h| !h.is_empty()) {
+        line("request headers", &headers_text(h))?;
+    }
+    if let Some(h) = r.response_headers.as_ref().filter(|h| !h.is_empty()) {
+        line("response headers", &headers_text(h))?;
+    }
+    Ok(())
+}
