@@ -1,0 +1,164 @@
+//! Reading the configuration: Istio YAML only. Resources are loaded, validated with Istio's
+//! rules, compiled into a route table for the proxy's identity, and their ServiceEntry
+//! endpoints become the upstreams.
+
+use std::path::PathBuf;
+use std::time::SystemTime;
+
+use mesh_model::validate::{Severity, validate};
+use mesh_model::{Loader, Resources};
+use mesh_route::{CompileOptions, Identity, RouteTable};
+use mesh_tower::Backends;
+use mesh_tower::client::HttpClient;
+use serde::Serialize;
+
+/// What the proxy is and reads.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// Files and directories of Istio YAML.
+    pub paths: Vec<PathBuf>,
+    /// The proxy identity: a Gateway, or a sidecar with namespace and labels.
+    pub identity: Identity,
+    /// Namespace of resources that name none.
+    pub default_namespace: String,
+    /// Forward requests for hosts no VirtualService or ServiceEntry knows to the Host
+    /// itself (Istio's `ALLOW_ANY`); otherwise answer 502 (`REGISTRY_ONLY`).
+    pub allow_any: bool,
+    /// Settings of the mesh layer.
+    pub options: mesh_tower::Options,
+}
+
+/// The active configuration, as `/config` shows it.
+#[derive(Clone, Debug, Serialize)]
+pub struct Summary {
+    /// Increases with every applied configuration.
+    pub generation: u64,
+    /// When it was loaded (seconds since the Unix epoch).
+    pub loaded_at_unix: u64,
+    /// The proxy identity.
+    pub identity: String,
+    /// Every resource, as `Kind namespace/name`.
+    pub resources: Vec<String>,
+    /// The resources themselves, as JSON.
+    pub spec: serde_json::Value,
+    /// Hosts with upstream endpoints.
+    pub upstream_hosts: Vec<String>,
+    /// Warnings: what compiled but is not executed or differs from a mesh.
+    pub warnings: Vec<String>,
+}
+
+/// A configuration ready to serve.
+#[derive(Debug)]
+pub struct Config {
+    /// The route table.
+    pub table: RouteTable,
+    /// The upstreams.
+    pub backends: Backends,
+    /// Its summary.
+    pub summary: Summary,
+    /// The HTTP server ports of the proxy's Gateway (empty for a sidecar).
+    pub gateway_ports: Vec<u16>,
+}
+
+/// Loads, validates and compiles the configuration. Errors are the findings, one line each,
+/// as `meshctl validate` prints them.
+pub fn load(
+    settings: &Settings,
+    client: &HttpClient,
+    generation: u64,
+) -> Result<Config, Vec<String>> {
+    let loaded = Loader::new()
+        .with_default_namespace(settings.default_namespace.clone())
+        .load_paths(&settings.paths);
+    let mut errors: Vec<String> = loaded.errors.iter().map(ToString::to_string).collect();
+    if errors.is_empty() {
+        errors.extend(
+            validate(&loaded.resources)
+                .findings
+                .iter()
+                .filter(|f| f.severity == Severity::Error && f.code.is_none())
+                .map(ToString::to_string),
+        );
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    let resources = loaded.resources;
+    let table = RouteTable::compile(&resources, &settings.identity, &CompileOptions::default())
+        .map_err(|e| {
+            e.problems
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+        })?;
+    let backends = Backends::from_service_entries(&resources, client);
+    let mut gateway_ports: Vec<u16> = match &settings.identity {
+        Identity::Gateway { namespace, name } => resources
+            .gateways
+            .iter()
+            .filter(|g| g.namespace() == namespace && g.name() == name)
+            .flat_map(|g| g.spec.servers.iter())
+            .filter_map(|s| s.port.as_ref())
+            .filter(|p| {
+                matches!(
+                    p.protocol.to_ascii_uppercase().as_str(),
+                    "HTTP" | "HTTP2" | "GRPC" | "GRPC-WEB"
+                )
+            })
+            .filter_map(|p| u16::try_from(p.number).ok())
+            .collect(),
+        Identity::Sidecar { .. } => Vec::new(),
+    };
+    gateway_ports.sort_unstable();
+    gateway_ports.dedup();
+    let mut upstream_hosts: Vec<String> = backends.hosts().map(str::to_owned).collect();
+    upstream_hosts.sort();
+    let summary = Summary {
+        generation,
+        loaded_at_unix: SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs()),
+        identity: settings.identity.to_string(),
+        resources: names(&resources),
+        spec: spec_json(&resources),
+        upstream_hosts,
+        warnings: table.warnings().iter().map(ToString::to_string).collect(),
+    };
+    Ok(Config {
+        table,
+        backends,
+        summary,
+        gateway_ports,
+    })
+}
+
+fn names(r: &Resources) -> Vec<String> {
+    let mut out = Vec::new();
+    out.extend(r.virtual_services.iter().map(|x| x.key().to_string()));
+    out.extend(r.destination_rules.iter().map(|x| x.key().to_string()));
+    out.extend(r.gateways.iter().map(|x| x.key().to_string()));
+    out.extend(r.service_entries.iter().map(|x| x.key().to_string()));
+    out
+}
+
+fn spec_json(r: &Resources) -> serde_json::Value {
+    let mut items = Vec::new();
+    let mut push = |v: Result<serde_json::Value, serde_json::Error>| {
+        if let Ok(v) = v {
+            items.push(v);
+        }
+    };
+    for x in &r.virtual_services {
+        push(serde_json::to_value(x));
+    }
+    for x in &r.destination_rules {
+        push(serde_json::to_value(x));
+    }
+    for x in &r.gateways {
+        push(serde_json::to_value(x));
+    }
+    for x in &r.service_entries {
+        push(serde_json::to_value(x));
+    }
+    serde_json::Value::Array(items)
+}

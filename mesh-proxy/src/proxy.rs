@@ -1,0 +1,354 @@
+//! The proxy: an HTTP/1.1 and h2c server whose every request goes through the mesh layer,
+//! an admin server, hot reload and graceful shutdown.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use axum::routing::get;
+use http::{Request, Response, StatusCode};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
+use mesh_tower::body::{self, BoxBody};
+use mesh_tower::client::{HttpClient, http_client};
+use mesh_tower::{ClientAddr, MeshHandle, MeshLayer, RouteInfo};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tower::{Layer, ServiceExt, service_fn};
+
+use crate::config::{Settings, Summary, load};
+
+/// Counters of the proxy itself.
+#[derive(Debug, Default)]
+struct ProxyStats {
+    reloads_applied: AtomicU64,
+    reloads_rejected: AtomicU64,
+    generation: AtomicU64,
+}
+
+/// State shared by the servers, the reloader and the admin endpoints.
+#[derive(Debug)]
+struct State {
+    settings: Settings,
+    handle: MeshHandle,
+    client: HttpClient,
+    summary: RwLock<Summary>,
+    stats: ProxyStats,
+    draining: AtomicBool,
+}
+
+/// A running proxy, for tests and embedding: its addresses and a way to stop it.
+#[derive(Debug)]
+pub struct Running {
+    /// The address the proxy listens on.
+    pub addr: SocketAddr,
+    /// The admin address, if any.
+    pub admin_addr: Option<SocketAddr>,
+    stop: watch::Sender<bool>,
+    done: tokio::task::JoinHandle<()>,
+    state: Arc<State>,
+}
+
+impl Running {
+    /// Asks the proxy to stop gracefully and waits until in-flight requests are done.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        let _ = self.done.await;
+    }
+
+    /// The mesh layer's handle (metrics, table).
+    pub fn handle(&self) -> &MeshHandle {
+        &self.state.handle
+    }
+
+    /// Reloads the configuration now; returns the findings when it is rejected.
+    pub fn reload(&self) -> Result<u64, Vec<String>> {
+        reload(&self.state)
+    }
+}
+
+/// The fallback for requests the mesh does not send to a registered endpoint: a
+/// destination without endpoints gets 503 (`no healthy upstream`); a host no
+/// VirtualService claims gets 502 (`REGISTRY_ONLY`) or, with `allow_any`, is forwarded to
+/// the Host itself.
+fn fallback(
+    client: HttpClient,
+    allow_any: bool,
+) -> impl tower::Service<
+    Request<BoxBody>,
+    Response = Response<BoxBody>,
+    Error = mesh_tower::BoxError,
+    Future = impl Future<Output = Result<Response<BoxBody>, mesh_tower::BoxError>> + Send,
+> + Clone
++ Send
++ Sync
++ 'static {
+    service_fn(move |mut req: Request<BoxBody>| {
+        let client = client.clone();
+        async move {
+            let info = req.extensions().get::<RouteInfo>().cloned();
+            let routed = info.as_ref().is_some_and(|i| i.virtual_service.is_some());
+            if routed || !allow_any {
+                let (status, text) = if routed {
+                    (StatusCode::SERVICE_UNAVAILABLE, "no healthy upstream")
+                } else {
+                    (StatusCode::BAD_GATEWAY, "")
+                };
+                let mut r = Response::new(body::full(text));
+                *r.status_mut() = status;
+                return Ok(r);
+            }
+            let host = req
+                .headers()
+                .get(http::header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .unwrap_or_default()
+                .to_owned();
+            let path = req
+                .uri()
+                .path_and_query()
+                .map_or("/", |p| p.as_str())
+                .to_owned();
+            *req.uri_mut() = format!("http://{host}{path}").parse()?;
+            let resp = client.request(req).await?;
+            Ok(resp.map(body::boxed))
+        }
+    })
+}
+
+fn reload(state: &State) -> Result<u64, Vec<String>> {
+    let generation = state.stats.generation.load(Ordering::Relaxed) + 1;
+    match load(&state.settings, &state.client, generation) {
+        Ok(config) => {
+            state.handle.swap_backends(config.backends);
+            state.handle.swap_table(config.table);
+            if let Ok(mut s) = state.summary.write() {
+                *s = config.summary;
+            }
+            state.stats.generation.store(generation, Ordering::Relaxed);
+            state.stats.reloads_applied.fetch_add(1, Ordering::Relaxed);
+            tracing::info!(generation, "configuration applied");
+            Ok(generation)
+        }
+        Err(findings) => {
+            state.stats.reloads_rejected.fetch_add(1, Ordering::Relaxed);
+            for f in &findings {
+                tracing::warn!(finding = %f, "configuration rejected; the previous one keeps serving");
+            }
+            Err(findings)
+        }
+    }
+}
+
+/// Starts the proxy on `listener` (and the admin server on `admin`), with the initial
+/// configuration; fails if that configuration is invalid.
+pub async fn start(
+    settings: Settings,
+    listener: TcpListener,
+    admin: Option<TcpListener>,
+) -> Result<Running, Vec<String>> {
+    let client = http_client();
+    let config = load(&settings, &client, 1)?;
+    let listen_port = listener.local_addr().map(|a| a.port()).unwrap_or(0);
+    let mut options = settings.options.clone();
+    if options.listener_port.is_none() {
+        // A Gateway server's port is its Service port; the pod listens elsewhere. With one
+        // HTTP server port, requests on this listener are matched as that port.
+        options.listener_port = Some(match config.gateway_ports.as_slice() {
+            [only] => *only,
+            _ => listen_port,
+        });
+    }
+    let layer = MeshLayer::with_options(config.table, config.backends, options);
+    let state = Arc::new(State {
+        handle: layer.handle(),
+        client: client.clone(),
+        summary: RwLock::new(config.summary),
+        stats: ProxyStats::default(),
+        draining: AtomicBool::new(false),
+        settings,
+    });
+    state.stats.generation.store(1, Ordering::Relaxed);
+    let service = layer.layer(fallback(client, state.settings.allow_any));
+    let addr = listener
+        .local_addr()
+        .map_err(|e| vec![format!("cannot read the listen address: {e}")])?;
+    let admin_addr = admin.as_ref().and_then(|a| a.local_addr().ok());
+    let (stop, stopped) = watch::channel(false);
+
+    let watcher = spawn_reloader(state.clone(), stopped.clone());
+    if let Some(admin) = admin {
+        let router = admin_router(state.clone());
+        let mut stopped = stopped.clone();
+        tokio::spawn(async move {
+            let _ = axum::serve(admin, router)
+                .with_graceful_shutdown(async move { stopped_signal(&mut stopped).await })
+                .await;
+        });
+    }
+    let st = state.clone();
+    let done = tokio::spawn(async move {
+        serve(listener, service, stopped, &st).await;
+        drop(watcher);
+    });
+    Ok(Running {
+        addr,
+        admin_addr,
+        stop,
+        done,
+        state,
+    })
+}
+
+async fn serve<S>(
+    listener: TcpListener,
+    service: S,
+    mut stopped: watch::Receiver<bool>,
+    state: &State,
+) where
+    S: tower::Service<
+            Request<hyper::body::Incoming>,
+            Response = Response<BoxBody>,
+            Error = Infallible,
+        > + Clone
+        + Send
+        + Sync
+        + 'static,
+    S::Future: Send + 'static,
+{
+    let builder = auto::Builder::new(TokioExecutor::new());
+    let graceful = GracefulShutdown::new();
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let Ok((stream, peer)) = accepted else { continue };
+                let _ = stream.set_nodelay(true);
+                let svc = service.clone().map_request(move |mut req: Request<hyper::body::Incoming>| {
+                    req.extensions_mut().insert(ClientAddr(peer));
+                    req
+                });
+                let conn = builder
+                    .serve_connection_with_upgrades(TokioIo::new(stream), TowerToHyperService::new(svc))
+                    .into_owned();
+                let conn = graceful.watch(conn);
+                tokio::spawn(async move {
+                    let _ = conn.await;
+                });
+            }
+            _ = stopped_signal(&mut stopped) => break,
+        }
+    }
+    state.draining.store(true, Ordering::Relaxed);
+    drop(listener);
+    // In-flight requests finish; connections close when idle. Bounded wait.
+    let _ = tokio::time::timeout(Duration::from_secs(30), graceful.shutdown()).await;
+}
+
+/// Resolves when the stop signal is set (the `Ref` of `wait_for` is not `Send`, so it is
+/// dropped here rather than held across a `select!`).
+async fn stopped_signal(stopped: &mut watch::Receiver<bool>) {
+    let _ = stopped.wait_for(|s| *s).await;
+}
+
+fn spawn_reloader(
+    state: Arc<State>,
+    mut stopped: watch::Receiver<bool>,
+) -> Option<notify::RecommendedWatcher> {
+    use notify::{RecursiveMode, Watcher};
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<()>();
+    let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+        if let Ok(e) = event {
+            if !e.kind.is_access() {
+                let _ = tx.send(());
+            }
+        }
+    })
+    .ok()?;
+    for p in &state.settings.paths {
+        let (target, mode) = if p.is_dir() {
+            (p.clone(), RecursiveMode::Recursive)
+        } else {
+            // Watch the directory: editors replace files rather than write them in place.
+            let dir = p
+                .parent()
+                .filter(|d| !d.as_os_str().is_empty())
+                .map_or_else(|| ".".into(), |d| d.to_path_buf());
+            (dir, RecursiveMode::NonRecursive)
+        };
+        if let Err(e) = watcher.watch(&target, mode) {
+            tracing::warn!(path = %target.display(), error = %e, "cannot watch for changes");
+        }
+    }
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                got = rx.recv() => {
+                    if got.is_none() { break; }
+                    // Let a burst of writes settle, then reload once.
+                    tokio::time::sleep(Duration::from_millis(150)).await;
+                    while rx.try_recv().is_ok() {}
+                    let _ = reload(&state);
+                }
+                _ = stopped_signal(&mut stopped) => break,
+            }
+        }
+    });
+    Some(watcher)
+}
+
+fn admin_router(state: Arc<State>) -> axum::Router {
+    let metrics = {
+        let state = state.clone();
+        move || {
+            let state = state.clone();
+            async move {
+                let mut text = state.handle.metrics().encode();
+                let eof = text.rfind("# EOF").unwrap_or(text.len());
+                text.truncate(eof);
+                let s = &state.stats;
+                text.push_str(&format!(
+                    "# HELP mesh_proxy_config_reloads Configuration reloads, applied or rejected.\n# TYPE mesh_proxy_config_reloads counter\nmesh_proxy_config_reloads_total{{result=\"applied\"}} {}\nmesh_proxy_config_reloads_total{{result=\"rejected\"}} {}\n# HELP mesh_proxy_config_generation Generation of the active configuration.\n# TYPE mesh_proxy_config_generation gauge\nmesh_proxy_config_generation {}\n# EOF\n",
+                    s.reloads_applied.load(Ordering::Relaxed),
+                    s.reloads_rejected.load(Ordering::Relaxed),
+                    s.generation.load(Ordering::Relaxed),
+                ));
+                (
+                    [(
+                        http::header::CONTENT_TYPE,
+                        "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                    )],
+                    text,
+                )
+            }
+        }
+    };
+    let config = {
+        let state = state.clone();
+        move || {
+            let state = state.clone();
+            async move {
+                let summary = state.summary.read().map(|s| s.clone()).ok();
+                axum::Json(summary)
+            }
+        }
+    };
+    let ready = move || {
+        let state = state.clone();
+        async move {
+            if state.draining.load(Ordering::Relaxed) {
+                (StatusCode::SERVICE_UNAVAILABLE, "draining")
+            } else {
+                (StatusCode::OK, "ready")
+            }
+        }
+    };
+    axum::Router::new()
+        .route("/metrics", get(metrics))
+        .route("/config", get(config))
+        .route("/ready", get(ready))
+}
