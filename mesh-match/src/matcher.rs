@@ -202,13 +202,14 @@ impl HttpMatch {
         &self.selector
     }
 
-    /// Whether this block matches any request: no request-time condition at all, or only a
-    /// `prefix: /` / `regex: .*` URI (Istio's `IsCatchAllRoute`).
+    /// Whether this block is a catch-all as Istio's `IsCatchAllRoute` decides: no
+    /// request-time condition at all, or only a `prefix: /` / `regex: .*` URI. (`prefix: ""`
+    /// also matches everything, but Istio does not treat it as a catch-all.)
     pub fn is_catch_all(&self) -> bool {
         let uri_all = match &self.uri {
             None => true,
             Some(u) => match (&u.kind, &u.matcher) {
-                (UriKind::Prefix, StringMatcher::Prefix(p)) => &p[..] == b"/" || p.is_empty(),
+                (UriKind::Prefix, StringMatcher::Prefix(p)) => &p[..] == b"/",
                 (UriKind::Regex, StringMatcher::Regex(r)) => r.as_str() == ".*",
                 _ => false,
             },

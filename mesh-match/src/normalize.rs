@@ -165,9 +165,15 @@ pub fn normalize(path: &str, mode: PathNormalization) -> Result<Cow<'_, str>, No
     }
     // 3: dot segments.
     let mut out = remove_dot_segments(&out);
-    // 4: merge slashes.
-    if merge {
+    // 4: merge slashes, as Envoy's `PathUtil::mergeSlashes` does when the path has a `//`:
+    // a leading `/`, the non-empty segments joined by `/`, a trailing `/`. So a path of
+    // slashes only becomes `//`, not `/` (observed on Envoy 1.40).
+    if merge && out.windows(2).any(|w| w == b"//") {
+        let only_slashes = out.iter().all(|b| *b == b'/');
         out.dedup_by(|a, b| *a == b'/' && *b == b'/');
+        if only_slashes {
+            out.push(b'/');
+        }
     }
     // Everything written is ASCII: escapes were kept or produced in ASCII, and decoded
     // bytes are unreserved ASCII.

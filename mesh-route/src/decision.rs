@@ -25,9 +25,9 @@ pub enum Target<'a> {
 }
 
 impl Target<'_> {
-    /// The fully qualified host: short names resolve as Kubernetes DNS does from the
-    /// proxy's namespace (`reviews` -> `reviews.<ns>.svc.cluster.local`,
-    /// `reviews.other` -> `reviews.other.svc.cluster.local`).
+    /// The fully qualified host: a short name resolves as Kubernetes DNS does from the
+    /// proxy's namespace (`reviews` -> `reviews.<ns>.svc.cluster.local`, `reviews.other.svc`
+    /// -> `reviews.other.svc.cluster.local`); other names are kept as sent.
     pub fn host(&self) -> Cow<'_, str> {
         match self {
             Target::Destination(d) => Cow::Borrowed(&d.host),
@@ -66,9 +66,10 @@ fn dns_fqdn(host: &str, namespace: &str) -> String {
     if host.parse::<std::net::IpAddr>().is_ok() || host.starts_with('[') {
         return host.to_owned();
     }
+    // A name with one dot may be `service.namespace` or an external `example.com`; only
+    // the forms that cannot be external are completed.
     match dots {
         0 => format!("{host}.{namespace}.svc.{CLUSTER_DOMAIN}"),
-        1 => format!("{host}.svc.{CLUSTER_DOMAIN}"),
         _ if host.ends_with(".svc") => format!("{host}.{CLUSTER_DOMAIN}"),
         _ => host.to_owned(),
     }
@@ -178,19 +179,22 @@ impl<'a> Decision<'a> {
         }
     }
 
-    /// The authority sent upstream: the rewrite's, else a `host` header operation's (the
-    /// destination's for a single destination, the route's otherwise), else the request's.
+    /// The authority sent upstream: the rule's `rewrite.authority`, else the rule's `host`
+    /// header operation, else the chosen destination's, else the request's. Istio gives the
+    /// route-level value to Envoy as the route's host rewrite and a destination's only when
+    /// there is none (single destination), or on the weighted cluster, which Envoy applies
+    /// before the route's (observed on Envoy 1.40): the route level wins either way.
     pub fn upstream_authority(&self, req: &RequestView<'a>) -> &'a str {
         if let Decision::Route { rule, target, .. } = *self {
             if let Some(a) = rule.rewrite.as_ref().and_then(|r| r.authority.as_deref()) {
                 return a;
             }
+            if let Some(a) = rule.headers.authority.as_deref() {
+                return a;
+            }
             if let Target::Destination(d) = target
                 && let Some(a) = d.headers.authority.as_deref()
             {
-                return a;
-            }
-            if let Some(a) = rule.headers.authority.as_deref() {
                 return a;
             }
         }

@@ -51,7 +51,13 @@ impl RouteDestination {
 pub(crate) struct DrIndex<'r> {
     entries: Vec<(String, &'r Resource<DestinationRule>)>,
     namespace: String,
+    /// Namespaces of the ServiceEntries, by host: the "service namespace" of hosts that
+    /// are not Kubernetes service names.
+    service_entry_ns: Vec<(String, &'r str)>,
 }
+
+/// Istio's root (config) namespace, searched last for DestinationRules.
+const ROOT_NAMESPACE: &str = "istio-system";
 
 /// The DestinationRule (or rules) that apply to a host.
 #[derive(Debug)]
@@ -97,80 +103,78 @@ impl<'r> DrIndex<'r> {
                 .then_with(|| a.1.name().cmp(b.1.name()))
                 .then_with(|| a.1.namespace().cmp(b.1.namespace()))
         });
+        let service_entry_ns = resources
+            .service_entries
+            .iter()
+            .flat_map(|se| {
+                se.spec
+                    .hosts
+                    .iter()
+                    .map(move |h| (resolve_short_name(h, se.namespace()), se.namespace()))
+            })
+            .collect();
         DrIndex {
             entries,
             namespace: ns.to_owned(),
+            service_entry_ns,
         }
     }
 
-    /// The rules for `host`: exact hosts before wildcards (most specific first), then the
-    /// proxy's namespace, the service's namespace, `istio-system`; rules of the chosen
-    /// namespace for the same host merge (first subset definition and first top-level
-    /// policy win).
+    /// The rules for `host`, found as Istio finds them (`PushContext.destinationRule`):
+    /// namespace by namespace (the proxy's, then the service's, then the root namespace
+    /// `istio-system`), and in the first namespace that has a rule for the host, the most
+    /// specific host (exact before wildcards, longer wildcards first). Rules of that
+    /// namespace for that host merge (first subset definition and first top-level policy
+    /// win). Rules in any other namespace never apply.
     pub(crate) fn lookup(&self, target: &str) -> Option<MergedRule<'r>> {
-        let service_ns = split_service_fqdn(target).map(|(_, ns)| ns);
-        let mut best: Option<(&str, (u8, u8))> = None;
-        for (h, dr) in &self.entries {
-            if !(h == target || (host::is_wildcard(h) && host::subset_of(target, h))) {
-                continue;
-            }
-            let ns_rank = if dr.namespace() == self.namespace {
-                0
-            } else if Some(dr.namespace()) == service_ns {
-                1
-            } else if dr.namespace() == "istio-system" {
-                2
-            } else {
-                3
-            };
-            let host_rank = u8::from(h != target);
-            let rank = (host_rank, ns_rank);
-            let better = match &best {
-                None => true,
-                Some((bh, br)) => {
-                    rank < *br
-                        || (rank == *br
-                            && host_rank == 1
-                            && host::more_specific(h, bh) == std::cmp::Ordering::Less)
+        let service_ns = split_service_fqdn(target).map(|(_, ns)| ns).or_else(|| {
+            self.service_entry_ns
+                .iter()
+                .find(|(h, _)| h == target)
+                .map(|(_, ns)| *ns)
+        });
+        let namespaces = [
+            Some(self.namespace.as_str()),
+            service_ns,
+            Some(ROOT_NAMESPACE),
+        ];
+        for ns in namespaces.into_iter().flatten() {
+            let mut best: Option<&str> = None;
+            for (h, dr) in &self.entries {
+                if dr.namespace() != ns
+                    || !(h == target || (host::is_wildcard(h) && host::subset_of(target, h)))
+                {
+                    continue;
                 }
-            };
-            if better {
-                best = Some((h.as_str(), rank));
-            }
-        }
-        let (chosen_host, (_, ns_rank)) = best?;
-        let mut merged: Option<MergedRule<'r>> = None;
-        for (h, dr) in &self.entries {
-            if h != chosen_host {
-                continue;
-            }
-            let rank = if dr.namespace() == self.namespace {
-                0
-            } else if Some(dr.namespace()) == service_ns {
-                1
-            } else if dr.namespace() == "istio-system" {
-                2
-            } else {
-                3
-            };
-            if rank != ns_rank {
-                continue;
-            }
-            let m = merged.get_or_insert_with(|| MergedRule {
-                key: dr.key(),
-                traffic_policy: None,
-                subsets: Vec::new(),
-            });
-            if m.traffic_policy.is_none() {
-                m.traffic_policy = dr.spec.traffic_policy.as_ref();
-            }
-            for s in &dr.spec.subsets {
-                if !m.subsets.iter().any(|x| x.name == s.name) {
-                    m.subsets.push(s);
+                if best.is_none_or(|b| host::more_specific(h, b) == std::cmp::Ordering::Less) {
+                    best = Some(h.as_str());
                 }
             }
+            let Some(chosen_host) = best else {
+                continue;
+            };
+            let mut merged: Option<MergedRule<'r>> = None;
+            for (h, dr) in &self.entries {
+                if h != chosen_host || dr.namespace() != ns {
+                    continue;
+                }
+                let m = merged.get_or_insert_with(|| MergedRule {
+                    key: dr.key(),
+                    traffic_policy: None,
+                    subsets: Vec::new(),
+                });
+                if m.traffic_policy.is_none() {
+                    m.traffic_policy = dr.spec.traffic_policy.as_ref();
+                }
+                for s in &dr.spec.subsets {
+                    if !m.subsets.iter().any(|x| x.name == s.name) {
+                        m.subsets.push(s);
+                    }
+                }
+            }
+            return merged;
         }
-        merged
+        None
     }
 }
 

@@ -142,13 +142,18 @@ fn vs_sort_key<'a>(
     proxy_ns: &str,
 ) -> (u8, Option<&'a mesh_model::Timestamp>, &'a str, &'a str) {
     let e = &vs.spec.export_to;
-    let group = if e.iter().any(|x| x == ".") && vs.namespace() == proxy_ns {
-        0
-    } else if e.iter().any(|x| x == proxy_ns) {
-        1
-    } else {
-        2
-    };
+    // Istio indexes `.` and the VirtualService's own namespace named explicitly alike, as
+    // private to that namespace (`initVirtualServices`); `*` makes it public whatever else
+    // is listed.
+    let public = e.is_empty() || e.iter().any(|x| x == "*");
+    let group =
+        if !public && vs.namespace() == proxy_ns && e.iter().any(|x| x == "." || x == proxy_ns) {
+            0
+        } else if !public && e.iter().any(|x| x == proxy_ns) {
+            1
+        } else {
+            2
+        };
     (
         group,
         vs.metadata.creation_timestamp.as_ref(),
@@ -615,8 +620,12 @@ fn compile_vs(
                         format!("delegate VirtualService {ns}/{} is not found or not exported to {}; the route is skipped, as Istio skips it", d.name, vs.namespace()),
                     )),
                     Some(dvs) => {
+                        // Istio resolves short names in every VirtualService before merging
+                        // (`initVirtualServices`): what the delegate inherits from the root
+                        // keeps the root's namespace.
+                        let root = resolve_mirror_hosts(r, vs.namespace());
                         for (j, leaf) in dvs.spec.http.iter().enumerate() {
-                            match merge_route(r, leaf) {
+                            match merge_route(&root, leaf) {
                                 Some(m) => routes.push((m, dvs.namespace().to_owned(), i, dvs.key())),
                                 None => ctx.warnings.push(problem(
                                     &dvs.key(),
@@ -676,6 +685,21 @@ fn compile_vs(
         }
         if catch_all {
             break;
+        }
+    }
+    out
+}
+
+/// A copy of `route` whose `mirror` and `mirrors` hosts are fully qualified against
+/// `namespace` (the only hosts a delegating root route can carry).
+fn resolve_mirror_hosts(route: &HttpRoute, namespace: &str) -> HttpRoute {
+    let mut out = route.clone();
+    if let Some(m) = &mut out.mirror {
+        m.host = resolve_short_name(&m.host, namespace);
+    }
+    for m in &mut out.mirrors {
+        if let Some(d) = &mut m.destination {
+            d.host = resolve_short_name(&d.host, namespace);
         }
     }
     out

@@ -1,6 +1,6 @@
 //! `redirect`, as Istio translates it (`ApplyRedirect`) and Envoy builds the `Location`.
 
-use mesh_match::{HttpMatch, RequestView, authority_host, authority_port};
+use mesh_match::{HttpMatch, RequestView};
 use mesh_model::virtual_service::{HttpRedirect, RedirectPortSelection};
 
 /// How the redirect's path is built.
@@ -23,10 +23,14 @@ pub struct Redirect {
     pub scheme: Option<String>,
     /// New authority (host).
     pub authority: Option<String>,
-    /// New port; `Some(0)` is never stored (default ports are dropped).
+    /// `port`, as configured. Istio leaves 80 with http and 443 with https out of Envoy's
+    /// config, so those do not replace the Host's own port (see [`Redirect::location`]).
     pub port: Option<u16>,
-    /// `derivePort: FROM_REQUEST_PORT`: the request's port.
+    /// `derivePort: FROM_REQUEST_PORT`: the request's (listener's) port.
     pub port_from_request: bool,
+    /// Envoy's `require_tls` redirect (a Gateway server's `tls.httpsRedirect`): `https://`,
+    /// then the Host exactly as sent (port and case kept), then the path and query.
+    pub require_tls: bool,
     /// Path.
     pub path: RedirectPath,
 }
@@ -58,6 +62,7 @@ impl Redirect {
             authority: (!r.authority.is_empty()).then(|| r.authority.clone()),
             port,
             port_from_request,
+            require_tls: false,
             path,
         })
     }
@@ -70,30 +75,44 @@ impl Redirect {
             authority: None,
             port: None,
             port_from_request: false,
+            require_tls: true,
             path: RedirectPath::Keep,
         }
     }
 
     /// The `Location` for `req`, given the match block that matched.
+    ///
+    /// The port follows Istio's translation and Envoy's `newUri` (observed on Envoy 1.40):
+    /// Istio passes `port` (or, for `FROM_REQUEST_PORT`, the listener's port) unless it is
+    /// 80 with http or 443 with https (the redirect's scheme, else the listener's); with a
+    /// port, Envoy replaces the Host's port; without one, it keeps the Host as sent except
+    /// that a scheme change drops the old scheme's default port (`:80` for http, `:443` for
+    /// https). An `authority` replaces the Host verbatim.
     pub fn location(&self, req: &RequestView<'_>, matched: Option<&HttpMatch>) -> String {
-        let scheme = self.scheme.as_deref().unwrap_or(req.scheme());
-        let scheme_changed = scheme != req.scheme();
-        let source = self.authority.as_deref().unwrap_or(req.authority());
-        let host = authority_host(source);
-        let explicit = match (self.port, self.port_from_request) {
+        let pq = req.path_and_query();
+        if self.require_tls {
+            // Envoy's `createSslRedirectPath`.
+            return format!("https://{}{pq}", req.authority());
+        }
+        let listener_scheme = if req.scheme() == "https" {
+            "https"
+        } else {
+            "http"
+        };
+        let port = match (self.port, self.port_from_request) {
             (Some(p), _) => Some(p),
             (None, true) => Some(req.port()),
             (None, false) => None,
-        };
-        let mut port = explicit.or_else(|| authority_port(source));
-        let default = |s: &str, p: u16| (s == "http" && p == 80) || (s == "https" && p == 443);
-        if let Some(p) = port {
-            let drop_old = explicit.is_none() && scheme_changed && default(req.scheme(), p);
-            if default(scheme, p) || drop_old {
-                port = None;
-            }
         }
-        let pq = req.path_and_query();
+        .filter(|p| {
+            let s = self.scheme.as_deref().unwrap_or(listener_scheme);
+            !matches!((p, s), (80, "http") | (443, "https"))
+        });
+        let scheme = self.scheme.as_deref().unwrap_or(req.scheme());
+        let host = match &self.authority {
+            Some(a) => a.as_str(),
+            None => request_host(req.authority(), scheme, req.scheme(), port.is_some()),
+        };
         let path = match &self.path {
             RedirectPath::Keep => pq.to_owned(),
             RedirectPath::Replace(uri) => {
@@ -111,9 +130,36 @@ impl Redirect {
                 format!("{new}{}", pq.get(len.min(pq.len())..).unwrap_or(""))
             }
         };
+        let slash = if path.starts_with('/') { "" } else { "/" };
         match port {
-            Some(p) => format!("{scheme}://{host}:{p}{path}"),
-            None => format!("{scheme}://{host}{path}"),
+            Some(p) => format!("{scheme}://{host}:{p}{slash}{path}"),
+            None => format!("{scheme}://{host}{slash}{path}"),
         }
     }
+}
+
+/// The Host of the Location when the redirect sets no authority (Envoy's
+/// `processRequestHost`): the request's Host, without its port when the redirect sets a
+/// port, or when the scheme changes and the port is the old scheme's default.
+fn request_host<'a>(
+    authority: &'a str,
+    new_scheme: &str,
+    request_scheme: &str,
+    new_port: bool,
+) -> &'a str {
+    let host_end = if authority.starts_with('[') {
+        authority.rfind("]:").map(|i| i + 1)
+    } else {
+        authority.rfind(':')
+    };
+    let Some(end) = host_end else {
+        return authority;
+    };
+    let port = &authority[end..];
+    let mut remove = new_port;
+    if new_scheme != request_scheme {
+        remove |= request_scheme.eq_ignore_ascii_case("https") && port == ":443";
+        remove |= request_scheme.eq_ignore_ascii_case("http") && port == ":80";
+    }
+    if remove { &authority[..end] } else { authority }
 }
