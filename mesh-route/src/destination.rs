@@ -126,6 +126,11 @@ impl<'r> DrIndex<'r> {
     /// specific host (exact before wildcards, longer wildcards first). Rules of that
     /// namespace for that host merge (first subset definition and first top-level policy
     /// win). Rules in any other namespace never apply.
+    /// The rules visible to the proxy, each once.
+    pub(crate) fn rules(&self) -> impl Iterator<Item = &'r Resource<DestinationRule>> + '_ {
+        self.entries.iter().map(|(_, dr)| *dr)
+    }
+
     pub(crate) fn lookup(&self, target: &str) -> Option<MergedRule<'r>> {
         let service_ns = split_service_fqdn(target).map(|(_, ns)| ns).or_else(|| {
             self.service_entry_ns

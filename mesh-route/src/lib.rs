@@ -58,6 +58,7 @@ pub mod policy;
 pub mod rule;
 pub mod sticky;
 pub mod table;
+mod unexecuted;
 
 pub use decision::{Decision, Matched, NoRoute, Target};
 pub use destination::RouteDestination;

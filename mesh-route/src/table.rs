@@ -280,6 +280,19 @@ impl RouteTable {
                 problems: ctx.problems,
             });
         }
+        // What is read but not executed, for the resources this proxy uses.
+        for dr in ctx.drs.rules() {
+            for (path, message) in crate::unexecuted::destination_rule(&dr.spec) {
+                ctx.warnings
+                    .push(problem(&dr.key(), &dr.origin, path, message));
+            }
+        }
+        if let Some(gw) = gateway {
+            for (path, message) in crate::unexecuted::gateway(&gw.spec) {
+                ctx.warnings
+                    .push(problem(&gw.key(), &gw.origin, path, message));
+            }
+        }
         let mut vhosts = Vec::new();
         let listeners = match gateway {
             None => {
@@ -837,7 +850,12 @@ fn compile_rule(
         action,
         rewrite,
         timeout: r.timeout,
-        retries: RetryPolicy::from_route(r.retries.as_ref()),
+        retries: {
+            for (p, m) in crate::unexecuted::http_route(r, &path) {
+                ctx.warnings.push(problem(owner, &vs.origin, p, m));
+            }
+            RetryPolicy::from_route(r.retries.as_ref())
+        },
         fault,
         mirrors,
         cors,
