@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
@@ -607,11 +607,12 @@ async fn forward(
         }
     }
     let _ = target;
-    cluster.active_requests.fetch_add(1, Ordering::Relaxed);
+    // Released on every exit, including when the caller drops the request mid-flight.
+    let _active = InFlight::enter(&cluster.active_requests);
     let attempts = attempts(
         shared, &inner, &dispatch, &cluster, policy, view, &upstream, body, outcome,
     );
-    let result = match rule.timeout.and_then(|t| t.to_std()) {
+    match rule.timeout.and_then(|t| t.to_std()) {
         Some(t) => match tokio::time::timeout(t, attempts).await {
             Ok(r) => r,
             Err(_) => {
@@ -620,9 +621,25 @@ async fn forward(
             }
         },
         None => attempts.await,
-    };
-    cluster.active_requests.fetch_sub(1, Ordering::Relaxed);
-    result
+    }
+}
+
+/// One unit of a gauge (requests or retries in flight), given back when dropped: the route
+/// timeout and a client that goes away drop the attempts future at any await point, and the
+/// retry budget and least-request balancing must not keep counting what was abandoned.
+struct InFlight<'a>(&'a AtomicU64);
+
+impl<'a> InFlight<'a> {
+    fn enter(gauge: &'a AtomicU64) -> Self {
+        gauge.fetch_add(1, Ordering::Relaxed);
+        InFlight(gauge)
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 type UpstreamFuture = std::pin::Pin<
@@ -729,6 +746,8 @@ async fn attempts(
     let mut body = Some(body);
     let mut tried: Vec<usize> = Vec::new();
     let mut attempt: u32 = 0;
+    // The retry budget's slot, held from the budget check to the end of the retry.
+    let mut retry_slot: Option<InFlight<'_>> = None;
     loop {
         let this_body = match body.take() {
             Some(Buffered::Whole(b)) => {
@@ -757,10 +776,13 @@ async fn attempts(
                 }
             }
         };
-        if let (Some(i), Dispatch::Cluster(c)) = (member, dispatch) {
-            c.members[i].active.fetch_add(1, Ordering::Relaxed);
-            tried.push(i);
-        }
+        let member_load = match (member, dispatch) {
+            (Some(i), Dispatch::Cluster(c)) => {
+                tried.push(i);
+                Some(InFlight::enter(&c.members[i].active))
+            }
+            _ => None,
+        };
         let call: UpstreamFuture = Box::pin(svc.oneshot(req));
         let result = match policy.per_try_timeout.and_then(|t| t.to_std()) {
             Some(t) => match tokio::time::timeout(t, call).await {
@@ -769,12 +791,8 @@ async fn attempts(
             },
             None => call.await.map_err(|e| (classify(&e), e)),
         };
-        if let (Some(i), Dispatch::Cluster(c)) = (member, dispatch) {
-            c.members[i].active.fetch_sub(1, Ordering::Relaxed);
-        }
-        if attempt > 0 {
-            cluster.active_retries.fetch_sub(1, Ordering::Relaxed);
-        }
+        drop(member_load);
+        drop(retry_slot.take());
         let retriable = match &result {
             Ok(r) => retry_on_response(policy, r),
             Err((f, _)) => retry_on_failure(policy, *f),
@@ -784,56 +802,56 @@ async fn attempts(
             if retriable && exhausted && attempt > 0 {
                 outcome.flags.insert(ResponseFlags::UPSTREAM_RETRY_LIMIT);
             }
-            return match result {
-                Ok(r) => Ok(r),
-                Err((Failure::PerTryTimeout, _)) => {
-                    outcome.flags.insert(ResponseFlags::UPSTREAM_TIMEOUT);
-                    Err(MeshError::Timeout)
-                }
-                Err((Failure::Connect, e)) => {
-                    outcome
-                        .flags
-                        .insert(ResponseFlags::UPSTREAM_CONNECT_FAILURE);
-                    Err(MeshError::Upstream {
-                        reason: "connection failure",
-                        source: e,
-                    })
-                }
-                Err((Failure::Reset, e)) => {
-                    outcome.flags.insert(ResponseFlags::UPSTREAM_RESET);
-                    Err(MeshError::Upstream {
-                        reason: "remote reset",
-                        source: e,
-                    })
-                }
-            };
+            return finish(result, outcome);
         }
         if !budget_allows(shared, cluster) {
+            // Envoy: the retry overflows (`UO`); the attempt's own outcome is the answer.
             Metrics::count(&shared.metrics.retries, "budget_exhausted");
-            return match result {
-                Ok(r) => Ok(r),
-                Err((_, e)) => {
-                    outcome
-                        .flags
-                        .insert(ResponseFlags::UPSTREAM_CONNECT_FAILURE);
-                    Err(MeshError::Upstream {
-                        reason: "remote reset",
-                        source: e,
-                    })
-                }
-            };
+            outcome.flags.insert(ResponseFlags::OVERFLOW);
+            return finish(result, outcome);
         }
         // Drop the failed response before waiting.
         drop(result);
         attempt += 1;
         Metrics::count(&shared.metrics.retries, "attempted");
-        cluster.active_retries.fetch_add(1, Ordering::Relaxed);
+        retry_slot.replace(InFlight::enter(&cluster.active_retries));
         let wait = backoff(
             policy.backoff.to_std().unwrap_or(Duration::from_millis(25)),
             attempt,
             &shared.rng,
         );
         tokio::time::sleep(wait).await;
+    }
+}
+
+/// The answer for the last attempt's outcome: its response, or the local reply for how it
+/// failed (504 `UT` for a per-try timeout, 503 `UF` or `UR` otherwise).
+fn finish(
+    result: Result<Response<BoxBody>, (Failure, BoxError)>,
+    outcome: &mut Outcome,
+) -> Result<Response<BoxBody>, MeshError> {
+    match result {
+        Ok(r) => Ok(r),
+        Err((Failure::PerTryTimeout, _)) => {
+            outcome.flags.insert(ResponseFlags::UPSTREAM_TIMEOUT);
+            Err(MeshError::Timeout)
+        }
+        Err((Failure::Connect, e)) => {
+            outcome
+                .flags
+                .insert(ResponseFlags::UPSTREAM_CONNECT_FAILURE);
+            Err(MeshError::Upstream {
+                reason: "connection failure",
+                source: e,
+            })
+        }
+        Err((Failure::Reset, e)) => {
+            outcome.flags.insert(ResponseFlags::UPSTREAM_RESET);
+            Err(MeshError::Upstream {
+                reason: "remote reset",
+                source: e,
+            })
+        }
     }
 }
 

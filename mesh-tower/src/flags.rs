@@ -18,17 +18,18 @@ macro_rules! flags {
     };
 }
 
+// Declared in Envoy's order (`CoreResponseFlag`), which is the order of the joined label.
 flags! {
-    NO_ROUTE = 0 => "NR", "No route configured for the request (404).";
-    UPSTREAM_CONNECT_FAILURE = 1 => "UF", "Upstream connection failure (503).";
-    UPSTREAM_RETRY_LIMIT = 2 => "URX", "Upstream retry limit exceeded.";
+    NO_HEALTHY_UPSTREAM = 7 => "UH", "No healthy upstream host (503).";
     UPSTREAM_TIMEOUT = 3 => "UT", "Upstream request timeout (504).";
+    UPSTREAM_RESET = 9 => "UR", "Upstream remote reset.";
+    UPSTREAM_CONNECT_FAILURE = 1 => "UF", "Upstream connection failure (503).";
+    OVERFLOW = 6 => "UO", "Upstream overflow: circuit breaking or retry budget (503).";
+    NO_ROUTE = 0 => "NR", "No route configured for the request (404).";
     DELAY_INJECTED = 4 => "DI", "The request was delayed by fault injection.";
     FAULT_INJECTED = 5 => "FI", "The request was aborted by fault injection.";
-    OVERFLOW = 6 => "UO", "Upstream overflow: circuit breaking (503).";
-    NO_HEALTHY_UPSTREAM = 7 => "UH", "No healthy upstream host (503).";
+    UPSTREAM_RETRY_LIMIT = 2 => "URX", "Upstream retry limit exceeded.";
     NO_CLUSTER = 8 => "NC", "The upstream cluster was not found (503).";
-    UPSTREAM_RESET = 9 => "UR", "Upstream remote reset.";
 }
 
 impl ResponseFlags {
