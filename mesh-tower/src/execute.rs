@@ -17,6 +17,7 @@ use mesh_route::policy::{AbortKind, CorsPolicy, HeadersPolicy, RetryOn, RetryPol
 use mesh_route::{Decision, RouteDestination, RouteTable, Rule, Target};
 use tokio::sync::Semaphore;
 use tower::ServiceExt;
+use tracing::Instrument;
 
 use crate::BoxError;
 use crate::backend::{Backends, EndpointService};
@@ -254,14 +255,31 @@ async fn route(
         }
         span.record("rule", m.rule().index);
     }
-    let _enter = span.enter();
+    let instrument = span.clone();
+    execute(shared, inner, &head, &view, decision, body, outcome, &span)
+        .instrument(instrument)
+        .await
+}
+
+/// Executes a decision; runs inside the request's span.
+#[allow(clippy::too_many_arguments)]
+async fn execute(
+    shared: &Arc<Shared>,
+    inner: EndpointService,
+    head: &Head,
+    view: &RequestView<'_>,
+    decision: Decision<'_>,
+    body: BoxBody,
+    outcome: &mut Outcome,
+    span: &tracing::Span,
+) -> Result<Response<BoxBody>, MeshError> {
     match decision {
         Decision::NoRoute(_) => {
             outcome.flags.insert(ResponseFlags::NO_ROUTE);
             Err(MeshError::NoRoute)
         }
         Decision::Redirect { matched, redirect } => {
-            let location = redirect.location(&view, matched.and_then(|m| m.matcher()));
+            let location = redirect.location(view, matched.and_then(|m| m.matcher()));
             let mut r = Response::new(body::empty());
             *r.status_mut() =
                 StatusCode::from_u16(redirect.code).unwrap_or(StatusCode::MOVED_PERMANENTLY);
@@ -285,8 +303,8 @@ async fn route(
             target,
             ..
         } => {
-            let upstream_path = decision.upstream_path(&view).into_owned();
-            let upstream_authority = decision.upstream_authority(&view).to_owned();
+            let upstream_path = decision.upstream_path(view).into_owned();
+            let upstream_authority = decision.upstream_authority(view).to_owned();
             let port = target.port(view.port());
             let host = target.host().into_owned();
             span.record("destination", tracing::field::display(&host));
@@ -345,9 +363,9 @@ async fn route(
                 }
             }
             let upstream =
-                UpstreamHead::new(&head, &upstream_path, &upstream_authority, rule, dest, info);
+                UpstreamHead::new(head, &upstream_path, &upstream_authority, rule, dest, info);
             let mut response = forward(
-                shared, inner, rule, target, dest, &view, upstream, body, outcome,
+                shared, inner, rule, target, dest, view, upstream, body, outcome,
             )
             .await?;
             apply_response_headers(rule, dest, response.headers_mut());
@@ -599,6 +617,7 @@ async fn forward(
                 &upstream,
                 bytes.clone(),
                 view.port(),
+                rule.timeout.and_then(|t| t.to_std()),
             ),
             Buffered::Streaming(_) if wants_buffer => {
                 Metrics::count(&shared.metrics.mirrors, "not_buffered");
@@ -746,7 +765,7 @@ async fn attempts(
     let mut body = Some(body);
     let mut tried: Vec<usize> = Vec::new();
     let mut attempt: u32 = 0;
-    // The retry budget's slot, held from the budget check to the end of the retry.
+    // The retry budget's slot, held from the budget check until the back-off timer fires.
     let mut retry_slot: Option<InFlight<'_>> = None;
     loop {
         let this_body = match body.take() {
@@ -821,6 +840,9 @@ async fn attempts(
             &shared.rng,
         );
         tokio::time::sleep(wait).await;
+        // Envoy counts a retry against the budget while it waits for its back-off timer;
+        // once the timer fires the retry is an ordinary request again.
+        drop(retry_slot.take());
     }
 }
 
@@ -862,6 +884,7 @@ fn send_mirror(
     upstream: &UpstreamHead,
     bytes: Bytes,
     request_port: u16,
+    timeout: Option<Duration>,
 ) {
     let Ok(permit) = shared.mirrors.clone().try_acquire_owned() else {
         Metrics::count(&shared.metrics.mirrors, "dropped");
@@ -911,8 +934,17 @@ fn send_mirror(
     let call: UpstreamFuture = Box::pin(svc.oneshot(req));
     tokio::spawn(async move {
         let _permit = permit;
-        // The response is discarded; errors of the copy never reach the client.
-        let _ = call.await;
+        // The response is discarded; errors of the copy never reach the client. Like
+        // Envoy's shadow requests, a copy is bounded by the route timeout, so a hung mirror
+        // frees its queue slot when the primary would have timed out.
+        match timeout {
+            Some(t) => {
+                let _ = tokio::time::timeout(t, call).await;
+            }
+            None => {
+                let _ = call.await;
+            }
+        }
     });
 }
 
