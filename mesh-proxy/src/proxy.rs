@@ -3,7 +3,9 @@
 
 use std::convert::Infallible;
 use std::future::Future;
+use std::hash::{DefaultHasher, Hash, Hasher};
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -55,7 +57,9 @@ pub struct Running {
 }
 
 impl Running {
-    /// Asks the proxy to stop gracefully and waits until in-flight requests are done.
+    /// Asks the proxy to stop gracefully and waits until in-flight requests are done: the
+    /// listener closes at once, `/ready` answers 503 while draining, and the admin server
+    /// stops last.
     pub async fn shutdown(self) {
         let _ = self.stop.send(true);
         let _ = self.done.await;
@@ -153,6 +157,8 @@ pub async fn start(
     admin: Option<TcpListener>,
 ) -> Result<Running, Vec<String>> {
     let client = http_client();
+    // Taken before loading, so that a change racing the first load is seen as a change.
+    let loaded = fingerprint(&settings.paths);
     let config = load(&settings, &client, 1)?;
     let listen_port = listener.local_addr().map(|a| a.port()).unwrap_or(0);
     let mut options = settings.options.clone();
@@ -181,20 +187,27 @@ pub async fn start(
     let admin_addr = admin.as_ref().and_then(|a| a.local_addr().ok());
     let (stop, stopped) = watch::channel(false);
 
-    let watcher = spawn_reloader(state.clone(), stopped.clone());
-    if let Some(admin) = admin {
+    let watcher = spawn_reloader(state.clone(), stopped.clone(), loaded);
+    // The admin server outlives the drain, so that `/ready` answers 503 while in-flight
+    // requests finish (as Envoy's admin does); it stops once the proxy has drained.
+    let (drained, drained_rx) = watch::channel(false);
+    let admin_task = admin.map(|admin| {
         let router = admin_router(state.clone());
-        let mut stopped = stopped.clone();
+        let mut drained_rx = drained_rx;
         tokio::spawn(async move {
             let _ = axum::serve(admin, router)
-                .with_graceful_shutdown(async move { stopped_signal(&mut stopped).await })
+                .with_graceful_shutdown(async move { stopped_signal(&mut drained_rx).await })
                 .await;
-        });
-    }
+        })
+    });
     let st = state.clone();
     let done = tokio::spawn(async move {
         serve(listener, service, stopped, &st).await;
         drop(watcher);
+        let _ = drained.send(true);
+        if let Some(admin_task) = admin_task {
+            let _ = tokio::time::timeout(Duration::from_secs(5), admin_task).await;
+        }
     });
     Ok(Running {
         addr,
@@ -255,9 +268,56 @@ async fn stopped_signal(stopped: &mut watch::Receiver<bool>) {
     let _ = stopped.wait_for(|s| *s).await;
 }
 
+/// A hash of what the loader would read from `paths`: the contents of the files given, and
+/// of the `.yaml`, `.yml` and `.json` files under the directories given (missing files hash
+/// as missing).
+fn fingerprint(paths: &[PathBuf]) -> u64 {
+    fn visit(path: &Path, top: bool, depth: usize, h: &mut DefaultHasher) {
+        match std::fs::metadata(path) {
+            Ok(m) if m.is_dir() => {
+                if depth > 16 {
+                    return;
+                }
+                let mut entries: Vec<PathBuf> = std::fs::read_dir(path)
+                    .map(|rd| rd.flatten().map(|e| e.path()).collect())
+                    .unwrap_or_default();
+                entries.sort();
+                for e in entries {
+                    visit(&e, false, depth + 1, h);
+                }
+            }
+            Ok(_) => {
+                let wanted = top
+                    || path
+                        .extension()
+                        .and_then(|e| e.to_str())
+                        .is_some_and(|e| matches!(e, "yaml" | "yml" | "json"));
+                if wanted {
+                    path.hash(h);
+                    std::fs::read(path).ok().hash(h);
+                }
+            }
+            Err(e) => {
+                path.hash(h);
+                e.kind().hash(h);
+            }
+        }
+    }
+    let mut h = DefaultHasher::new();
+    for p in paths {
+        visit(p, true, 0, &mut h);
+    }
+    h.finish()
+}
+
+/// Watches the configuration and reloads it when what the loader reads has changed. The
+/// parent directory of a file is watched (editors and ConfigMap updates replace files), so
+/// events for other files there, such as a log written next to the configuration, are
+/// common: they are ignored unless the configuration's contents changed.
 fn spawn_reloader(
     state: Arc<State>,
     mut stopped: watch::Receiver<bool>,
+    mut loaded: u64,
 ) -> Option<notify::RecommendedWatcher> {
     use notify::{RecursiveMode, Watcher};
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<()>();
@@ -292,7 +352,11 @@ fn spawn_reloader(
                     // Let a burst of writes settle, then reload once.
                     tokio::time::sleep(Duration::from_millis(150)).await;
                     while rx.try_recv().is_ok() {}
-                    let _ = reload(&state);
+                    let now = fingerprint(&state.settings.paths);
+                    if now != loaded {
+                        loaded = now;
+                        let _ = reload(&state);
+                    }
                 }
                 _ = stopped_signal(&mut stopped) => break,
             }

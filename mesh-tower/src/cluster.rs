@@ -1,17 +1,24 @@
 //! Per-destination state (Envoy's cluster): the endpoints a subset selects, load balancing
-//! among them, and the counters that retry budgets read. State lives in the service, keyed by
-//! destination, so that it survives a swap of the route table while the destination's
-//! DestinationRule is unchanged.
+//! among them, circuit breaking (`connectionPool`), outlier detection, and the counters that
+//! retry budgets read.
+//!
+//! State lives in the service, keyed by destination (host, subset, port). A swap of the route
+//! table or of the backends keeps it while the destination's merged traffic policy is
+//! unchanged: counters and limits stay, and each endpoint keeps its ejection state by name.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
 
 use mesh_match::RequestView;
-use mesh_model::destination_rule::{ConsistentHashLb, SimpleLb, TrafficPolicy};
+use mesh_model::destination_rule::{ConsistentHashLb, OutlierDetection, SimpleLb, TrafficPolicy};
 use mesh_route::sticky::stable_hash;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::time::Instant;
 
 use crate::backend::{Backends, Endpoint};
+use crate::metrics::{ClusterLabels, Metrics};
 use crate::rng::Samples;
 
 /// Which destination: host, subset and port.
@@ -22,11 +29,36 @@ pub(crate) struct ClusterKey {
     pub(crate) port: u16,
 }
 
-/// An endpoint with its live counters.
+impl ClusterKey {
+    /// Envoy's cluster name: `outbound|port|subset|host`.
+    pub(crate) fn name(&self) -> String {
+        format!("outbound|{}|{}|{}", self.port, self.subset, self.host)
+    }
+}
+
+/// Outlier-detection state of one endpoint.
+#[derive(Debug, Default)]
+struct Health {
+    consecutive_5xx: u32,
+    consecutive_gateway: u32,
+    consecutive_local: u32,
+    times_ejected: u32,
+    ejected_until: Option<Instant>,
+}
+
+/// An endpoint's live state: requests in flight and health. Kept by endpoint name across
+/// rebuilds of the cluster.
+#[derive(Debug, Default)]
+pub(crate) struct MemberState {
+    pub(crate) active: AtomicU64,
+    health: Mutex<Health>,
+}
+
+/// An endpoint with its live state.
 #[derive(Debug)]
 pub(crate) struct Member {
     pub(crate) endpoint: Endpoint,
-    pub(crate) active: AtomicU64,
+    pub(crate) state: Arc<MemberState>,
 }
 
 #[derive(Clone, Debug)]
@@ -37,34 +69,196 @@ enum Balancer {
     Hash(ConsistentHashLb),
 }
 
+/// Circuit-breaker limits from `connectionPool` (0 or absent: no limit, Istio's defaults of
+/// 2^32-1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Limits {
+    /// `tcp.maxConnections`: requests in flight at once (an HTTP/1.1 connection carries one).
+    max_connections: Option<u64>,
+    /// `http.http1MaxPendingRequests`: requests waiting for a connection.
+    max_pending: Option<u64>,
+    /// `http.http2MaxRequests`: requests in flight at once.
+    max_requests: Option<u64>,
+    /// `http.maxRetries`: retries in flight at once.
+    pub(crate) max_retries: Option<u64>,
+}
+
+impl Limits {
+    fn from_policy(policy: Option<&TrafficPolicy>) -> Self {
+        let cp = policy.and_then(|p| p.connection_pool.as_ref());
+        let positive = |v: i32| (v > 0).then_some(v as u64);
+        Limits {
+            max_connections: cp
+                .and_then(|c| c.tcp.as_ref())
+                .and_then(|t| positive(t.max_connections)),
+            max_pending: cp
+                .and_then(|c| c.http.as_ref())
+                .and_then(|h| positive(h.http1_max_pending_requests)),
+            max_requests: cp
+                .and_then(|c| c.http.as_ref())
+                .and_then(|h| positive(h.http2_max_requests)),
+            max_retries: cp
+                .and_then(|c| c.http.as_ref())
+                .and_then(|h| positive(h.max_retries)),
+        }
+    }
+}
+
+/// Outlier detection settings with Istio's and Envoy's defaults applied.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Outlier {
+    consecutive_5xx: u32,
+    consecutive_gateway: u32,
+    consecutive_local: u32,
+    split_local: bool,
+    base_ejection: Duration,
+    max_ejection_percent: u32,
+    min_health_percent: u32,
+    error_codes: Vec<u16>,
+}
+
+/// Envoy's `max_ejection_time` default: ejections never last longer.
+const MAX_EJECTION: Duration = Duration::from_secs(300);
+
+impl Outlier {
+    fn from_policy(o: &OutlierDetection) -> Self {
+        let std = |d: Option<mesh_model::Duration>, default: u64| {
+            d.and_then(|d| d.to_std())
+                .unwrap_or(Duration::from_secs(default))
+        };
+        Outlier {
+            // Deprecated `consecutiveErrors` counts gateway errors (Istio maps it so).
+            consecutive_5xx: o.consecutive_5xx_errors.unwrap_or(5),
+            consecutive_gateway: o
+                .consecutive_gateway_errors
+                .unwrap_or(u32::try_from(o.consecutive_errors).unwrap_or(0)),
+            consecutive_local: o.consecutive_local_origin_failures.unwrap_or(5),
+            split_local: o.split_external_local_origin_errors,
+            base_ejection: std(o.base_ejection_time, 30),
+            max_ejection_percent: if o.max_ejection_percent > 0 {
+                o.max_ejection_percent.min(100) as u32
+            } else {
+                10
+            },
+            min_health_percent: o.min_health_percent.clamp(0, 100) as u32,
+            error_codes: o
+                .outlier_detection_http_error_codes
+                .iter()
+                .filter_map(|c| u16::try_from(*c).ok())
+                .collect(),
+        }
+    }
+}
+
+/// What an attempt to an endpoint ended as, for outlier detection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum AttemptResult {
+    /// A response with this status.
+    Status(u16),
+    /// A local-origin failure: connect failure, reset, timeout.
+    LocalFailure,
+}
+
+/// Cluster-wide live state, kept while the policy is unchanged.
+#[derive(Debug)]
+pub(crate) struct ClusterState {
+    /// Requests in flight to the destination (retries included once).
+    pub(crate) active_requests: AtomicU64,
+    /// Retries waiting for their back-off timer.
+    pub(crate) active_retries: AtomicU64,
+    /// Attempts in flight (the circuit breaker's requests).
+    in_flight: AtomicU64,
+    /// Attempts waiting for a connection.
+    pending: AtomicU64,
+    /// Connections, when `maxConnections` is set.
+    connections: Option<Arc<Semaphore>>,
+    members: Mutex<HashMap<Arc<str>, Arc<MemberState>>>,
+    ejected: AtomicUsize,
+}
+
+impl ClusterState {
+    fn new(limits: &Limits) -> Self {
+        ClusterState {
+            active_requests: AtomicU64::new(0),
+            active_retries: AtomicU64::new(0),
+            in_flight: AtomicU64::new(0),
+            pending: AtomicU64::new(0),
+            connections: limits
+                .max_connections
+                .map(|n| Arc::new(Semaphore::new(n.min(Semaphore::MAX_PERMITS as u64) as usize))),
+            members: Mutex::new(HashMap::new()),
+            ejected: AtomicUsize::new(0),
+        }
+    }
+}
+
+/// Why an attempt was refused by a circuit breaker.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Overflow {
+    /// `http2MaxRequests` reached.
+    Requests,
+    /// All connections busy and `http1MaxPendingRequests` waiting already.
+    Pending,
+}
+
+/// Held while an attempt is admitted by the circuit breakers.
+#[derive(Debug)]
+pub(crate) struct Admission {
+    state: Arc<ClusterState>,
+    _connection: Option<OwnedSemaphorePermit>,
+}
+
+impl Drop for Admission {
+    fn drop(&mut self) {
+        self.state.in_flight.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
 /// One destination's endpoints and state.
 #[derive(Debug)]
 pub(crate) struct Cluster {
+    pub(crate) key: ClusterKey,
     pub(crate) members: Vec<Member>,
     balancer: Balancer,
     next: AtomicUsize,
-    /// Requests in flight to the destination.
-    pub(crate) active_requests: AtomicU64,
-    /// Retries in flight to the destination.
-    pub(crate) active_retries: AtomicU64,
+    pub(crate) state: Arc<ClusterState>,
+    pub(crate) limits: Limits,
+    outlier: Option<Outlier>,
     labels: BTreeMap<String, String>,
     policy: Option<Arc<TrafficPolicy>>,
+    generation: u64,
 }
 
 impl Cluster {
     fn new(
+        key: ClusterKey,
         endpoints: &[Endpoint],
         labels: &BTreeMap<String, String>,
         policy: Option<Arc<TrafficPolicy>>,
+        generation: u64,
+        previous: Option<&Cluster>,
     ) -> Self {
-        let mut members: Vec<Member> = endpoints
-            .iter()
-            .filter(|e| e.selected_by(labels))
-            .map(|e| Member {
-                endpoint: e.clone(),
-                active: AtomicU64::new(0),
-            })
-            .collect();
+        let limits = Limits::from_policy(policy.as_deref());
+        let outlier = policy
+            .as_deref()
+            .and_then(|p| p.outlier_detection.as_ref())
+            .map(Outlier::from_policy);
+        // Keep the live state when the policy did not change.
+        let state = match previous {
+            Some(p) if p.policy == policy => p.state.clone(),
+            _ => Arc::new(ClusterState::new(&limits)),
+        };
+        let mut members: Vec<Member> = {
+            let mut known = state.members.lock().unwrap_or_else(|e| e.into_inner());
+            endpoints
+                .iter()
+                .filter(|e| e.selected_by(labels))
+                .map(|e| Member {
+                    endpoint: e.clone(),
+                    state: known.entry(e.id.clone()).or_default().clone(),
+                })
+                .collect()
+        };
         // A stable order, so that hashing picks the same endpoint in every process.
         members.sort_by(|a, b| a.endpoint.id.cmp(&b.endpoint.id));
         let lb = policy.as_ref().and_then(|p| p.load_balancer.as_ref());
@@ -78,13 +272,16 @@ impl Cluster {
             None => Balancer::LeastRequest,
         };
         Cluster {
+            key,
             members,
             balancer,
             next: AtomicUsize::new(0),
-            active_requests: AtomicU64::new(0),
-            active_retries: AtomicU64::new(0),
+            state,
+            limits,
+            outlier,
             labels: labels.clone(),
             policy,
+            generation,
         }
     }
 
@@ -93,26 +290,194 @@ impl Cluster {
         self.policy.as_deref()
     }
 
-    /// Picks an endpoint, avoiding `exclude` (endpoints already tried) when another is
-    /// available. `None` when the subset selects no endpoint.
+    /// Admits an attempt through the circuit breakers: at most `http2MaxRequests` in flight;
+    /// at most `maxConnections` busy, with up to `http1MaxPendingRequests` waiting for one.
+    pub(crate) async fn admit(&self, metrics: &Metrics) -> Result<Admission, Overflow> {
+        let labels = || ClusterLabels {
+            cluster_name: self.key.name(),
+        };
+        if let Some(max) = self.limits.max_requests {
+            if self.state.in_flight.load(Ordering::Relaxed) >= max {
+                metrics.rq_overflow.get_or_create(&labels()).inc();
+                return Err(Overflow::Requests);
+            }
+        }
+        let connection = match &self.state.connections {
+            None => None,
+            Some(sem) => match sem.clone().try_acquire_owned() {
+                Ok(p) => Some(p),
+                Err(_) => {
+                    metrics.cx_overflow.get_or_create(&labels()).inc();
+                    // Envoy's default for pending requests is unlimited (2^32-1).
+                    let max_pending = self.limits.max_pending.unwrap_or(u64::MAX);
+                    let pending = self.state.pending.fetch_add(1, Ordering::Relaxed);
+                    if pending >= max_pending {
+                        self.state.pending.fetch_sub(1, Ordering::Relaxed);
+                        metrics.pending_overflow.get_or_create(&labels()).inc();
+                        return Err(Overflow::Pending);
+                    }
+                    let permit = sem.clone().acquire_owned().await;
+                    self.state.pending.fetch_sub(1, Ordering::Relaxed);
+                    permit.ok()
+                }
+            },
+        };
+        self.state.in_flight.fetch_add(1, Ordering::Relaxed);
+        Ok(Admission {
+            state: self.state.clone(),
+            _connection: connection,
+        })
+    }
+
+    /// Records an attempt's result for outlier detection; ejects the endpoint when it
+    /// reaches a threshold and `maxEjectionPercent` allows.
+    pub(crate) fn record(&self, member: usize, result: AttemptResult, metrics: &Metrics) {
+        let (Some(o), Some(m)) = (&self.outlier, self.members.get(member)) else {
+            return;
+        };
+        let mut h = m.state.health.lock().unwrap_or_else(|e| e.into_inner());
+        let (is_5xx, is_gateway, is_local) = match result {
+            AttemptResult::Status(s) => {
+                let error = if o.error_codes.is_empty() {
+                    s >= 500
+                } else {
+                    o.error_codes.contains(&s)
+                };
+                (error, matches!(s, 502..=504), false)
+            }
+            // Without the split, a local-origin failure counts as a gateway error (503).
+            AttemptResult::LocalFailure => (!o.split_local, !o.split_local, o.split_local),
+        };
+        if !is_5xx && !is_gateway && !is_local {
+            h.consecutive_5xx = 0;
+            h.consecutive_gateway = 0;
+            if !matches!(result, AttemptResult::LocalFailure) {
+                h.consecutive_local = 0;
+            }
+            return;
+        }
+        if is_5xx {
+            h.consecutive_5xx += 1;
+        }
+        if is_gateway {
+            h.consecutive_gateway += 1;
+        }
+        if is_local {
+            h.consecutive_local += 1;
+        }
+        let trip = (o.consecutive_5xx > 0 && h.consecutive_5xx >= o.consecutive_5xx)
+            || (o.consecutive_gateway > 0 && h.consecutive_gateway >= o.consecutive_gateway)
+            || (o.split_local
+                && o.consecutive_local > 0
+                && h.consecutive_local >= o.consecutive_local);
+        if !trip || h.ejected_until.is_some() {
+            return;
+        }
+        let total = self.members.len().max(1);
+        let ejected = self.state.ejected.load(Ordering::Relaxed);
+        if ejected * 100 / total >= o.max_ejection_percent as usize {
+            return;
+        }
+        h.times_ejected += 1;
+        let time = o
+            .base_ejection
+            .saturating_mul(h.times_ejected)
+            .min(MAX_EJECTION.max(o.base_ejection));
+        h.ejected_until = Some(Instant::now() + time);
+        h.consecutive_5xx = 0;
+        h.consecutive_gateway = 0;
+        h.consecutive_local = 0;
+        self.state.ejected.fetch_add(1, Ordering::Relaxed);
+        let labels = ClusterLabels {
+            cluster_name: self.key.name(),
+        };
+        metrics.ejections.get_or_create(&labels).inc();
+        metrics.ejected.get_or_create(&labels).inc();
+        tracing::info!(endpoint = %m.endpoint.id, cluster = %labels.cluster_name, ?time, "endpoint ejected");
+    }
+
+    /// Whether member `i` is ejected now; returns endpoints whose time is up.
+    fn is_ejected(&self, i: usize, metrics: &Metrics) -> bool {
+        let Some(m) = self.members.get(i) else {
+            return true;
+        };
+        let mut h = m.state.health.lock().unwrap_or_else(|e| e.into_inner());
+        match h.ejected_until {
+            Some(until) if Instant::now() >= until => {
+                h.ejected_until = None;
+                self.state.ejected.fetch_sub(1, Ordering::Relaxed);
+                metrics
+                    .ejected
+                    .get_or_create(&ClusterLabels {
+                        cluster_name: self.key.name(),
+                    })
+                    .dec();
+                false
+            }
+            Some(_) => true,
+            None => false,
+        }
+    }
+
+    /// Picks an endpoint among those not ejected (all of them in panic mode, when fewer
+    /// than `minHealthPercent` are healthy), avoiding `exclude` (endpoints already tried)
+    /// when another is available. `None` when no endpoint is available.
     pub(crate) fn pick(
         &self,
         req: &RequestView<'_>,
         rng: &Samples,
         exclude: &[usize],
+        metrics: &Metrics,
     ) -> Option<usize> {
         let n = self.members.len();
         if n == 0 {
             return None;
         }
-        let allowed = |i: usize| !exclude.contains(&i) || exclude.len() >= n;
+        if self.outlier.is_some() && self.state.ejected.load(Ordering::Relaxed) > 0 {
+            let healthy: Vec<usize> = (0..n).filter(|i| !self.is_ejected(*i, metrics)).collect();
+            let min = self.outlier.as_ref().map_or(0, |o| o.min_health_percent) as usize;
+            if healthy.len() < n {
+                let panic = healthy.len() * 100 < min * n;
+                if !panic {
+                    if healthy.is_empty() {
+                        return None;
+                    }
+                    return self.pick_among(&healthy, req, rng, exclude);
+                }
+            }
+        }
+        let all: Vec<usize> = Vec::new();
+        self.pick_among(&all, req, rng, exclude)
+    }
+
+    /// Picks among `candidates` (empty: every member).
+    fn pick_among(
+        &self,
+        candidates: &[usize],
+        req: &RequestView<'_>,
+        rng: &Samples,
+        exclude: &[usize],
+    ) -> Option<usize> {
+        let n = if candidates.is_empty() {
+            self.members.len()
+        } else {
+            candidates.len()
+        };
+        let at = |k: usize| {
+            if candidates.is_empty() {
+                k
+            } else {
+                candidates[k]
+            }
+        };
+        let allowed = |i: usize| !exclude.contains(&i) || exclude.len() >= self.members.len();
         let first = match &self.balancer {
             Balancer::RoundRobin => self.next.fetch_add(1, Ordering::Relaxed) % n,
             Balancer::Random => rng.below(n as u64) as usize,
             Balancer::LeastRequest => {
                 let a = rng.below(n as u64) as usize;
                 let b = rng.below(n as u64) as usize;
-                let load = |i: usize| self.members[i].active.load(Ordering::Relaxed);
+                let load = |k: usize| self.members[at(k)].state.active.load(Ordering::Relaxed);
                 if load(b) < load(a) { b } else { a }
             }
             Balancer::Hash(h) => match hash_key(h, req) {
@@ -120,10 +485,7 @@ impl Cluster {
                 None => rng.below(n as u64) as usize,
             },
         };
-        if allowed(first) {
-            return Some(first);
-        }
-        (1..n).map(|k| (first + k) % n).find(|i| allowed(*i))
+        (0..n).map(|k| at((first + k) % n)).find(|i| allowed(*i))
     }
 }
 
@@ -173,71 +535,84 @@ pub(crate) fn jump_hash(mut key: u64, n: usize) -> usize {
     b.max(0) as usize
 }
 
-/// Clusters by destination. A cluster is rebuilt only when the subset's labels or the
-/// policy change, so its state survives table swaps that leave them alone.
+/// Clusters by destination.
 #[derive(Debug, Default)]
 pub(crate) struct Clusters {
     map: RwLock<HashMap<ClusterKey, Arc<Cluster>>>,
-    /// Destinations served by the inner service (no registered endpoints): only counters.
+    /// Destinations served by the inner service (no registered endpoints): limits and
+    /// counters only.
     inner: RwLock<HashMap<ClusterKey, Arc<Cluster>>>,
 }
 
 impl Clusters {
-    pub(crate) fn get(
-        &self,
-        backends: &Backends,
+    fn lookup(
+        map: &RwLock<HashMap<ClusterKey, Arc<Cluster>>>,
         key: ClusterKey,
+        endpoints: &[Endpoint],
         labels: &BTreeMap<String, String>,
         policy: Option<&Arc<TrafficPolicy>>,
-    ) -> Option<Arc<Cluster>> {
-        let endpoints = backends.endpoints(&key.host)?;
+        generation: u64,
+    ) -> Arc<Cluster> {
         let same = |c: &Cluster| {
-            c.labels == *labels
+            c.generation == generation
+                && c.labels == *labels
                 && match (&c.policy, policy) {
                     (None, None) => true,
                     (Some(a), Some(b)) => Arc::ptr_eq(a, b) || a == b,
                     _ => false,
                 }
         };
-        if let Ok(map) = self.map.read() {
-            if let Some(c) = map.get(&key) {
-                if same(c) {
-                    return Some(c.clone());
-                }
-            }
-        }
-        let cluster = Arc::new(Cluster::new(endpoints, labels, policy.cloned()));
-        if let Ok(mut map) = self.map.write() {
-            match map.get(&key) {
-                Some(c) if same(c) => return Some(c.clone()),
+        let previous = match map.read() {
+            Ok(m) => match m.get(&key) {
+                Some(c) if same(c) => return c.clone(),
+                other => other.cloned(),
+            },
+            Err(_) => None,
+        };
+        let cluster = Arc::new(Cluster::new(
+            key.clone(),
+            endpoints,
+            labels,
+            policy.cloned(),
+            generation,
+            previous.as_deref(),
+        ));
+        if let Ok(mut m) = map.write() {
+            match m.get(&key) {
+                Some(c) if same(c) => return c.clone(),
                 _ => {
-                    map.insert(key, cluster.clone());
+                    m.insert(key, cluster.clone());
                 }
             }
         }
-        Some(cluster)
+        cluster
     }
-}
 
-impl Clusters {
+    /// The cluster of a destination with registered endpoints, or `None` when its host has
+    /// none. `generation` changes whenever the backends are swapped.
+    pub(crate) fn get(
+        &self,
+        backends: &Backends,
+        generation: u64,
+        key: ClusterKey,
+        labels: &BTreeMap<String, String>,
+        policy: Option<&Arc<TrafficPolicy>>,
+    ) -> Option<Arc<Cluster>> {
+        let endpoints = backends.endpoints(&key.host)?;
+        Some(Self::lookup(
+            &self.map, key, endpoints, labels, policy, generation,
+        ))
+    }
+
     /// The state of a destination that has no registered endpoints (it goes to the inner
-    /// service): its counters only.
+    /// service): limits and counters only.
     pub(crate) fn inner_cluster(
         &self,
         key: ClusterKey,
         labels: &BTreeMap<String, String>,
         policy: Option<&Arc<TrafficPolicy>>,
     ) -> Arc<Cluster> {
-        if let Ok(map) = self.inner.read() {
-            if let Some(c) = map.get(&key) {
-                return c.clone();
-            }
-        }
-        let cluster = Arc::new(Cluster::new(&[], labels, policy.cloned()));
-        if let Ok(mut map) = self.inner.write() {
-            return map.entry(key).or_insert(cluster).clone();
-        }
-        cluster
+        Self::lookup(&self.inner, key, &[], labels, policy, 0)
     }
 }
 

@@ -22,7 +22,7 @@ use tracing::Instrument;
 use crate::BoxError;
 use crate::backend::{Backends, EndpointService};
 use crate::body::{self, BoxBody, Buffered};
-use crate::cluster::{Cluster, ClusterKey, Clusters};
+use crate::cluster::{AttemptResult, Cluster, ClusterKey, Clusters, Overflow};
 use crate::flags::ResponseFlags;
 use crate::metrics::{Metrics, RequestLabels};
 use crate::options::{Options, RetryBudget};
@@ -62,6 +62,8 @@ pub struct RouteInfo {
 pub(crate) struct Shared {
     pub(crate) table: ArcSwap<RouteTable>,
     pub(crate) backends: ArcSwap<Backends>,
+    /// Bumped on every swap of the backends, so that clusters pick up new endpoints.
+    pub(crate) backends_generation: AtomicU64,
     pub(crate) clusters: Clusters,
     pub(crate) options: Options,
     pub(crate) metrics: Metrics,
@@ -550,8 +552,13 @@ fn dispatch_for(
         subset: dest.map(|d| d.subset.clone()).unwrap_or_default(),
         port,
     };
+    // Read the generation before the backends: a swap in between rebuilds once more.
+    let generation = shared.backends_generation.load(Ordering::Acquire);
     let backends = shared.backends.load();
-    match shared.clusters.get(&backends, key.clone(), labels, policy) {
+    match shared
+        .clusters
+        .get(&backends, generation, key.clone(), labels, policy)
+    {
         Some(c) => Ok(Dispatch::Cluster(c)),
         None => Ok(Dispatch::Inner(
             shared.clusters.inner_cluster(key, labels, policy),
@@ -627,7 +634,7 @@ async fn forward(
     }
     let _ = target;
     // Released on every exit, including when the caller drops the request mid-flight.
-    let _active = InFlight::enter(&cluster.active_requests);
+    let _active = InFlight::enter(&cluster.state.active_requests);
     let attempts = attempts(
         shared, &inner, &dispatch, &cluster, policy, view, &upstream, body, outcome,
     );
@@ -731,10 +738,16 @@ fn backoff(base: Duration, retry: u32, rng: &Samples) -> Duration {
     Duration::from_millis(ms)
 }
 
+/// Whether another retry may start: the DestinationRule's `retryBudget` when set, else its
+/// `connectionPool.http.maxRetries` when set, else the layer's default budget.
 fn budget_allows(shared: &Shared, cluster: &Cluster) -> bool {
-    let budget = cluster
-        .policy()
-        .and_then(|p| p.retry_budget.as_ref())
+    let dr_budget = cluster.policy().and_then(|p| p.retry_budget.as_ref());
+    if dr_budget.is_none() {
+        if let Some(max) = cluster.limits.max_retries {
+            return cluster.state.active_retries.load(Ordering::Relaxed) < max;
+        }
+    }
+    let budget = dr_budget
         .map(|b| RetryBudget {
             percent: b.percent.map_or(20.0, |p| p.0),
             min_concurrency: if b.min_retry_concurrency == 0 {
@@ -745,9 +758,9 @@ fn budget_allows(shared: &Shared, cluster: &Cluster) -> bool {
         })
         .or(shared.options.default_retry_budget);
     let Some(b) = budget else { return true };
-    let active = cluster.active_requests.load(Ordering::Relaxed) as f64;
+    let active = cluster.state.active_requests.load(Ordering::Relaxed) as f64;
     let allowed = ((active * b.percent / 100.0) as u64).max(u64::from(b.min_concurrency));
-    cluster.active_retries.load(Ordering::Relaxed) < allowed
+    cluster.state.active_retries.load(Ordering::Relaxed) < allowed
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -786,7 +799,7 @@ async fn attempts(
                 } else {
                     &[]
                 };
-                match c.pick(view, &shared.rng, exclude) {
+                match c.pick(view, &shared.rng, exclude, &shared.metrics) {
                     Some(i) => (c.members[i].endpoint.service.clone(), Some(i)),
                     None => {
                         outcome.flags.insert(ResponseFlags::NO_HEALTHY_UPSTREAM);
@@ -798,9 +811,20 @@ async fn attempts(
         let member_load = match (member, dispatch) {
             (Some(i), Dispatch::Cluster(c)) => {
                 tried.push(i);
-                Some(InFlight::enter(&c.members[i].active))
+                Some(InFlight::enter(&c.members[i].state.active))
             }
             _ => None,
+        };
+        // Circuit breakers: http2MaxRequests, maxConnections and http1MaxPendingRequests.
+        let admission = match cluster.admit(&shared.metrics).await {
+            Ok(a) => a,
+            Err(overflow) => {
+                outcome.flags.insert(ResponseFlags::OVERFLOW);
+                return Err(MeshError::Overflow(match overflow {
+                    Overflow::Requests => "max requests",
+                    Overflow::Pending => "max pending requests",
+                }));
+            }
         };
         let call: UpstreamFuture = Box::pin(svc.oneshot(req));
         let result = match policy.per_try_timeout.and_then(|t| t.to_std()) {
@@ -810,8 +834,16 @@ async fn attempts(
             },
             None => call.await.map_err(|e| (classify(&e), e)),
         };
+        drop(admission);
         drop(member_load);
         drop(retry_slot.take());
+        if let (Some(i), Dispatch::Cluster(c)) = (member, dispatch) {
+            let r = match &result {
+                Ok(r) => AttemptResult::Status(r.status().as_u16()),
+                Err(_) => AttemptResult::LocalFailure,
+            };
+            c.record(i, r, &shared.metrics);
+        }
         let retriable = match &result {
             Ok(r) => retry_on_response(policy, r),
             Err((f, _)) => retry_on_failure(policy, *f),
@@ -826,6 +858,13 @@ async fn attempts(
         if !budget_allows(shared, cluster) {
             // Envoy: the retry overflows (`UO`); the attempt's own outcome is the answer.
             Metrics::count(&shared.metrics.retries, "budget_exhausted");
+            shared
+                .metrics
+                .retry_overflow
+                .get_or_create(&crate::metrics::ClusterLabels {
+                    cluster_name: cluster.key.name(),
+                })
+                .inc();
             outcome.flags.insert(ResponseFlags::OVERFLOW);
             return finish(result, outcome);
         }
@@ -833,7 +872,7 @@ async fn attempts(
         drop(result);
         attempt += 1;
         Metrics::count(&shared.metrics.retries, "attempted");
-        retry_slot.replace(InFlight::enter(&cluster.active_retries));
+        retry_slot.replace(InFlight::enter(&cluster.state.active_retries));
         let wait = backoff(
             policy.backoff.to_std().unwrap_or(Duration::from_millis(25)),
             attempt,
@@ -920,7 +959,7 @@ fn send_mirror(
         Dispatch::Cluster(c) => {
             let headers = HeaderMap::new();
             let view = RequestView::new("GET", "http", "", "/", &headers);
-            match c.pick(&view, &shared.rng, &[]) {
+            match c.pick(&view, &shared.rng, &[], &shared.metrics) {
                 Some(i) => c.members[i].endpoint.service.clone(),
                 None => {
                     Metrics::count(&shared.metrics.mirrors, "dropped");

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
@@ -53,6 +54,13 @@ pub struct OutcomeLabels {
     pub result: &'static str,
 }
 
+/// Labels of per-destination (Envoy cluster) metrics.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ClusterLabels {
+    /// `outbound|port|subset|host`, as Envoy names Istio's clusters.
+    pub cluster_name: String,
+}
+
 /// The metrics of one layer.
 #[derive(Clone, Debug)]
 pub struct Metrics {
@@ -62,6 +70,12 @@ pub struct Metrics {
     pub(crate) mirrors: Family<OutcomeLabels, Counter>,
     pub(crate) retries: Family<OutcomeLabels, Counter>,
     pub(crate) bodies: Family<OutcomeLabels, Counter>,
+    pub(crate) rq_overflow: Family<ClusterLabels, Counter>,
+    pub(crate) cx_overflow: Family<ClusterLabels, Counter>,
+    pub(crate) pending_overflow: Family<ClusterLabels, Counter>,
+    pub(crate) retry_overflow: Family<ClusterLabels, Counter>,
+    pub(crate) ejections: Family<ClusterLabels, Counter>,
+    pub(crate) ejected: Family<ClusterLabels, Gauge>,
 }
 
 fn duration_histogram() -> Histogram {
@@ -110,6 +124,42 @@ impl Metrics {
             "Request bodies: buffered for retries and mirrors, or streamed because over the limit",
             bodies.clone(),
         );
+        let rq_overflow = Family::<ClusterLabels, Counter>::default();
+        let cx_overflow = Family::<ClusterLabels, Counter>::default();
+        let pending_overflow = Family::<ClusterLabels, Counter>::default();
+        let retry_overflow = Family::<ClusterLabels, Counter>::default();
+        let ejections = Family::<ClusterLabels, Counter>::default();
+        let ejected = Family::<ClusterLabels, Gauge>::default();
+        registry.register(
+            "envoy_cluster_upstream_rq_overflow",
+            "Requests refused because http2MaxRequests were in flight (503 UO)",
+            rq_overflow.clone(),
+        );
+        registry.register(
+            "envoy_cluster_upstream_cx_overflow",
+            "Requests that found maxConnections busy (they wait as pending, or overflow)",
+            cx_overflow.clone(),
+        );
+        registry.register(
+            "envoy_cluster_upstream_rq_pending_overflow",
+            "Requests refused because http1MaxPendingRequests were waiting (503 UO)",
+            pending_overflow.clone(),
+        );
+        registry.register(
+            "envoy_cluster_upstream_rq_retry_overflow",
+            "Retries not attempted because of maxRetries or the retry budget",
+            retry_overflow.clone(),
+        );
+        registry.register(
+            "envoy_cluster_outlier_detection_ejections_enforced",
+            "Endpoints ejected by outlier detection",
+            ejections.clone(),
+        );
+        registry.register(
+            "envoy_cluster_outlier_detection_ejections_active",
+            "Endpoints ejected now",
+            ejected.clone(),
+        );
         Metrics {
             registry: Arc::new(registry),
             requests,
@@ -117,6 +167,12 @@ impl Metrics {
             mirrors,
             retries,
             bodies,
+            rq_overflow,
+            cx_overflow,
+            pending_overflow,
+            retry_overflow,
+            ejections,
+            ejected,
         }
     }
 
@@ -135,6 +191,23 @@ impl Metrics {
 
     pub(crate) fn count(family: &Family<OutcomeLabels, Counter>, result: &'static str) {
         family.get_or_create(&OutcomeLabels { result }).inc();
+    }
+
+    /// The value of a per-destination metric for `cluster_name`: `rq_overflow`,
+    /// `cx_overflow`, `pending_overflow`, `retry_overflow`, `ejections` or `ejected`.
+    pub fn cluster(&self, metric: &str, cluster_name: &str) -> i64 {
+        let labels = ClusterLabels {
+            cluster_name: cluster_name.to_owned(),
+        };
+        let counter = |f: &Family<ClusterLabels, Counter>| f.get_or_create(&labels).get() as i64;
+        match metric {
+            "rq_overflow" => counter(&self.rq_overflow),
+            "cx_overflow" => counter(&self.cx_overflow),
+            "pending_overflow" => counter(&self.pending_overflow),
+            "retry_overflow" => counter(&self.retry_overflow),
+            "ejections" => counter(&self.ejections),
+            _ => self.ejected.get_or_create(&labels).get(),
+        }
     }
 
     /// How many times `result` happened for mirrors (`sent`, `dropped`, `not_buffered`),

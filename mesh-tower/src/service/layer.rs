@@ -73,6 +73,7 @@ impl MeshLayer<Responses> {
         let shared = Shared {
             table: ArcSwap::new(table),
             backends: ArcSwap::from_pointee(backends),
+            backends_generation: std::sync::atomic::AtomicU64::new(0),
             clusters: Clusters::default(),
             mirrors: Arc::new(Semaphore::new(options.mirror_queue)),
             options,
@@ -136,8 +137,14 @@ impl MeshHandle {
     }
 
     /// Replaces the backends.
+    ///
+    /// Destinations keep their state (limits, counters, and each endpoint's ejection state
+    /// by endpoint name) when their traffic policy is unchanged.
     pub fn swap_backends(&self, backends: Backends) {
         self.shared.backends.store(Arc::new(backends));
+        self.shared
+            .backends_generation
+            .fetch_add(1, std::sync::atomic::Ordering::Release);
     }
 
     /// The table in use.
