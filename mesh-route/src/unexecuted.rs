@@ -46,6 +46,18 @@ fn traffic_policy(tp: &TrafficPolicy, at: &str, out: &mut Vec<(String, String)>)
     }
     if let Some(cp) = &tp.connection_pool {
         if let Some(tcp) = &cp.tcp {
+            if tcp.connect_timeout.is_some() {
+                note(
+                    format!("{at}.connectionPool.tcp.connectTimeout"),
+                    "a per-destination connect timeout (mesh-proxy's client uses 10s)",
+                );
+            }
+            if tcp.idle_timeout.is_some() {
+                note(
+                    format!("{at}.connectionPool.tcp.idleTimeout"),
+                    "a per-destination idle timeout",
+                );
+            }
             if tcp.tcp_keepalive.is_some() {
                 note(
                     format!("{at}.connectionPool.tcp.tcpKeepalive"),
@@ -60,6 +72,18 @@ fn traffic_policy(tp: &TrafficPolicy, at: &str, out: &mut Vec<(String, String)>)
             }
         }
         if let Some(http) = &cp.http {
+            if http.idle_timeout.is_some() {
+                note(
+                    format!("{at}.connectionPool.http.idleTimeout"),
+                    "a per-destination idle timeout",
+                );
+            }
+            if http.max_requests_per_connection > 0 {
+                note(
+                    format!("{at}.connectionPool.http.maxRequestsPerConnection"),
+                    "a per-connection request limit (in-process calls have no connections)",
+                );
+            }
             if http.h2_upgrade_policy != Default::default() || http.use_client_protocol {
                 note(
                     format!("{at}.connectionPool.http"),
