@@ -25,7 +25,8 @@ use crate::yaml::{self, Node, ParseLimits, Segment};
 /// happens past each bound is a [`LoadError::Limit`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Limits {
-    /// Largest file or string read, in bytes (default 64 MiB).
+    /// Largest file or string read, in bytes (default 16 MiB: ten times Kubernetes' own
+    /// object size limit). Parsing takes up to about 60 times the input in memory.
     pub max_input_bytes: usize,
     /// Deepest nesting of YAML collections (default 64).
     pub max_depth: usize,
@@ -38,7 +39,7 @@ pub struct Limits {
 impl Default for Limits {
     fn default() -> Self {
         Limits {
-            max_input_bytes: 64 << 20,
+            max_input_bytes: 16 << 20,
             max_depth: 64,
             max_alias_nodes: 100_000,
             max_files: 10_000,
@@ -569,18 +570,6 @@ impl Loader {
             ));
             return;
         };
-        let mut json_path = Vec::new();
-        let json = match node.to_json(&mut json_path) {
-            Ok(j) => j,
-            Err(path) => {
-                out.errors.push(schema(
-                    &path,
-                    "numbers must be finite (.inf and .nan have no JSON form)".into(),
-                    label(kind_name),
-                ));
-                return;
-            }
-        };
         let mut lines = std::collections::HashMap::new();
         yaml::index_lines(node, &mut Vec::new(), &mut lines);
         let origin = Origin {
@@ -588,14 +577,14 @@ impl Loader {
             ..here.origin()
         };
         let result = match kind {
-            Kind::VirtualService => decode(json, version, origin, &self.default_namespace)
+            Kind::VirtualService => decode(node, version, origin, &self.default_namespace)
                 .map(AnyResource::VirtualService),
-            Kind::DestinationRule => decode(json, version, origin, &self.default_namespace)
+            Kind::DestinationRule => decode(node, version, origin, &self.default_namespace)
                 .map(AnyResource::DestinationRule),
             Kind::Gateway => {
-                decode(json, version, origin, &self.default_namespace).map(AnyResource::Gateway)
+                decode(node, version, origin, &self.default_namespace).map(AnyResource::Gateway)
             }
-            Kind::ServiceEntry => decode(json, version, origin, &self.default_namespace)
+            Kind::ServiceEntry => decode(node, version, origin, &self.default_namespace)
                 .map(AnyResource::ServiceEntry),
         };
         match result {
@@ -727,12 +716,12 @@ fn without_proto_aliases(message: &str) -> String {
 }
 
 fn decode<S: DeserializeOwned + Default>(
-    json: serde_json::Value,
+    node: &Node,
     api_version: ApiVersion,
     origin: Origin,
     default_namespace: &str,
 ) -> Result<Resource<S>, (Vec<Segment>, String)> {
-    let wire: Wire<S> = serde_path_to_error::deserialize(json).map_err(|e| {
+    let wire: Wire<S> = serde_path_to_error::deserialize(node).map_err(|e| {
         let path = e
             .path()
             .iter()

@@ -271,10 +271,22 @@ pub struct Origin {
     pub(crate) positions: Option<Arc<PositionIndex>>,
 }
 
-/// Lines of every field of a resource, keyed by the field path (`spec.http[0].route`).
+/// Lines of every field of a resource, keyed by a hash of the field path
+/// (`spec.http[0].route`): 12 bytes an entry, so that large inputs stay small in memory.
 #[derive(Debug, Default)]
 pub(crate) struct PositionIndex {
-    pub(crate) lines: std::collections::HashMap<String, usize>,
+    pub(crate) lines: std::collections::HashMap<u64, u32>,
+}
+
+impl PositionIndex {
+    /// The key of a path.
+    pub(crate) fn key(path: &str) -> u64 {
+        // FNV-1a: stable and cheap; collisions between paths of one resource are
+        // astronomically unlikely and would only misplace a line number.
+        path.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+        })
+    }
 }
 
 impl Origin {
@@ -285,8 +297,8 @@ impl Origin {
         if let Some(index) = &self.positions {
             let mut p = path;
             loop {
-                if let Some(l) = index.lines.get(p) {
-                    line = *l;
+                if let Some(l) = index.lines.get(&PositionIndex::key(p)) {
+                    line = *l as usize;
                     break;
                 }
                 match p.rfind(['.', '[']) {

@@ -8,6 +8,7 @@
 
 use std::collections::{HashMap, HashSet};
 
+#[cfg(test)]
 use serde_json::{Map, Number, Value};
 use yaml_rust2::parser::{Event, Parser};
 use yaml_rust2::scanner::{Marker, TScalarStyle};
@@ -527,9 +528,10 @@ pub(crate) enum Segment {
 }
 
 impl Node {
-    /// Converts to JSON for typed deserialization, dropping `key: null` entries as the
-    /// Kubernetes API server prunes them. Non-finite numbers have no JSON form and are an
-    /// error, with the path of the offending node.
+    /// Converts to JSON, dropping `key: null` entries as the Kubernetes API server prunes
+    /// them (tests compare documents this way). Non-finite numbers have no JSON form and are
+    /// an error, with the path of the offending node.
+    #[cfg(test)]
     pub(crate) fn to_json(&self, path: &mut Vec<Segment>) -> Result<Value, Vec<Segment>> {
         Ok(match &self.value {
             NodeValue::Null => Value::Null,
@@ -685,12 +687,15 @@ pub(crate) fn parse_path(s: &str) -> Vec<Segment> {
 }
 
 /// Records the line of every node under `node`, keyed by its path relative to `node`.
-pub(crate) fn index_lines(node: &Node, path: &mut Vec<Segment>, out: &mut HashMap<String, usize>) {
+pub(crate) fn index_lines(node: &Node, path: &mut Vec<Segment>, out: &mut HashMap<u64, u32>) {
     match &node.value {
         NodeValue::Seq(items) => {
             for (i, item) in items.iter().enumerate() {
                 path.push(Segment::Index(i));
-                out.insert(format_path(path), item.line);
+                out.insert(
+                    crate::resource::PositionIndex::key(&format_path(path)),
+                    item.line as u32,
+                );
                 index_lines(item, path, out);
                 path.pop();
             }
@@ -698,7 +703,10 @@ pub(crate) fn index_lines(node: &Node, path: &mut Vec<Segment>, out: &mut HashMa
         NodeValue::Map(entries) => {
             for (k, v) in entries {
                 path.push(Segment::Key(k.name.clone()));
-                out.insert(format_path(path), k.line);
+                out.insert(
+                    crate::resource::PositionIndex::key(&format_path(path)),
+                    k.line as u32,
+                );
                 index_lines(v, path, out);
                 path.pop();
             }
@@ -711,6 +719,8 @@ pub(crate) fn index_lines(node: &Node, path: &mut Vec<Segment>, out: &mut HashMa
 pub(crate) fn to_yaml_string<T: serde::Serialize>(value: &T) -> Result<String, String> {
     serde_yaml::to_string(value).map_err(|e| e.to_string())
 }
+
+pub(crate) mod de;
 
 #[cfg(test)]
 mod tests;
