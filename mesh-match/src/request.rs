@@ -13,6 +13,7 @@ pub struct RequestView<'a> {
     authority: &'a str,
     path_and_query: &'a str,
     path_len: usize,
+    host_len: usize,
     port: u16,
     headers: &'a HeaderMap,
     remote_ip: Option<std::net::IpAddr>,
@@ -30,12 +31,14 @@ impl<'a> RequestView<'a> {
     ) -> Self {
         let path_len = path_and_query.find('?').unwrap_or(path_and_query.len());
         let port = authority_port(authority).unwrap_or(if scheme == "https" { 443 } else { 80 });
+        let host_len = authority_host(authority).len();
         RequestView {
             method,
             scheme,
             authority,
             path_and_query,
             path_len,
+            host_len,
             port,
             headers,
             remote_ip: None,
@@ -76,7 +79,7 @@ impl<'a> RequestView<'a> {
 
     /// The host of the authority, without the port.
     pub fn host(&self) -> &'a str {
-        authority_host(self.authority)
+        &self.authority[..self.host_len]
     }
 
     /// The port the request is for.

@@ -50,10 +50,14 @@ impl RouteDestination {
 #[derive(Debug)]
 pub(crate) struct DrIndex<'r> {
     entries: Vec<(String, &'r Resource<DestinationRule>)>,
+    /// Indices of `entries` by exact host, in `entries` order.
+    exact: std::collections::HashMap<String, Vec<usize>>,
+    /// Indices of `entries` whose host is a wildcard.
+    wildcards: Vec<usize>,
     namespace: String,
     /// Namespaces of the ServiceEntries, by host: the "service namespace" of hosts that
-    /// are not Kubernetes service names.
-    service_entry_ns: Vec<(String, &'r str)>,
+    /// are not Kubernetes service names (the first entry for a host wins).
+    service_entry_ns: std::collections::HashMap<String, &'r str>,
 }
 
 /// Istio's root (config) namespace, searched last for DestinationRules.
@@ -103,21 +107,35 @@ impl<'r> DrIndex<'r> {
                 .then_with(|| a.1.name().cmp(b.1.name()))
                 .then_with(|| a.1.namespace().cmp(b.1.namespace()))
         });
-        let service_entry_ns = resources
-            .service_entries
-            .iter()
-            .flat_map(|se| {
-                se.spec
-                    .hosts
-                    .iter()
-                    .map(move |h| (resolve_short_name(h, se.namespace()), se.namespace()))
-            })
-            .collect();
+        let mut service_entry_ns = std::collections::HashMap::new();
+        for se in &resources.service_entries {
+            for h in &se.spec.hosts {
+                service_entry_ns
+                    .entry(resolve_short_name(h, se.namespace()))
+                    .or_insert(se.namespace());
+            }
+        }
+        let mut exact: std::collections::HashMap<String, Vec<usize>> = Default::default();
+        let mut wildcards = Vec::new();
+        for (i, (h, _)) in entries.iter().enumerate() {
+            if host::is_wildcard(h) {
+                wildcards.push(i);
+            } else {
+                exact.entry(h.clone()).or_default().push(i);
+            }
+        }
         DrIndex {
             entries,
+            exact,
+            wildcards,
             namespace: ns.to_owned(),
             service_entry_ns,
         }
+    }
+
+    /// The rules visible to the proxy, each once.
+    pub(crate) fn rules(&self) -> impl Iterator<Item = &'r Resource<DestinationRule>> + '_ {
+        self.entries.iter().map(|(_, dr)| *dr)
     }
 
     /// The rules for `host`, found as Istio finds them (`PushContext.destinationRule`):
@@ -125,19 +143,28 @@ impl<'r> DrIndex<'r> {
     /// `istio-system`), and in the first namespace that has a rule for the host, the most
     /// specific host (exact before wildcards, longer wildcards first). Rules of that
     /// namespace for that host merge (first subset definition and first top-level policy
-    /// win). Rules in any other namespace never apply.
-    /// The rules visible to the proxy, each once.
-    pub(crate) fn rules(&self) -> impl Iterator<Item = &'r Resource<DestinationRule>> + '_ {
-        self.entries.iter().map(|(_, dr)| *dr)
-    }
-
+    /// win). Rules in any other namespace never apply. Exact hosts are found by hash, so
+    /// compiling stays linear in the number of rules.
     pub(crate) fn lookup(&self, target: &str) -> Option<MergedRule<'r>> {
-        let service_ns = split_service_fqdn(target).map(|(_, ns)| ns).or_else(|| {
-            self.service_entry_ns
-                .iter()
-                .find(|(h, _)| h == target)
-                .map(|(_, ns)| *ns)
-        });
+        let service_ns = split_service_fqdn(target)
+            .map(|(_, ns)| ns)
+            .or_else(|| self.service_entry_ns.get(target).copied());
+        let candidates: Vec<usize> = self
+            .exact
+            .get(target)
+            .into_iter()
+            .flatten()
+            .copied()
+            .chain(
+                self.wildcards
+                    .iter()
+                    .copied()
+                    .filter(|i| host::subset_of(target, &self.entries[*i].0)),
+            )
+            .collect();
+        if candidates.is_empty() {
+            return None;
+        }
         let namespaces = [
             Some(self.namespace.as_str()),
             service_ns,
@@ -145,10 +172,8 @@ impl<'r> DrIndex<'r> {
         ];
         for ns in namespaces.into_iter().flatten() {
             let mut best: Option<&str> = None;
-            for (h, dr) in &self.entries {
-                if dr.namespace() != ns
-                    || !(h == target || (host::is_wildcard(h) && host::subset_of(target, h)))
-                {
+            for (h, dr) in candidates.iter().map(|i| &self.entries[*i]) {
+                if dr.namespace() != ns {
                     continue;
                 }
                 if best.is_none_or(|b| host::more_specific(h, b) == std::cmp::Ordering::Less) {
@@ -159,7 +184,9 @@ impl<'r> DrIndex<'r> {
                 continue;
             };
             let mut merged: Option<MergedRule<'r>> = None;
-            for (h, dr) in &self.entries {
+            let mut in_order = candidates.clone();
+            in_order.sort_unstable();
+            for (h, dr) in in_order.iter().map(|i| &self.entries[*i]) {
                 if h != chosen_host || dr.namespace() != ns {
                     continue;
                 }

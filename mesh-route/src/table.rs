@@ -444,16 +444,35 @@ impl RouteTable {
 
     /// The virtual host that answers `req`, if any.
     pub fn virtual_host(&self, req: &RequestView<'_>) -> Result<Option<&VirtualHost>, NoRoute> {
+        let host = req.host();
+        if host.bytes().any(|b| b.is_ascii_uppercase()) {
+            return self.virtual_host_folded(req, host);
+        }
+        Ok(self.lookup(req, host))
+    }
+
+    /// The lookup for a host with upper-case letters: lower-cased on the stack first.
+    #[cold]
+    fn virtual_host_folded(
+        &self,
+        req: &RequestView<'_>,
+        host: &str,
+    ) -> Result<Option<&VirtualHost>, NoRoute> {
         let mut buf = [0u8; 256];
-        let host = lowercase(req.host(), &mut buf).ok_or(NoRoute::BadHost)?;
+        let host = lowercase(host, &mut buf).ok_or(NoRoute::BadHost)?;
+        Ok(self.lookup(req, host))
+    }
+
+    #[inline]
+    fn lookup(&self, req: &RequestView<'_>, host: &str) -> Option<&VirtualHost> {
         let index = match &self.listeners {
             Listeners::Sidecar(index) => index,
             Listeners::Gateway(ports) => match ports.iter().find(|(p, _)| *p == req.port()) {
                 Some((_, index)) => index,
-                None => return Ok(None),
+                None => return None,
             },
         };
-        Ok(index.lookup(host).map(|i| &self.vhosts[i]))
+        index.lookup(host).map(|i| &self.vhosts[i])
     }
 
     /// Decides what to do with `req`. `sample` is a uniform random draw that picks the
