@@ -7,10 +7,12 @@ use std::process::ExitCode;
 
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Uri};
 use mesh_match::{NormalizeError, PathNormalization, RequestView, normalize_target};
+use mesh_model::Loader;
 use mesh_model::validate::{Severity, validate};
-use mesh_model::{LoadError, Loader};
-use mesh_route::{CompileOptions, Identity, Problem, RouteTable};
+use mesh_route::{CompileOptions, Identity, RouteTable};
 use serde::Serialize;
+
+use crate::report::{self, Row};
 
 /// The configuration, the proxy and the request (flattened into each command's arguments).
 #[derive(Debug, clap::Args)]
@@ -252,31 +254,14 @@ pub(crate) fn prepare(args: &RequestArgs) -> Result<Prepared, ExitCode> {
     let loaded = Loader::new()
         .with_default_namespace(args.namespace.clone())
         .load_paths(&args.files);
-    let mut rows: Vec<ErrorRow> = Vec::new();
+    let mut rows: Vec<Row> = Vec::new();
     let mut unreadable = false;
     for e in &loaded.errors {
-        match e {
-            LoadError::Io { .. } => {
+        match Row::from_load_error(e) {
+            Some(row) => rows.push(row),
+            None => {
                 eprintln!("meshctl: {e}");
                 unreadable = true;
-            }
-            LoadError::Syntax { position, message } | LoadError::Limit { position, message } => {
-                rows.push(ErrorRow::at(position, String::new(), "", message));
-            }
-            LoadError::Schema {
-                position,
-                kind,
-                namespace,
-                name,
-                path,
-                message,
-            } => {
-                let resource = match (kind.is_empty(), name.is_empty()) {
-                    (true, _) => String::new(),
-                    (false, true) => format!("{kind} {namespace}/<no name>"),
-                    (false, false) => format!("{kind} {namespace}/{name}"),
-                };
-                rows.push(ErrorRow::at(position, resource, path, message));
             }
         }
     }
@@ -286,21 +271,16 @@ pub(crate) fn prepare(args: &RequestArgs) -> Result<Prepared, ExitCode> {
     if rows.is_empty() {
         // Analyzer findings (with a code) need the whole cluster to be meaningful; Istio
         // accepts the resources regardless, so they do not stop a decision.
-        for f in validate(&loaded.resources).findings {
-            if f.severity == Severity::Error && f.code.is_none() {
-                rows.push(ErrorRow {
-                    resource: f.resource.to_string(),
-                    path: f.path,
-                    message: f.message,
-                    file: f.origin.file.as_ref().map(|p| p.display().to_string()),
-                    document: f.origin.document,
-                    line: (f.origin.line > 0).then_some(f.origin.line),
-                });
-            }
-        }
+        rows.extend(
+            validate(&loaded.resources)
+                .findings
+                .into_iter()
+                .filter(|f| f.severity == Severity::Error && f.code.is_none())
+                .map(Row::from_finding),
+        );
     }
     if !rows.is_empty() {
-        rows.sort_by(|a, b| (&a.file, a.document, a.line).cmp(&(&b.file, b.document, b.line)));
+        report::sort(&mut rows);
         for r in &rows {
             eprintln!("{r}");
         }
@@ -315,103 +295,18 @@ pub(crate) fn prepare(args: &RequestArgs) -> Result<Prepared, ExitCode> {
         Ok(t) => t,
         Err(e) => {
             for p in &e.problems {
-                eprintln!("{}", problem_line(Severity::Error, p));
+                eprintln!("{}", Row::from_problem(Severity::Error, p));
             }
             return Err(ExitCode::from(1));
         }
     };
     for w in table.warnings() {
-        eprintln!("{}", problem_line(Severity::Warning, w));
+        eprintln!("{}", Row::from_problem(Severity::Warning, w));
     }
     Ok(Prepared {
         table,
         request: Request::new(args),
     })
-}
-
-/// A load or validation error, printed as `meshctl validate` prints it.
-#[derive(Debug)]
-struct ErrorRow {
-    /// `Kind ns/name`, empty when unknown.
-    resource: String,
-    /// Field path.
-    path: String,
-    /// What is wrong.
-    message: String,
-    /// The file, when known.
-    file: Option<String>,
-    /// Index of the YAML document.
-    document: usize,
-    /// 1-based line, when known.
-    line: Option<usize>,
-}
-
-impl ErrorRow {
-    /// An error at a load position.
-    fn at(position: &mesh_model::Position, resource: String, path: &str, message: &str) -> Self {
-        ErrorRow {
-            resource,
-            path: path.to_owned(),
-            message: message.to_owned(),
-            file: position.file.as_ref().map(|f| f.display().to_string()),
-            document: position.document,
-            line: (position.line > 0).then_some(position.line),
-        }
-    }
-}
-
-impl std::fmt::Display for ErrorRow {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let location = match (&self.file, self.line) {
-            (Some(file), Some(l)) => format!("{file}:{l}"),
-            (Some(file), None) => file.clone(),
-            (None, Some(l)) => format!("<input>:{l}"),
-            (None, None) => "<input>".to_owned(),
-        };
-        f.write_str(&finding_line(
-            Severity::Error,
-            &self.resource,
-            &self.path,
-            &self.message,
-            &location,
-        ))
-    }
-}
-
-/// A compile error or warning in `meshctl validate`'s line format.
-fn problem_line(severity: Severity, p: &Problem) -> String {
-    let location = if p.origin.is_empty() {
-        "<input>"
-    } else {
-        &p.origin
-    };
-    finding_line(
-        severity,
-        &p.resource.to_string(),
-        &p.path,
-        &p.message,
-        location,
-    )
-}
-
-/// `SEVERITY  Kind ns/name  path: message  (file:line)`, as `meshctl validate` prints.
-fn finding_line(
-    severity: Severity,
-    resource: &str,
-    path: &str,
-    message: &str,
-    location: &str,
-) -> String {
-    let resource = if resource.is_empty() { "-" } else { resource };
-    let path = if path.is_empty() {
-        String::new()
-    } else {
-        format!("{path}: ")
-    };
-    format!(
-        "{:<7}  {resource}  {path}{message}  ({location})",
-        severity.to_string()
-    )
 }
 
 /// A destination as the JSON output names it.
