@@ -79,26 +79,37 @@ pub fn stable_hash(bytes: &[u8]) -> u64 {
     h ^ (h >> 31)
 }
 
+/// The value of cookie `name` in the request's `Cookie` headers (`;`-separated pairs).
+pub fn cookie<'h>(headers: &'h http::HeaderMap, name: &str) -> Option<&'h str> {
+    headers
+        .get_all(http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|pair| {
+            let (k, v) = pair.trim().split_once('=')?;
+            (k == name).then_some(v)
+        })
+}
+
+/// The stable hash of an IP address (of its octets).
+pub fn hash_ip(ip: std::net::IpAddr) -> u64 {
+    match ip {
+        std::net::IpAddr::V4(v4) => stable_hash(&v4.octets()),
+        std::net::IpAddr::V6(v6) => stable_hash(&v6.octets()),
+    }
+}
+
 impl StickyKey {
     /// The hash of the key in `req`, or `None` when the request does not carry it.
     pub fn sample(&self, req: &RequestView<'_>) -> Option<u64> {
         match self {
             StickyKey::Header(name) => req.headers().get(name).map(|v| stable_hash(v.as_bytes())),
             StickyKey::Query(name) => req.query_param(name).map(|v| stable_hash(v.as_bytes())),
-            StickyKey::Cookie(name) => req
-                .headers()
-                .get_all(http::header::COOKIE)
-                .iter()
-                .filter_map(|v| v.to_str().ok())
-                .flat_map(|v| v.split(';'))
-                .find_map(|pair| {
-                    let (k, v) = pair.trim().split_once('=')?;
-                    (k == name).then(|| stable_hash(v.as_bytes()))
-                }),
-            StickyKey::SourceIp => req.remote_ip().map(|ip| match ip {
-                std::net::IpAddr::V4(v4) => stable_hash(&v4.octets()),
-                std::net::IpAddr::V6(v6) => stable_hash(&v6.octets()),
-            }),
+            StickyKey::Cookie(name) => {
+                cookie(req.headers(), name).map(|v| stable_hash(v.as_bytes()))
+            }
+            StickyKey::SourceIp => req.remote_ip().map(hash_ip),
         }
     }
 }

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use mesh_match::RequestView;
 use mesh_model::destination_rule::{ConsistentHashLb, OutlierDetection, SimpleLb, TrafficPolicy};
-use mesh_route::sticky::stable_hash;
+use mesh_route::sticky::{cookie, hash_ip, stable_hash};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 
@@ -498,26 +498,14 @@ fn hash_key(h: &ConsistentHashLb, req: &RequestView<'_>) -> Option<u64> {
             .get(name.as_str())
             .map(|v| stable_hash(v.as_bytes()));
     }
-    if let Some(cookie) = &h.http_cookie {
-        return req
-            .headers()
-            .get_all(http::header::COOKIE)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(';'))
-            .find_map(|pair| {
-                let (k, v) = pair.trim().split_once('=')?;
-                (k == cookie.name).then(|| stable_hash(v.as_bytes()))
-            });
+    if let Some(c) = &h.http_cookie {
+        return cookie(req.headers(), &c.name).map(|v| stable_hash(v.as_bytes()));
     }
     if let Some(q) = &h.http_query_parameter_name {
         return req.query_param(q).map(|v| stable_hash(v.as_bytes()));
     }
     if h.use_source_ip == Some(true) {
-        return req.remote_ip().map(|ip| match ip {
-            std::net::IpAddr::V4(v4) => stable_hash(&v4.octets()),
-            std::net::IpAddr::V6(v6) => stable_hash(&v6.octets()),
-        });
+        return req.remote_ip().map(hash_ip);
     }
     None
 }
