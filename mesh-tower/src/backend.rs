@@ -70,6 +70,11 @@ impl Endpoint {
         &self.id
     }
 
+    /// The endpoint's service.
+    pub fn service(&self) -> &EndpointService {
+        &self.service
+    }
+
     /// The endpoint's labels.
     pub fn labels(&self) -> &BTreeMap<String, String> {
         &self.labels

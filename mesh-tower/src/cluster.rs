@@ -227,9 +227,64 @@ pub(crate) struct Cluster {
     labels: BTreeMap<String, String>,
     policy: Option<Arc<TrafficPolicy>>,
     generation: u64,
+    /// Istio metric series of this destination by (code, flags, gRPC status), so that a
+    /// request does not build and hash a dozen label strings.
+    series: Mutex<Vec<Series>>,
 }
 
+/// A cached pair of metric series.
+#[derive(Debug)]
+struct Series {
+    code: u16,
+    flags: crate::flags::ResponseFlags,
+    grpc: Box<str>,
+    counter: prometheus_client::metrics::counter::Counter,
+    histogram: prometheus_client::metrics::histogram::Histogram,
+}
+
+/// At most this many series are cached per destination; more go the slow way.
+const MAX_SERIES: usize = 64;
+
 impl Cluster {
+    /// The cached series for an outcome of a request to this destination.
+    pub(crate) fn series(
+        &self,
+        code: u16,
+        flags: crate::flags::ResponseFlags,
+        grpc: &str,
+    ) -> Option<(
+        prometheus_client::metrics::counter::Counter,
+        prometheus_client::metrics::histogram::Histogram,
+    )> {
+        let cache = self.series.lock().ok()?;
+        cache
+            .iter()
+            .find(|s| s.code == code && s.flags == flags && &*s.grpc == grpc)
+            .map(|s| (s.counter.clone(), s.histogram.clone()))
+    }
+
+    /// Caches the series for an outcome.
+    pub(crate) fn remember_series(
+        &self,
+        code: u16,
+        flags: crate::flags::ResponseFlags,
+        grpc: &str,
+        counter: &prometheus_client::metrics::counter::Counter,
+        histogram: &prometheus_client::metrics::histogram::Histogram,
+    ) {
+        if let Ok(mut cache) = self.series.lock() {
+            if cache.len() < MAX_SERIES {
+                cache.push(Series {
+                    code,
+                    flags,
+                    grpc: grpc.into(),
+                    counter: counter.clone(),
+                    histogram: histogram.clone(),
+                });
+            }
+        }
+    }
+
     fn new(
         key: ClusterKey,
         endpoints: &[Endpoint],
@@ -282,6 +337,7 @@ impl Cluster {
             labels: labels.clone(),
             policy,
             generation,
+            series: Mutex::new(Vec::new()),
         }
     }
 
@@ -523,19 +579,31 @@ pub(crate) fn jump_hash(mut key: u64, n: usize) -> usize {
     b.max(0) as usize
 }
 
+/// Clusters by destination: by host, then (subset, port). Looking one up allocates
+/// nothing.
+type ClusterMap = RwLock<HashMap<Box<str>, Vec<Arc<Cluster>>>>;
+
 /// Clusters by destination.
 #[derive(Debug, Default)]
 pub(crate) struct Clusters {
-    map: RwLock<HashMap<ClusterKey, Arc<Cluster>>>,
+    map: ClusterMap,
     /// Destinations served by the inner service (no registered endpoints): limits and
     /// counters only.
-    inner: RwLock<HashMap<ClusterKey, Arc<Cluster>>>,
+    inner: ClusterMap,
+}
+
+/// A destination, borrowed.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Dest<'a> {
+    pub(crate) host: &'a str,
+    pub(crate) subset: &'a str,
+    pub(crate) port: u16,
 }
 
 impl Clusters {
     fn lookup(
-        map: &RwLock<HashMap<ClusterKey, Arc<Cluster>>>,
-        key: ClusterKey,
+        map: &ClusterMap,
+        dest: Dest<'_>,
         endpoints: &[Endpoint],
         labels: &BTreeMap<String, String>,
         policy: Option<&Arc<TrafficPolicy>>,
@@ -550,15 +618,25 @@ impl Clusters {
                     _ => false,
                 }
         };
+        let find = |list: &Vec<Arc<Cluster>>| {
+            list.iter()
+                .find(|c| c.key.subset == dest.subset && c.key.port == dest.port)
+                .cloned()
+        };
         let previous = match map.read() {
-            Ok(m) => match m.get(&key) {
-                Some(c) if same(c) => return c.clone(),
-                other => other.cloned(),
+            Ok(m) => match m.get(dest.host).and_then(find) {
+                Some(c) if same(&c) => return c,
+                other => other,
             },
             Err(_) => None,
         };
+        let key = ClusterKey {
+            host: dest.host.to_owned(),
+            subset: dest.subset.to_owned(),
+            port: dest.port,
+        };
         let cluster = Arc::new(Cluster::new(
-            key.clone(),
+            key,
             endpoints,
             labels,
             policy.cloned(),
@@ -566,11 +644,14 @@ impl Clusters {
             previous.as_deref(),
         ));
         if let Ok(mut m) = map.write() {
-            match m.get(&key) {
+            let list = m.entry(dest.host.into()).or_default();
+            match list
+                .iter_mut()
+                .find(|c| c.key.subset == dest.subset && c.key.port == dest.port)
+            {
                 Some(c) if same(c) => return c.clone(),
-                _ => {
-                    m.insert(key, cluster.clone());
-                }
+                Some(c) => *c = cluster.clone(),
+                None => list.push(cluster.clone()),
             }
         }
         cluster
@@ -582,13 +663,13 @@ impl Clusters {
         &self,
         backends: &Backends,
         generation: u64,
-        key: ClusterKey,
+        dest: Dest<'_>,
         labels: &BTreeMap<String, String>,
         policy: Option<&Arc<TrafficPolicy>>,
     ) -> Option<Arc<Cluster>> {
-        let endpoints = backends.endpoints(&key.host)?;
+        let endpoints = backends.endpoints(dest.host)?;
         Some(Self::lookup(
-            &self.map, key, endpoints, labels, policy, generation,
+            &self.map, dest, endpoints, labels, policy, generation,
         ))
     }
 
@@ -596,11 +677,11 @@ impl Clusters {
     /// service): limits and counters only.
     pub(crate) fn inner_cluster(
         &self,
-        key: ClusterKey,
+        dest: Dest<'_>,
         labels: &BTreeMap<String, String>,
         policy: Option<&Arc<TrafficPolicy>>,
     ) -> Arc<Cluster> {
-        Self::lookup(&self.inner, key, &[], labels, policy, 0)
+        Self::lookup(&self.inner, dest, &[], labels, policy, 0)
     }
 }
 

@@ -22,7 +22,7 @@ use tracing::Instrument;
 use crate::BoxError;
 use crate::backend::{Backends, EndpointService};
 use crate::body::{self, BoxBody, Buffered};
-use crate::cluster::{AttemptResult, Cluster, ClusterKey, Clusters, Overflow};
+use crate::cluster::{AttemptResult, Cluster, Clusters, Dest, Overflow};
 use crate::flags::ResponseFlags;
 use crate::metrics::{Metrics, RequestLabels};
 use crate::options::{Options, RetryBudget};
@@ -86,6 +86,8 @@ impl std::fmt::Debug for Shared {
 /// What the request looked like when it arrived, owned.
 struct Head {
     method: Method,
+    /// The request target as received.
+    uri: Uri,
     scheme: String,
     authority: String,
     path: String,
@@ -109,6 +111,9 @@ struct Outcome {
     flags: ResponseFlags,
     host: String,
     subset_version: String,
+    /// The destination's state, when the request got that far: its metric series are
+    /// cached there.
+    cluster: Option<Arc<Cluster>>,
 }
 
 /// Handles one request; never fails in a way the caller must see as a transport error:
@@ -124,6 +129,7 @@ pub(crate) async fn handle(
         flags: ResponseFlags::NONE,
         host: String::new(),
         subset_version: String::new(),
+        cluster: None,
     };
     let result = route(&shared, inner, req, &mut outcome).await;
     let status = match &result {
@@ -135,53 +141,30 @@ pub(crate) async fn handle(
             .headers()
             .get("grpc-status")
             .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_owned(),
-        Err(_) => String::new(),
+            .unwrap_or(""),
+        Err(_) => "",
     };
-    let (name, namespace) = mesh_model::host::split_service_fqdn(&outcome.host)
-        .map(|(n, ns)| (n.to_owned(), ns.to_owned()))
-        .unwrap_or_else(|| (outcome.host.clone(), String::new()));
-    let labels = RequestLabels {
-        reporter: "source",
-        source_workload_namespace: shared.source_namespace.clone(),
-        source_app: shared.source_app.clone(),
-        source_version: shared.source_version.clone(),
-        destination_service: if outcome.host.is_empty() {
-            "unknown".to_owned()
-        } else {
-            outcome.host.clone()
-        },
-        destination_service_name: if name.is_empty() {
-            "unknown".to_owned()
-        } else {
-            name
-        },
-        destination_service_namespace: if namespace.is_empty() {
-            "unknown".to_owned()
-        } else {
-            namespace
-        },
-        destination_version: if outcome.subset_version.is_empty() {
-            "unknown".to_owned()
-        } else {
-            outcome.subset_version.clone()
-        },
-        request_protocol: if grpc_status.is_empty() {
-            "http"
-        } else {
-            "grpc"
-        },
-        response_code: status.as_u16(),
-        grpc_response_status: grpc_status,
-        response_flags: outcome.flags.to_string(),
+    let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let code = status.as_u16();
+    // Fast path: the destination's cached series for this code, flags and gRPC status.
+    let cached = outcome
+        .cluster
+        .as_ref()
+        .and_then(|c| c.series(code, outcome.flags, grpc_status));
+    let (counter, histogram) = match cached {
+        Some(series) => series,
+        None => {
+            let labels = request_labels(&shared, &outcome, code, grpc_status);
+            let counter = shared.metrics.requests.get_or_create(&labels).clone();
+            let histogram = shared.metrics.duration.get_or_create(&labels).clone();
+            if let Some(c) = &outcome.cluster {
+                c.remember_series(code, outcome.flags, grpc_status, &counter, &histogram);
+            }
+            (counter, histogram)
+        }
     };
-    shared.metrics.requests.get_or_create(&labels).inc();
-    shared
-        .metrics
-        .duration
-        .get_or_create(&labels)
-        .observe(started.elapsed().as_secs_f64() * 1000.0);
+    counter.inc();
+    histogram.observe(elapsed_ms);
     tracing::debug!(
         status = status.as_u16(),
         flags = %outcome.flags,
@@ -189,6 +172,42 @@ pub(crate) async fn handle(
         "mesh request done"
     );
     result
+}
+
+/// The labels of Istio's request metrics for one outcome.
+fn request_labels(
+    shared: &Shared,
+    outcome: &Outcome,
+    code: u16,
+    grpc_status: &str,
+) -> RequestLabels {
+    let unknown = |s: &str| {
+        if s.is_empty() {
+            "unknown".to_owned()
+        } else {
+            s.to_owned()
+        }
+    };
+    let (name, namespace) =
+        mesh_model::host::split_service_fqdn(&outcome.host).unwrap_or((outcome.host.as_str(), ""));
+    RequestLabels {
+        reporter: "source",
+        source_workload_namespace: shared.source_namespace.clone(),
+        source_app: shared.source_app.clone(),
+        source_version: shared.source_version.clone(),
+        destination_service: unknown(&outcome.host),
+        destination_service_name: unknown(name),
+        destination_service_namespace: unknown(namespace),
+        destination_version: unknown(&outcome.subset_version),
+        request_protocol: if grpc_status.is_empty() {
+            "http"
+        } else {
+            "grpc"
+        },
+        response_code: code,
+        grpc_response_status: grpc_status.to_owned(),
+        response_flags: outcome.flags.to_string(),
+    }
 }
 
 async fn route(
@@ -219,6 +238,7 @@ async fn route(
     let path = normalize_target(&raw_path, shared.options.path_normalization)?.into_owned();
     let head = Head {
         method: parts.method,
+        uri: parts.uri,
         scheme,
         authority,
         path,
@@ -496,12 +516,26 @@ impl UpstreamHead {
                 headers.insert("x-envoy-original-path", v);
             }
         }
-        if let Ok(v) = HeaderValue::from_str(authority) {
-            headers.insert(header::HOST, v);
+        if headers
+            .get(header::HOST)
+            .is_none_or(|h| h.as_bytes() != authority.as_bytes())
+        {
+            if let Ok(v) = HeaderValue::from_str(authority) {
+                headers.insert(header::HOST, v);
+            }
         }
-        let uri = path
-            .parse::<Uri>()
-            .unwrap_or_else(|_| Uri::from_static("/"));
+        // The request's own target when the path is unchanged (a cheap clone), else the
+        // rewritten path.
+        let unchanged = head
+            .uri
+            .path_and_query()
+            .is_some_and(|pq| pq.as_str() == path);
+        let uri = if unchanged {
+            head.uri.clone()
+        } else {
+            path.parse::<Uri>()
+                .unwrap_or_else(|_| Uri::from_static("/"))
+        };
         UpstreamHead {
             method: head.method.clone(),
             uri,
@@ -547,9 +581,9 @@ fn dispatch_for(
         None => &empty,
     };
     let policy = dest.and_then(|d| d.policy.for_port(port));
-    let key = ClusterKey {
-        host: host.to_owned(),
-        subset: dest.map(|d| d.subset.clone()).unwrap_or_default(),
+    let key = Dest {
+        host,
+        subset: dest.map_or("", |d| d.subset.as_str()),
         port,
     };
     // Read the generation before the backends: a swap in between rebuilds once more.
@@ -586,6 +620,7 @@ async fn forward(
     let cluster = match &dispatch {
         Dispatch::Cluster(c) | Dispatch::Inner(c) => c.clone(),
     };
+    outcome.cluster = Some(cluster.clone());
     if let Dispatch::Cluster(c) = &dispatch {
         if c.members.is_empty() {
             outcome.flags.insert(ResponseFlags::NO_HEALTHY_UPSTREAM);
