@@ -591,7 +591,7 @@ fn dispatch_for(
     let backends = shared.backends.load();
     match shared
         .clusters
-        .get(&backends, generation, key.clone(), labels, policy)
+        .get(&backends, generation, key, labels, policy)
     {
         Some(c) => Ok(Dispatch::Cluster(c)),
         None => Ok(Dispatch::Inner(
