@@ -571,7 +571,7 @@ impl Loader {
             return;
         };
         let mut lines = std::collections::HashMap::new();
-        yaml::index_lines(node, &mut Vec::new(), &mut lines);
+        yaml::index_lines(node, &mut lines);
         let origin = Origin {
             positions: Some(Arc::new(PositionIndex { lines })),
             ..here.origin()

@@ -283,8 +283,14 @@ impl PositionIndex {
     pub(crate) fn key(path: &str) -> u64 {
         // FNV-1a: stable and cheap; collisions between paths of one resource are
         // astronomically unlikely and would only misplace a line number.
-        path.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
-            (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+        Self::extend(0xcbf2_9ce4_8422_2325_u64, path.as_bytes())
+    }
+
+    /// The key of a path from the key of its prefix: `extend(key(a), b) == key(a + b)`,
+    /// so that indexing a tree hashes each segment once rather than every whole path.
+    pub(crate) fn extend(key: u64, bytes: &[u8]) -> u64 {
+        bytes.iter().fold(key, |h, b| {
+            (h ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3)
         })
     }
 }

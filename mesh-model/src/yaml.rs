@@ -88,6 +88,10 @@ struct Builder {
     stack: Vec<Frame>,
     anchors: HashMap<usize, (Node, usize)>,
     alias_nodes: usize,
+    /// Weight of the nodes read from the text of this document (see [`weight`]).
+    parsed_nodes: usize,
+    /// Weight of the copies that anchors hold in this document.
+    anchored_nodes: usize,
     document: usize,
 }
 
@@ -101,6 +105,8 @@ pub(crate) fn parse(text: &str, limits: ParseLimits) -> (Vec<Document>, Option<Y
         stack: Vec::new(),
         anchors: HashMap::new(),
         alias_nodes: 0,
+        parsed_nodes: 0,
+        anchored_nodes: 0,
         document: 0,
     };
     let mut root: Option<Node> = None;
@@ -132,6 +138,8 @@ pub(crate) fn parse(text: &str, limits: ParseLimits) -> (Vec<Document>, Option<Y
             Event::DocumentStart => {
                 b.anchors.clear();
                 b.alias_nodes = 0;
+                b.parsed_nodes = 0;
+                b.anchored_nodes = 0;
                 root = None;
                 false
             }
@@ -162,11 +170,28 @@ pub(crate) fn parse(text: &str, limits: ParseLimits) -> (Vec<Document>, Option<Y
     (docs, None)
 }
 
-fn count_nodes(n: &Node) -> usize {
-    1 + match &n.value {
-        NodeValue::Seq(items) => items.iter().map(count_nodes).sum(),
-        NodeValue::Map(entries) => entries.iter().map(|(_, v)| 1 + count_nodes(v)).sum(),
-        _ => 0,
+/// Text of a scalar or a key counts one node per this many bytes on top of its own node,
+/// so that aliases of one long scalar are bounded by what they copy, not by their number.
+const BYTES_PER_NODE: usize = 64;
+
+/// The weight of a scalar or key of `len` bytes.
+fn text_weight(len: usize) -> usize {
+    1 + len / BYTES_PER_NODE
+}
+
+/// What a node costs to copy, in nodes: one per node and key, plus one per
+/// [`BYTES_PER_NODE`] bytes of text.
+fn weight(n: &Node) -> usize {
+    match &n.value {
+        NodeValue::Str(s) => text_weight(s.len()),
+        NodeValue::Seq(items) => 1 + items.iter().map(weight).sum::<usize>(),
+        NodeValue::Map(entries) => {
+            1 + entries
+                .iter()
+                .map(|(k, v)| text_weight(k.name.len()) + weight(v))
+                .sum::<usize>()
+        }
+        _ => 1,
     }
 }
 
@@ -186,6 +211,7 @@ impl Builder {
         let (line, column) = (mark.line(), mark.col() + 1);
         match ev {
             Event::SequenceStart(anchor, _) | Event::MappingStart(anchor, _) => {
+                self.parsed_nodes = self.parsed_nodes.saturating_add(1);
                 if self.stack.len() >= self.limits.max_depth {
                     return Err(self.error(
                         mark,
@@ -282,6 +308,7 @@ impl Builder {
                 _ => Err(self.error(mark, "unbalanced mapping end".into(), false)),
             },
             Event::Scalar(text, style, anchor, tag) => {
+                self.parsed_nodes = self.parsed_nodes.saturating_add(text_weight(text.len()));
                 let tag = tag.map(|t| t.suffix);
                 let is_key = matches!(self.stack.last(), Some(Frame::Map { pending: None, .. }));
                 // Keys keep their text: `on:` or `80:` are names, not a boolean or a number.
@@ -331,7 +358,25 @@ impl Builder {
         mark: Marker,
     ) -> Result<Option<Node>, YamlError> {
         if anchor > 0 {
-            let count = count_nodes(&node);
+            // An anchor keeps a copy of its node for the aliases to come. Copies of disjoint
+            // anchors add up to at most the document itself; anchors nested in anchors copy
+            // their subtrees again, so they are bounded like aliases.
+            let count = weight(&node);
+            self.anchored_nodes = self.anchored_nodes.saturating_add(count);
+            let budget = self
+                .parsed_nodes
+                .saturating_add(self.alias_nodes)
+                .saturating_add(self.limits.max_alias_nodes);
+            if self.anchored_nodes > budget {
+                return Err(self.error(
+                    mark,
+                    format!(
+                        "anchors nested in anchors copy more than {} nodes",
+                        self.limits.max_alias_nodes
+                    ),
+                    true,
+                ));
+            }
             self.anchors.insert(anchor, (node.clone(), count));
         }
         let err = |b: &Self, m: String| Err(b.error(mark, m, false));
@@ -619,25 +664,36 @@ pub(crate) fn format_path(path: &[Segment]) -> String {
     let mut out = String::new();
     for seg in path {
         match seg {
-            Segment::Index(i) => {
-                out.push('[');
-                out.push_str(&i.to_string());
-                out.push(']');
-            }
-            Segment::Key(k) if k.is_empty() || k.contains(['.', '[', ']', '"']) => {
-                out.push('[');
-                out.push_str(&format!("{k:?}"));
-                out.push(']');
-            }
+            Segment::Index(i) => push_index(&mut out, *i),
             Segment::Key(k) => {
-                if !out.is_empty() {
-                    out.push('.');
-                }
-                out.push_str(k);
+                let first = out.is_empty();
+                push_key(&mut out, k, first);
             }
         }
     }
     out
+}
+
+/// Appends `[i]`.
+fn push_index(out: &mut String, i: usize) {
+    out.push('[');
+    out.push_str(&i.to_string());
+    out.push(']');
+}
+
+/// Appends a key: `.key`, `key` when it comes first, or `["key"]` when it is empty or
+/// holds `.`, `[`, `]` or `"`.
+fn push_key(out: &mut String, k: &str, first: bool) {
+    if k.is_empty() || k.contains(['.', '[', ']', '"']) {
+        out.push('[');
+        out.push_str(&format!("{k:?}"));
+        out.push(']');
+    } else {
+        if !first {
+            out.push('.');
+        }
+        out.push_str(k);
+    }
 }
 
 /// Parses a path printed by [`format_path`]. Unparseable tails are dropped.
@@ -686,38 +742,73 @@ pub(crate) fn parse_path(s: &str) -> Vec<Segment> {
     out
 }
 
-/// Records the line of every node under `node`, keyed by its path relative to `node`.
-pub(crate) fn index_lines(node: &Node, path: &mut Vec<Segment>, out: &mut HashMap<u64, u32>) {
-    match &node.value {
-        NodeValue::Seq(items) => {
-            for (i, item) in items.iter().enumerate() {
-                path.push(Segment::Index(i));
-                out.insert(
-                    crate::resource::PositionIndex::key(&format_path(path)),
-                    item.line as u32,
-                );
-                index_lines(item, path, out);
-                path.pop();
+/// Records the line of every node under `node`, keyed by its path relative to `node` (the
+/// key of [`format_path`]'s text). Each node's key extends its parent's, so the work is
+/// linear in the size of the tree however long its keys are.
+pub(crate) fn index_lines(node: &Node, out: &mut HashMap<u64, u32>) {
+    use crate::resource::PositionIndex;
+    fn visit(node: &Node, key: u64, first: bool, buf: &mut String, out: &mut HashMap<u64, u32>) {
+        match &node.value {
+            NodeValue::Seq(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    buf.clear();
+                    push_index(buf, i);
+                    let k = PositionIndex::extend(key, buf.as_bytes());
+                    out.insert(k, item.line as u32);
+                    visit(item, k, false, buf, out);
+                }
             }
-        }
-        NodeValue::Map(entries) => {
-            for (k, v) in entries {
-                path.push(Segment::Key(k.name.clone()));
-                out.insert(
-                    crate::resource::PositionIndex::key(&format_path(path)),
-                    k.line as u32,
-                );
-                index_lines(v, path, out);
-                path.pop();
+            NodeValue::Map(entries) => {
+                for (name, v) in entries {
+                    buf.clear();
+                    push_key(buf, &name.name, first);
+                    let k = PositionIndex::extend(key, buf.as_bytes());
+                    out.insert(k, name.line as u32);
+                    visit(v, k, false, buf, out);
+                }
             }
+            _ => {}
         }
-        _ => {}
     }
+    visit(node, PositionIndex::key(""), true, &mut String::new(), out);
 }
 
-/// Serializes a value as YAML text (used to print resources).
+/// Serializes a value as YAML text (used to print resources), with keys sorted as
+/// `kubectl get -o yaml` prints them, and strings that YAML 1.1 readers (Kubernetes) would
+/// take for booleans or numbers (`on`, `yes`, `1.0`) quoted.
 pub(crate) fn to_yaml_string<T: serde::Serialize>(value: &T) -> Result<String, String> {
-    serde_yaml::to_string(value).map_err(|e| e.to_string())
+    let json = serde_json::to_value(value).map_err(|e| e.to_string())?;
+    let mut out = String::new();
+    let mut emitter = yaml_rust2::YamlEmitter::new(&mut out);
+    emitter.multiline_strings(true);
+    emitter
+        .dump(&json_to_yaml(json))
+        .map_err(|e| format!("{e:?}"))?;
+    out.push('\n');
+    Ok(out)
+}
+
+fn json_to_yaml(v: serde_json::Value) -> yaml_rust2::Yaml {
+    use yaml_rust2::Yaml;
+    match v {
+        serde_json::Value::Null => Yaml::Null,
+        serde_json::Value::Bool(b) => Yaml::Boolean(b),
+        serde_json::Value::Number(n) => match (n.as_i64(), n.as_u64(), n.as_f64()) {
+            (Some(i), _, _) => Yaml::Integer(i),
+            (None, Some(u), _) => Yaml::Real(u.to_string()),
+            (None, None, Some(f)) => Yaml::Real(format!("{f:?}")),
+            _ => Yaml::Null,
+        },
+        serde_json::Value::String(s) => Yaml::String(s),
+        serde_json::Value::Array(items) => {
+            Yaml::Array(items.into_iter().map(json_to_yaml).collect())
+        }
+        serde_json::Value::Object(map) => Yaml::Hash(
+            map.into_iter()
+                .map(|(k, v)| (Yaml::String(k), json_to_yaml(v)))
+                .collect(),
+        ),
+    }
 }
 
 pub(crate) mod de;
