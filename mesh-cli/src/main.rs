@@ -7,6 +7,9 @@
 //!   decision and prints the distribution of outcomes and destinations.
 #![forbid(unsafe_code)]
 #![warn(missing_docs, missing_debug_implementations, rust_2018_idioms)]
+// The doc comments of the commands are their `--help` texts, which show JSON shapes such as
+// `[name]`; they are not links.
+#![allow(rustdoc::broken_intra_doc_links)]
 
 use std::process::ExitCode;
 
