@@ -26,11 +26,16 @@ use crate::yaml::{self, Node, ParseLimits, Segment};
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Limits {
     /// Largest file or string read, in bytes (default 16 MiB: ten times Kubernetes' own
-    /// object size limit). Parsing takes up to about 60 times the input in memory.
+    /// object size limit). Parsing takes up to about 60 times the input in memory, and up to
+    /// about 130 times for a flow collection nested directly in a flow collection (the YAML
+    /// scanner holds the inner one's tokens until it closes).
     pub max_input_bytes: usize,
     /// Deepest nesting of YAML collections (default 64).
     pub max_depth: usize,
-    /// Most nodes that aliases may add to one document (default 100 000).
+    /// Most nodes that aliases may add to one document (default 100 000). A scalar or key
+    /// counts one node per 64 bytes of its text on top of its own, so that aliases of one
+    /// long scalar are bounded by what they copy; anchors nested in anchors, which copy
+    /// their subtrees again, may copy this many nodes beyond the document's own.
     pub max_alias_nodes: usize,
     /// Most files read from directories (default 10 000).
     pub max_files: usize,
@@ -405,6 +410,26 @@ impl Loader {
             });
             return out;
         }
+        // A byte order mark starts the stream (as `kubectl` accepts it); it is not text.
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+        // YAML admits printable characters only. The parser would take a NUL for the end of
+        // the input and silently drop what follows it, so control characters are refused
+        // here, as Kubernetes' YAML reader refuses them.
+        if let Some((offset, c)) = text.char_indices().find(|(_, c)| !is_yaml_printable(*c)) {
+            let before = &text[..offset];
+            let line = 1 + before.matches('\n').count();
+            let column = 1 + before[before.rfind('\n').map_or(0, |i| i + 1)..]
+                .chars()
+                .count();
+            out.errors.push(LoadError::Syntax {
+                position: at(0, line, column),
+                message: format!(
+                    "control characters are not allowed (U+{:04X}); YAML admits tab, line feed and carriage return only",
+                    u32::from(c)
+                ),
+            });
+            return out;
+        }
         let limits = ParseLimits {
             max_depth: self.limits.max_depth,
             max_alias_nodes: self.limits.max_alias_nodes,
@@ -592,6 +617,14 @@ impl Loader {
             Err((path, message)) => out.errors.push(schema(&path, message, label(kind_name))),
         }
     }
+}
+
+/// YAML's printable characters (`c-printable`): tab, line feed, carriage return, the
+/// printable ASCII and most of Unicode, but no other C0 or C1 control, DEL, U+FFFE or U+FFFF.
+fn is_yaml_printable(c: char) -> bool {
+    matches!(c,
+        '\t' | '\n' | '\r' | ' '..='~' | '\u{85}' | '\u{a0}'..='\u{d7ff}'
+        | '\u{e000}'..='\u{fffd}' | '\u{10000}'..='\u{10ffff}')
 }
 
 /// Keeps what the analyzers need of a skipped Kubernetes object.

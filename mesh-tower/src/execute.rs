@@ -516,10 +516,15 @@ impl UpstreamHead {
                 headers.insert("x-envoy-original-path", v);
             }
         }
-        if headers
-            .get(header::HOST)
-            .is_none_or(|h| h.as_bytes() != authority.as_bytes())
-        {
+        // Keep the Host header only when it is the one authority routed on: a request with
+        // several Host headers is routed on the first, and the others must not reach the
+        // upstream (which might read another one).
+        let mut hosts = headers.get_all(header::HOST).iter();
+        let same = hosts
+            .next()
+            .is_some_and(|h| h.as_bytes() == authority.as_bytes())
+            && hosts.next().is_none();
+        if !same {
             if let Ok(v) = HeaderValue::from_str(authority) {
                 headers.insert(header::HOST, v);
             }

@@ -383,3 +383,130 @@ where
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+/// What came back on a raw connection: the status of the first response (if one came), its
+/// head and body, and whether the peer closed or reset the connection.
+#[derive(Debug, Clone, Default)]
+pub struct RawReply {
+    /// The status of the first response, if any arrived.
+    pub status: Option<u16>,
+    /// The first response's status line and headers.
+    pub head: String,
+    /// Its body (by `Content-Length`), or whatever followed the head.
+    pub body: Vec<u8>,
+    /// Everything received.
+    pub received: Vec<u8>,
+    /// The peer closed or reset the connection.
+    pub closed: bool,
+    /// No complete answer within [`PATIENCE`].
+    pub timed_out: bool,
+}
+
+impl RawReply {
+    /// The status, or 0 when none arrived.
+    pub fn code(&self) -> u16 {
+        self.status.unwrap_or(0)
+    }
+
+    /// The body as text.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    /// Every response status in what was received, in order (pipelined requests get one
+    /// each).
+    pub fn statuses(&self) -> Vec<u16> {
+        let text = String::from_utf8_lossy(&self.received);
+        text.match_indices("HTTP/1.1 ")
+            .filter_map(|(i, _)| text.get(i + 9..i + 12)?.parse().ok())
+            .collect()
+    }
+}
+
+/// Parses `buf` as far as one HTTP/1.1 response: `Some((status, head, body))` once the head
+/// and the `Content-Length` body (0 when absent) have arrived.
+fn parse_raw_response(buf: &[u8]) -> Option<(u16, String, Vec<u8>)> {
+    let end = buf.windows(4).position(|w| w == b"\r\n\r\n")?;
+    let head = String::from_utf8_lossy(&buf[..end]).into_owned();
+    let status = head.get(9..12)?.parse().ok()?;
+    let length = head
+        .lines()
+        .filter_map(|l| l.split_once(':'))
+        .find(|(k, _)| k.trim().eq_ignore_ascii_case("content-length"))
+        .and_then(|(_, v)| v.trim().parse::<usize>().ok())
+        .unwrap_or(0);
+    let body = &buf[end + 4..];
+    (body.len() >= length).then(|| (status, head, body[..length].to_vec()))
+}
+
+/// Writes `bytes` on a new connection to `addr`, exactly as given (a normal client would
+/// refuse to send most of what the hostile tests send), then reads until a complete first
+/// response has arrived and the peer has closed, or the connection has been idle for a
+/// moment after a complete response, or [`PATIENCE`] has passed. Write errors (the peer
+/// closing while a large request is still being sent) are not failures: what was answered
+/// is still read.
+pub async fn raw_request(addr: SocketAddr, bytes: &[u8]) -> RawReply {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut out = RawReply::default();
+    let Ok(Ok(mut stream)) =
+        tokio::time::timeout(PATIENCE, tokio::net::TcpStream::connect(addr)).await
+    else {
+        out.closed = true;
+        return out;
+    };
+    let (mut rd, mut wr) = stream.split();
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    let write = async {
+        let _ = wr.write_all(bytes).await;
+        let _ = wr.flush().await;
+        // Keep the write half open: half-closing would end pipelined input early.
+        std::future::pending::<()>().await;
+    };
+    let read = async {
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            // Once a full response is in, wait only briefly for more (pipelined answers).
+            let complete = parse_raw_response(&out.received).is_some();
+            let wait = if complete {
+                Duration::from_millis(300)
+            } else {
+                deadline.saturating_duration_since(tokio::time::Instant::now())
+            };
+            match tokio::time::timeout(wait, rd.read(&mut buf)).await {
+                Ok(Ok(0)) | Ok(Err(_)) => {
+                    out.closed = true;
+                    break;
+                }
+                Ok(Ok(n)) => out.received.extend_from_slice(&buf[..n]),
+                Err(_) => {
+                    out.timed_out = !complete;
+                    break;
+                }
+            }
+        }
+    };
+    tokio::select! {
+        _ = write => {}
+        _ = read => {}
+    }
+    if let Some((status, head, body)) = parse_raw_response(&out.received) {
+        out.status = Some(status);
+        out.head = head;
+        out.body = body;
+    }
+    out
+}
+
+/// Peak resident memory of this process so far (`VmHWM`), in KiB, where the platform tells.
+pub fn peak_rss_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// Current resident memory of this process (`VmRSS`), in KiB, where the platform tells.
+pub fn rss_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
