@@ -58,6 +58,20 @@ fn setup(policy: &str, v1: &Backend, options: Options) -> (Mesh, mesh_tower::Mes
     (mesh(layer), handle)
 }
 
+/// A layer with a fixed seed. Which of two concurrent requests wins a retry budget's one slot
+/// depends on the jittered back-off (Envoy's, which can be 0 ms and free the slot at once), so
+/// tests that count budget denials fix the samples to be reproducible.
+fn seeded(t: mesh_route::RouteTable, backends: Backends) -> MeshLayer {
+    MeshLayer::with_options(
+        t,
+        backends,
+        Options {
+            seed: Some(11),
+            ..Options::default()
+        },
+    )
+}
+
 fn status(code: u16, text: &str) -> Outcome {
     Outcome::Status(
         StatusCode::from_u16(code).expect("a status"),
@@ -404,7 +418,7 @@ async fn destination_rule_retry_budget_applies() {
     );
     let t = table(&yaml, sidecar());
     let backends = Backends::new().with(&fqdn("svc"), v1.endpoint("svc-v1", [("version", "v1")]));
-    let svc = mesh(MeshLayer::new(t, backends));
+    let svc = mesh(seeded(t, backends));
     let tasks: Vec<_> = (0..10)
         .map(|_| tokio::spawn(send(&svc, get("http://svc/"))))
         .collect();
@@ -426,7 +440,7 @@ async fn a_retry_denied_by_the_budget_keeps_the_attempts_outcome() {
     );
     let t = table(&yaml, sidecar());
     let backends = Backends::new().with(&fqdn("svc"), v1.endpoint("svc-v1", [("version", "v1")]));
-    let layer = MeshLayer::new(t, backends);
+    let layer = seeded(t, backends);
     let handle = layer.handle();
     let svc = mesh(layer);
     let a = tokio::spawn(send(&svc, get("http://svc/")));
