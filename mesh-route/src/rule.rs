@@ -133,6 +133,28 @@ pub struct Rule {
     pub headers: HeadersPolicy,
     /// Sticky split key, when opted in.
     pub sticky: Option<StickyKey>,
+    /// The VirtualService's `namespace/name` and the rule's name, shared, so that a caller
+    /// that attaches them to every request it forwards does not copy them.
+    pub names: RuleNames,
+}
+
+/// A rule's names as shared strings (see [`Rule::names`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RuleNames {
+    /// `namespace/name` of the VirtualService, `None` for Istio's default route.
+    pub virtual_service: Option<Arc<str>>,
+    /// The rule's `name` (empty when it has none).
+    pub rule: Arc<str>,
+}
+
+impl RuleNames {
+    /// The names of a rule `name` of the VirtualService `vs`.
+    pub fn new(vs: Option<&ResourceKey>, name: &str) -> Self {
+        RuleNames {
+            virtual_service: vs.map(|k| Arc::from(format!("{}/{}", k.namespace, k.name))),
+            rule: Arc::from(name),
+        }
+    }
 }
 
 impl Rule {

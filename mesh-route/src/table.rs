@@ -575,6 +575,7 @@ fn default_rule() -> Rule {
         cors: None,
         headers: HeadersPolicy::default(),
         sticky: None,
+        names: crate::rule::RuleNames::default(),
     }
 }
 
@@ -880,5 +881,6 @@ fn compile_rule(
         cors,
         headers,
         sticky,
+        names: crate::rule::RuleNames::new(Some(owner), &r.name),
     })
 }

@@ -24,8 +24,8 @@ use crate::rng::Samples;
 /// Which destination: host, subset and port.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub(crate) struct ClusterKey {
-    pub(crate) host: String,
-    pub(crate) subset: String,
+    pub(crate) host: Arc<str>,
+    pub(crate) subset: Arc<str>,
     pub(crate) port: u16,
 }
 
@@ -224,7 +224,9 @@ pub(crate) struct Cluster {
     pub(crate) state: Arc<ClusterState>,
     pub(crate) limits: Limits,
     outlier: Option<Outlier>,
-    labels: BTreeMap<String, String>,
+    labels: Arc<BTreeMap<String, String>>,
+    /// The subset's `version` label, or its name: Istio's `destination_version`.
+    pub(crate) version: Arc<str>,
     policy: Option<Arc<TrafficPolicy>>,
     generation: u64,
     /// Istio metric series of this destination by (code, flags, gRPC status), so that a
@@ -327,18 +329,24 @@ impl Cluster {
             None => Balancer::LeastRequest,
         };
         Cluster {
-            key,
             members,
             balancer,
             next: AtomicUsize::new(0),
             state,
             limits,
             outlier,
-            labels: labels.clone(),
+            version: Arc::from(labels.get("version").map_or(&*key.subset, String::as_str)),
+            labels: Arc::new(labels.clone()),
             policy,
             generation,
             series: Mutex::new(Vec::new()),
+            key,
         }
+    }
+
+    /// The labels that select the destination's endpoints.
+    pub(crate) fn labels(&self) -> &Arc<BTreeMap<String, String>> {
+        &self.labels
     }
 
     /// The policy the cluster was built with.
@@ -611,7 +619,7 @@ impl Clusters {
     ) -> Arc<Cluster> {
         let same = |c: &Cluster| {
             c.generation == generation
-                && c.labels == *labels
+                && *c.labels == *labels
                 && match (&c.policy, policy) {
                     (None, None) => true,
                     (Some(a), Some(b)) => Arc::ptr_eq(a, b) || a == b,
@@ -620,7 +628,7 @@ impl Clusters {
         };
         let find = |list: &Vec<Arc<Cluster>>| {
             list.iter()
-                .find(|c| c.key.subset == dest.subset && c.key.port == dest.port)
+                .find(|c| *c.key.subset == *dest.subset && c.key.port == dest.port)
                 .cloned()
         };
         let previous = match map.read() {
@@ -631,8 +639,8 @@ impl Clusters {
             Err(_) => None,
         };
         let key = ClusterKey {
-            host: dest.host.to_owned(),
-            subset: dest.subset.to_owned(),
+            host: Arc::from(dest.host),
+            subset: Arc::from(dest.subset),
             port: dest.port,
         };
         let cluster = Arc::new(Cluster::new(
@@ -647,7 +655,7 @@ impl Clusters {
             let list = m.entry(dest.host.into()).or_default();
             match list
                 .iter_mut()
-                .find(|c| c.key.subset == dest.subset && c.key.port == dest.port)
+                .find(|c| *c.key.subset == *dest.subset && c.key.port == dest.port)
             {
                 Some(c) if same(c) => return c.clone(),
                 Some(c) => *c = cluster.clone(),

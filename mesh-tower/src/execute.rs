@@ -37,21 +37,24 @@ pub struct ClientAddr(pub std::net::SocketAddr);
 /// What the mesh decided, attached to every request it forwards (and, in annotate mode, to
 /// the request passed to the inner service).
 #[derive(Clone, Debug, PartialEq, Eq)]
+///
+/// Its strings are shared (`Arc`) with the route table and the destination's state, so that
+/// attaching it to every attempt copies nothing.
 pub struct RouteInfo {
     /// The VirtualService (`namespace/name`), if one matched.
-    pub virtual_service: Option<String>,
+    pub virtual_service: Option<Arc<str>>,
     /// The rule's index in it.
     pub rule: Option<usize>,
     /// The rule's name.
-    pub rule_name: String,
+    pub rule_name: Arc<str>,
     /// The destination host (FQDN).
-    pub host: String,
+    pub host: Arc<str>,
     /// The subset, empty for none.
-    pub subset: String,
+    pub subset: Arc<str>,
     /// The destination port.
     pub port: u16,
     /// Labels that select the subset's endpoints (`None`: the subset is not defined).
-    pub subset_labels: Option<BTreeMap<String, String>>,
+    pub subset_labels: Option<Arc<BTreeMap<String, String>>>,
     /// The attempt (0 for the first try).
     pub attempt: u32,
     /// Whether this is a mirrored copy.
@@ -83,17 +86,14 @@ impl std::fmt::Debug for Shared {
     }
 }
 
-/// What the request looked like when it arrived, owned.
-struct Head {
-    method: Method,
-    /// The request target as received.
-    uri: Uri,
-    scheme: String,
-    authority: String,
-    path: String,
-    version: http::Version,
-    headers: HeaderMap,
-    extensions: http::Extensions,
+/// What the request looked like when it arrived, borrowed from its parts.
+struct Head<'a> {
+    /// Method, target as received, version, headers and extensions.
+    parts: &'a http::request::Parts,
+    scheme: &'a str,
+    authority: &'a str,
+    /// The normalized path and query.
+    path: &'a str,
 }
 
 fn local_reply(status: StatusCode, text: &str) -> Response<BoxBody> {
@@ -109,8 +109,10 @@ fn local_reply(status: StatusCode, text: &str) -> Response<BoxBody> {
 /// The outcome of one request, for metrics.
 struct Outcome {
     flags: ResponseFlags,
-    host: String,
-    subset_version: String,
+    /// The destination host, once known (`unknown` in the metrics otherwise).
+    host: Option<Arc<str>>,
+    /// The destination's `version` label, or its subset's name.
+    subset_version: Option<Arc<str>>,
     /// The destination's state, when the request got that far: its metric series are
     /// cached there.
     cluster: Option<Arc<Cluster>>,
@@ -127,8 +129,8 @@ pub(crate) async fn handle(
     let started = Instant::now();
     let mut outcome = Outcome {
         flags: ResponseFlags::NONE,
-        host: String::new(),
-        subset_version: String::new(),
+        host: None,
+        subset_version: None,
         cluster: None,
     };
     let result = route(&shared, inner, req, &mut outcome).await;
@@ -139,7 +141,7 @@ pub(crate) async fn handle(
     let grpc_status = match &result {
         Ok(r) => r
             .headers()
-            .get("grpc-status")
+            .get(&GRPC_STATUS)
             .and_then(|v| v.to_str().ok())
             .unwrap_or(""),
         Err(_) => "",
@@ -168,7 +170,7 @@ pub(crate) async fn handle(
     tracing::debug!(
         status = status.as_u16(),
         flags = %outcome.flags,
-        destination = %outcome.host,
+        destination = outcome.host.as_deref().unwrap_or(""),
         "mesh request done"
     );
     result
@@ -188,17 +190,17 @@ fn request_labels(
             s.to_owned()
         }
     };
-    let (name, namespace) =
-        mesh_model::host::split_service_fqdn(&outcome.host).unwrap_or((outcome.host.as_str(), ""));
+    let host = outcome.host.as_deref().unwrap_or("");
+    let (name, namespace) = mesh_model::host::split_service_fqdn(host).unwrap_or((host, ""));
     RequestLabels {
         reporter: "source",
         source_workload_namespace: shared.source_namespace.clone(),
         source_app: shared.source_app.clone(),
         source_version: shared.source_version.clone(),
-        destination_service: unknown(&outcome.host),
+        destination_service: unknown(host),
         destination_service_name: unknown(name),
         destination_service_namespace: unknown(namespace),
-        destination_version: unknown(&outcome.subset_version),
+        destination_version: unknown(outcome.subset_version.as_deref().unwrap_or("")),
         request_protocol: if grpc_status.is_empty() {
             "http"
         } else {
@@ -220,44 +222,35 @@ async fn route(
     let authority = parts
         .uri
         .authority()
-        .map(|a| a.as_str().to_owned())
+        .map(|a| a.as_str())
         .or_else(|| {
             parts
                 .headers
                 .get(header::HOST)
                 .and_then(|h| h.to_str().ok())
-                .map(str::to_owned)
         })
         .unwrap_or_default();
-    let scheme = parts.uri.scheme_str().unwrap_or("http").to_owned();
-    let raw_path = parts
-        .uri
-        .path_and_query()
-        .map_or("/", |p| p.as_str())
-        .to_owned();
-    let path = normalize_target(&raw_path, shared.options.path_normalization)?.into_owned();
+    let scheme = parts.uri.scheme_str().unwrap_or("http");
+    let raw_path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+    let path = normalize_target(raw_path, shared.options.path_normalization)?;
     let head = Head {
-        method: parts.method,
-        uri: parts.uri,
+        parts: &parts,
         scheme,
         authority,
-        path,
-        version: parts.version,
-        headers: parts.headers,
-        extensions: parts.extensions,
+        path: &path,
     };
     let table = shared.table.load_full();
     let mut view = RequestView::new(
-        head.method.as_str(),
-        &head.scheme,
-        &head.authority,
-        &head.path,
-        &head.headers,
+        parts.method.as_str(),
+        head.scheme,
+        head.authority,
+        head.path,
+        &parts.headers,
     );
     if let Some(p) = shared.options.listener_port {
         view = view.with_port(p);
     }
-    if let Some(ClientAddr(addr)) = head.extensions.get::<ClientAddr>() {
+    if let Some(ClientAddr(addr)) = parts.extensions.get::<ClientAddr>() {
         view = view.with_remote_ip(addr.ip());
     }
     let decision = table.decide(&view, shared.rng.next_u64());
@@ -268,7 +261,7 @@ async fn route(
         rule = tracing::field::Empty,
         destination = tracing::field::Empty,
     );
-    if let Some(m) = decision.matched() {
+    if let (Some(m), false) = (decision.matched(), span.is_disabled()) {
         if let Some(vs) = &m.rule().virtual_service {
             span.record(
                 "vs",
@@ -288,7 +281,7 @@ async fn route(
 async fn execute(
     shared: &Arc<Shared>,
     inner: EndpointService,
-    head: &Head,
+    head: &Head<'_>,
     view: &RequestView<'_>,
     decision: Decision<'_>,
     body: BoxBody,
@@ -325,42 +318,17 @@ async fn execute(
             target,
             ..
         } => {
-            let upstream_path = decision.upstream_path(view).into_owned();
-            let upstream_authority = decision.upstream_authority(view).to_owned();
-            let port = target.port(view.port());
-            let host = target.host().into_owned();
-            span.record("destination", tracing::field::display(&host));
-            outcome.host = host.clone();
+            let upstream_path = decision.upstream_path(view);
+            let upstream_authority = decision.upstream_authority(view);
             let dest = target.destination();
-            outcome.subset_version = dest
-                .and_then(|d| d.subset_labels.as_ref())
-                .and_then(|l| l.get("version").cloned())
-                .unwrap_or_else(|| target.subset().to_owned());
-            let info = RouteInfo {
-                virtual_service: rule
-                    .virtual_service
-                    .as_ref()
-                    .map(|k| format!("{}/{}", k.namespace, k.name)),
-                rule: matched.map(|m| m.rule().index),
-                rule_name: rule.name.clone(),
-                host,
-                subset: target.subset().to_owned(),
-                port,
-                subset_labels: match target {
-                    Target::Destination(d) => d.subset_labels.clone(),
-                    Target::Passthrough { .. } => Some(BTreeMap::new()),
-                },
-                attempt: 0,
-                mirror: false,
-            };
+            let headers = &head.parts.headers;
             // CORS preflight, before faults (Istio's filter order).
-            let origin = head.headers.get(header::ORIGIN).cloned();
-            if let (Some(cors), Some(origin)) = (&rule.cors, &origin) {
-                let preflight = head.method == Method::OPTIONS
-                    && head
-                        .headers
-                        .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
+            let origin = headers.get(header::ORIGIN);
+            if let (Some(cors), Some(origin)) = (&rule.cors, origin) {
+                let preflight = head.parts.method == Method::OPTIONS
+                    && headers.contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
                 if preflight {
+                    note_destination(outcome, &target);
                     if cors.allows(origin.as_bytes()) {
                         return Ok(preflight_response(cors, origin));
                     }
@@ -380,18 +348,53 @@ async fn execute(
             }
             if let Some(a) = rule.fault.abort {
                 if a.fraction.selects(shared.rng.next_u64()) {
+                    note_destination(outcome, &target);
                     outcome.flags.insert(ResponseFlags::FAULT_INJECTED);
                     return Ok(abort_response(a.kind));
                 }
             }
+            let port = target.port(view.port());
+            let host = target.host();
+            let dispatch = match dispatch_for(shared, &host, dest, port) {
+                Ok(d) => d,
+                Err(e) => {
+                    note_destination(outcome, &target);
+                    outcome.flags.insert(ResponseFlags::NO_CLUSTER);
+                    return Err(e);
+                }
+            };
+            let cluster = match &dispatch {
+                Dispatch::Cluster(c) | Dispatch::Inner(c) => c.clone(),
+            };
+            if !span.is_disabled() {
+                span.record("destination", tracing::field::display(&host));
+            }
+            outcome.host = Some(cluster.key.host.clone());
+            outcome.subset_version = Some(cluster.version.clone());
+            let info = RouteInfo {
+                virtual_service: rule.names.virtual_service.clone(),
+                rule: matched.map(|m| m.rule().index),
+                rule_name: rule.names.rule.clone(),
+                host: if *cluster.key.host == *host {
+                    cluster.key.host.clone()
+                } else {
+                    Arc::from(&*host)
+                },
+                subset: cluster.key.subset.clone(),
+                port,
+                subset_labels: Some(cluster.labels().clone()),
+                attempt: 0,
+                mirror: false,
+            };
+            outcome.cluster = Some(cluster.clone());
             let upstream =
-                UpstreamHead::new(head, &upstream_path, &upstream_authority, rule, dest, info);
+                UpstreamHead::new(head, &upstream_path, upstream_authority, rule, dest, info);
             let mut response = forward(
-                shared, inner, rule, target, dest, view, upstream, body, outcome,
+                shared, inner, rule, &dispatch, &cluster, view, &upstream, body, outcome,
             )
             .await?;
             apply_response_headers(rule, dest, response.headers_mut());
-            if let (Some(cors), Some(origin)) = (&rule.cors, &origin) {
+            if let (Some(cors), Some(origin)) = (&rule.cors, origin) {
                 if cors.allows(origin.as_bytes()) {
                     cors_response_headers(cors, origin, response.headers_mut());
                 }
@@ -399,6 +402,17 @@ async fn execute(
             Ok(response)
         }
     }
+}
+
+/// The destination's labels for metrics, for a request answered before it reached a
+/// destination's state (a CORS preflight, an injected abort, an undefined subset).
+fn note_destination(outcome: &mut Outcome, target: &Target<'_>) {
+    let labels = target.destination().and_then(|d| d.subset_labels.as_ref());
+    let version = labels
+        .and_then(|l| l.get("version"))
+        .map_or(target.subset(), String::as_str);
+    outcome.host = Some(Arc::from(&*target.host()));
+    outcome.subset_version = Some(Arc::from(version));
 }
 
 fn preflight_response(cors: &CorsPolicy, origin: &HeaderValue) -> Response<BoxBody> {
@@ -456,7 +470,7 @@ fn abort_response(kind: AbortKind) -> Response<BoxBody> {
                 header::CONTENT_TYPE,
                 HeaderValue::from_static("application/grpc"),
             );
-            h.insert("grpc-status", HeaderValue::from(code));
+            h.insert(GRPC_STATUS, HeaderValue::from(code));
             h.insert(
                 "grpc-message",
                 HeaderValue::from_static("fault filter abort"),
@@ -488,31 +502,60 @@ fn apply_response_headers(rule: &Rule, dest: Option<&RouteDestination>, h: &mut 
     }
 }
 
-/// The request sent upstream, without its body: built once, cloned per attempt.
-struct UpstreamHead {
-    method: Method,
+/// The request sent upstream, without its body: each attempt's request is built from the
+/// received head, with the route's header operations applied.
+struct UpstreamHead<'a> {
+    head: &'a Head<'a>,
+    /// The upstream path and query (rewritten or not).
+    path: &'a str,
+    authority: &'a str,
+    rule: &'a Rule,
+    dest: Option<&'a RouteDestination>,
     uri: Uri,
-    version: http::Version,
-    headers: HeaderMap,
-    extensions: http::Extensions,
     info: RouteInfo,
 }
 
-impl UpstreamHead {
+impl<'a> UpstreamHead<'a> {
     fn new(
-        head: &Head,
-        path: &str,
-        authority: &str,
-        rule: &Rule,
-        dest: Option<&RouteDestination>,
+        head: &'a Head<'a>,
+        path: &'a str,
+        authority: &'a str,
+        rule: &'a Rule,
+        dest: Option<&'a RouteDestination>,
         info: RouteInfo,
     ) -> Self {
-        let mut headers = head.headers.clone();
-        for ops in ordered_ops(rule, dest).into_iter().flatten() {
+        // The request's own target when the path is unchanged (a cheap clone), else the
+        // rewritten path.
+        let unchanged = head
+            .parts
+            .uri
+            .path_and_query()
+            .is_some_and(|pq| pq.as_str() == path);
+        let uri = if unchanged {
+            head.parts.uri.clone()
+        } else {
+            path.parse::<Uri>()
+                .unwrap_or_else(|_| Uri::from_static("/"))
+        };
+        UpstreamHead {
+            head,
+            path,
+            authority,
+            rule,
+            dest,
+            uri,
+            info,
+        }
+    }
+
+    fn headers(&self) -> HeaderMap {
+        let head = self.head;
+        let mut headers = head.parts.headers.clone();
+        for ops in ordered_ops(self.rule, self.dest).into_iter().flatten() {
             ops.request.apply(&mut headers);
         }
-        if path != head.path {
-            if let Ok(v) = HeaderValue::from_str(&head.path) {
+        if self.path != head.path {
+            if let Ok(v) = HeaderValue::from_str(head.path) {
                 headers.insert("x-envoy-original-path", v);
             }
         }
@@ -522,48 +565,37 @@ impl UpstreamHead {
         let mut hosts = headers.get_all(header::HOST).iter();
         let same = hosts
             .next()
-            .is_some_and(|h| h.as_bytes() == authority.as_bytes())
+            .is_some_and(|h| h.as_bytes() == self.authority.as_bytes())
             && hosts.next().is_none();
         if !same {
-            if let Ok(v) = HeaderValue::from_str(authority) {
+            if let Ok(v) = HeaderValue::from_str(self.authority) {
                 headers.insert(header::HOST, v);
             }
         }
-        // The request's own target when the path is unchanged (a cheap clone), else the
-        // rewritten path.
-        let unchanged = head
-            .uri
-            .path_and_query()
-            .is_some_and(|pq| pq.as_str() == path);
-        let uri = if unchanged {
-            head.uri.clone()
-        } else {
-            path.parse::<Uri>()
-                .unwrap_or_else(|_| Uri::from_static("/"))
-        };
-        UpstreamHead {
-            method: head.method.clone(),
-            uri,
-            version: head.version,
-            headers,
-            extensions: head.extensions.clone(),
-            info,
-        }
+        headers
     }
 
     fn request(&self, body: BoxBody, attempt: u32) -> Request<BoxBody> {
+        let parts = &self.head.parts;
         let mut r = Request::new(body);
-        *r.method_mut() = self.method.clone();
+        *r.method_mut() = parts.method.clone();
         *r.uri_mut() = self.uri.clone();
-        *r.version_mut() = self.version;
-        *r.headers_mut() = self.headers.clone();
-        *r.extensions_mut() = self.extensions.clone();
+        *r.version_mut() = parts.version;
+        *r.headers_mut() = self.headers();
+        *r.extensions_mut() = parts.extensions.clone();
         let mut info = self.info.clone();
         info.attempt = attempt;
         r.extensions_mut().insert(info);
         r
     }
 }
+
+/// `grpc-status`, parsed once.
+const GRPC_STATUS: HeaderName = HeaderName::from_static("grpc-status");
+
+/// The state, and the metrics' destination, of requests to hosts no resource knows
+/// (Envoy's cluster of that name).
+pub(crate) const PASSTHROUGH_CLUSTER: &str = "PassthroughCluster";
 
 /// Where a destination's requests go: a cluster of registered endpoints, or the inner
 /// service (hosts without registered endpoints, and passthrough).
@@ -599,6 +631,17 @@ fn dispatch_for(
         .get(&backends, generation, key, labels, policy)
     {
         Some(c) => Ok(Dispatch::Cluster(c)),
+        // Hosts no resource knows share one state, as in Envoy, whatever the client sent:
+        // per-host state (and metric series) would grow with every Host header.
+        None if dest.is_none() => Ok(Dispatch::Inner(shared.clusters.inner_cluster(
+            Dest {
+                host: PASSTHROUGH_CLUSTER,
+                subset: "",
+                port: 0,
+            },
+            labels,
+            policy,
+        ))),
         None => Ok(Dispatch::Inner(
             shared.clusters.inner_cluster(key, labels, policy),
         )),
@@ -610,23 +653,14 @@ async fn forward(
     shared: &Arc<Shared>,
     inner: EndpointService,
     rule: &Rule,
-    target: Target<'_>,
-    dest: Option<&RouteDestination>,
+    dispatch: &Dispatch,
+    cluster: &Arc<Cluster>,
     view: &RequestView<'_>,
-    upstream: UpstreamHead,
+    upstream: &UpstreamHead<'_>,
     body: BoxBody,
     outcome: &mut Outcome,
 ) -> Result<Response<BoxBody>, MeshError> {
-    let host = upstream.info.host.clone();
-    let port = upstream.info.port;
-    let dispatch = dispatch_for(shared, &host, dest, port).inspect_err(|_| {
-        outcome.flags.insert(ResponseFlags::NO_CLUSTER);
-    })?;
-    let cluster = match &dispatch {
-        Dispatch::Cluster(c) | Dispatch::Inner(c) => c.clone(),
-    };
-    outcome.cluster = Some(cluster.clone());
-    if let Dispatch::Cluster(c) = &dispatch {
+    if let Dispatch::Cluster(c) = dispatch {
         if c.members.is_empty() {
             outcome.flags.insert(ResponseFlags::NO_HEALTHY_UPSTREAM);
             return Err(MeshError::NoHealthyUpstream);
@@ -640,11 +674,11 @@ async fn forward(
             .map_err(MeshError::Body)?
         {
             Buffered::Whole(b) => {
-                Metrics::count(&shared.metrics.bodies, "buffered");
+                shared.metrics.bodies_buffered.inc();
                 Buffered::Whole(b)
             }
             streaming => {
-                Metrics::count(&shared.metrics.bodies, "streamed");
+                shared.metrics.bodies_streamed.inc();
                 streaming
             }
         }
@@ -661,7 +695,7 @@ async fn forward(
                 shared,
                 &inner,
                 mirror,
-                &upstream,
+                upstream,
                 bytes.clone(),
                 view.port(),
                 rule.timeout.and_then(|t| t.to_std()),
@@ -672,11 +706,10 @@ async fn forward(
             Buffered::Streaming(_) => {}
         }
     }
-    let _ = target;
     // Released on every exit, including when the caller drops the request mid-flight.
     let _active = InFlight::enter(&cluster.state.active_requests);
     let attempts = attempts(
-        shared, &inner, &dispatch, &cluster, policy, view, &upstream, body, outcome,
+        shared, &inner, dispatch, cluster, policy, view, upstream, body, outcome,
     );
     match rule.timeout.and_then(|t| t.to_std()) {
         Some(t) => match tokio::time::timeout(t, attempts).await {
@@ -758,7 +791,7 @@ fn retry_on_response(p: &RetryPolicy, r: &Response<BoxBody>) -> bool {
     // gRPC: a trailers-only response carries grpc-status in its headers.
     if let Some(code) = r
         .headers()
-        .get("grpc-status")
+        .get(&GRPC_STATUS)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u32>().ok())
     {
@@ -811,7 +844,7 @@ async fn attempts(
     cluster: &Arc<Cluster>,
     policy: &RetryPolicy,
     view: &RequestView<'_>,
-    upstream: &UpstreamHead,
+    upstream: &UpstreamHead<'_>,
     body: Buffered,
     outcome: &mut Outcome,
 ) -> Result<Response<BoxBody>, MeshError> {
@@ -824,7 +857,11 @@ async fn attempts(
         let this_body = match body.take() {
             Some(Buffered::Whole(b)) => {
                 body = Some(Buffered::Whole(b.clone()));
-                body::full(b)
+                if b.is_empty() {
+                    body::empty()
+                } else {
+                    body::full(b)
+                }
             }
             Some(Buffered::Streaming(s)) => s,
             None => body::empty(),
@@ -850,7 +887,9 @@ async fn attempts(
         };
         let member_load = match (member, dispatch) {
             (Some(i), Dispatch::Cluster(c)) => {
-                tried.push(i);
+                if policy.retry_ignore_previous_hosts {
+                    tried.push(i);
+                }
                 Some(InFlight::enter(&c.members[i].state.active))
             }
             _ => None,
@@ -960,7 +999,7 @@ fn send_mirror(
     shared: &Arc<Shared>,
     inner: &EndpointService,
     mirror: &mesh_route::Mirror,
-    upstream: &UpstreamHead,
+    upstream: &UpstreamHead<'_>,
     bytes: Bytes,
     request_port: u16,
     timeout: Option<Duration>,
@@ -977,10 +1016,13 @@ fn send_mirror(
     };
     let mut req = upstream.request(body::full(bytes), 0);
     if let Some(info) = req.extensions_mut().get_mut::<RouteInfo>() {
-        info.host = d.host.clone();
-        info.subset = d.subset.clone();
+        let cluster = match &dispatch {
+            Dispatch::Cluster(c) | Dispatch::Inner(c) => c,
+        };
+        info.host = cluster.key.host.clone();
+        info.subset = cluster.key.subset.clone();
         info.port = port;
-        info.subset_labels = d.subset_labels.clone();
+        info.subset_labels = Some(cluster.labels().clone());
         info.mirror = true;
     }
     if shared.options.shadow_host_suffix {

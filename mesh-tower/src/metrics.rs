@@ -70,6 +70,10 @@ pub struct Metrics {
     pub(crate) mirrors: Family<OutcomeLabels, Counter>,
     pub(crate) retries: Family<OutcomeLabels, Counter>,
     pub(crate) bodies: Family<OutcomeLabels, Counter>,
+    /// `bodies{result="buffered"}`, kept at hand: every retriable request counts it.
+    pub(crate) bodies_buffered: Counter,
+    /// `bodies{result="streamed"}`.
+    pub(crate) bodies_streamed: Counter,
     pub(crate) rq_overflow: Family<ClusterLabels, Counter>,
     pub(crate) cx_overflow: Family<ClusterLabels, Counter>,
     pub(crate) pending_overflow: Family<ClusterLabels, Counter>,
@@ -160,12 +164,15 @@ impl Metrics {
             "Endpoints ejected now",
             ejected.clone(),
         );
+        let body_counter = |result| bodies.get_or_create(&OutcomeLabels { result }).clone();
         Metrics {
             registry: Arc::new(registry),
             requests,
             duration,
             mirrors,
             retries,
+            bodies_buffered: body_counter("buffered"),
+            bodies_streamed: body_counter("streamed"),
             bodies,
             rq_overflow,
             cx_overflow,

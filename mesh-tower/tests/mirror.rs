@@ -124,7 +124,7 @@ async fn mirrors_arrive_with_the_host_kept() {
         assert_eq!(s.header("host"), "service2:8080");
         let info = s.info.as_ref().expect("route info");
         assert!(info.mirror);
-        assert_eq!(info.subset, "v2");
+        assert_eq!(&*info.subset, "v2");
     }
     assert!(
         v1.seen()
