@@ -8,37 +8,9 @@ use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use http::{Request, Response};
-use mesh_route::{CompileOptions, Identity, RouteTable};
 use mesh_tower::body::{self, BoxBody};
 use mesh_tower::{Backends, Endpoint, MeshLayer, Options};
 use tower::{Layer, ServiceExt, service_fn};
-
-const CONFIG: &str = r#"
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: {name: shop, namespace: demo}
-spec:
-  hosts: [shop]
-  http:
-  - match:
-    - headers: {x-canary: {exact: always}}
-    route:
-    - destination: {host: shop, subset: v2}
-  - route:
-    - destination: {host: shop, subset: v1}
-      weight: 90
-    - destination: {host: shop, subset: v2}
-      weight: 10
----
-apiVersion: networking.istio.io/v1
-kind: DestinationRule
-metadata: {name: shop, namespace: demo}
-spec:
-  host: shop
-  subsets:
-  - {name: v1, labels: {version: v1}}
-  - {name: v2, labels: {version: v2}}
-"#;
 
 fn app(
     _req: Request<BoxBody>,
@@ -59,13 +31,7 @@ fn bench(c: &mut Criterion) {
         .enable_all()
         .build()
         .expect("runtime");
-    let resources = mesh_model::load_str(CONFIG).expect("config");
-    let table = RouteTable::compile(
-        &resources,
-        &Identity::sidecar("demo"),
-        &CompileOptions::default(),
-    )
-    .expect("table");
+    let table = benches::layer_table();
     let backends = Backends::new()
         .with(
             "shop.demo.svc.cluster.local",

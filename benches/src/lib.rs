@@ -170,6 +170,41 @@ spec:
         port: {number: 9080}
 "#;
 
+/// The layer benchmark's configuration (`benches/layer.rs`, and the allocation count in
+/// `tests/alloc.rs`): `x-canary: always` goes to v2, everything else is split 90/10 between
+/// v1 and v2 of `shop` in namespace `demo`.
+pub const LAYER_YAML: &str = r#"
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: shop, namespace: demo}
+spec:
+  hosts: [shop]
+  http:
+  - match:
+    - headers: {x-canary: {exact: always}}
+    route:
+    - destination: {host: shop, subset: v2}
+  - route:
+    - destination: {host: shop, subset: v1}
+      weight: 90
+    - destination: {host: shop, subset: v2}
+      weight: 10
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: shop, namespace: demo}
+spec:
+  host: shop
+  subsets:
+  - {name: v1, labels: {version: v1}}
+  - {name: v2, labels: {version: v2}}
+"#;
+
+/// The layer benchmark's table: [`LAYER_YAML`] for a sidecar in `demo`.
+pub fn layer_table() -> RouteTable {
+    compile(&load(LAYER_YAML), &Identity::sidecar("demo"))
+}
+
 /// The sidecar identity the bookinfo table is compiled for (`productpage-v1`).
 pub fn bookinfo_identity() -> Identity {
     Identity::sidecar_with_labels(BOOKINFO_NS, [("app", "productpage"), ("version", "v1")])

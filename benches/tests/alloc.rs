@@ -181,34 +181,6 @@ fn passthrough_target_host_allocation_is_reported() {
     }
 }
 
-/// The configuration of `benches/layer.rs`: a header route to v2, else a 90/10 split.
-const LAYER_CONFIG: &str = r#"
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: {name: shop, namespace: demo}
-spec:
-  hosts: [shop]
-  http:
-  - match:
-    - headers: {x-canary: {exact: always}}
-    route:
-    - destination: {host: shop, subset: v2}
-  - route:
-    - destination: {host: shop, subset: v1}
-      weight: 90
-    - destination: {host: shop, subset: v2}
-      weight: 10
----
-apiVersion: networking.istio.io/v1
-kind: DestinationRule
-metadata: {name: shop, namespace: demo}
-spec:
-  host: shop
-  subsets:
-  - {name: v1, labels: {version: v1}}
-  - {name: v2, labels: {version: v2}}
-"#;
-
 /// Allocations per request through `MeshLayer`, against the same endpoint called bare, as
 /// `benches/layer.rs` sends them (the request is built inside the count in both). Printed
 /// (`-- --nocapture`), and bounded so that a change that adds allocations to the layer's
@@ -236,13 +208,7 @@ fn layer_allocations_per_request() {
         .enable_all()
         .build()
         .expect("runtime");
-    let resources = mesh_model::load_str(LAYER_CONFIG).expect("config");
-    let table = RouteTable::compile(
-        &resources,
-        &mesh_route::Identity::sidecar("demo"),
-        &mesh_route::CompileOptions::default(),
-    )
-    .expect("table");
+    let table = benches::layer_table();
     let backends = Backends::new()
         .with(
             "shop.demo.svc.cluster.local",
