@@ -10,13 +10,24 @@ use crate::BoxError;
 /// The body type the layer sends to backends and returns.
 pub type BoxBody = http_body_util::combinators::UnsyncBoxBody<Bytes, BoxError>;
 
-/// Boxes any body with `Bytes` data.
+/// Boxes any body with `Bytes` data. A body that is a [`BoxBody`] already is returned as
+/// it is, not boxed a second time.
 pub fn boxed<B>(body: B) -> BoxBody
 where
     B: Body<Data = Bytes> + Send + 'static,
     B::Error: Into<BoxError>,
 {
-    body.map_err(Into::into).boxed_unsync()
+    let mut slot = Some(body);
+    if let Some(b) = (&mut slot as &mut dyn std::any::Any).downcast_mut::<Option<BoxBody>>() {
+        if let Some(b) = b.take() {
+            return b;
+        }
+    }
+    match slot {
+        Some(body) => body.map_err(Into::into).boxed_unsync(),
+        // Not reached: the slot is only emptied when it held a `BoxBody`.
+        None => Empty::<Bytes>::new().map_err(Into::into).boxed_unsync(),
+    }
 }
 
 /// An empty body.
