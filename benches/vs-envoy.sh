@@ -13,8 +13,9 @@
 # 127.0.0.1 only and every process it starts is stopped on exit.
 #
 # Environment: DURATION (10s), WARMUP (2s), THREADS (2), CONNECTIONS (4),
-# CONCURRENCY (worker threads of Envoy, and of mesh-proxy's tokio runtime through
-# TOKIO_WORKER_THREADS; default: the number of cores), PROXY_PORT (18080), ADMIN_PORT (18090), UPSTREAM_PORT (18081),
+# CONCURRENCY (worker threads of Envoy and of mesh-proxy, `--workers`; default: the number
+# of cores), MESH_WORKERS (mesh-proxy's `--workers` when it should differ; 0 serves on tokio's
+# work-stealing runtime), PROXY_PORT (18080), ADMIN_PORT (18090), UPSTREAM_PORT (18081),
 # ENVOY (path of an envoy binary), ENVOY_BALANCE=exact (Envoy's exact connection balance
 # across workers; istiod's default is none), SKIP_BUILD=1 (use the existing release binary).
 set -euo pipefail
@@ -190,9 +191,9 @@ envoy_rps=$rps envoy_p50=$p50 envoy_p99=$p99 envoy_rss=$rss_kib envoy_cpu=$cpu_u
 stop "$envoy_pid"
 
 # ---- mesh-proxy --------------------------------------------------------------------------
-log "mesh-proxy (tokio multi-thread runtime: $CONCURRENCY workers)"
+log "mesh-proxy (--workers ${MESH_WORKERS:-$CONCURRENCY})"
 TOKIO_WORKER_THREADS="$CONCURRENCY" RUST_LOG=warn "$MESH_PROXY" --listen "127.0.0.1:$PROXY_PORT" -f "$work/config/mesh.yaml" \
-  --gateway bench/bench-gateway --admin "127.0.0.1:$ADMIN_PORT" >"$work/mesh-proxy.log" 2>&1 &
+  --gateway bench/bench-gateway --admin "127.0.0.1:$ADMIN_PORT" --workers "${MESH_WORKERS:-$CONCURRENCY}" >"$work/mesh-proxy.log" 2>&1 &
 mesh_pid=$!
 pids+=("$mesh_pid")
 wait_port "$PROXY_PORT" "$mesh_pid"
@@ -207,7 +208,7 @@ cpu_model=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
 echo
 echo "mesh-proxy vs Envoy: $(date -u +%Y-%m-%dT%H:%MZ), $CORES cores ($cpu_model), $(uname -sr)"
 echo "Envoy connections per worker (checks, warm-up and measure): $envoy_spread"
-echo "load: wrk -t$THREADS -c$CONNECTIONS -d$DURATION --latency, three rules rotated; Envoy $envoy_version --concurrency $CONCURRENCY${ENVOY_BALANCE:+, $ENVOY_BALANCE balance}, mesh-proxy $CONCURRENCY tokio workers"
+echo "load: wrk -t$THREADS -c$CONNECTIONS -d$DURATION --latency, three rules rotated; Envoy $envoy_version --concurrency $CONCURRENCY${ENVOY_BALANCE:+, $ENVOY_BALANCE balance}, mesh-proxy --workers ${MESH_WORKERS:-$CONCURRENCY}"
 printf '%-12s %12s %10s %10s %12s %14s\n' "" "RPS" "p50 ms" "p99 ms" "peak RSS MiB" "CPU us/req"
 printf '%-12s %12s %10s %10s %12s %14s\n' "Envoy" "$envoy_rps" "$envoy_p50" "$envoy_p99" "$(mib "$envoy_rss")" "$envoy_cpu"
 printf '%-12s %12s %10s %10s %12s %14s\n' "mesh-proxy" "$mesh_rps" "$mesh_p50" "$mesh_p99" "$(mib "$mesh_rss")" "$mesh_cpu"

@@ -119,6 +119,7 @@ fn bench(c: &mut Criterion) {
                 seed: Some(1),
                 ..mesh_tower::Options::default()
             },
+            workers: 0,
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await

@@ -26,6 +26,11 @@ pub struct Settings {
     pub allow_any: bool,
     /// Settings of the mesh layer.
     pub options: mesh_tower::Options,
+    /// Threads that accept and serve connections, each with a single-threaded runtime of its
+    /// own, as Envoy's workers: a connection, its requests and the upstream connections they
+    /// open stay on one thread. 0 serves on the runtime that called `start` (tokio's
+    /// work-stealing scheduler).
+    pub workers: usize,
 }
 
 /// The active configuration, as `/config` shows it.

@@ -48,6 +48,11 @@ struct Args {
     /// Path normalization: NONE, BASE, MERGE_SLASHES, DECODE_AND_MERGE_SLASHES.
     #[arg(long, default_value = "BASE")]
     path_normalization: mesh_match::PathNormalization,
+    /// Worker threads that serve connections, each with its own single-threaded runtime,
+    /// as Envoy's --concurrency (default: the number of cores); 0 serves them on tokio's
+    /// work-stealing runtime instead.
+    #[arg(long)]
+    workers: Option<usize>,
 }
 
 fn parse_labels(s: &str) -> Result<BTreeMap<String, String>, String> {
@@ -103,6 +108,9 @@ async fn main() -> ExitCode {
         default_namespace: args.namespace,
         allow_any: args.allow_any,
         options,
+        workers: args
+            .workers
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
     };
     let listener = match tokio::net::TcpListener::bind(args.listen).await {
         Ok(l) => l,

@@ -201,8 +201,13 @@ pub async fn start(
         })
     });
     let st = state.clone();
+    let workers = state.settings.workers;
     let done = tokio::spawn(async move {
-        serve(listener, service, stopped, &st).await;
+        if workers == 0 {
+            serve(listener, service, stopped, &st).await;
+        } else {
+            serve_on_workers(workers, listener, service, stopped, &st).await;
+        }
         drop(watcher);
         let _ = drained.send(true);
         if let Some(admin_task) = admin_task {
@@ -260,6 +265,73 @@ async fn serve<S>(
     drop(listener);
     // In-flight requests finish; connections close when idle. Bounded wait.
     let _ = tokio::time::timeout(Duration::from_secs(30), graceful.shutdown()).await;
+}
+
+/// Serves `listener` from `workers` threads, each running [`serve`] on a single-threaded
+/// runtime of its own on a clone of the listening socket (the kernel hands each accepted
+/// connection to one of them); returns when all have drained.
+async fn serve_on_workers<S>(
+    workers: usize,
+    listener: TcpListener,
+    service: S,
+    stopped: watch::Receiver<bool>,
+    state: &Arc<State>,
+) where
+    S: tower::Service<
+            Request<hyper::body::Incoming>,
+            Response = Response<BoxBody>,
+            Error = Infallible,
+        > + Clone
+        + Send
+        + Sync
+        + 'static,
+    S::Future: Send + 'static,
+{
+    let std_listener = match listener.into_std() {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot hand the listener to the workers");
+            return;
+        }
+    };
+    let mut finished = Vec::with_capacity(workers);
+    for i in 0..workers {
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        finished.push(rx);
+        let socket = match std_listener.try_clone() {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::error!(worker = i, error = %e, "cannot clone the listener");
+                continue;
+            }
+        };
+        let (service, stopped, state) = (service.clone(), stopped.clone(), state.clone());
+        let spawned = std::thread::Builder::new()
+            .name(format!("mesh-worker-{i}"))
+            .spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build();
+                match runtime {
+                    Ok(rt) => rt.block_on(async move {
+                        match TcpListener::from_std(socket) {
+                            Ok(l) => serve(l, service, stopped, &state).await,
+                            Err(e) => tracing::error!(worker = i, error = %e, "listener"),
+                        }
+                    }),
+                    Err(e) => tracing::error!(worker = i, error = %e, "runtime"),
+                }
+                let _ = tx.send(());
+            });
+        if let Err(e) = spawned {
+            tracing::error!(worker = i, error = %e, "cannot start a worker thread");
+        }
+    }
+    drop(std_listener);
+    for rx in finished {
+        // An error means the worker never started or has ended: either way it is done.
+        let _ = rx.await;
+    }
 }
 
 /// Resolves when the stop signal is set (the `Ref` of `wait_for` is not `Send`, so it is

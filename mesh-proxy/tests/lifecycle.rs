@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use http::StatusCode;
+use mesh_proxy::Settings;
 
 /// The shop's VirtualService with a v1/v2 split.
 fn split(v1: u32, v2: u32) -> String {
@@ -81,6 +82,16 @@ fn load(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn hot_reload_under_load_applies_valid_and_rejects_invalid_changes_without_errors() {
+    hot_reload_under_load(0).await;
+}
+
+/// The same with connections served by two worker threads of their own (`--workers 2`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hot_reload_under_load_on_worker_threads() {
+    hot_reload_under_load(2).await;
+}
+
+async fn hot_reload_under_load(workers: usize) {
     let v1 = Upstream::ok("v1").await;
     let v2 = Upstream::ok("v2").await;
     let endpoints = service_entry(
@@ -90,9 +101,13 @@ async fn hot_reload_under_load_applies_valid_and_rejects_invalid_changes_without
     );
     let config =
         |v1w: u32, v2w: u32| [GATEWAY, &split(v1w, v2w), SHOP_SUBSETS, &endpoints].concat();
-    let dir = TempDir::new("reload");
+    let dir = TempDir::new(&format!("reload-{workers}"));
     let file = dir.write("mesh.yaml", &config(100, 0));
-    let proxy = start(settings(vec![file])).await;
+    let proxy = start(Settings {
+        workers,
+        ..settings(vec![file])
+    })
+    .await;
     let admin_client = client();
     let metrics = || async {
         admin(&admin_client, proxy.admin_addr, "/metrics")
@@ -230,6 +245,16 @@ async fn reload_applies_changed_endpoints() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn graceful_shutdown_finishes_in_flight_requests_then_refuses_connections() {
+    graceful_shutdown(0).await;
+}
+
+/// The same with connections served by two worker threads of their own (`--workers 2`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn graceful_shutdown_on_worker_threads() {
+    graceful_shutdown(2).await;
+}
+
+async fn graceful_shutdown(workers: usize) {
     let slow = Upstream::with("v1", |_, s| {
         let delay = if s.path.starts_with("/slow") {
             Duration::from_millis(300)
@@ -250,9 +275,13 @@ async fn graceful_shutdown_finishes_in_flight_requests_then_refuses_connections(
         ),
     ]
     .concat();
-    let dir = TempDir::new("shutdown");
+    let dir = TempDir::new(&format!("shutdown-{workers}"));
     let file = dir.write("mesh.yaml", &yaml);
-    let proxy = start(settings(vec![file])).await;
+    let proxy = start(Settings {
+        workers,
+        ..settings(vec![file])
+    })
+    .await;
     let (addr, admin_addr) = (proxy.addr, proxy.admin_addr);
     let c = client();
     let r = admin(&c, admin_addr, "/ready").await;

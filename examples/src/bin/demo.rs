@@ -131,6 +131,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             seed: Some(7),
             ..mesh_tower::Options::default()
         },
+        workers: 0,
     };
     let listener = tokio::net::TcpListener::bind(listen).await?;
     let admin = tokio::net::TcpListener::bind("127.0.0.1:0").await?;

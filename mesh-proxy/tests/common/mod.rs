@@ -245,6 +245,7 @@ pub fn settings(paths: Vec<PathBuf>) -> Settings {
         default_namespace: "demo".to_owned(),
         allow_any: false,
         options: mesh_tower::Options::default(),
+        workers: 0,
     }
 }
 
