@@ -6,6 +6,8 @@
 //! Nothing here reads files at run time: the YAML is embedded.
 #![forbid(unsafe_code)]
 
+pub mod layer;
+
 use std::fmt::Write as _;
 
 use http::{HeaderMap, HeaderName, HeaderValue};

@@ -187,47 +187,15 @@ fn passthrough_target_host_allocation_is_reported() {
 /// path is noticed.
 #[test]
 fn layer_allocations_per_request() {
-    use mesh_tower::body::{self, BoxBody};
-    use mesh_tower::{Backends, Endpoint, MeshLayer, Options};
-    use tower::{Layer, ServiceExt, service_fn};
-
-    fn app(
-        _req: http::Request<BoxBody>,
-    ) -> std::future::Ready<Result<http::Response<BoxBody>, std::convert::Infallible>> {
-        std::future::ready(Ok(http::Response::new(body::empty())))
-    }
-    fn request(canary: bool) -> http::Request<BoxBody> {
-        let mut r = http::Request::get("http://shop/cart?item=1");
-        if canary {
-            r = r.header("x-canary", "always");
-        }
-        r.body(body::empty()).expect("request")
-    }
+    use benches::layer;
+    use tower::ServiceExt;
 
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("runtime");
-    let table = benches::layer_table();
-    let backends = Backends::new()
-        .with(
-            "shop.demo.svc.cluster.local",
-            Endpoint::new("v1", [("version", "v1")], service_fn(app)),
-        )
-        .with(
-            "shop.demo.svc.cluster.local",
-            Endpoint::new("v2", [("version", "v2")], service_fn(app)),
-        );
-    let mesh = MeshLayer::with_options(
-        table,
-        backends,
-        Options {
-            seed: Some(1),
-            ..Options::default()
-        },
-    )
-    .layer(service_fn(app));
-    let bare = Endpoint::new("v1", [("version", "v1")], service_fn(app));
+    let mesh = layer::mesh();
+    let bare = layer::bare();
 
     const N: u64 = 1_000;
     let per_request = |f: &dyn Fn()| {
@@ -241,13 +209,19 @@ fn layer_allocations_per_request() {
     };
     let bare_n = per_request(&|| {
         let svc = bare.service().clone();
-        black_box(rt.block_on(svc.oneshot(request(false))).is_ok());
+        black_box(rt.block_on(svc.oneshot(layer::request(false))).is_ok());
     });
     let header = per_request(&|| {
-        black_box(rt.block_on(mesh.clone().oneshot(request(true))).is_ok());
+        black_box(
+            rt.block_on(mesh.clone().oneshot(layer::request(true)))
+                .is_ok(),
+        );
     });
     let split = per_request(&|| {
-        black_box(rt.block_on(mesh.clone().oneshot(request(false))).is_ok());
+        black_box(
+            rt.block_on(mesh.clone().oneshot(layer::request(false)))
+                .is_ok(),
+        );
     });
     eprintln!(
         "allocations per request: bare endpoint {bare_n:.1}, layer header route {header:.1}, layer 90/10 split with default retries {split:.1}"
