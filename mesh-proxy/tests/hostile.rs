@@ -911,6 +911,25 @@ async fn a_host_over_255_bytes_is_no_route() {
     site.proxy.shutdown().await;
 }
 
+/// Sends `n` GETs to `shop.example.com` at once (`{prefix}0`, `{prefix}1`, ...), each on its
+/// own connection, and returns their status codes in the order sent.
+async fn concurrent_gets(addr: SocketAddr, n: usize, prefix: &str) -> Vec<u16> {
+    let tasks: Vec<_> = (0..n)
+        .map(|i| {
+            let path = format!("{prefix}{i}");
+            tokio::spawn(async move {
+                let c = client();
+                try_get(&c, addr, "shop.example.com", &path, &[]).await
+            })
+        })
+        .collect();
+    let mut codes = Vec::new();
+    for t in tasks {
+        codes.push(t.await.expect("task").expect("an answer").status.as_u16());
+    }
+    codes
+}
+
 /// A route with retries and a mirror, for the body limit.
 fn retry_mirror_config(shop: &Upstream, mirror: &Upstream) -> String {
     [
@@ -1077,19 +1096,7 @@ spec:
     let file = dir.write("mesh.yaml", &yaml);
     let proxy = start(settings(vec![file])).await;
     let addr = proxy.addr;
-    let tasks: Vec<_> = (0..20)
-        .map(|i| {
-            tokio::spawn(async move {
-                let c = client();
-                try_get(&c, addr, "shop.example.com", &format!("/b{i}"), &[]).await
-            })
-        })
-        .collect();
-    let mut codes = Vec::new();
-    for t in tasks {
-        let r = t.await.expect("task").expect("an answer");
-        codes.push(r.status.as_u16());
-    }
+    let codes = concurrent_gets(addr, 20, "/b").await;
     let c = client();
     let m = admin(&c, proxy.admin_addr, "/metrics").await.body;
     let attempted = metric(&m, "mesh_retries_total{result=\"attempted\"}");
@@ -1147,18 +1154,7 @@ spec:
     let file = dir.write("mesh.yaml", &yaml);
     let proxy = start(settings(vec![file])).await;
     let addr = proxy.addr;
-    let tasks: Vec<_> = (0..10)
-        .map(|i| {
-            tokio::spawn(async move {
-                let c = client();
-                try_get(&c, addr, "shop.example.com", &format!("/p{i}"), &[]).await
-            })
-        })
-        .collect();
-    let mut codes = Vec::new();
-    for t in tasks {
-        codes.push(t.await.expect("task").expect("an answer").status.as_u16());
-    }
+    let mut codes = concurrent_gets(addr, 10, "/p").await;
     codes.sort_unstable();
     let c = client();
     let m = admin(&c, proxy.admin_addr, "/metrics").await.body;

@@ -449,22 +449,7 @@ async fn client_loop(addr: SocketAddr, id: usize, end: Instant) -> Vec<Sample> {
                 .body(Full::new(Bytes::new()))
         }
         .expect("a valid request");
-        let call = async {
-            let resp = client.request(req).await.map_err(|e| format!("{e:?}"))?;
-            let (parts, body) = resp.into_parts();
-            let bytes = body
-                .collect()
-                .await
-                .map_err(|e| format!("{e:?}"))?
-                .to_bytes();
-            Ok::<_, String>(Reply {
-                status: parts.status,
-                headers: parts.headers,
-                body: String::from_utf8_lossy(&bytes).into_owned(),
-                elapsed: start.elapsed(),
-            })
-        };
-        let result = match tokio::time::timeout(CLIENT_PATIENCE, call).await {
+        let result = match tokio::time::timeout(CLIENT_PATIENCE, send(&client, req)).await {
             Ok(r) => r,
             Err(_) => Err(format!("no answer within {CLIENT_PATIENCE:?}")),
         };

@@ -303,25 +303,27 @@ pub async fn try_get(
         b = b.header(*k, *v);
     }
     let req = b.body(Full::new(Bytes::new())).map_err(|e| e.to_string())?;
-    let started = Instant::now();
-    let call = async {
-        let resp = client.request(req).await.map_err(|e| format!("{e:?}"))?;
-        let (parts, body) = resp.into_parts();
-        let bytes = body
-            .collect()
-            .await
-            .map_err(|e| format!("{e:?}"))?
-            .to_bytes();
-        Ok::<_, String>(Reply {
-            status: parts.status,
-            headers: parts.headers,
-            body: String::from_utf8_lossy(&bytes).into_owned(),
-            elapsed: started.elapsed(),
-        })
-    };
-    tokio::time::timeout(PATIENCE, call)
+    tokio::time::timeout(PATIENCE, send(client, req))
         .await
         .map_err(|_| "no answer in time".to_owned())?
+}
+
+/// Sends `req` and reads the whole reply; `Err` on a transport error (no time limit).
+pub async fn send(client: &HttpClient, req: Request<Full<Bytes>>) -> Result<Reply, String> {
+    let started = Instant::now();
+    let resp = client.request(req).await.map_err(|e| format!("{e:?}"))?;
+    let (parts, body) = resp.into_parts();
+    let bytes = body
+        .collect()
+        .await
+        .map_err(|e| format!("{e:?}"))?
+        .to_bytes();
+    Ok(Reply {
+        status: parts.status,
+        headers: parts.headers,
+        body: String::from_utf8_lossy(&bytes).into_owned(),
+        elapsed: started.elapsed(),
+    })
 }
 
 /// As [`try_get`], panicking on a transport error.
