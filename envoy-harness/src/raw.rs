@@ -1,0 +1,114 @@
+//! Raw HTTP/1.1 exchanges: bytes out, one answer back, with a deadline. For inputs a client
+//! library would refuse to send.
+
+use std::net::{SocketAddr, TcpStream};
+use std::time::{Duration, Instant};
+
+use crate::process::{read_to_end_until, write_all};
+
+/// How long [`send`] waits for the peer to answer and close.
+pub const PATIENCE: Duration = Duration::from_secs(10);
+
+/// What came back.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Reply {
+    /// The status code, when a status line was read.
+    pub status: Option<u16>,
+    /// Header names (lower-cased) and values, in order.
+    pub headers: Vec<(String, String)>,
+    /// The body as framed by Content-Length or chunked encoding, else what followed the head.
+    pub body: Vec<u8>,
+    /// Every byte received.
+    pub bytes: Vec<u8>,
+}
+
+impl Reply {
+    /// The first value of header `name`.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The body as text (lossy).
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+/// Sends `request` as is on a new connection, half-closes nothing, and reads until the peer
+/// closes or [`PATIENCE`] passes; then parses the first answer. Put `connection: close` in
+/// the request to get the answer promptly.
+pub fn send(addr: SocketAddr, request: &[u8]) -> Reply {
+    let Ok(mut stream) = TcpStream::connect_timeout(&addr, PATIENCE) else {
+        return Reply::default();
+    };
+    write_all(&mut stream, request);
+    let mut bytes = Vec::new();
+    let deadline = Instant::now() + PATIENCE;
+    read_to_end_until(&mut stream, deadline, &mut bytes);
+    parse(bytes)
+}
+
+/// Parses the first HTTP/1.1 answer in `bytes`.
+pub fn parse(bytes: Vec<u8>) -> Reply {
+    let mut reply = Reply {
+        bytes,
+        ..Reply::default()
+    };
+    let Some(end) = find(&reply.bytes, b"\r\n\r\n") else {
+        return reply;
+    };
+    let head = String::from_utf8_lossy(&reply.bytes[..end]).into_owned();
+    let mut lines = head.split("\r\n");
+    reply.status = lines
+        .next()
+        .and_then(|l| l.split(' ').nth(1))
+        .and_then(|s| s.parse().ok());
+    for l in lines {
+        if let Some((n, v)) = l.split_once(':') {
+            reply
+                .headers
+                .push((n.trim().to_ascii_lowercase(), v.trim().to_owned()));
+        }
+    }
+    let rest = &reply.bytes[end + 4..];
+    let chunked = reply
+        .header("transfer-encoding")
+        .is_some_and(|v| v.eq_ignore_ascii_case("chunked"));
+    reply.body = if chunked {
+        dechunk(rest)
+    } else if let Some(len) = reply
+        .header("content-length")
+        .and_then(|v| v.parse::<usize>().ok())
+    {
+        rest[..len.min(rest.len())].to_vec()
+    } else {
+        rest.to_vec()
+    };
+    reply
+}
+
+fn dechunk(mut rest: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    while let Some(eol) = find(rest, b"\r\n") {
+        let size_text = String::from_utf8_lossy(&rest[..eol]);
+        let Ok(size) = usize::from_str_radix(size_text.split(';').next().unwrap_or("").trim(), 16)
+        else {
+            break;
+        };
+        rest = &rest[eol + 2..];
+        if size == 0 || rest.len() < size {
+            out.extend_from_slice(&rest[..size.min(rest.len())]);
+            break;
+        }
+        out.extend_from_slice(&rest[..size]);
+        rest = rest.get(size + 2..).unwrap_or(&[]);
+    }
+    out
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
