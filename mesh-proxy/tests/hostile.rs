@@ -666,19 +666,19 @@ async fn header_values_with_control_bytes_are_refused_before_routing() {
     .await;
     println!("  non-UTF-8 Host -> {:?}", r.status);
     assert!(matches!(r.status, Some(400 | 404)), "{r:?}");
-    // Two Host headers: the first one routes, and the upstream gets that one only.
-    let before = site.public.calls();
-    let r = raw_request(
-        site.proxy.addr,
-        b"GET /public HTTP/1.1\r\nHost: site.example.com\r\nHost: evil.example.com\r\nConnection: close\r\n\r\n",
-    )
-    .await;
-    println!("  two Hosts -> {:?}", r.status);
-    if site.public.calls() > before {
-        let seen = site.public.seen();
-        let last = seen.last().expect("a request");
-        assert_eq!(last.headers.get_all("host").iter().count(), 1, "{last:?}");
-        assert_eq!(last.host, SITE);
+    // Two Host headers, in either order: Envoy 1.40 joins them into one authority
+    // (`site.example.com,evil.example.com`), which no virtual host serves: 404, and nothing
+    // reaches an upstream (measured: Envoy with istiod's gateway HCM answers 404 `NR`; with a
+    // catch-all virtual host the upstream receives `host: a,b`).
+    for hosts in [
+        "Host: site.example.com\r\nHost: evil.example.com",
+        "Host: evil.example.com\r\nHost: site.example.com",
+    ] {
+        let before = site.public.calls();
+        let bytes = format!("GET /public HTTP/1.1\r\n{hosts}\r\nConnection: close\r\n\r\n");
+        let r = raw_request(site.proxy.addr, bytes.as_bytes()).await;
+        assert_eq!(r.code(), 404, "{hosts}: {r:?}");
+        assert_eq!(site.public.calls(), before, "{hosts}: forwarded");
     }
     site.still_serves().await;
     site.proxy.shutdown().await;
