@@ -30,11 +30,18 @@ fn demo_runs_once_and_reports_the_canary() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "demo failed:\n{stdout}\n{stderr}");
-    assert_eq!(numbers(&stdout, "requests sent"), [600.0, 600.0], "{stdout}");
+    assert_eq!(
+        numbers(&stdout, "requests sent"),
+        [600.0, 600.0],
+        "{stdout}"
+    );
 
     // 30 requests carry x-canary: always and all go to v2.
     // "x-canary: always override  30 of 30 went to v2 (rule canary-override)"
-    assert_eq!(numbers(&stdout, "x-canary: always override")[..2], [30.0, 30.0]);
+    assert_eq!(
+        numbers(&stdout, "x-canary: always override")[..2],
+        [30.0, 30.0]
+    );
 
     // "90/10 split (rule split)  v1 A, v2 B of T: P% to the canary"
     let split = numbers(&stdout, "90/10 split");
@@ -63,7 +70,10 @@ fn demo_runs_once_and_reports_the_canary() {
     // budget) seen by the client; a retry that fails again is another failure.
     assert!(failed > 0.0 && attempted > 0.0, "{stdout}");
     assert_eq!(attempted + seen, failed, "{stdout}");
-    assert!(seen <= failed / 4.0, "most failures are retried away: {stdout}");
+    assert!(
+        seen <= failed / 4.0,
+        "most failures are retried away: {stdout}"
+    );
 
     assert!(stdout.contains("istio_requests_total"), "{stdout}");
 }

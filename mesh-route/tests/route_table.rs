@@ -2138,7 +2138,12 @@ spec:
         let t = compile(&yaml, &identity);
         for host in [long.as_str(), upper.as_str()] {
             let g = get(&t, &format!("http://{host}/"));
-            assert_eq!(g.no_route, Some(NoRoute::BadHost), "{identity:?} {}", host.len());
+            assert_eq!(
+                g.no_route,
+                Some(NoRoute::BadHost),
+                "{identity:?} {}",
+                host.len()
+            );
             assert_eq!(g.status, Some(404));
         }
         for host in [at_limit.to_owned(), at_limit.to_ascii_uppercase()] {
