@@ -62,14 +62,21 @@ fn header_formatters_are_warned() {
     assert_warned(
         &yaml,
         &Identity::sidecar("demo"),
-        &["VirtualService demo/shop", "%DOWNSTREAM_REMOTE_ADDRESS%", "not evaluated in-process"],
+        &[
+            "VirtualService demo/shop",
+            "%DOWNSTREAM_REMOTE_ADDRESS%",
+            "not evaluated in-process",
+        ],
     );
 }
 
 /// `retries.retryRemoteLocalities: true` is warned (there are no localities in-process).
 #[test]
 fn retry_remote_localities_is_warned() {
-    let yaml = vs("    retries: {attempts: 2, retryRemoteLocalities: true}", "");
+    let yaml = vs(
+        "    retries: {attempts: 2, retryRemoteLocalities: true}",
+        "",
+    );
     assert_warned(
         &yaml,
         &Identity::sidecar("demo"),
@@ -103,7 +110,10 @@ fn traffic_policy_fields_not_executed_are_warned() {
             "    tunnel: {protocol: CONNECT, targetHost: proxy.example.com, targetPort: 8080}",
             "spec.trafficPolicy.tunnel",
         ),
-        ("    proxyProtocol: {version: V1}", "spec.trafficPolicy.proxyProtocol"),
+        (
+            "    proxyProtocol: {version: V1}",
+            "spec.trafficPolicy.proxyProtocol",
+        ),
         (
             "    loadBalancer:\n      simple: ROUND_ROBIN\n      localityLbSetting: {enabled: true}",
             "spec.trafficPolicy.loadBalancer.localityLbSetting",
@@ -152,9 +162,15 @@ spec:
 #[test]
 fn connection_settings_not_executed_are_warned() {
     let cases = [
-        ("tcp: {connectTimeout: 1s}", "connectionPool.tcp.connectTimeout"),
+        (
+            "tcp: {connectTimeout: 1s}",
+            "connectionPool.tcp.connectTimeout",
+        ),
         ("tcp: {idleTimeout: 1h}", "connectionPool.tcp.idleTimeout"),
-        ("tcp: {tcpKeepalive: {time: 10s}}", "connectionPool.tcp.tcpKeepalive"),
+        (
+            "tcp: {tcpKeepalive: {time: 10s}}",
+            "connectionPool.tcp.tcpKeepalive",
+        ),
         ("http: {idleTimeout: 1h}", "connectionPool.http.idleTimeout"),
         (
             "http: {maxRequestsPerConnection: 10}",
@@ -167,7 +183,9 @@ fn connection_settings_not_executed_are_warned() {
         assert_warned(
             &yaml,
             &Identity::sidecar("demo"),
-            &[&format!("DestinationRule demo/shop: spec.trafficPolicy.{path}")],
+            &[&format!(
+                "DestinationRule demo/shop: spec.trafficPolicy.{path}"
+            )],
         );
     }
 }
@@ -202,5 +220,8 @@ spec:
         "number: 80, name: http, protocol: HTTP",
     );
     let got = warnings(&redirect, &identity);
-    assert!(got.iter().all(|w| !w.contains("TLS termination")), "{got:#?}");
+    assert!(
+        got.iter().all(|w| !w.contains("TLS termination")),
+        "{got:#?}"
+    );
 }
