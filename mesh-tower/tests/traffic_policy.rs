@@ -378,8 +378,10 @@ fn one_bad_of_three(
 /// so with round robin over three endpoints it gets exactly two of nine requests.
 #[tokio::test(start_paused = true)]
 async fn consecutive_gateway_errors_eject_at_exactly_the_threshold() {
-    let (b, svc, handle) =
-        one_bad_of_three(Some(StatusCode::BAD_GATEWAY), "      consecutiveGatewayErrors: 2");
+    let (b, svc, handle) = one_bad_of_three(
+        Some(StatusCode::BAD_GATEWAY),
+        "      consecutiveGatewayErrors: 2",
+    );
     for _ in 0..9 {
         send(&svc, get("http://httpbin:8000/")).await;
     }
@@ -429,7 +431,11 @@ async fn split_local_origin_failures_eject_at_their_own_threshold() {
     for _ in 0..12 {
         send(&svc, get("http://httpbin:8000/")).await;
     }
-    assert_eq!(b[0].calls(), 3, "ejected at the third local failure, not the first");
+    assert_eq!(
+        b[0].calls(),
+        3,
+        "ejected at the third local failure, not the first"
+    );
     assert_eq!(handle.metrics().cluster("ejected", CLUSTER), 1);
 }
 
