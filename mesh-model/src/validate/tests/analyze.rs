@@ -1,8 +1,6 @@
 //! The cross-resource analyzers of `istioctl analyze`: for each, a YAML that triggers it,
 //! with Istio's code, level and exact message, and a near-identical YAML that does not.
 
-use std::path::Path;
-
 use super::support::findings;
 use crate::load::Loader;
 use crate::validate::{Finding, Severity, validate};
