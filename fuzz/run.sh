@@ -10,7 +10,7 @@
 #   FUZZ_SANITIZER  none (default) or address: the crates forbid unsafe code, so the
 #                   sanitizer mainly covers dependencies, at a third of the speed
 #   FUZZ_SHARED     the shared/ directory with corpus/istio (default: ../shared beside the
-#                   repository, then /work/shared)
+#                   repository)
 #
 # Prints per target the executions, libFuzzer's coverage (cov: edges, ft: features) and
 # whether a crash was found. Exits 1 when a target crashed (the input is in
@@ -44,9 +44,7 @@ fi
 
 shared=${FUZZ_SHARED:-}
 if [ -z "$shared" ]; then
-    for d in "$ROOT/../shared" /work/shared; do
-        [ -d "$d/corpus/istio" ] && shared=$d && break
-    done
+    [ -d "$ROOT/../shared/corpus/istio" ] && shared=$ROOT/../shared
 fi
 
 # Seed corpora (ignored by git: /fuzz/corpus).

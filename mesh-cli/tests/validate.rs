@@ -27,11 +27,9 @@ fn workspace(path: &str) -> String {
 /// corpus lives in the shared folder; the test says so and skips when it is absent).
 #[test]
 fn every_corpus_file_validates() {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus/istio");
-    if !dir.is_dir() {
-        eprintln!("SKIPPED: corpus not found at {}", dir.display());
+    let Some(dir) = envoy_harness::shared_dir("corpus/istio", "every_corpus_file_validates") else {
         return;
-    }
+    };
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
         .expect("corpus readable")
         .map(|e| e.expect("entry").path())

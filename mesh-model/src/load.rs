@@ -412,6 +412,15 @@ impl Loader {
         }
         // A byte order mark starts the stream (as `kubectl` accepts it); it is not text.
         let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+        // Nor at the start of a later document: kubectl splits a stream at `---` lines and
+        // go-yaml skips a byte order mark at the start of each piece (`cat a.yaml b.yaml`).
+        let unmarked;
+        let text = if text.contains('\u{feff}') {
+            unmarked = strip_document_boms(text);
+            unmarked.as_str()
+        } else {
+            text
+        };
         // YAML admits printable characters only. The parser would take a NUL for the end of
         // the input and silently drop what follows it, so control characters are refused
         // here, as Kubernetes' YAML reader refuses them.
@@ -617,6 +626,27 @@ impl Loader {
             Err((path, message)) => out.errors.push(schema(&path, message, label(kind_name))),
         }
     }
+}
+
+/// `text` without the byte order marks that start a document after a `---` separator line
+/// (a line that is `---` followed by nothing but blanks or a comment, as Kubernetes'
+/// `YAMLReader` splits documents). Marks anywhere else are kept: inside a value a mark is a
+/// character.
+fn strip_document_boms(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut after_separator = false;
+    for line in text.split_inclusive('\n') {
+        let line = match line.strip_prefix('\u{feff}') {
+            Some(rest) if after_separator => rest,
+            _ => line,
+        };
+        after_separator = line.strip_prefix("---").is_some_and(|rest| {
+            let rest = rest.trim();
+            rest.is_empty() || rest.starts_with('#')
+        });
+        out.push_str(line);
+    }
+    out
 }
 
 /// YAML's printable characters (`c-printable`): tab, line feed, carriage return, the

@@ -717,6 +717,11 @@ fn non_utf8_input_is_a_syntax_error_with_its_line() {
     assert_eq!(err.position().map(|p| p.line), Some(1), "{err}");
 }
 
+/// A UTF-8 byte order mark is skipped at the start of the stream and at the start of every
+/// later document, as kubectl reads a stream: it splits at `---` lines
+/// (k8s.io/apimachinery `yaml.YAMLReader`) and go-yaml skips a mark at the start of its input
+/// (`yaml_parser_determine_encoding`). Before, a mark in a later document made its first key
+/// `\u{feff}apiVersion` ("apiVersion is missing").
 #[test]
 fn a_utf8_byte_order_mark_is_accepted() {
     let text = format!("\u{feff}{}", vs_with_rule(""));
@@ -730,11 +735,8 @@ fn a_utf8_byte_order_mark_is_accepted() {
         vs_with_rule("").replace("hostile", "second")
     );
     let loaded = load(&text);
-    println!(
-        "BOM in a later document: {} loaded, errors: {}",
-        loaded.resources.virtual_services.len(),
-        all_errors(&loaded)
-    );
+    assert!(loaded.errors.is_empty(), "{}", all_errors(&loaded));
+    assert_eq!(loaded.resources.virtual_services.len(), 2);
     // A BOM in the middle of a value is just a character (and then an invalid host).
     let text = vs_with_rule("").replace("[shop.demo", "[\u{feff}shop.demo");
     let loaded = load(&text);
@@ -1110,17 +1112,24 @@ fn scenario_input(name: &str) -> Option<String> {
 }
 
 /// The scenarios measured, with the bound on the growth of memory while loading, as a
-/// multiple of the input (plus 64 MiB). The README's rule is about 60 times the input; a
-/// flow collection nested directly in a flow collection costs about twice that, because the
-/// YAML scanner holds the tokens of the inner collection until it knows it is not a key.
+/// multiple of the input (plus [`RUNTIME_SLACK_MIB`]). These are README's "Limits" figures:
+/// about 60 times the input; up to about 160 times for a flow collection nested directly in
+/// a flow collection, because the YAML scanner holds the tokens of the inner collection until
+/// it knows it is not a key. (Measured 2026-12-05, debug build: alias bombs 4-9x, a flat
+/// 4 MiB list 24x, 10 000-rule VirtualServices 50-52x, nested flow collections 80-152x.)
+/// Fixed memory a child may add whatever its input (thread stacks, the test harness): small
+/// against the inputs, so that the bound is the factor, not the slack. (It was 64 MiB, which
+/// let a 1 MiB input grow 124 times whatever the factor.)
+const RUNTIME_SLACK_MIB: f64 = 4.0;
+
 const SCENARIOS: [(&str, f64); 10] = [
     ("nested-alias-bomb-1MiB", 60.0),
     ("wide-alias-bomb-1MiB", 60.0),
     ("scalar-alias-bomb-1MiB", 60.0),
     ("merge-key-bomb-1MiB", 60.0),
     ("nested-anchors-60x1M-nodes", 160.0),
-    ("nested-flow-lists-1M-nodes", 140.0),
-    ("nested-flow-commas-2MiB", 140.0),
+    ("nested-flow-lists-1M-nodes", 160.0),
+    ("nested-flow-commas-2MiB", 160.0),
     ("flat-list-4MiB", 60.0),
     ("vs-10000-rules", 60.0),
     ("vs-10000-rules-json", 60.0),
@@ -1205,7 +1214,7 @@ fn peak_memory_of_hostile_inputs_is_bounded() {
             input as f64 / MIB as f64,
             after as f64 / 1024.0,
         ));
-        let bound_mib = factor * input as f64 / MIB as f64 + 64.0;
+        let bound_mib = factor * input as f64 / MIB as f64 + RUNTIME_SLACK_MIB;
         if grew_mib >= bound_mib {
             over.push(format!(
                 "{name}: grew {grew_mib:.1} MiB while loading, over {bound_mib:.0} MiB"

@@ -666,19 +666,19 @@ async fn header_values_with_control_bytes_are_refused_before_routing() {
     .await;
     println!("  non-UTF-8 Host -> {:?}", r.status);
     assert!(matches!(r.status, Some(400 | 404)), "{r:?}");
-    // Two Host headers: the first one routes, and the upstream gets that one only.
-    let before = site.public.calls();
-    let r = raw_request(
-        site.proxy.addr,
-        b"GET /public HTTP/1.1\r\nHost: site.example.com\r\nHost: evil.example.com\r\nConnection: close\r\n\r\n",
-    )
-    .await;
-    println!("  two Hosts -> {:?}", r.status);
-    if site.public.calls() > before {
-        let seen = site.public.seen();
-        let last = seen.last().expect("a request");
-        assert_eq!(last.headers.get_all("host").iter().count(), 1, "{last:?}");
-        assert_eq!(last.host, SITE);
+    // Two Host headers, in either order: Envoy 1.40 joins them into one authority
+    // (`site.example.com,evil.example.com`), which no virtual host serves: 404, and nothing
+    // reaches an upstream (measured: Envoy with istiod's gateway HCM answers 404 `NR`; with a
+    // catch-all virtual host the upstream receives `host: a,b`).
+    for hosts in [
+        "Host: site.example.com\r\nHost: evil.example.com",
+        "Host: evil.example.com\r\nHost: site.example.com",
+    ] {
+        let before = site.public.calls();
+        let bytes = format!("GET /public HTTP/1.1\r\n{hosts}\r\nConnection: close\r\n\r\n");
+        let r = raw_request(site.proxy.addr, bytes.as_bytes()).await;
+        assert_eq!(r.code(), 404, "{hosts}: {r:?}");
+        assert_eq!(site.public.calls(), before, "{hosts}: forwarded");
     }
     site.still_serves().await;
     site.proxy.shutdown().await;
@@ -887,26 +887,28 @@ async fn request_smuggling_shapes_are_refused_or_reframed_by_hyper() {
     site.proxy.shutdown().await;
 }
 
+/// README Limits: a request host over 255 bytes gets no route (404), even when a wildcard
+/// VirtualService (`*.example.com`, here on the `*.example.com` Gateway) would match it; a
+/// 255-byte host under the same wildcard is routed. (Before the limit was enforced on every
+/// path, a 259-byte lower-case host was routed: 200.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_host_over_255_bytes_is_no_route() {
-    let site = Site::start(ROUTE, PathNormalization::Base).await;
-    // `*.example.com` on the Gateway, and a VirtualService for each of these hosts would
-    // not matter: past 255 bytes the host matches nothing (README "Limits").
+    let wildcard = ROUTE.replace("hosts: [site.example.com]", "hosts: ['*.example.com']");
+    let site = Site::start(&wildcard, PathNormalization::Base).await;
     let label = "a".repeat(63);
-    let long = format!("{label}.{label}.{label}.{}.site.example.com", &label[..50]);
-    assert!(long.len() > 255, "{}", long.len());
+    let long = format!("{label}.{label}.{label}.{}.example.com", &label[..55]);
+    assert_eq!(long.len(), 259);
     let at_limit = &long[long.len() - 255..];
-    for (host, want) in [(long.as_str(), 404), (at_limit, 404), (SITE, 200)] {
+    for (host, want) in [(long.as_str(), 404), (at_limit, 200), (SITE, 200)] {
         let bytes = format!("GET /public HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
         let r = raw_request(site.proxy.addr, bytes.as_bytes()).await;
-        println!("Host of {} bytes: {:?}", host.len(), r.status);
-        assert_eq!(r.code(), want, "{}", host.len());
+        assert_eq!(r.code(), want, "Host of {} bytes", host.len());
     }
     // A 64 KiB Host.
     let host = "h".repeat(64 * 1024);
     let bytes = format!("GET /public HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
     let r = raw_request(site.proxy.addr, bytes.as_bytes()).await;
-    assert!(matches!(r.status, Some(404 | 400) | None), "{r:?}");
+    assert!(matches!(r.status, Some(404 | 400 | 431) | None), "{r:?}");
     site.still_serves().await;
     site.proxy.shutdown().await;
 }

@@ -208,9 +208,9 @@ async fn hot_reload_under_load(workers: usize) {
     proxy.shutdown().await;
 }
 
-/// Known bug, in mesh-tower: `Clusters::get` (mesh-tower/src/cluster.rs) reuses a cached
-/// cluster while the subset's labels and policy are unchanged, so endpoints changed by a
-/// reload (`MeshHandle::swap_backends`) are never seen. Un-ignore once it is fixed there.
+/// A reload that changes only a ServiceEntry endpoint (same subset labels, same policy)
+/// sends the next request to the new endpoint: cached cluster state is not reused across a
+/// change of backends.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reload_applies_changed_endpoints() {
     let old = Upstream::ok("old").await;

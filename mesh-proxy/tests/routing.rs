@@ -473,3 +473,52 @@ spec:
         .expect_err("a schema error is refused");
     assert!(err.iter().any(|f| f.contains("wieght")), "{err:?}");
 }
+
+/// A ServiceEntry with `resolution: DNS` has endpoints named by DNS (`localhost` here): the
+/// proxy resolves the name when it connects and forwards to the endpoint's port from the
+/// ServiceEntry's port map, as Istio's `STRICT_DNS` cluster does (README: ServiceEntry
+/// `endpoints` (STATIC, DNS) as upstreams).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dns_service_entry_endpoint_is_resolved_and_served() {
+    let upstream = Upstream::ok("by-dns").await;
+    let yaml = [
+        GATEWAY.to_owned(),
+        "apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: dns, namespace: demo}
+spec:
+  hosts: [dns.example.com]
+  gateways: [edge]
+  http:
+  - route: [{destination: {host: backend.internal, port: {number: 8080}}}]
+---
+"
+        .to_owned(),
+        format!(
+            "apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {{name: backend, namespace: demo}}
+spec:
+  hosts: [backend.internal]
+  location: MESH_EXTERNAL
+  resolution: DNS
+  ports:
+  - {{number: 8080, name: http, protocol: HTTP}}
+  endpoints:
+  - address: localhost
+    ports: {{http: {}}}
+",
+            upstream.port()
+        ),
+    ]
+    .concat();
+    let dir = TempDir::new("dns");
+    let file = dir.write("mesh.yaml", &yaml);
+    let proxy = start(settings(vec![file])).await;
+    let c = client();
+    let r = get(&c, proxy.addr, "dns.example.com", "/hello", &[]).await;
+    assert_eq!((r.status, r.body.as_str()), (StatusCode::OK, "by-dns"));
+    assert_eq!(upstream.calls(), 1);
+    assert_eq!(upstream.seen()[0].path, "/hello");
+    proxy.shutdown().await;
+}

@@ -27,11 +27,12 @@ pub enum Target<'a> {
 impl Target<'_> {
     /// The fully qualified host: a short name resolves as Kubernetes DNS does from the
     /// proxy's namespace (`reviews` -> `reviews.<ns>.svc.cluster.local`, `reviews.other.svc`
-    /// -> `reviews.other.svc.cluster.local`); other names are kept as sent.
+    /// -> `reviews.other.svc.cluster.local`); other names are kept as sent. Borrowed unless
+    /// a short name is completed (one allocation).
     pub fn host(&self) -> Cow<'_, str> {
         match self {
             Target::Destination(d) => Cow::Borrowed(&d.host),
-            Target::Passthrough { host, namespace } => Cow::Owned(dns_fqdn(host, namespace)),
+            Target::Passthrough { host, namespace } => dns_fqdn(host, namespace),
         }
     }
 
@@ -60,18 +61,27 @@ impl Target<'_> {
     }
 }
 
-fn dns_fqdn(host: &str, namespace: &str) -> String {
+fn dns_fqdn<'h>(host: &'h str, namespace: &str) -> Cow<'h, str> {
     use mesh_model::host::CLUSTER_DOMAIN;
-    let dots = host.bytes().filter(|b| *b == b'.').count();
     if host.parse::<std::net::IpAddr>().is_ok() || host.starts_with('[') {
-        return host.to_owned();
+        return Cow::Borrowed(host);
     }
+    // One allocation of the final size, `host` followed by `parts`.
+    let completed = |parts: &[&str]| {
+        let mut out =
+            String::with_capacity(host.len() + parts.iter().map(|p| p.len()).sum::<usize>());
+        out.push_str(host);
+        parts.iter().for_each(|p| out.push_str(p));
+        Cow::Owned(out)
+    };
     // A name with one dot may be `service.namespace` or an external `example.com`; only
     // the forms that cannot be external are completed.
-    match dots {
-        0 => format!("{host}.{namespace}.svc.{CLUSTER_DOMAIN}"),
-        _ if host.ends_with(".svc") => format!("{host}.{CLUSTER_DOMAIN}"),
-        _ => host.to_owned(),
+    if !host.contains('.') {
+        completed(&[".", namespace, ".svc.", CLUSTER_DOMAIN])
+    } else if host.ends_with(".svc") {
+        completed(&[".", CLUSTER_DOMAIN])
+    } else {
+        Cow::Borrowed(host)
     }
 }
 

@@ -87,9 +87,14 @@ impl HostIndex {
     }
 }
 
+/// The longest request host that can match, in bytes (DNS's limit for a name in text form).
+/// A longer host gets no route ([`crate::NoRoute::BadHost`]) on every path, whether or not
+/// it needs lower-casing.
+pub const MAX_HOST_LEN: usize = 255;
+
 /// Lower-cases `host` into `buf` when needed; hosts longer than the buffer are refused.
 #[inline]
-pub(crate) fn lowercase<'a>(host: &'a str, buf: &'a mut [u8; 256]) -> Option<&'a str> {
+pub(crate) fn lowercase<'a>(host: &'a str, buf: &'a mut [u8; MAX_HOST_LEN]) -> Option<&'a str> {
     if !host.bytes().any(|b| b.is_ascii_uppercase()) {
         return Some(host);
     }

@@ -14,7 +14,7 @@ use crate::delegate::merge_route;
 use crate::destination::{DrIndex, Registry, RouteDestination, visible};
 use crate::error::{CompileError, Problem, Warning};
 use crate::identity::Identity;
-use crate::index::{HostIndex, lowercase};
+use crate::index::{HostIndex, MAX_HOST_LEN, lowercase};
 use crate::policy::{
     CorsPolicy, DirectResponse, FaultPolicy, Fraction, HeadersPolicy, PolicySet, Redirect,
     RetryPolicy, Rewrite,
@@ -443,8 +443,13 @@ impl RouteTable {
     }
 
     /// The virtual host that answers `req`, if any.
+    /// A host longer than [`MAX_HOST_LEN`] bytes is [`NoRoute::BadHost`], whatever its case
+    /// and whatever VirtualService would match it.
     pub fn virtual_host(&self, req: &RequestView<'_>) -> Result<Option<&VirtualHost>, NoRoute> {
         let host = req.host();
+        if host.len() > MAX_HOST_LEN {
+            return Err(NoRoute::BadHost);
+        }
         if host.bytes().any(|b| b.is_ascii_uppercase()) {
             return self.virtual_host_folded(req, host);
         }
@@ -458,7 +463,7 @@ impl RouteTable {
         req: &RequestView<'_>,
         host: &str,
     ) -> Result<Option<&VirtualHost>, NoRoute> {
-        let mut buf = [0u8; 256];
+        let mut buf = [0u8; MAX_HOST_LEN];
         let host = lowercase(host, &mut buf).ok_or(NoRoute::BadHost)?;
         Ok(self.lookup(req, host))
     }

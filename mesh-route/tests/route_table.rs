@@ -1247,10 +1247,11 @@ fn delegate_conflicts_and_missing_delegates_drop_routes() {
         get(&t, "http://shop.example.com/products/reviews").host,
         svc("products", "shop")
     );
-    assert_ne!(
-        get(&t, "http://shop.example.com/reviews").host,
-        svc("wrong", "shop")
-    );
+    // Had the conflicting delegate rule been kept with its own uri, `/reviews` would go to
+    // `wrong` under the root's first rule; it goes to the root's `reviews` delegate instead.
+    let g = get(&t, "http://shop.example.com/reviews");
+    assert_eq!(g.host, svc("reviews", "default"));
+    assert_eq!(g.vs.as_deref(), Some("default/reviews"));
     assert_eq!(
         get(&t, "http://shop.example.com/missing").host,
         svc("fallback", "default")
@@ -2108,4 +2109,47 @@ fn validation_errors_refuse_compilation() {
 fn unknown_gateway_identity_is_refused() {
     let err = compile_error(GATEWAY_ALL_HOSTS, &gateway("istio-system", "other"));
     assert!(err.contains("not in the configuration"), "{err}");
+}
+
+/// README Limits: a request host over [`mesh_route::MAX_HOST_LEN`] (255) bytes gets no
+/// route (`BadHost`, 404) on every path: lower-case or not, on a sidecar and at a gateway,
+/// even when a wildcard VirtualService would match it. A host of exactly 255 bytes still
+/// routes.
+#[test]
+fn a_host_over_255_bytes_is_no_route_even_under_a_matching_wildcard() {
+    let yaml = format!(
+        "{GATEWAY_ALL_HOSTS}---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {{name: wild, namespace: default}}
+spec:
+  hosts: ['*.example.com']
+  gateways: [istio-system/gw, mesh]
+  http:
+  - route: [{{destination: {{host: wild}}}}]
+"
+    );
+    let label = "a".repeat(63);
+    let long = format!("{label}.{label}.{label}.{}.example.com", &label[..55]);
+    assert_eq!(long.len(), 259);
+    let at_limit = &long[long.len() - 255..];
+    let upper = long.to_ascii_uppercase();
+    for identity in [sidecar("default"), gateway("istio-system", "gw")] {
+        let t = compile(&yaml, &identity);
+        for host in [long.as_str(), upper.as_str()] {
+            let g = get(&t, &format!("http://{host}/"));
+            assert_eq!(
+                g.no_route,
+                Some(NoRoute::BadHost),
+                "{identity:?} {}",
+                host.len()
+            );
+            assert_eq!(g.status, Some(404));
+        }
+        for host in [at_limit.to_owned(), at_limit.to_ascii_uppercase()] {
+            let g = get(&t, &format!("http://{host}/"));
+            assert_eq!(g.outcome, "route", "{identity:?}: {} bytes", host.len());
+            assert_eq!(g.host, svc("wild", "default"));
+        }
+    }
 }

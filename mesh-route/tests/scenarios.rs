@@ -413,11 +413,10 @@ fn every_scenario_passes() {
 /// (when it is present, as on a developer's machine).
 #[test]
 fn scenarios_match_the_shared_copy() {
-    let shared = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/scenarios");
-    if !shared.is_dir() {
-        eprintln!("SKIPPED: {} is absent", shared.display());
+    let Some(shared) = envoy_harness::shared_dir("scenarios", "scenarios_match_the_shared_copy")
+    else {
         return;
-    }
+    };
     for entry in std::fs::read_dir(&shared).unwrap() {
         let p = entry.unwrap().path();
         let name = p.file_name().unwrap();

@@ -212,6 +212,25 @@ fn request_labels(
     }
 }
 
+/// The authority of an origin-form request, from its `Host` header. Several `Host` headers
+/// are joined with `,` into one authority, as Envoy's HTTP/1 codec joins repeated inline
+/// headers (measured with Envoy 1.40: `Host: a` + `Host: b` routes, and reaches the upstream,
+/// as `a,b`; no virtual host has that name, so a gateway answers 404). Borrowed in the usual
+/// case of one header.
+fn request_host(headers: &http::HeaderMap) -> Option<std::borrow::Cow<'_, str>> {
+    let mut all = headers.get_all(header::HOST).iter();
+    let first = all.next()?.to_str().ok()?;
+    let Some(second) = all.next() else {
+        return Some(std::borrow::Cow::Borrowed(first));
+    };
+    let mut joined = String::from(first);
+    for v in std::iter::once(second).chain(all) {
+        joined.push(',');
+        joined.push_str(v.to_str().ok()?);
+    }
+    Some(std::borrow::Cow::Owned(joined))
+}
+
 async fn route(
     shared: &Arc<Shared>,
     inner: EndpointService,
@@ -219,17 +238,14 @@ async fn route(
     outcome: &mut Outcome,
 ) -> Result<Response<BoxBody>, MeshError> {
     let (parts, body) = req.into_parts();
-    let authority = parts
-        .uri
-        .authority()
-        .map(|a| a.as_str())
-        .or_else(|| {
-            parts
-                .headers
-                .get(header::HOST)
-                .and_then(|h| h.to_str().ok())
-        })
-        .unwrap_or_default();
+    let joined_hosts;
+    let authority = match parts.uri.authority() {
+        Some(a) => a.as_str(),
+        None => {
+            joined_hosts = request_host(&parts.headers);
+            joined_hosts.as_deref().unwrap_or_default()
+        }
+    };
     let scheme = parts.uri.scheme_str().unwrap_or("http");
     let raw_path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
     let path = normalize_target(raw_path, shared.options.path_normalization)?;
@@ -560,8 +576,8 @@ impl<'a> UpstreamHead<'a> {
             }
         }
         // Keep the Host header only when it is the one authority routed on: a request with
-        // several Host headers is routed on the first, and the others must not reach the
-        // upstream (which might read another one).
+        // several Host headers is routed on their joined value (`request_host`), and the
+        // upstream gets that one value only, never a second header it might read instead.
         let mut hosts = headers.get_all(header::HOST).iter();
         let same = hosts
             .next()

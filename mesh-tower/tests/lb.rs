@@ -224,3 +224,77 @@ async fn abandoned_requests_stop_counting_as_load() {
     );
     assert!((0.4..0.6).contains(&to_1), "{to_1}");
 }
+
+/// Sends 40 keys' requests (`request(key)`), each 5 times: every key stays on one endpoint,
+/// and the keys use at least three of the four endpoints (a hash key that became a constant
+/// would put every key on one).
+async fn pins_and_spreads(
+    svc: &Mesh,
+    mut request: impl FnMut(usize) -> http::Request<mesh_tower::body::BoxBody>,
+) {
+    let mut used = BTreeSet::new();
+    for key in 0..40 {
+        let first = send(svc, request(key)).await.body;
+        for _ in 0..5 {
+            assert_eq!(send(svc, request(key)).await.body, first, "key {key} moved");
+        }
+        used.insert(first);
+    }
+    assert!(used.len() >= 3, "40 keys over 4 endpoints: {used:?}");
+}
+
+/// `consistentHash: {httpQueryParameterName: user}` hashes on the query parameter's value
+/// (the other parameters do not matter).
+#[tokio::test]
+async fn consistent_hash_on_a_query_parameter_pins_and_spreads() {
+    let p = pods(4);
+    let svc = setup(
+        "  trafficPolicy:\n    loadBalancer: {consistentHash: {httpQueryParameterName: user}}",
+        &p,
+    );
+    let mut n = 0u32;
+    pins_and_spreads(&svc, |key| {
+        n = n.wrapping_add(1);
+        get(&format!("http://cart/?page={n}&user=u{key}"))
+    })
+    .await;
+}
+
+/// `consistentHash: {useSourceIp: true}` hashes on the client's address
+/// ([`mesh_tower::ClientAddr`]), not its port.
+#[tokio::test]
+async fn consistent_hash_on_the_source_ip_pins_and_spreads() {
+    let p = pods(4);
+    let svc = setup(
+        "  trafficPolicy:\n    loadBalancer: {consistentHash: {useSourceIp: true}}",
+        &p,
+    );
+    let mut port = 40_000u16;
+    pins_and_spreads(&svc, |key| {
+        port = port.wrapping_add(1);
+        let mut req = get("http://cart/");
+        let ip = std::net::Ipv4Addr::new(10, 0, (key / 256) as u8, (key % 256) as u8);
+        req.extensions_mut()
+            .insert(mesh_tower::ClientAddr((ip, port).into()));
+        req
+    })
+    .await;
+}
+
+/// Cookie hashing spreads sessions too (the pinning test above only checks one session at a
+/// time).
+#[tokio::test]
+async fn consistent_hash_on_a_cookie_spreads_sessions() {
+    let p = pods(4);
+    let svc = setup(
+        "  trafficPolicy:\n    loadBalancer: {consistentHash: {httpCookie: {name: session, ttl: 0s}}}",
+        &p,
+    );
+    pins_and_spreads(&svc, |key| {
+        get_with(
+            "http://cart/",
+            &[("cookie", &format!("a=b; session=s{key}"))],
+        )
+    })
+    .await;
+}

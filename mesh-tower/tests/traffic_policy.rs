@@ -333,3 +333,129 @@ async fn panic_threshold_routes_to_all() {
         "two of three healthy is under 90%: all stay in"
     );
 }
+
+/// Three round-robin endpoints, the first answering with `bad` (or failing to connect when
+/// `bad` is `None`), and the layer's metrics handle, for `outlier` (the `outlierDetection`
+/// block's fields, indented for it; `maxEjectionPercent: 100`, `consecutive5xxErrors: 0`
+/// unless `outlier` sets them).
+fn one_bad_of_three(
+    bad: Option<StatusCode>,
+    outlier: &str,
+) -> (Vec<Backend>, common::Mesh, mesh_tower::MeshHandle) {
+    let first = match bad {
+        Some(s) => Backend::with("bad", move |_, _| Outcome::Status(s, "bad".into())),
+        None => Backend::with("bad", |_, _| Outcome::ConnectFailure),
+    };
+    let backends = vec![first, Backend::ok("good1"), Backend::ok("good2")];
+    let mut registry = Backends::new();
+    for (i, b) in backends.iter().enumerate() {
+        registry.add(
+            &fqdn("httpbin"),
+            b.endpoint(&format!("ep{i}"), [("app", "httpbin")]),
+        );
+    }
+    let defaults = ["consecutive5xxErrors", "maxEjectionPercent"]
+        .iter()
+        .filter(|k| !outlier.contains(*k))
+        .map(|k| match *k {
+            "consecutive5xxErrors" => "\n      consecutive5xxErrors: 0",
+            _ => "\n      maxEjectionPercent: 100",
+        })
+        .collect::<String>();
+    let yaml = config(&format!(
+        "    loadBalancer: {{simple: ROUND_ROBIN}}
+    outlierDetection:
+      baseEjectionTime: 30s{defaults}
+{outlier}"
+    ));
+    let layer = MeshLayer::new(table(&yaml, sidecar()), registry);
+    let handle = layer.handle();
+    (backends, mesh(layer), handle)
+}
+
+/// `consecutiveGatewayErrors: 2`: an endpoint answering 502 is ejected after exactly two
+/// consecutive gateway errors (Envoy's `consecutive_gateway_failure`, `>=` the threshold),
+/// so with round robin over three endpoints it gets exactly two of nine requests.
+#[tokio::test(start_paused = true)]
+async fn consecutive_gateway_errors_eject_at_exactly_the_threshold() {
+    let (b, svc, handle) = one_bad_of_three(
+        Some(StatusCode::BAD_GATEWAY),
+        "      consecutiveGatewayErrors: 2",
+    );
+    for _ in 0..9 {
+        send(&svc, get("http://httpbin:8000/")).await;
+    }
+    assert_eq!(b[0].calls(), 2, "ejected at the second gateway error");
+    assert_eq!(handle.metrics().cluster("ejected", CLUSTER), 1);
+}
+
+/// Gateway errors are 502, 503 and 504 only: an endpoint answering 500 is never ejected by
+/// `consecutiveGatewayErrors` alone (with `consecutive5xxErrors: 0`).
+#[tokio::test(start_paused = true)]
+async fn a_500_is_not_a_gateway_error() {
+    let (b, svc, handle) = one_bad_of_three(
+        Some(StatusCode::INTERNAL_SERVER_ERROR),
+        "      consecutiveGatewayErrors: 2",
+    );
+    for _ in 0..9 {
+        send(&svc, get("http://httpbin:8000/")).await;
+    }
+    assert_eq!(b[0].calls(), 3);
+    assert_eq!(handle.metrics().cluster("ejected", CLUSTER), 0);
+}
+
+/// Without `splitExternalLocalOriginErrors`, a connect failure counts as a gateway error
+/// (Envoy maps local-origin failures to 503): `consecutiveGatewayErrors: 2` ejects the
+/// endpoint after two of them.
+#[tokio::test(start_paused = true)]
+async fn local_origin_failures_count_as_gateway_errors_without_the_split() {
+    let (b, svc, handle) = one_bad_of_three(None, "      consecutiveGatewayErrors: 2");
+    for _ in 0..9 {
+        send(&svc, get("http://httpbin:8000/")).await;
+    }
+    assert_eq!(b[0].calls(), 2);
+    assert_eq!(handle.metrics().cluster("ejected", CLUSTER), 1);
+}
+
+/// With `splitExternalLocalOriginErrors: true`, local-origin failures are counted apart:
+/// `consecutiveLocalOriginFailures: 3` ejects after three connect failures, and
+/// `consecutiveGatewayErrors` no longer sees them.
+#[tokio::test(start_paused = true)]
+async fn split_local_origin_failures_eject_at_their_own_threshold() {
+    let (b, svc, handle) = one_bad_of_three(
+        None,
+        "      splitExternalLocalOriginErrors: true
+      consecutiveLocalOriginFailures: 3
+      consecutiveGatewayErrors: 1",
+    );
+    for _ in 0..12 {
+        send(&svc, get("http://httpbin:8000/")).await;
+    }
+    assert_eq!(
+        b[0].calls(),
+        3,
+        "ejected at the third local failure, not the first"
+    );
+    assert_eq!(handle.metrics().cluster("ejected", CLUSTER), 1);
+}
+
+/// `outlierDetectionHttpErrorCodes` replaces "5xx" for `consecutive5xxErrors`: with
+/// `[429]`, an endpoint answering 429 is ejected after two, and one answering 500 is not.
+#[tokio::test(start_paused = true)]
+async fn outlier_http_error_codes_choose_what_counts() {
+    let codes = "      consecutive5xxErrors: 2
+      outlierDetectionHttpErrorCodes: [429]";
+    let (b, svc, handle) = one_bad_of_three(Some(StatusCode::TOO_MANY_REQUESTS), codes);
+    for _ in 0..9 {
+        send(&svc, get("http://httpbin:8000/")).await;
+    }
+    assert_eq!(b[0].calls(), 2);
+    assert_eq!(handle.metrics().cluster("ejected", CLUSTER), 1);
+
+    let (b, svc, handle) = one_bad_of_three(Some(StatusCode::INTERNAL_SERVER_ERROR), codes);
+    for _ in 0..9 {
+        send(&svc, get("http://httpbin:8000/")).await;
+    }
+    assert_eq!(b[0].calls(), 3);
+    assert_eq!(handle.metrics().cluster("ejected", CLUSTER), 0);
+}

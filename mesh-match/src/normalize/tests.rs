@@ -126,25 +126,39 @@ fn paths() -> impl Strategy<Value = String> {
 }
 
 proptest! {
-    /// Normalizing twice gives the same result as once.
+    /// Normalizing twice gives the same result as once. Every generated path is valid (no
+    /// fragment, no NUL, well-formed escapes), so normalization must succeed: a property
+    /// checked only on `Ok` would hold for a normalizer that rejects everything.
     #[test]
     fn normalization_is_idempotent(p in paths(), mode in modes()) {
-        if let Ok(once) = normalize(&p, mode) {
-            let twice = normalize(&once, mode).unwrap();
-            prop_assert_eq!(once.as_ref(), twice.as_ref());
-        }
+        let once = normalize(&p, mode);
+        prop_assert!(once.is_ok(), "{} rejected: {:?}", p, once);
+        let once = once.unwrap();
+        let twice = normalize(&once, mode);
+        prop_assert!(twice.is_ok(), "{} rejected: {:?}", once, twice);
+        let twice = twice.unwrap();
+        prop_assert_eq!(once.as_ref(), twice.as_ref());
     }
 
     /// The result is absolute and has no `.` or `..` segment, so it never leaves the root.
     #[test]
     fn normalization_stays_inside_the_root(p in paths(), mode in modes()) {
-        if let Ok(out) = normalize(&p, mode) {
-            prop_assert!(out.starts_with('/'));
-            let path = out.as_ref();
-            for seg in path.split('/') {
-                prop_assert!(seg != ".." && seg != ".", "{} -> {}", p, path);
-            }
+        let out = normalize(&p, mode);
+        prop_assert!(out.is_ok(), "{} rejected: {:?}", p, out);
+        let out = out.unwrap();
+        prop_assert!(out.starts_with('/'));
+        let path = out.as_ref();
+        for seg in path.split('/') {
+            prop_assert!(seg != ".." && seg != ".", "{} -> {}", p, path);
         }
+    }
+
+    /// A fragment anywhere in the target is refused (Envoy answers 400
+    /// `path_normalization_failed`, SPEC section 9), whatever the mode.
+    #[test]
+    fn a_fragment_is_always_refused(p in paths(), q in paths(), mode in modes()) {
+        let target = format!("{p}#{q}");
+        prop_assert_eq!(normalize(&target, mode), Err(NormalizeError::Fragment));
     }
 
     /// No input makes normalization panic.

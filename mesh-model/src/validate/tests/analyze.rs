@@ -1,8 +1,6 @@
 //! The cross-resource analyzers of `istioctl analyze`: for each, a YAML that triggers it,
 //! with Istio's code, level and exact message, and a near-identical YAML that does not.
 
-use std::path::Path;
-
 use super::support::findings;
 use crate::load::Loader;
 use crate::validate::{Finding, Severity, validate};
@@ -847,11 +845,9 @@ spec:
 /// ingress Gateway) reference nothing that is missing: no IST0101.
 #[test]
 fn bookinfo_samples_reference_nothing_missing() {
-    let dir = Path::new("/work/shared/corpus/istio");
-    if !dir.exists() {
-        println!("SKIPPED: {} is absent", dir.display());
+    let Some(dir) = envoy_harness::shared_dir("corpus/istio", "bookinfo_samples") else {
         return;
-    }
+    };
     let files: Vec<_> = [
         "bookinfo.yaml",
         "destination-rule-all.yaml",
@@ -889,11 +885,9 @@ fn messages_format_values_like_go() {
 /// The analyzers accept every file of the Istio corpus together without panicking.
 #[test]
 fn analyzers_accept_the_whole_corpus() {
-    let dir = Path::new("/work/shared/corpus/istio");
-    if !dir.exists() {
-        println!("SKIPPED: {} is absent", dir.display());
+    let Some(dir) = envoy_harness::shared_dir("corpus/istio", "analyzers_accept") else {
         return;
-    }
+    };
     let loaded = Loader::new().load_paths(&[dir]);
     assert!(!loaded.resources.is_empty());
     let _ = validate(&loaded.resources);

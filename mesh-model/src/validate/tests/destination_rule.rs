@@ -1086,11 +1086,9 @@ exportTo: [".", istio-system]"#));
 /// Istio's sample DestinationRules are accepted.
 #[test]
 fn istio_samples_are_accepted() {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus/istio");
-    if !dir.is_dir() {
-        eprintln!("SKIPPED: corpus not found at {}", dir.display());
+    let Some(dir) = envoy_harness::shared_dir("corpus/istio", "destination_rule samples") else {
         return;
-    }
+    };
     for file in [
         "destination-rule-all.yaml",
         "destination-rule-all-mtls.yaml",

@@ -568,11 +568,9 @@ servers:
 /// Istio's sample Gateways are accepted.
 #[test]
 fn istio_samples_are_accepted() {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus/istio");
-    if !dir.is_dir() {
-        eprintln!("SKIPPED: corpus not found at {}", dir.display());
+    let Some(dir) = envoy_harness::shared_dir("corpus/istio", "gateway istio_samples") else {
         return;
-    }
+    };
     for file in [
         "bookinfo-gateway.yaml",
         "expose-istiod.yaml",

@@ -674,11 +674,9 @@ fn typical_entries_are_clean() {
 /// Istio's sample ServiceEntries are accepted.
 #[test]
 fn istio_samples_are_accepted() {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus/istio");
-    if !dir.is_dir() {
-        eprintln!("SKIPPED: corpus not found at {}", dir.display());
+    let Some(dir) = envoy_harness::shared_dir("corpus/istio", "service_entry samples") else {
         return;
-    }
+    };
     for file in [
         "egress-rule-google-apis.yaml",
         "github.yaml",
