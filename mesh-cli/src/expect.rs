@@ -33,7 +33,10 @@ pub(crate) fn namespace_of(got: &Value, table: &RouteTable) -> String {
     got["virtualService"]
         .as_str()
         .and_then(|vs| vs.split_once('/'))
-        .map_or_else(|| table.identity().namespace().to_owned(), |(ns, _)| ns.to_owned())
+        .map_or_else(
+            || table.identity().namespace().to_owned(),
+            |(ns, _)| ns.to_owned(),
+        )
 }
 
 /// Compares `got` with the pattern `want`; returns every differing field.
@@ -54,7 +57,11 @@ fn walk(want: &Value, got: &Value, path: &str, key: &str, ns: &str, out: &mut Ve
     match (want, got) {
         (Value::Object(w), Value::Object(g)) => {
             for (k, wv) in w {
-                let p = if path.is_empty() { k.clone() } else { format!("{path}.{k}") };
+                let p = if path.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{path}.{k}")
+                };
                 walk(wv, g.get(k).unwrap_or(&Value::Null), &p, k, ns, out);
             }
         }
@@ -64,7 +71,10 @@ fn walk(want: &Value, got: &Value, path: &str, key: &str, ns: &str, out: &mut Ve
             }
         }
         (Value::Number(w), Value::Number(g)) => {
-            let (w, g) = (w.as_f64().unwrap_or(f64::NAN), g.as_f64().unwrap_or(f64::NAN));
+            let (w, g) = (
+                w.as_f64().unwrap_or(f64::NAN),
+                g.as_f64().unwrap_or(f64::NAN),
+            );
             if (w - g).abs() > 1e-9 * w.abs().max(1.0) {
                 differ(out);
             }
@@ -233,6 +243,9 @@ pub(crate) fn slots(got: &Value) -> Vec<(Value, f64)> {
                 )
             })
             .collect(),
-        _ => vec![(json!({"outcome": got["outcome"], "destination": null}), 100.0)],
+        _ => vec![(
+            json!({"outcome": got["outcome"], "destination": null}),
+            100.0,
+        )],
     }
 }

@@ -102,7 +102,11 @@ pub(crate) fn load_config(
     if unreadable(&loaded) {
         return Err(ExitCode::from(2));
     }
-    let mut rows: Vec<Row> = loaded.errors.iter().filter_map(Row::from_load_error).collect();
+    let mut rows: Vec<Row> = loaded
+        .errors
+        .iter()
+        .filter_map(Row::from_load_error)
+        .collect();
     if rows.is_empty() {
         // Analyzer findings (with a code) need the whole cluster to be meaningful; Istio
         // accepts the resources regardless, so they do not stop a decision.

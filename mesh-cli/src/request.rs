@@ -75,11 +75,6 @@ impl ProxyArgs {
     pub(crate) fn namespace(&self) -> &str {
         &self.namespace
     }
-
-    /// Whether the proxy is a gateway.
-    pub(crate) fn is_gateway(&self) -> bool {
-        self.gateway.is_some()
-    }
 }
 
 /// The request's method, headers and path normalization.
@@ -294,12 +289,18 @@ impl Request {
             s.push_str(&format!("-X {} ", self.method));
         }
         for (k, v) in &self.headers {
-            s.push_str(&format!("-H '{k}: {}' ", String::from_utf8_lossy(v.as_bytes())));
+            s.push_str(&format!(
+                "-H '{k}: {}' ",
+                String::from_utf8_lossy(v.as_bytes())
+            ));
         }
         let default = if self.scheme == "https" { 443 } else { 80 };
         let explicit = mesh_match::authority_port(&self.authority).is_some();
         if explicit || self.port == default {
-            s.push_str(&format!("{}://{}{}", self.scheme, self.authority, self.target));
+            s.push_str(&format!(
+                "{}://{}{}",
+                self.scheme, self.authority, self.target
+            ));
         } else {
             s.push_str(&format!(
                 "-H 'Host: {}' {}://{}:{}{}",

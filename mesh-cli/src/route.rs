@@ -234,7 +234,11 @@ fn non_empty(s: &str) -> Option<String> {
 
 /// The decision as `meshctl route -o json` prints it: what `meshctl test` compares and
 /// `meshctl diff` diffs.
-pub(crate) fn explain_json(table: &RouteTable, request: &Request, sample: u64) -> serde_json::Value {
+pub(crate) fn explain_json(
+    table: &RouteTable,
+    request: &Request,
+    sample: u64,
+) -> serde_json::Value {
     serde_json::to_value(explain(table, request, sample)).unwrap_or_default()
 }
 

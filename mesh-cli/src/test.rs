@@ -246,7 +246,11 @@ fn run_inner(args: &Args) -> Result<ExitCode, ExitCode> {
                     / n;
                 if (got - percent).abs() > shares.tolerance + 1e-9 {
                     failures.push(Failure {
-                        request: format!("{} request{}", case.requests.len(), plural(case.requests.len())),
+                        request: format!(
+                            "{} request{}",
+                            case.requests.len(),
+                            plural(case.requests.len())
+                        ),
                         outcome: Value::Null,
                         check: format!("shares[{i}]"),
                         at: shares.origin.to_string(),
@@ -323,7 +327,11 @@ fn unit_key(rule: &mesh_route::Rule, match_index: usize) -> Option<UnitKey> {
 
 /// Coverage over the match blocks the tested proxies route by, and the rules of the
 /// configuration that none of them routes by.
-fn coverage(resources: &Resources, tables: &[(Identity, RouteTable)], hits: &BTreeSet<UnitKey>) -> Coverage {
+fn coverage(
+    resources: &Resources,
+    tables: &[(Identity, RouteTable)],
+    hits: &BTreeSet<UnitKey>,
+) -> Coverage {
     let mut units: BTreeMap<UnitKey, bool> = BTreeMap::new();
     for (_, t) in tables {
         for vh in t.virtual_hosts() {
@@ -351,7 +359,10 @@ fn coverage(resources: &Resources, tables: &[(Identity, RouteTable)], hits: &BTr
                     format!("spec.http[{j}].match[{k}]")
                 };
                 let rule_name = (!rule.name.is_empty()).then(|| rule.name.clone());
-                origins.insert(key.clone(), (rule_name, vs.origin.at_path(&path).to_string()));
+                origins.insert(
+                    key.clone(),
+                    (rule_name, vs.origin.at_path(&path).to_string()),
+                );
                 if !routed.contains(&(name.clone(), j)) {
                     units.insert(key, true);
                 }

@@ -128,13 +128,13 @@ pub(crate) fn cases(
     let Some(top) = doc.value.as_object() else {
         return Err(err("", "a test document must be a mapping".into()));
     };
-    let ctx = Ctx {
-        doc,
-        normalization,
-    };
+    let ctx = Ctx { doc, normalization };
     if top.contains_key("testCases") {
         if let Some(k) = top.keys().find(|k| *k != "testCases") {
-            return Err(err(k, "unknown field (an istio-config-validator document has only `testCases`)".into()));
+            return Err(err(
+                k,
+                "unknown field (an istio-config-validator document has only `testCases`)".into(),
+            ));
         }
         return list(&top["testCases"], "testCases", &err)?
             .iter()
@@ -211,7 +211,11 @@ impl Ctx<'_> {
         }
     }
 
-    fn object<'v>(&self, v: &'v Value, path: &str) -> Result<&'v Map<String, Value>, TestFileError> {
+    fn object<'v>(
+        &self,
+        v: &'v Value,
+        path: &str,
+    ) -> Result<&'v Map<String, Value>, TestFileError> {
         v.as_object()
             .ok_or_else(|| self.err(path, "must be a mapping"))
     }
@@ -228,16 +232,26 @@ impl Ctx<'_> {
         let o = self.object(v, path)?;
         for k in o.keys() {
             if !matches!(k.as_str(), "namespace" | "labels" | "gateway") {
-                return Err(self.err(&format!("{path}.{k}"), "unknown field (expected namespace, labels or gateway)"));
+                return Err(self.err(
+                    &format!("{path}.{k}"),
+                    "unknown field (expected namespace, labels or gateway)",
+                ));
             }
         }
         if let Some(g) = o.get("gateway") {
             if o.contains_key("namespace") || o.contains_key("labels") {
-                return Err(self.err(path, "a gateway proxy has no namespace or labels of its own"));
+                return Err(self.err(
+                    path,
+                    "a gateway proxy has no namespace or labels of its own",
+                ));
             }
             let g = self.string(g, &format!("{path}.gateway"))?;
-            return Identity::parse_gateway(&g)
-                .ok_or_else(|| self.err(&format!("{path}.gateway"), format!("{g:?} is not namespace/name")));
+            return Identity::parse_gateway(&g).ok_or_else(|| {
+                self.err(
+                    &format!("{path}.gateway"),
+                    format!("{g:?} is not namespace/name"),
+                )
+            });
         }
         let ns = match o.get("namespace") {
             Some(n) => self.string(n, &format!("{path}.namespace"))?,
@@ -261,7 +275,13 @@ impl Ctx<'_> {
         for k in o.keys() {
             if !matches!(
                 k.as_str(),
-                "description" | "proxy" | "request" | "expect" | "expectNot" | "shares" | "tolerance"
+                "description"
+                    | "proxy"
+                    | "request"
+                    | "expect"
+                    | "expectNot"
+                    | "shares"
+                    | "tolerance"
             ) {
                 return Err(self.err(
                     &format!("{path}.{k}"),
@@ -286,9 +306,14 @@ impl Ctx<'_> {
         for spec in specs {
             let identity = match (&spec.source, &proxy) {
                 (Some(_), Some(Identity::Gateway { .. })) => {
-                    return Err(self.err(&format!("{rpath}.source"), "a request through a gateway has no source sidecar"));
+                    return Err(self.err(
+                        &format!("{rpath}.source"),
+                        "a request through a gateway has no source sidecar",
+                    ));
                 }
-                (Some((ns, labels)), _) => Some(Identity::sidecar_with_labels(ns.clone(), labels.clone())),
+                (Some((ns, labels)), _) => {
+                    Some(Identity::sidecar_with_labels(ns.clone(), labels.clone()))
+                }
                 (None, p) => p.clone(),
             };
             requests.push((identity, self.request(&spec, &rpath)?));
@@ -301,7 +326,10 @@ impl Ctx<'_> {
                 checks.push(Check {
                     label: format!("{key}.{field}"),
                     origin: self.doc.origin.at_path(&format!("{epath}.{field}")),
-                    want: Want::Pattern(Value::Object(Map::from_iter([(field.clone(), want.clone())]))),
+                    want: Want::Pattern(Value::Object(Map::from_iter([(
+                        field.clone(),
+                        want.clone(),
+                    )]))),
                     negate,
                 });
             }
@@ -309,14 +337,22 @@ impl Ctx<'_> {
         let shares = match o.get("shares") {
             None => {
                 if o.contains_key("tolerance") {
-                    return Err(self.err(&format!("{path}.tolerance"), "`tolerance` applies to `shares`, which the case does not have"));
+                    return Err(self.err(
+                        &format!("{path}.tolerance"),
+                        "`tolerance` applies to `shares`, which the case does not have",
+                    ));
                 }
                 None
             }
             Some(s) => {
                 let spath = format!("{path}.shares");
                 let mut items = Vec::new();
-                for (i, item) in s.as_array().ok_or_else(|| self.err(&spath, "must be a list"))?.iter().enumerate() {
+                for (i, item) in s
+                    .as_array()
+                    .ok_or_else(|| self.err(&spath, "must be a list"))?
+                    .iter()
+                    .enumerate()
+                {
                     let ipath = format!("{spath}[{i}]");
                     let mut item = self.object(item, &ipath)?.clone();
                     let percent = item
@@ -325,17 +361,22 @@ impl Ctx<'_> {
                         .ok_or_else(|| self.err(&ipath, "needs `percent`, a number"))?;
                     for k in item.keys() {
                         if k != "outcome" && k != "destination" {
-                            return Err(self.err(&format!("{ipath}.{k}"), "unknown field (expected outcome, destination, percent)"));
+                            return Err(self.err(
+                                &format!("{ipath}.{k}"),
+                                "unknown field (expected outcome, destination, percent)",
+                            ));
                         }
                     }
                     items.push((Value::Object(item), percent));
                 }
                 let tolerance = match o.get("tolerance") {
                     None => 0.0,
-                    Some(t) => t
-                        .as_f64()
-                        .filter(|t| *t >= 0.0)
-                        .ok_or_else(|| self.err(&format!("{path}.tolerance"), "must be a number of percentage points, 0 or more"))?,
+                    Some(t) => t.as_f64().filter(|t| *t >= 0.0).ok_or_else(|| {
+                        self.err(
+                            &format!("{path}.tolerance"),
+                            "must be a number of percentage points, 0 or more",
+                        )
+                    })?,
                 };
                 Some(Shares {
                     items,
@@ -368,12 +409,18 @@ impl Ctx<'_> {
         let mut seen_authority = false;
         for (k, v) in o {
             let fpath = format!("{path}.{k}");
-            let grow = |specs: Vec<Spec>, f: &dyn Fn(&mut Spec, &Value) -> Result<(), TestFileError>, values: Vec<&Value>| -> Result<Vec<Spec>, TestFileError> {
+            let grow = |specs: Vec<Spec>,
+                        f: &dyn Fn(&mut Spec, &Value) -> Result<(), TestFileError>,
+                        values: Vec<&Value>|
+             -> Result<Vec<Spec>, TestFileError> {
                 if values.is_empty() {
                     return Err(self.err(&fpath, "an empty list sends no request"));
                 }
                 if specs.len().saturating_mul(values.len()) > MAX_REQUESTS_PER_CASE {
-                    return Err(self.err(&fpath, format!("the case expands to more than {MAX_REQUESTS_PER_CASE} requests")));
+                    return Err(self.err(
+                        &fpath,
+                        format!("the case expands to more than {MAX_REQUESTS_PER_CASE} requests"),
+                    ));
                 }
                 let mut out = Vec::with_capacity(specs.len() * values.len());
                 for s in &specs {
@@ -433,26 +480,53 @@ impl Ctx<'_> {
 
     /// The request a spec describes.
     fn request(&self, s: &Spec, path: &str) -> Result<Request, TestFileError> {
-        let method = Method::from_bytes(s.method.as_bytes())
-            .map_err(|_| self.err(&format!("{path}.method"), format!("{:?} is not an HTTP method", s.method)))?;
+        let method = Method::from_bytes(s.method.as_bytes()).map_err(|_| {
+            self.err(
+                &format!("{path}.method"),
+                format!("{:?} is not an HTTP method", s.method),
+            )
+        })?;
         if s.scheme != "http" && s.scheme != "https" {
-            return Err(self.err(&format!("{path}.scheme"), format!("{:?}: the scheme must be http or https", s.scheme)));
+            return Err(self.err(
+                &format!("{path}.scheme"),
+                format!("{:?}: the scheme must be http or https", s.scheme),
+            ));
         }
-        if s.authority.is_empty() || s.authority.bytes().any(|b| b.is_ascii_whitespace() || b.is_ascii_control()) {
-            return Err(self.err(&format!("{path}.authority"), format!("{:?} is not an authority", s.authority)));
+        if s.authority.is_empty()
+            || s.authority
+                .bytes()
+                .any(|b| b.is_ascii_whitespace() || b.is_ascii_control())
+        {
+            return Err(self.err(
+                &format!("{path}.authority"),
+                format!("{:?} is not an authority", s.authority),
+            ));
         }
         let mut target = s.path.clone();
         if !target.starts_with('/') {
-            return Err(self.err(&format!("{path}.path"), format!("{target:?} must start with /")));
+            return Err(self.err(
+                &format!("{path}.path"),
+                format!("{target:?} must start with /"),
+            ));
         }
         for (i, (k, v)) in s.query.iter().enumerate() {
-            target.push(if i == 0 && !target.contains('?') { '?' } else { '&' });
+            target.push(if i == 0 && !target.contains('?') {
+                '?'
+            } else {
+                '&'
+            });
             target.push_str(k);
             target.push('=');
             target.push_str(v);
         }
-        if target.bytes().any(|b| b.is_ascii_whitespace() || b.is_ascii_control()) {
-            return Err(self.err(&format!("{path}.path"), format!("{target:?}: a request target has no spaces or control characters")));
+        if target
+            .bytes()
+            .any(|b| b.is_ascii_whitespace() || b.is_ascii_control())
+        {
+            return Err(self.err(
+                &format!("{path}.path"),
+                format!("{target:?}: a request target has no spaces or control characters"),
+            ));
         }
         let mut headers = HeaderMap::new();
         let mut authority = s.authority.clone();
@@ -473,15 +547,39 @@ impl Ctx<'_> {
             .port
             .or_else(|| mesh_match::authority_port(&authority))
             .unwrap_or(default_port);
-        Ok(Request::from_parts(method, s.scheme.clone(), authority, port, target, headers, self.normalization))
+        Ok(Request::from_parts(
+            method,
+            s.scheme.clone(),
+            authority,
+            port,
+            target,
+            headers,
+            self.normalization,
+        ))
     }
 
     /// An istio-config-validator test case.
     fn icv_case(&self, v: &Value, path: &str, index: usize) -> Result<Case, TestFileError> {
         let o = self.object(v, path)?;
-        let known = ["description", "wantMatch", "request", "route", "redirect", "rewrite", "fault", "headers", "delegate"];
+        let known = [
+            "description",
+            "wantMatch",
+            "request",
+            "route",
+            "redirect",
+            "rewrite",
+            "fault",
+            "headers",
+            "delegate",
+        ];
         if let Some(k) = o.keys().find(|k| !known.contains(&k.as_str())) {
-            return Err(self.err(&format!("{path}.{k}"), format!("unknown field (istio-config-validator's are {})", known.join(", "))));
+            return Err(self.err(
+                &format!("{path}.{k}"),
+                format!(
+                    "unknown field (istio-config-validator's are {})",
+                    known.join(", ")
+                ),
+            ));
         }
         let description = match o.get("description") {
             Some(d) => self.string(d, &format!("{path}.description"))?,
@@ -494,7 +592,11 @@ impl Ctx<'_> {
             Some(_) => return Err(self.err(&format!("{path}.wantMatch"), "must be true or false")),
         };
         let rpath = format!("{path}.request");
-        let r = self.object(o.get("request").ok_or_else(|| self.err(path, "a test case needs a `request`"))?, &rpath)?;
+        let r = self.object(
+            o.get("request")
+                .ok_or_else(|| self.err(path, "a test case needs a `request`"))?,
+            &rpath,
+        )?;
         let mut request = Map::new();
         for (k, v) in r {
             let ours = match k.as_str() {
@@ -502,17 +604,26 @@ impl Ctx<'_> {
                 "method" => "method",
                 "uri" => "path",
                 "headers" => "headers",
-                _ => return Err(self.err(&format!("{rpath}.{k}"), "unknown field (istio-config-validator's are authority, method, uri, headers)")),
+                _ => return Err(self.err(
+                    &format!("{rpath}.{k}"),
+                    "unknown field (istio-config-validator's are authority, method, uri, headers)",
+                )),
             };
             if k != "headers" && v.as_array().is_some_and(Vec::is_empty) {
-                return Err(self.err(&format!("{rpath}.{k}"), "is empty (istio-config-validator requires at least one)"));
+                return Err(self.err(
+                    &format!("{rpath}.{k}"),
+                    "is empty (istio-config-validator requires at least one)",
+                ));
             }
             request.insert(ours.to_owned(), v.clone());
         }
         for required in ["authority", "method", "path"] {
             if !request.contains_key(required) {
                 let name = if required == "path" { "uri" } else { required };
-                return Err(self.err(&rpath, format!("`{name}` is required (istio-config-validator requires it)")));
+                return Err(self.err(
+                    &rpath,
+                    format!("`{name}` is required (istio-config-validator requires it)"),
+                ));
             }
         }
         let specs = self.expand(&Value::Object(request), &rpath)?;
@@ -521,7 +632,9 @@ impl Ctx<'_> {
             .map(|s| Ok((None, self.request(s, &rpath)?)))
             .collect::<Result<Vec<_>, TestFileError>>()?;
         let mut checks = Vec::new();
-        for field in ["route", "rewrite", "redirect", "fault", "headers", "delegate"] {
+        for field in [
+            "route", "rewrite", "redirect", "fault", "headers", "delegate",
+        ] {
             let Some(v) = o.get(field) else { continue };
             if v.is_null() {
                 continue;
@@ -530,7 +643,8 @@ impl Ctx<'_> {
             let bad = |e: serde_json::Error| self.err(&fpath, format!("not an Istio {field}: {e}"));
             let want = match field {
                 "route" => {
-                    let ds: Vec<HttpRouteDestination> = serde_json::from_value(v.clone()).map_err(bad)?;
+                    let ds: Vec<HttpRouteDestination> =
+                        serde_json::from_value(v.clone()).map_err(bad)?;
                     if let Some(i) = ds.iter().position(|d| d.headers.is_some()) {
                         return Err(self.err(&format!("{fpath}[{i}].headers"), "per-destination header operations are not compared; assert `headers:` (the operations Envoy applies, route and destination together)"));
                     }
@@ -540,7 +654,10 @@ impl Ctx<'_> {
                 "redirect" => {
                     let r: HttpRedirect = serde_json::from_value(v.clone()).map_err(bad)?;
                     if mesh_route::policy::Redirect::compile(&r).is_none() {
-                        return Err(self.err(&fpath, format!("redirectCode {} is not one Istio supports", r.redirect_code)));
+                        return Err(self.err(
+                            &fpath,
+                            format!("redirectCode {} is not one Istio supports", r.redirect_code),
+                        ));
                     }
                     Want::IcvRedirect(r)
                 }
@@ -556,7 +673,10 @@ impl Ctx<'_> {
             });
         }
         if checks.is_empty() {
-            return Err(self.err(path, "a test case needs one of route, rewrite, redirect, fault, headers, delegate"));
+            return Err(self.err(
+                path,
+                "a test case needs one of route, rewrite, redirect, fault, headers, delegate",
+            ));
         }
         Ok(Case {
             origin: self.doc.origin.at_path(path),

@@ -263,7 +263,11 @@ impl HttpMatch {
             matcher: &h.matcher,
             without: h.negate,
         }));
-        out.extend(self.query.iter().map(|(name, matcher)| Condition::Query { name, matcher }));
+        out.extend(
+            self.query
+                .iter()
+                .map(|(name, matcher)| Condition::Query { name, matcher }),
+        );
         out
     }
 

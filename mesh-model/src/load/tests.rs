@@ -246,9 +246,7 @@ fn foreign_documents_are_returned_not_loaded() {
     fn tests_only(keys: &[&str]) -> bool {
         keys.contains(&"testCases")
     }
-    let text = format!(
-        "{VS}---\ntestCases:\n- description: one\n  want: null\n---\nhosts: [x]\n"
-    );
+    let text = format!("{VS}---\ntestCases:\n- description: one\n  want: null\n---\nhosts: [x]\n");
     let loaded = Loader::new()
         .with_foreign_documents(tests_only)
         .load_str(&text, None);
@@ -260,7 +258,11 @@ fn foreign_documents_are_returned_not_loaded() {
     assert_eq!(doc.origin.document, 1);
     assert_eq!(doc.origin.at_path("testCases[0].want").line, 17);
     assert_eq!(loaded.errors.len(), 1, "{:?}", loaded.errors);
-    assert!(loaded.errors[0].to_string().contains("Object 'Kind' is missing"));
+    assert!(
+        loaded.errors[0]
+            .to_string()
+            .contains("Object 'Kind' is missing")
+    );
 
     let plain = Loader::new().load_str(&text, None);
     assert!(plain.foreign.is_empty());
