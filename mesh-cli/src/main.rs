@@ -19,6 +19,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+mod corpus;
+mod diff;
 mod expect;
 mod input;
 mod report;
@@ -136,6 +138,30 @@ enum Command {
         about = "Run routing unit tests (meshctl's format and istio-config-validator's)"
     )]
     Test(test::Args),
+    /// Show what a configuration change does: the requests whose decision changed.
+    ///
+    /// OLD and NEW are each a file, a directory, or `-` (standard input, for one of them).
+    /// A corpus of requests is built from both: for every host of every virtual host and
+    /// every match block of every rule, a request that hits the block and near-misses on
+    /// each of its conditions (prefix boundary, exact against longer, header present,
+    /// absent or another value, method, port, query), plus the requests of --tests. Each
+    /// is decided with both configurations as `meshctl route` decides it (sample 0), and
+    /// compared on every key of route's JSON except the explanation (request, proxy,
+    /// reason, notMatched), the rule's identity and the sampled destination (the split is
+    /// in weights).
+    ///
+    /// Text output: changes grouped by host and by old -> new rule, shortest request
+    /// first, each as `meshctl route` arguments with `field: old -> new` lines; then
+    /// `N of M requests changed (H hosts)`. JSON: {requests, changed, changes: [{host,
+    /// oldRule, newRule, request, command, fields: [{field, old, new}]}]}.
+    ///
+    /// Exit status: 0 when nothing changed, 1 when something did (as diff), 2 on bad input
+    /// (unreadable or invalid configuration, a corpus over --max-requests).
+    #[command(
+        verbatim_doc_comment,
+        about = "Show the requests whose decision a configuration change changes"
+    )]
+    Diff(diff::Args),
 }
 
 /// Output format.
@@ -155,5 +181,6 @@ fn main() -> ExitCode {
         Command::Route(args) => route::run(&args),
         Command::Simulate(args) => simulate::run(&args),
         Command::Test(args) => test::run(&args),
+        Command::Diff(args) => diff::run(&args),
     }
 }
