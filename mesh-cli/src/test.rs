@@ -203,6 +203,7 @@ fn run_inner(args: &Args) -> Result<ExitCode, ExitCode> {
         resources: &resources,
         tables: Vec::new(),
     };
+    check_fields(&cases, &mut tables, &default_identity)?;
     let mut hits: BTreeSet<UnitKey> = BTreeSet::new();
     let mut results = Vec::new();
     let mut total_requests = 0;
@@ -313,6 +314,34 @@ fn run_inner(args: &Args) -> Result<ExitCode, ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// Refuses (exit 2) an `expect` / `expectNot` field that `meshctl route -o json` does not
+/// have: its object always holds every key, so an absent one is a misspelling.
+fn check_fields(
+    cases: &[Case],
+    tables: &mut Tables<'_>,
+    default: &Identity,
+) -> Result<(), ExitCode> {
+    let Some((identity, request)) = cases.iter().flat_map(|c| &c.requests).next() else {
+        return Ok(());
+    };
+    let i = tables.get(identity.as_ref().unwrap_or(default))?;
+    let sample = route::explain_json(&tables.tables[i].1, request, 0);
+    for case in cases {
+        for check in &case.checks {
+            if let testfile::Want::Pattern(Value::Object(p)) = &check.want
+                && let Some(k) = p.keys().find(|k| sample.get(k.as_str()).is_none())
+            {
+                eprintln!(
+                    "meshctl: {}: {}: `meshctl route -o json` has no field {k:?}",
+                    check.origin, check.label
+                );
+                return Err(ExitCode::from(2));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The unit a matched entry stands for.

@@ -352,8 +352,89 @@ fn bad_test_input_exits_two() {
         "{}",
         stderr(&o)
     );
+    // A field route's JSON does not have is a misspelling.
+    let typo = tests_text_with(&tests, "status: 302", "statuss: 302");
+    let o = meshctl(&["test", "-f", &config, &typo]);
+    assert_eq!(code(&o), 2);
+    assert!(
+        stderr(&o).contains(&format!(
+            "{typo}:13: expect.statuss: `meshctl route -o json` has no field \"statuss\""
+        )),
+        "{}",
+        stderr(&o)
+    );
     // A configuration that does not load is bad input too.
     let broken = dir.write("broken.yaml", "kind: VirtualService\napiVersion: networking.istio.io/v1\nmetadata: {name: x}\nspec: {hosts: [a], bogus: 1}\n");
     let o = meshctl(&["test", "-f", &broken.display().to_string(), &tests]);
     assert_eq!(code(&o), 2);
+}
+
+const DELEGATING: &str = r#"
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: root, namespace: shop}
+spec:
+  hosts: [shop.example.com]
+  http:
+  - match: [{uri: {prefix: /products}}]
+    delegate: {name: products}
+  - name: web
+    route: [{destination: {host: web}}]
+  - name: after-catch-all
+    match: [{uri: {prefix: /never}}]
+    route: [{destination: {host: never}}]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: products, namespace: shop}
+spec:
+  http:
+  - name: v2
+    match: [{uri: {prefix: /products/v2}}, {headers: {x-v2: {exact: "1"}}}]
+    route: [{destination: {host: products-v2}}]
+  - name: rest
+    route: [{destination: {host: products}}]
+"#;
+
+/// Coverage names a delegate's rules by the delegate VirtualService and their index in it,
+/// and lists rules no tested proxy routes by (here one after a catch-all) as such.
+#[test]
+fn coverage_names_delegate_rules_and_unreachable_ones() {
+    let dir = TempDir::new("cov-delegate");
+    let config = dir.write("config.yaml", DELEGATING).display().to_string();
+    let tests = dir
+        .write(
+            "t.yaml",
+            "proxy: {namespace: shop}\ncases:\n- request: {authority: shop.example.com, path: /products/v2/x}\n  expect: {virtualService: shop/products, ruleName: v2}\n",
+        )
+        .display()
+        .to_string();
+    let o = meshctl(&["test", "-f", &config, &tests, "--coverage", "-o", "json"]);
+    assert_eq!(code(&o), 0, "{}{}", stdout(&o), stderr(&o));
+    let j = parse_json(&o);
+    let missed: Vec<String> = j["coverage"]["missed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| {
+            format!(
+                "{} {} {} {}",
+                u["virtualService"].as_str().unwrap(),
+                u["rule"],
+                u["match"],
+                u["unreachable"]
+            )
+        })
+        .collect();
+    assert_eq!(
+        missed,
+        [
+            "shop/products 0 1 false",
+            "shop/products 1 0 false",
+            "shop/root 1 0 false",
+            "shop/root 2 0 true"
+        ]
+    );
+    assert_eq!(j["coverage"]["covered"], 1);
+    assert_eq!(j["coverage"]["total"], 5);
 }
