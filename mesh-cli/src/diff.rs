@@ -47,8 +47,9 @@ pub(crate) struct Args {
     /// Path normalization applied before matching, as meshConfig.pathNormalization sets it.
     #[arg(long, value_name = "MODE", value_enum, default_value_t = Normalization::Base)]
     path_normalization: Normalization,
-    /// Also decide the requests of these routing-test files or directories.
-    #[arg(long, value_name = "FILES", num_args = 1..)]
+    /// Also decide the requests of this routing-test file or directory (repeat the flag
+    /// for several); they are decided by the proxy of the command line.
+    #[arg(long, value_name = "FILE_OR_DIR")]
     tests: Vec<PathBuf>,
     /// The most requests the corpus may hold; a larger corpus is an error (exit 2).
     #[arg(long, value_name = "N", default_value_t = 500_000)]

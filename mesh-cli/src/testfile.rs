@@ -435,7 +435,7 @@ impl Ctx<'_> {
             specs = match k.as_str() {
                 "method" => grow(specs, &|s, v| { s.method = self.string(v, &fpath)?; Ok(()) }, alternatives(v))?,
                 "scheme" => grow(specs, &|s, v| { s.scheme = self.string(v, &fpath)?; Ok(()) }, alternatives(v))?,
-                "authority" | "host" => {
+                "authority" => {
                     seen_authority = true;
                     grow(specs, &|s, v| { s.authority = self.string(v, &fpath)?; Ok(()) }, alternatives(v))?
                 }
@@ -672,12 +672,7 @@ impl Ctx<'_> {
                 negate,
             });
         }
-        if checks.is_empty() {
-            return Err(self.err(
-                path,
-                "a test case needs one of route, rewrite, redirect, fault, headers, delegate",
-            ));
-        }
+        // A case without any of them passes as soon as its requests are decided, as there.
         Ok(Case {
             origin: self.doc.origin.at_path(path),
             description,
