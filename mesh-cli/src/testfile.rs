@@ -136,7 +136,7 @@ pub(crate) fn cases(
                 "unknown field (an istio-config-validator document has only `testCases`)".into(),
             ));
         }
-        return list(&top["testCases"], "testCases", &err)?
+        return list(&doc.value["testCases"], "testCases", &err)?
             .iter()
             .enumerate()
             .map(|(i, c)| ctx.icv_case(c, &format!("testCases[{i}]"), i))
@@ -151,7 +151,7 @@ pub(crate) fn cases(
         Some(p) => Some(ctx.proxy(p, "proxy")?),
         None => None,
     };
-    list(&top["cases"], "cases", &err)?
+    list(&doc.value["cases"], "cases", &err)?
         .iter()
         .enumerate()
         .map(|(i, c)| ctx.case(c, &format!("cases[{i}]"), i, proxy.as_ref()))
