@@ -249,3 +249,6 @@ pub(crate) fn slots(got: &Value) -> Vec<(Value, f64)> {
         )],
     }
 }
+
+#[cfg(test)]
+mod tests;

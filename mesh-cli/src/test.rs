@@ -138,7 +138,8 @@ struct Unit {
     match_index: usize,
     /// `file:line` of the match block.
     at: String,
-    /// No proxy the tests used routes by it (another proxy's, shadowed, or dropped).
+    /// No proxy the tests used routes by it (another proxy's, after a catch-all, or a
+    /// delegate route dropped).
     unreachable: bool,
 }
 
@@ -362,10 +363,16 @@ fn coverage(
     hits: &BTreeSet<UnitKey>,
 ) -> Coverage {
     let mut units: BTreeMap<UnitKey, bool> = BTreeMap::new();
+    // Delegated rules number their match blocks after merging with the root's, so their
+    // blocks cannot be matched with the delegate's own list.
+    let mut delegated: BTreeSet<(String, usize)> = BTreeSet::new();
     for (_, t) in tables {
         for vh in t.virtual_hosts() {
             for e in &vh.entries {
                 if let Some(k) = unit_key(&e.rule, e.match_index) {
+                    if e.rule.delegate_index.is_some() {
+                        delegated.insert((k.0.clone(), k.1));
+                    }
                     units.insert(k, false);
                 }
             }
@@ -392,7 +399,10 @@ fn coverage(
                     key.clone(),
                     (rule_name, vs.origin.at_path(&path).to_string()),
                 );
-                if !routed.contains(&(name.clone(), j)) {
+                let rule_key = (name.clone(), j);
+                if !routed.contains(&rule_key)
+                    || (!delegated.contains(&rule_key) && !units.contains_key(&key))
+                {
                     units.insert(key, true);
                 }
             }

@@ -682,3 +682,6 @@ impl Ctx<'_> {
         })
     }
 }
+
+#[cfg(test)]
+mod tests;

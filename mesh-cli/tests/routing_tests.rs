@@ -379,6 +379,7 @@ spec:
   - match: [{uri: {prefix: /products}}]
     delegate: {name: products}
   - name: web
+    match: [{uri: {prefix: /}}, {sourceLabels: {app: other}}]
     route: [{destination: {host: web}}]
   - name: after-catch-all
     match: [{uri: {prefix: /never}}]
@@ -397,7 +398,8 @@ spec:
 "#;
 
 /// Coverage names a delegate's rules by the delegate VirtualService and their index in it,
-/// and lists rules no tested proxy routes by (here one after a catch-all) as such.
+/// and lists the match blocks no tested proxy routes by (a rule after a catch-all, a block
+/// for other source labels) as such.
 #[test]
 fn coverage_names_delegate_rules_and_unreachable_ones() {
     let dir = TempDir::new("cov-delegate");
@@ -432,9 +434,10 @@ fn coverage_names_delegate_rules_and_unreachable_ones() {
             "shop/products 0 1 false",
             "shop/products 1 0 false",
             "shop/root 1 0 false",
+            "shop/root 1 1 true",
             "shop/root 2 0 true"
         ]
     );
     assert_eq!(j["coverage"]["covered"], 1);
-    assert_eq!(j["coverage"]["total"], 5);
+    assert_eq!(j["coverage"]["total"], 6);
 }
