@@ -4,6 +4,9 @@
 //! `*List` kinds are read; Kubernetes kinds other than the four Istio networking kinds are
 //! skipped and reported. Unknown fields inside an Istio resource, and unknown `apiVersion`s
 //! of an Istio kind, are errors with the field path and position.
+//! Documents that are not Kubernetes objects but that the caller recognises (routing tests
+//! kept beside the configuration) can be set aside as plain data: see
+//! [`Loader::with_foreign_documents`].
 
 // `LoadError` carries the position and the names of the resource; it is only built on the
 // error path of loading, so its size does not matter.
