@@ -5,6 +5,10 @@
 //! - `meshctl route -f FILE_OR_DIR URL` says what a proxy does with one request, and why.
 //! - `meshctl simulate -f FILE_OR_DIR URL` sends many copies of a request through the
 //!   decision and prints the distribution of outcomes and destinations.
+//! - `meshctl test [-f FILE_OR_DIR] TESTS...` runs routing unit tests (its own format and
+//!   istio-config-validator's) with pass/fail exit codes, text, JSON or JUnit output.
+//! - `meshctl diff OLD NEW` decides a corpus of requests built from both configurations
+//!   with both, and prints the requests whose decision changed.
 #![forbid(unsafe_code)]
 #![warn(missing_docs, missing_debug_implementations, rust_2018_idioms)]
 // The doc comments of the commands are their `--help` texts, which show JSON shapes such as
@@ -15,10 +19,16 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+mod corpus;
+mod diff;
+mod expect;
+mod input;
 mod report;
 mod request;
 mod route;
 mod simulate;
+mod test;
+mod testfile;
 mod validate;
 
 /// Check and explain Istio traffic configuration offline.
@@ -101,6 +111,57 @@ enum Command {
         about = "Send many copies of one request through the decision and print the distribution"
     )]
     Simulate(simulate::Args),
+    /// Run routing unit tests: requests and what `meshctl route` must say about them.
+    ///
+    /// Test documents are YAML or JSON, in files or directories (which may also hold the
+    /// configuration: without -f, it is read from the test paths). Two formats:
+    ///
+    ///   cases:                               meshctl's own (see the README)
+    ///   - description: canary header goes to v2
+    ///     request: {authority: shop.example.com, path: /, headers: {x-canary: always}}
+    ///     expect: {outcome: route, destination: {subset: v2}}
+    ///
+    ///   testCases: [...]                     istio-config-validator's, unchanged
+    ///
+    /// Any request field may be a list: a case sends every combination. `expect` compares
+    /// only the fields it gives, over the JSON of `meshctl route -o json`; each field of
+    /// `expectNot` must differ; `shares` asserts the exact split of traffic.
+    ///
+    /// Text output: a line per failing request, `FAIL file:line: description: request:
+    /// field: got X, want Y`, then `N passed, M failed (R requests)`.
+    ///
+    /// Exit status: 0 when every case passes (and coverage is at least --fail-under); 1
+    /// when a case fails or coverage is under it; 2 on bad input (unreadable or invalid
+    /// configuration, a test document that cannot be read).
+    #[command(
+        verbatim_doc_comment,
+        about = "Run routing unit tests (meshctl's format and istio-config-validator's)"
+    )]
+    Test(test::Args),
+    /// Show what a configuration change does: the requests whose decision changed.
+    ///
+    /// OLD and NEW are each a file, a directory, or `-` (standard input, for one of them).
+    /// A corpus of requests is built from both: for every host of every virtual host and
+    /// every match block of every rule, a request that hits the block and near-misses on
+    /// each of its conditions (prefix boundary, exact against longer, header present,
+    /// absent or another value, method, port, query), plus the requests of --tests. Each
+    /// is decided with both configurations as `meshctl route` decides it (sample 0), and
+    /// compared on every key of route's JSON except the explanation (request, proxy,
+    /// reason, notMatched), the rule's identity and the sampled destination (the split is
+    /// in weights).
+    ///
+    /// Text output: changes grouped by host and by old -> new rule, shortest request
+    /// first, each as `meshctl route` arguments with `field: old -> new` lines; then
+    /// `N of M requests changed (H hosts)`. JSON: {requests, changed, changes: [{host,
+    /// oldRule, newRule, request, command, fields: [{field, old, new}]}]}.
+    ///
+    /// Exit status: 0 when nothing changed, 1 when something did (as diff), 2 on bad input
+    /// (unreadable or invalid configuration, a corpus over --max-requests).
+    #[command(
+        verbatim_doc_comment,
+        about = "Show the requests whose decision a configuration change changes"
+    )]
+    Diff(diff::Args),
 }
 
 /// Output format.
@@ -119,5 +180,7 @@ fn main() -> ExitCode {
         Command::Validate(args) => validate::run(&args),
         Command::Route(args) => route::run(&args),
         Command::Simulate(args) => simulate::run(&args),
+        Command::Test(args) => test::run(&args),
+        Command::Diff(args) => diff::run(&args),
     }
 }

@@ -7,25 +7,45 @@ use std::process::ExitCode;
 
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Uri};
 use mesh_match::{NormalizeError, PathNormalization, RequestView, normalize_target};
-use mesh_model::Loader;
-use mesh_model::validate::{Severity, validate};
-use mesh_route::{CompileOptions, Identity, RouteTable};
+use mesh_route::{Identity, RouteTable};
 use serde::Serialize;
 
-use crate::report::{self, Row};
+use crate::input;
 
 /// The configuration, the proxy and the request (flattened into each command's arguments).
 #[derive(Debug, clap::Args)]
 pub(crate) struct RequestArgs {
-    /// Istio resources: a file, or a directory read recursively (`*.yaml`, `*.yml`,
-    /// `*.json`). Repeat the flag for several.
+    #[command(flatten)]
+    config: ConfigArgs,
+    #[command(flatten)]
+    proxy: ProxyArgs,
+    #[command(flatten)]
+    shape: ShapeArgs,
+    /// The request: scheme, authority (with any port) and path with query, exactly as sent,
+    /// e.g. `http://reviews.bookinfo:9080/reviews/0?x=1`.
+    #[arg(value_name = "URL", value_parser = parse_url)]
+    url: Uri,
+}
+
+/// The configuration (`-f`), for the commands that decide requests.
+#[derive(Debug, clap::Args)]
+pub(crate) struct ConfigArgs {
+    /// Istio resources: a file, a directory read recursively (`*.yaml`, `*.yml`, `*.json`),
+    /// or `-` for standard input (`kubectl get vs,dr,gw,se -A -o yaml | meshctl ... -f -`).
+    /// Repeat the flag for several. Routing-test documents (`cases:`, `testCases:`) in
+    /// them are not configuration and are passed over.
     #[arg(
         short = 'f',
         long = "file",
         value_name = "FILE_OR_DIR",
         required = true
     )]
-    files: Vec<PathBuf>,
+    pub(crate) files: Vec<PathBuf>,
+}
+
+/// The proxy that decides.
+#[derive(Debug, Clone, clap::Args)]
+pub(crate) struct ProxyArgs {
     /// Decide as the proxy of this Gateway (`namespace/name`, which must be in the
     /// configuration) instead of a sidecar. Resources that name no namespace are then in
     /// `default`.
@@ -40,6 +60,26 @@ pub(crate) struct RequestArgs {
     /// `workloadSelector`), comma-separated; may be repeated.
     #[arg(long, value_name = "K=V,...", value_delimiter = ',', value_parser = parse_label)]
     labels: Vec<(String, String)>,
+}
+
+impl ProxyArgs {
+    /// The proxy's identity.
+    pub(crate) fn identity(&self) -> Identity {
+        match &self.gateway {
+            Some(g) => g.clone(),
+            None => Identity::sidecar_with_labels(self.namespace.clone(), self.labels.clone()),
+        }
+    }
+
+    /// The namespace of resources that name none.
+    pub(crate) fn namespace(&self) -> &str {
+        &self.namespace
+    }
+}
+
+/// The request's method, headers and path normalization.
+#[derive(Debug, clap::Args)]
+pub(crate) struct ShapeArgs {
     /// HTTP method.
     #[arg(
         short = 'X',
@@ -55,11 +95,7 @@ pub(crate) struct RequestArgs {
     headers: Vec<(HeaderName, HeaderValue)>,
     /// Path normalization applied before matching, as meshConfig.pathNormalization sets it.
     #[arg(long, value_name = "MODE", value_enum, default_value_t = Normalization::Base)]
-    path_normalization: Normalization,
-    /// The request: scheme, authority (with any port) and path with query, exactly as sent,
-    /// e.g. `http://reviews.bookinfo:9080/reviews/0?x=1`.
-    #[arg(value_name = "URL", value_parser = parse_url)]
-    url: Uri,
+    pub(crate) path_normalization: Normalization,
 }
 
 /// Istio's `meshConfig.pathNormalization`, as the command line spells it.
@@ -183,17 +219,37 @@ impl Request {
             .to_owned();
         let mut headers = HeaderMap::new();
         let mut authority = url_authority.to_owned();
-        for (name, value) in &args.headers {
+        for (name, value) in &args.shape.headers {
             if name == http::header::HOST {
                 authority = String::from_utf8_lossy(value.as_bytes()).into_owned();
             } else {
                 headers.append(name.clone(), value.clone());
             }
         }
-        let normalization = PathNormalization::from(args.path_normalization);
+        Request::from_parts(
+            args.shape.method.clone(),
+            scheme,
+            authority,
+            port,
+            target,
+            headers,
+            args.shape.path_normalization.into(),
+        )
+    }
+
+    /// A request from its parts; the path is normalized here, as Envoy does on receipt.
+    pub(crate) fn from_parts(
+        method: Method,
+        scheme: String,
+        authority: String,
+        port: u16,
+        target: String,
+        headers: HeaderMap,
+        normalization: PathNormalization,
+    ) -> Request {
         let normalized = normalize_target(&target, normalization).map(|p| p.into_owned());
         Request {
-            method: args.method.clone(),
+            method,
             scheme,
             authority,
             port,
@@ -225,6 +281,39 @@ impl Request {
         )
     }
 
+    /// The request as `meshctl route` arguments: `-X METHOD -H 'name: value'... URL`, with
+    /// the port in the URL when the authority does not say it.
+    pub(crate) fn command_line(&self) -> String {
+        let mut s = String::new();
+        if self.method != Method::GET {
+            s.push_str(&format!("-X {} ", self.method));
+        }
+        for (k, v) in &self.headers {
+            s.push_str(&format!(
+                "-H '{k}: {}' ",
+                String::from_utf8_lossy(v.as_bytes())
+            ));
+        }
+        let default = if self.scheme == "https" { 443 } else { 80 };
+        let explicit = mesh_match::authority_port(&self.authority).is_some();
+        if explicit || self.port == default {
+            s.push_str(&format!(
+                "{}://{}{}",
+                self.scheme, self.authority, self.target
+            ));
+        } else {
+            s.push_str(&format!(
+                "-H 'Host: {}' {}://{}:{}{}",
+                self.authority,
+                self.scheme,
+                mesh_match::authority_host(&self.authority),
+                self.port,
+                self.target
+            ));
+        }
+        s
+    }
+
     /// Why Envoy rejects the path, as a sentence, when it does.
     pub(crate) fn rejection(&self) -> Option<String> {
         self.normalized.as_ref().err().map(|e| {
@@ -251,58 +340,8 @@ pub(crate) struct Prepared {
 /// be read, 1 when the configuration has errors (load errors, validation errors without an
 /// analyzer code, compile errors). Compile warnings are printed to stderr too.
 pub(crate) fn prepare(args: &RequestArgs) -> Result<Prepared, ExitCode> {
-    let loaded = Loader::new()
-        .with_default_namespace(args.namespace.clone())
-        .load_paths(&args.files);
-    let mut rows: Vec<Row> = Vec::new();
-    let mut unreadable = false;
-    for e in &loaded.errors {
-        match Row::from_load_error(e) {
-            Some(row) => rows.push(row),
-            None => {
-                eprintln!("meshctl: {e}");
-                unreadable = true;
-            }
-        }
-    }
-    if unreadable {
-        return Err(ExitCode::from(2));
-    }
-    if rows.is_empty() {
-        // Analyzer findings (with a code) need the whole cluster to be meaningful; Istio
-        // accepts the resources regardless, so they do not stop a decision.
-        rows.extend(
-            validate(&loaded.resources)
-                .findings
-                .into_iter()
-                .filter(|f| f.severity == Severity::Error && f.code.is_none())
-                .map(Row::from_finding),
-        );
-    }
-    if !rows.is_empty() {
-        report::sort(&mut rows);
-        for r in &rows {
-            eprintln!("{r}");
-        }
-        return Err(ExitCode::from(1));
-    }
-    let identity = match &args.gateway {
-        Some(g) => g.clone(),
-        None => Identity::sidecar_with_labels(args.namespace.clone(), args.labels.clone()),
-    };
-    let table = match RouteTable::compile(&loaded.resources, &identity, &CompileOptions::default())
-    {
-        Ok(t) => t,
-        Err(e) => {
-            for p in &e.problems {
-                eprintln!("{}", Row::from_problem(Severity::Error, p));
-            }
-            return Err(ExitCode::from(1));
-        }
-    };
-    for w in table.warnings() {
-        eprintln!("{}", Row::from_problem(Severity::Warning, w));
-    }
+    let resources = input::load_config(&args.config.files, &args.proxy.namespace, 1)?;
+    let table = input::compile(&resources, &args.proxy.identity(), 1)?;
     Ok(Prepared {
         table,
         request: Request::new(args),

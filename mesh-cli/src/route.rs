@@ -30,7 +30,7 @@ pub(crate) struct Args {
 /// The decision, as `meshctl route` reports it. Keys that do not apply are `null`.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
-struct Report {
+pub(crate) struct Report {
     /// The request line as given.
     request: String,
     /// Path and query as sent (for the text output).
@@ -109,7 +109,7 @@ struct Weight {
 
 /// The faults of a rule, with their effective percentages.
 #[derive(Debug, Serialize)]
-struct Fault {
+pub(crate) struct Fault {
     /// The delay, if any.
     delay: Option<Delay>,
     /// The abort, if any.
@@ -164,7 +164,7 @@ struct MirrorOut {
 
 /// Header operations on a request or a response.
 #[derive(Debug, Default, Serialize)]
-struct HeaderOpsOut {
+pub(crate) struct HeaderOpsOut {
     /// Overwritten (or added) headers.
     set: BTreeMap<String, String>,
     /// Appended headers.
@@ -175,7 +175,7 @@ struct HeaderOpsOut {
 
 impl HeaderOpsOut {
     /// Route-level operations, then the destination's (which win for the same name).
-    fn merged<'a>(ops: impl IntoIterator<Item = &'a HeaderOps>) -> Self {
+    pub(crate) fn merged<'a>(ops: impl IntoIterator<Item = &'a HeaderOps>) -> Self {
         let text = |v: &http::HeaderValue| String::from_utf8_lossy(v.as_bytes()).into_owned();
         let mut out = HeaderOpsOut::default();
         for o in ops {
@@ -206,7 +206,7 @@ pub(crate) fn run(args: &Args) -> ExitCode {
         Ok(p) => p,
         Err(code) => return code,
     };
-    let report = decide(&prepared.table, &prepared.request, args.sample);
+    let report = explain(&prepared.table, &prepared.request, args.sample);
     let mut out = std::io::stdout().lock();
     let written = match args.output {
         Output::Json => serde_json::to_writer_pretty(&mut out, &report)
@@ -232,8 +232,18 @@ fn non_empty(s: &str) -> Option<String> {
     (!s.is_empty()).then(|| s.to_owned())
 }
 
+/// The decision as `meshctl route -o json` prints it: what `meshctl test` compares and
+/// `meshctl diff` diffs.
+pub(crate) fn explain_json(
+    table: &RouteTable,
+    request: &Request,
+    sample: u64,
+) -> serde_json::Value {
+    serde_json::to_value(explain(table, request, sample)).unwrap_or_default()
+}
+
 /// Decides the request and describes the decision.
-fn decide(table: &RouteTable, request: &Request, sample: u64) -> Report {
+pub(crate) fn explain(table: &RouteTable, request: &Request, sample: u64) -> Report {
     let mut report = Report {
         request: request.line(),
         sent_path: request.target.clone(),
@@ -397,7 +407,7 @@ fn weights(rule: &Rule, view: &RequestView<'_>, chosen: Option<Destination>) -> 
 }
 
 /// The faults, `None` when there are none.
-fn fault(f: &FaultPolicy) -> Option<Fault> {
+pub(crate) fn fault(f: &FaultPolicy) -> Option<Fault> {
     if f.is_empty() {
         return None;
     }

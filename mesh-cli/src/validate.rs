@@ -4,16 +4,18 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use mesh_model::Loader;
 use mesh_model::validate::{Severity, validate};
 
 use crate::Output;
+use crate::input;
 use crate::report::{self, Row};
 
 /// Arguments of `meshctl validate`.
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
-    /// Files or directories (`*.yaml`, `*.yml`, `*.json`, recursively).
+    /// Files or directories (`*.yaml`, `*.yml`, `*.json`, recursively), or `-` for standard
+    /// input. Routing-test documents (`cases:`, `testCases:`) are not configuration and are
+    /// passed over.
     #[arg(required = true, value_name = "FILE_OR_DIR")]
     paths: Vec<PathBuf>,
     /// Namespace of resources that do not name one.
@@ -28,9 +30,7 @@ pub(crate) struct Args {
 }
 
 pub(crate) fn run(args: &Args) -> ExitCode {
-    let loaded = Loader::new()
-        .with_default_namespace(args.namespace.clone())
-        .load_paths(&args.paths);
+    let loaded = input::load(&input::loader(&args.namespace), &args.paths);
     let mut rows = Vec::new();
     let mut unreadable = false;
     for e in &loaded.errors {
@@ -76,6 +76,9 @@ pub(crate) fn run(args: &Args) -> ExitCode {
                         "skipped  {} {}/{}  (not an Istio networking resource)  ({})",
                         s.kind, s.namespace, s.name, s.origin
                     )?;
+                }
+                for d in &loaded.foreign {
+                    writeln!(out, "skipped  routing tests  ({})", d.origin)?;
                 }
             }
             let resources = loaded.resources.len();

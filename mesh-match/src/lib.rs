@@ -40,7 +40,7 @@ pub mod request;
 pub mod string;
 
 pub use error::CompileError;
-pub use matcher::{Failed, HttpMatch, Source, SourceSelector};
+pub use matcher::{Condition, Failed, HttpMatch, Source, SourceSelector};
 pub use normalize::{NormalizeError, PathNormalization, normalize};
 pub use regex::{FullRegex, REGEX_SIZE_LIMIT};
 pub use request::{RequestView, authority_host, authority_port, normalize_target};

@@ -68,6 +68,48 @@ pub enum Failed {
     Query(usize),
 }
 
+/// A request-time condition of a match block, as a tool that builds requests from a
+/// configuration reads it (`meshctl diff` makes requests that hit and that miss each one).
+#[derive(Clone, Copy, Debug)]
+pub enum Condition<'a> {
+    /// `uri`: `whole_path` for `exact` and `regex` (the path without the query), otherwise
+    /// a raw prefix of `:path` (query included).
+    Uri {
+        /// The condition on the value.
+        matcher: &'a StringMatcher,
+        /// Whether the whole path is compared (not a prefix of `:path`).
+        whole_path: bool,
+        /// `ignoreUriCase`.
+        ignore_case: bool,
+    },
+    /// `scheme`.
+    Scheme(&'a StringMatcher),
+    /// `method`.
+    Method(&'a StringMatcher),
+    /// `authority` (the whole `:authority`, port included).
+    Authority(&'a StringMatcher),
+    /// `port`.
+    Port(u16),
+    /// A `headers` entry, or with `without` a `withoutHeaders` entry (the request matches
+    /// when the condition does not hold). `name` is as configured, pseudo-headers
+    /// (`:authority`, `:method`, `:scheme`, `:path`) included.
+    Header {
+        /// The header name.
+        name: &'a str,
+        /// The condition on its value.
+        matcher: &'a StringMatcher,
+        /// `withoutHeaders`.
+        without: bool,
+    },
+    /// A `queryParams` entry.
+    Query {
+        /// The parameter name.
+        name: &'a str,
+        /// The condition on its (raw) value.
+        matcher: &'a StringMatcher,
+    },
+}
+
 /// The selectors of a match block that are evaluated once per proxy, not per request.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct SourceSelector {
@@ -200,6 +242,33 @@ impl HttpMatch {
     /// The config-time selectors.
     pub fn selector(&self) -> &SourceSelector {
         &self.selector
+    }
+
+    /// The request-time conditions, in the order [`check`](Self::check) evaluates them.
+    pub fn conditions(&self) -> Vec<Condition<'_>> {
+        let mut out = Vec::new();
+        if let Some(u) = &self.uri {
+            out.push(Condition::Uri {
+                matcher: &u.matcher,
+                whole_path: u.kind != UriKind::Prefix,
+                ignore_case: u.ignore_case,
+            });
+        }
+        out.extend(self.scheme.as_ref().map(Condition::Scheme));
+        out.extend(self.method.as_ref().map(Condition::Method));
+        out.extend(self.authority.as_ref().map(Condition::Authority));
+        out.extend(self.port.map(Condition::Port));
+        out.extend(self.headers.iter().map(|h| Condition::Header {
+            name: &h.key,
+            matcher: &h.matcher,
+            without: h.negate,
+        }));
+        out.extend(
+            self.query
+                .iter()
+                .map(|(name, matcher)| Condition::Query { name, matcher }),
+        );
+        out
     }
 
     /// Whether this block is a catch-all as Istio's `IsCatchAllRoute` decides: no

@@ -4,6 +4,9 @@
 //! `*List` kinds are read; Kubernetes kinds other than the four Istio networking kinds are
 //! skipped and reported. Unknown fields inside an Istio resource, and unknown `apiVersion`s
 //! of an Istio kind, are errors with the field path and position.
+//! Documents that are not Kubernetes objects but that the caller recognises (routing tests
+//! kept beside the configuration) can be set aside as plain data: see
+//! [`Loader::with_foreign_documents`].
 
 // `LoadError` carries the position and the names of the resource; it is only built on the
 // error path of loading, so its size does not matter.
@@ -177,6 +180,16 @@ pub struct Skipped {
     pub name: String,
 }
 
+/// A document that is not a Kubernetes object but that the loader was told to expect (see
+/// [`Loader::with_foreign_documents`]): plain data, with the position of every node.
+#[derive(Clone, Debug)]
+pub struct ForeignDocument {
+    /// The document as JSON (`key: null` entries are kept).
+    pub value: serde_json::Value,
+    /// Where it is; [`Origin::at_path`] gives the line of a field (`cases[2].expect`).
+    pub origin: Origin,
+}
+
 /// The result of loading: the resources read, the documents skipped, and every error.
 /// Documents that fail do not stop the others from loading.
 #[derive(Debug, Default)]
@@ -185,6 +198,8 @@ pub struct Loaded {
     pub resources: Resources,
     /// Other Kubernetes objects, skipped.
     pub skipped: Vec<Skipped>,
+    /// Documents that are not configuration (see [`Loader::with_foreign_documents`]).
+    pub foreign: Vec<ForeignDocument>,
     /// Everything that could not be read.
     pub errors: Vec<LoadError>,
 }
@@ -202,6 +217,7 @@ impl Loaded {
     fn merge(&mut self, other: Loaded) {
         self.resources.extend(other.resources);
         self.skipped.extend(other.skipped);
+        self.foreign.extend(other.foreign);
         self.errors.extend(other.errors);
     }
 }
@@ -211,6 +227,7 @@ impl Loaded {
 pub struct Loader {
     limits: Limits,
     default_namespace: String,
+    foreign: Option<fn(&[&str]) -> bool>,
 }
 
 impl Default for Loader {
@@ -233,6 +250,7 @@ impl Loader {
         Loader {
             limits: Limits::default(),
             default_namespace: "default".to_owned(),
+            foreign: None,
         }
     }
 
@@ -245,6 +263,15 @@ impl Loader {
     /// Resources without `metadata.namespace` are put in `ns` (as `kubectl apply -n ns`).
     pub fn with_default_namespace(mut self, ns: impl Into<String>) -> Self {
         self.default_namespace = ns.into();
+        self
+    }
+
+    /// Documents without `kind` and `apiVersion` whose top-level keys make `is_foreign`
+    /// true are not configuration (routing tests kept beside it, say): they are returned in
+    /// [`Loaded::foreign`] instead of being errors. Other documents without a `kind` stay
+    /// errors.
+    pub fn with_foreign_documents(mut self, is_foreign: fn(&[&str]) -> bool) -> Self {
+        self.foreign = Some(is_foreign);
         self
     }
 
@@ -478,6 +505,40 @@ impl Loader {
                     path: String::new(),
                     message: "a Kubernetes object must be a mapping".into(),
                 });
+                return;
+            }
+        }
+        if let (Some(is_foreign), NodeValue::Map(entries)) = (self.foreign, &root.value)
+            && root.get("kind").is_none()
+            && root.get("apiVersion").is_none()
+        {
+            let keys: Vec<&str> = entries.iter().map(|(k, _)| k.name.as_str()).collect();
+            if is_foreign(&keys) {
+                match root.to_json(&mut Vec::new(), false) {
+                    Ok(value) => {
+                        let mut lines = std::collections::HashMap::new();
+                        yaml::index_lines(root, &mut lines);
+                        out.foreign.push(ForeignDocument {
+                            value,
+                            origin: Origin {
+                                positions: Some(Arc::new(PositionIndex { lines })),
+                                ..at(root.line, root.column).origin()
+                            },
+                        });
+                    }
+                    Err(path) => {
+                        let (line, column) = root.locate(&path);
+                        out.errors.push(LoadError::Schema {
+                            position: at(line, column),
+                            kind: String::new(),
+                            namespace: self.default_namespace.clone(),
+                            name: String::new(),
+                            path: yaml::format_path(&path),
+                            message: "numbers must be finite (.inf and .nan have no JSON form)"
+                                .into(),
+                        });
+                    }
+                }
                 return;
             }
         }

@@ -8,7 +8,6 @@
 
 use std::collections::{HashMap, HashSet};
 
-#[cfg(test)]
 use serde_json::{Map, Number, Value};
 use yaml_rust2::parser::{Event, Parser};
 use yaml_rust2::scanner::{Marker, TScalarStyle};
@@ -573,11 +572,15 @@ pub(crate) enum Segment {
 }
 
 impl Node {
-    /// Converts to JSON, dropping `key: null` entries as the Kubernetes API server prunes
-    /// them (tests compare documents this way). Non-finite numbers have no JSON form and are
-    /// an error, with the path of the offending node.
-    #[cfg(test)]
-    pub(crate) fn to_json(&self, path: &mut Vec<Segment>) -> Result<Value, Vec<Segment>> {
+    /// Converts to JSON; with `prune_nulls`, `key: null` entries are dropped as the
+    /// Kubernetes API server prunes them (tests compare documents this way), otherwise kept
+    /// (documents that are not resources, where `null` says something). Non-finite numbers
+    /// have no JSON form and are an error, with the path of the offending node.
+    pub(crate) fn to_json(
+        &self,
+        path: &mut Vec<Segment>,
+        prune_nulls: bool,
+    ) -> Result<Value, Vec<Segment>> {
         Ok(match &self.value {
             NodeValue::Null => Value::Null,
             NodeValue::Bool(b) => Value::Bool(*b),
@@ -592,7 +595,7 @@ impl Node {
                 let mut out = Vec::with_capacity(items.len());
                 for (i, item) in items.iter().enumerate() {
                     path.push(Segment::Index(i));
-                    out.push(item.to_json(path)?);
+                    out.push(item.to_json(path, prune_nulls)?);
                     path.pop();
                 }
                 Value::Array(out)
@@ -600,11 +603,11 @@ impl Node {
             NodeValue::Map(entries) => {
                 let mut out = Map::new();
                 for (k, v) in entries {
-                    if v.value == NodeValue::Null {
+                    if prune_nulls && v.value == NodeValue::Null {
                         continue;
                     }
                     path.push(Segment::Key(k.name.clone()));
-                    out.insert(k.name.clone(), v.to_json(path)?);
+                    out.insert(k.name.clone(), v.to_json(path, prune_nulls)?);
                     path.pop();
                 }
                 Value::Object(out)

@@ -115,6 +115,9 @@ pub struct Rule {
     pub index: usize,
     /// Its `name` (`root-delegate` for delegated rules).
     pub name: String,
+    /// For a delegated rule, its index in the delegate's `http` list (`virtual_service` is
+    /// the delegate and `index` the root's rule).
+    pub delegate_index: Option<usize>,
     /// What it does.
     pub action: Action,
     /// Path and authority rewrite.

@@ -571,6 +571,7 @@ fn default_rule() -> Rule {
         virtual_service: None,
         index: 0,
         name: String::new(),
+        delegate_index: None,
         action: Action::Route(Split::new(Vec::new())),
         rewrite: None,
         timeout: None,
@@ -634,11 +635,12 @@ fn compile_vs(
             "tcp and tls routes are not executed by the HTTP engine",
         ));
     }
-    // (route, namespace its hosts resolve against, index in the root, owning VS)
-    let mut routes: Vec<(HttpRoute, String, usize, ResourceKey)> = Vec::new();
+    // (route, namespace its hosts resolve against, index in the root, owning VS, index in
+    // the delegate)
+    let mut routes: Vec<(HttpRoute, String, usize, ResourceKey, Option<usize>)> = Vec::new();
     for (i, r) in vs.spec.http.iter().enumerate() {
         match &r.delegate {
-            None => routes.push((r.clone(), vs.namespace().to_owned(), i, vs.key())),
+            None => routes.push((r.clone(), vs.namespace().to_owned(), i, vs.key(), None)),
             Some(d) => {
                 let ns = if d.namespace.is_empty() {
                     vs.namespace()
@@ -664,7 +666,7 @@ fn compile_vs(
                         let root = resolve_mirror_hosts(r, vs.namespace());
                         for (j, leaf) in dvs.spec.http.iter().enumerate() {
                             match merge_route(&root, leaf) {
-                                Some(m) => routes.push((m, dvs.namespace().to_owned(), i, dvs.key())),
+                                Some(m) => routes.push((m, dvs.namespace().to_owned(), i, dvs.key(), Some(j))),
                                 None => ctx.warnings.push(problem(
                                     &dvs.key(),
                                     &dvs.origin,
@@ -679,10 +681,12 @@ fn compile_vs(
         }
     }
     let mut out = Vec::new();
-    for (route, ns, index, owner) in routes {
-        let Some(rule) = compile_rule(ctx, &route, &ns, index, &owner, vs, sticky.clone()) else {
+    for (route, ns, index, owner, delegate_index) in routes {
+        let Some(mut rule) = compile_rule(ctx, &route, &ns, index, &owner, vs, sticky.clone())
+        else {
             continue;
         };
+        rule.delegate_index = delegate_index;
         let rule = Arc::new(rule);
         let path = format!("spec.http[{index}]");
         if route.r#match.is_empty() {
@@ -872,6 +876,7 @@ fn compile_rule(
         virtual_service: Some(owner.clone()),
         index,
         name: r.name.clone(),
+        delegate_index: None,
         action,
         rewrite,
         timeout: r.timeout,

@@ -1213,6 +1213,11 @@ fn delegate_routes_merge_under_the_root_match() {
         (svc("products", "shop").as_str(), "v2")
     );
     assert_eq!(g.rule_value.as_ref().unwrap().name, "products-v2");
+    // The rule says where it is in the delegate (its index there) and in the root.
+    assert_eq!(g.rule_value.as_ref().unwrap().delegate_index, Some(0));
+    assert_eq!(g.rule_value.as_ref().unwrap().index, 0);
+    let beta = get_h(&t, "http://shop.example.com/products/x", &[("x-beta", "1")]);
+    assert_eq!(beta.rule_value.as_ref().unwrap().delegate_index, Some(2));
     // A delegate match without a uri keeps the root's: x-beta alone outside /products does
     // not match it.
     assert_eq!(

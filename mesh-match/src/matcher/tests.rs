@@ -322,3 +322,44 @@ fn huge_regexes_are_refused() {
         Err(CompileError::Regex { .. })
     ));
 }
+
+/// `conditions` lists every request-time condition once, in the order `check` reads them:
+/// uri, scheme, method, authority, port, headers then withoutHeaders, query parameters.
+#[test]
+fn conditions_list_every_request_time_condition_in_check_order() {
+    let mut m = HttpMatchRequest {
+        uri: Some(StringMatch::exact("/a")),
+        method: Some(StringMatch::exact("GET")),
+        port: 8080,
+        ..Default::default()
+    };
+    m.headers.insert("x-user".into(), StringMatch::prefix("a"));
+    m.without_headers
+        .insert("x-debug".into(), StringMatch::default());
+    m.query_params.insert("v".into(), StringMatch::exact("2"));
+    let c = compile(m);
+    let kinds: Vec<String> = c
+        .conditions()
+        .iter()
+        .map(|c| match c {
+            Condition::Uri { whole_path, .. } => format!("uri whole={whole_path}"),
+            Condition::Scheme(_) => "scheme".into(),
+            Condition::Method(m) => format!("method {}", m.describe()),
+            Condition::Authority(_) => "authority".into(),
+            Condition::Port(p) => format!("port {p}"),
+            Condition::Header { name, without, .. } => format!("header {name} without={without}"),
+            Condition::Query { name, .. } => format!("query {name}"),
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "uri whole=true",
+            "method exact \"GET\"",
+            "port 8080",
+            "header x-user without=false",
+            "header x-debug without=true",
+            "query v"
+        ]
+    );
+}

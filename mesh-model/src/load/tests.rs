@@ -237,3 +237,34 @@ fn metadata_from_kubectl_is_accepted() {
         1_714_557_600 * 1_000_000_000
     );
 }
+
+/// Documents the caller declares foreign (here: those with `testCases`) are returned as
+/// plain data with their nulls and line positions; a kind-less document that is not
+/// foreign stays an error, and without the declaration the foreign one is an error too.
+#[test]
+fn foreign_documents_are_returned_not_loaded() {
+    fn tests_only(keys: &[&str]) -> bool {
+        keys.contains(&"testCases")
+    }
+    let text = format!("{VS}---\ntestCases:\n- description: one\n  want: null\n---\nhosts: [x]\n");
+    let loaded = Loader::new()
+        .with_foreign_documents(tests_only)
+        .load_str(&text, None);
+    assert_eq!(loaded.resources.virtual_services.len(), 1);
+    assert_eq!(loaded.foreign.len(), 1);
+    let doc = &loaded.foreign[0];
+    assert_eq!(doc.value["testCases"][0]["description"], "one");
+    assert!(doc.value["testCases"][0].get("want").unwrap().is_null());
+    assert_eq!(doc.origin.document, 1);
+    assert_eq!(doc.origin.at_path("testCases[0].want").line, 17);
+    assert_eq!(loaded.errors.len(), 1, "{:?}", loaded.errors);
+    assert!(
+        loaded.errors[0]
+            .to_string()
+            .contains("Object 'Kind' is missing")
+    );
+
+    let plain = Loader::new().load_str(&text, None);
+    assert!(plain.foreign.is_empty());
+    assert_eq!(plain.errors.len(), 2);
+}

@@ -16,7 +16,7 @@ fn one(text: &str) -> Node {
 #[test]
 fn scalars_resolve_like_kubernetes() {
     let n = one("a: 80\nb: '80'\nc: yes\nd: 7s\ne: 0.5\nf: ~\ng: 0x1F\nh: -3\ni: 1e3\nj: .5s\n");
-    let json = n.to_json(&mut Vec::new()).unwrap();
+    let json = n.to_json(&mut Vec::new(), true).unwrap();
     assert_eq!(
         json,
         serde_json::json!({"a": 80, "b": "80", "c": true, "d": "7s", "e": 0.5,
@@ -58,7 +58,7 @@ fn duplicate_keys_are_rejected() {
 #[test]
 fn merge_keys_are_honoured() {
     let n = one("base: &b {x: 1, y: 2}\nm:\n  <<: *b\n  y: 3\n");
-    let json = n.to_json(&mut Vec::new()).unwrap();
+    let json = n.to_json(&mut Vec::new(), true).unwrap();
     assert_eq!(json["m"], serde_json::json!({"x": 1, "y": 3}));
 }
 
