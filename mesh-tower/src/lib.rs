@@ -67,6 +67,8 @@ pub mod client;
 mod cluster;
 mod execute;
 pub mod flags;
+pub mod idle;
+pub mod loop_detect;
 pub mod metrics;
 pub mod options;
 pub mod rng;
