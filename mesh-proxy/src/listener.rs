@@ -76,8 +76,13 @@ pub(crate) fn builder(
     stream_idle_timeout: Option<Duration>,
 ) -> auto::Builder<TokioExecutor> {
     let mut b = auto::Builder::new(TokioExecutor::new());
-    // hyper answers 431 when a head does not fit its read buffer (at least 8 KiB).
-    let head = limits.max_request_headers_bytes.max(8192);
+    // The exact bound is checked on each parsed head (`head_too_large`, 431 as Envoy);
+    // hyper's read buffer is a backstop past it (hyper answers 431 when a head does not
+    // fit; its check may let one read more through).
+    let head = limits
+        .max_request_headers_bytes
+        .saturating_add(16 * 1024)
+        .max(8192);
     b.http1()
         .timer(TokioTimer::new())
         .header_read_timeout(limits.request_headers_timeout.or(stream_idle_timeout))
@@ -87,6 +92,35 @@ pub(crate) fn builder(
         .timer(TokioTimer::new())
         .max_header_list_size(u32::try_from(head).unwrap_or(u32::MAX));
     b
+}
+
+/// Whether a request head is over `limit` bytes, counted as Envoy counts
+/// `max_request_headers_kb`: header names and values (the request target too).
+pub(crate) fn head_too_large<B>(req: &http::Request<B>, limit: usize) -> bool {
+    let mut n = req.uri().path_and_query().map_or(0, |p| p.as_str().len());
+    for (name, value) in req.headers() {
+        n += name.as_str().len() + value.len();
+        if n > limit {
+            return true;
+        }
+    }
+    n > limit
+}
+
+/// Envoy's answer to a head over the limit.
+pub(crate) fn head_too_large_reply() -> http::Response<mesh_tower::body::BoxBody> {
+    let mut r = http::Response::new(mesh_tower::body::full("Request Header Fields Too Large"));
+    *r.status_mut() = http::StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE;
+    let h = r.headers_mut();
+    h.insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("text/plain"),
+    );
+    h.insert(
+        http::header::CONNECTION,
+        http::HeaderValue::from_static("close"),
+    );
+    r
 }
 
 /// Counts connections and refuses those past the limit.
@@ -146,14 +180,16 @@ impl Gate {
 /// What a connection shares with the code that serves it.
 #[derive(Debug, Default)]
 pub(crate) struct ConnState {
-    read: AtomicU64,
+    /// Bytes read since the proxy last wrote: a request head in progress.
+    read_since_write: AtomicU64,
     last_reply: OnceLock<&'static [u8]>,
 }
 
 impl ConnState {
-    /// Whether the client has sent any byte.
+    /// Whether the client has sent bytes since the last answer (a request was started;
+    /// an idle keep-alive connection has not).
     pub(crate) fn has_read(&self) -> bool {
-        self.read.load(Ordering::Relaxed) > 0
+        self.read_since_write.load(Ordering::Relaxed) > 0
     }
 
     /// Leaves `reply` in the socket when the connection is dropped.
@@ -201,7 +237,9 @@ impl AsyncRead for Io {
         let r = Pin::new(&mut self.stream).poll_read(cx, buf);
         let n = buf.filled().len() - before;
         if n > 0 {
-            self.state.read.fetch_add(n as u64, Ordering::Relaxed);
+            self.state
+                .read_since_write
+                .fetch_add(n as u64, Ordering::Relaxed);
         }
         r
     }
@@ -213,6 +251,7 @@ impl AsyncWrite for Io {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
+        self.state.read_since_write.store(0, Ordering::Relaxed);
         Pin::new(&mut self.stream).poll_write(cx, buf)
     }
 
@@ -221,6 +260,7 @@ impl AsyncWrite for Io {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
+        self.state.read_since_write.store(0, Ordering::Relaxed);
         Pin::new(&mut self.stream).poll_write_vectored(cx, bufs)
     }
 

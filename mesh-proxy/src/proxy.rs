@@ -381,9 +381,18 @@ async fn serve<S>(
                 };
                 let Some(admitted) = state.gate.admit(&stream) else { continue };
                 let _ = stream.set_nodelay(true);
-                let svc = service.clone().map_request(move |mut req: Request<hyper::body::Incoming>| {
+                let inner = service.clone();
+                let limit = state.settings.listener.max_request_headers_bytes;
+                let svc = service_fn(move |mut req: Request<hyper::body::Incoming>| {
+                    let too_large = listener::head_too_large(&req, limit);
                     req.extensions_mut().insert(ClientAddr(peer));
-                    req
+                    let call = inner.clone().oneshot(req);
+                    async move {
+                        if too_large {
+                            return Ok::<_, Infallible>(listener::head_too_large_reply());
+                        }
+                        call.await
+                    }
                 });
                 let (io, conn_state) = listener::Io::new(stream);
                 let conn = builder
