@@ -431,6 +431,8 @@ async fn execute(
                 shared, inner, rule, &dispatch, &cluster, view, &upstream, body, outcome,
             )
             .await?;
+            #[cfg(feature = "client")]
+            crate::upgrade::splice(&head.parts.extensions, &head.parts.headers, &mut response);
             apply_response_headers(rule, dest, response.headers_mut());
             if let (Some(cors), Some(origin)) = (&rule.cors, origin) {
                 if cors.allows(origin.as_bytes()) {

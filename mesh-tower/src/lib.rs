@@ -73,6 +73,8 @@ pub mod metrics;
 pub mod options;
 pub mod rng;
 pub mod service;
+#[cfg(feature = "client")]
+mod upgrade;
 
 pub use backend::{Backends, Endpoint, EndpointService};
 pub use execute::{ClientAddr, RouteInfo};
