@@ -1,5 +1,5 @@
 //! The listener's limits, with Envoy's defaults and answers (measured with Envoy 1.40 as
-//! istiod configures its HTTP connection manager; see the tests in `tests/edge.rs`):
+//! istiod configures its HTTP connection manager; see `tests/timeouts.rs`):
 //!
 //! | limit | default | past it |
 //! |---|---|---|
@@ -8,7 +8,7 @@
 //! | time to receive a request head | the stream idle timeout, 300 s (Envoy's stream idle timer runs from a request's first byte and is not reset by head bytes) | 408 `stream timeout`, `connection: close`; a connection that never sent a byte is closed silently |
 //! | connections | half the process's open-file limit (its soft `RLIMIT_NOFILE`, read from `/proc/self/limits`), else 10 000 | the connection is accepted and reset at once, as Envoy's listener `connection_limit` does; counted in `mesh_proxy_downstream_cx_overflow_total` |
 //!
-//! The connection is handed to hyper through [`Io`], which counts the bytes read and can
+//! The connection is handed to hyper through a wrapper that counts the bytes read and can
 //! leave a last reply in the socket when hyper gives up on a half-received head (hyper
 //! itself closes silently).
 
