@@ -115,6 +115,9 @@ fn bench(c: &mut Criterion) {
             identity: Identity::gateway("bench", "edge"),
             default_namespace: "bench".into(),
             allow_any: false,
+            allow_any_to: Vec::new(),
+            listener: Default::default(),
+            reload: Default::default(),
             options: mesh_tower::Options {
                 seed: Some(1),
                 ..mesh_tower::Options::default()

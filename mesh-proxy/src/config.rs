@@ -23,7 +23,23 @@ pub struct Settings {
     pub default_namespace: String,
     /// Forward requests for hosts no VirtualService or ServiceEntry knows to the Host
     /// itself (Istio's `ALLOW_ANY`); otherwise answer 502 (`REGISTRY_ONLY`).
+    ///
+    /// Istio's `ALLOW_ANY` forwards a connection to its original destination (the address
+    /// the client connected to, which iptables redirected to the sidecar), never to what
+    /// the Host header says. mesh-proxy has no original destination, so it forwards to the
+    /// Host: any client can then make the proxy connect anywhere it can reach
+    /// (server-side request forgery). The proxy's own addresses are always refused, and
+    /// loopback, link-local (cloud metadata) and unspecified destinations are refused
+    /// unless `allow_any_to` names them; a refused destination gets 502, as
+    /// `REGISTRY_ONLY`.
     pub allow_any: bool,
+    /// Loopback, link-local or unspecified destinations that `allow_any` may still
+    /// forward to: an address, with a port or for every port.
+    pub allow_any_to: Vec<(std::net::IpAddr, Option<u16>)>,
+    /// The listener's limits (request heads, connections).
+    pub listener: crate::listener::ListenerLimits,
+    /// How configuration changes are applied.
+    pub reload: crate::reload::ReloadPolicy,
     /// Settings of the mesh layer.
     pub options: mesh_tower::Options,
     /// Threads that accept and serve connections, each with a single-threaded runtime of its

@@ -16,7 +16,11 @@
 )]
 
 pub mod config;
+pub mod listener;
 pub mod proxy;
+pub mod reload;
 
 pub use config::{Settings, Summary};
+pub use listener::ListenerLimits;
 pub use proxy::{Running, start};
+pub use reload::ReloadPolicy;

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::Parser;
 use mesh_proxy::{Settings, start};
@@ -38,11 +39,58 @@ struct Args {
     #[arg(long)]
     admin: Option<SocketAddr>,
     /// Forward hosts that no resource knows to the Host itself (Istio's ALLOW_ANY);
-    /// by default they get 502 (REGISTRY_ONLY).
+    /// by default they get 502 (REGISTRY_ONLY). RISK: Istio's ALLOW_ANY forwards to the
+    /// address the client connected to; this proxy can only use the Host header, so any
+    /// client can make it connect anywhere it can reach (server-side request forgery). The
+    /// proxy's own addresses are always refused, and loopback, link-local (cloud metadata)
+    /// and unspecified destinations too unless --allow-any-to names them; refused
+    /// destinations get 502. Put a firewall between the proxy and what clients must not
+    /// reach.
     #[arg(long)]
     allow_any: bool,
-    /// The port requests on this listener are matched as (a Gateway server port or a
-    /// service port); default: the Gateway's only HTTP server port, else the listen port.
+    /// A loopback, link-local or unspecified destination that --allow-any may forward to
+    /// (`IP` or `IP:PORT`, IPv6 as `[::1]:PORT`); repeat for several.
+    #[arg(long, value_name = "IP[:PORT]", value_parser = parse_allowed)]
+    allow_any_to: Vec<(std::net::IpAddr, Option<u16>)>,
+    /// Stream idle timeout (Envoy's stream_idle_timeout): a request on which nothing moves
+    /// this long gets 408 (client stalled) or 504 (upstream stalled) `stream timeout`, and
+    /// a request head must arrive within it. `0` disables it.
+    #[arg(long, default_value = "300s", value_parser = parse_duration)]
+    stream_idle_timeout: Duration,
+    /// Time allowed to receive a request head (default: the stream idle timeout); past it
+    /// 408 `stream timeout`.
+    #[arg(long, value_parser = parse_duration)]
+    request_headers_timeout: Option<Duration>,
+    /// Largest request head (request line and headers) in KiB; past it 431.
+    #[arg(long, default_value_t = 60)]
+    max_request_headers_kb: usize,
+    /// Most request headers; past it 431.
+    #[arg(long, default_value_t = 100)]
+    max_request_headers: usize,
+    /// Most client connections at once (default: half the open-file limit); past it a new
+    /// connection is reset.
+    #[arg(long)]
+    max_connections: Option<usize>,
+    /// Configuration files must read the same twice this far apart before a change is
+    /// loaded.
+    #[arg(long, default_value = "300ms", value_parser = parse_duration)]
+    config_settle: Duration,
+    /// A changed configuration that lost every resource of a kind (a file being written?)
+    /// is applied only after staying unchanged this long.
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    suspicious_config_hold: Duration,
+    /// Apply a configuration that lost every resource of a kind at once.
+    #[arg(long)]
+    allow_emptying_config: bool,
+    /// The id appended to the CDN-Loop header of forwarded requests; a request that
+    /// already carries it is a loop and gets 502 (default: unique to this process; give
+    /// replicas behind one load balancer the same id).
+    #[arg(long)]
+    cdn_loop_id: Option<String>,
+    /// The port requests on this listener are matched and routed as (a Gateway server port
+    /// or a service port); default: for a Gateway its only HTTP server port, else the
+    /// listen port; for a sidecar the port of each request's authority (80 without one),
+    /// as the port the client meant to reach.
     #[arg(long)]
     port_as: Option<u16>,
     /// Path normalization: NONE, BASE, MERGE_SLASHES, DECODE_AND_MERGE_SLASHES.
@@ -53,6 +101,42 @@ struct Args {
     /// work-stealing runtime instead.
     #[arg(long)]
     workers: Option<usize>,
+}
+
+/// `300s`, `250ms`, `5m`, `1h`, or `0`.
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    if s == "0" {
+        return Ok(Duration::ZERO);
+    }
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (n, unit) = s.split_at(split);
+    let n: u64 = n
+        .parse()
+        .map_err(|_| format!("{s:?} is not a duration like 300s or 250ms"))?;
+    match unit {
+        "ms" => Ok(Duration::from_millis(n)),
+        "s" => Ok(Duration::from_secs(n)),
+        "m" => Ok(Duration::from_secs(n.saturating_mul(60))),
+        "h" => Ok(Duration::from_secs(n.saturating_mul(3600))),
+        _ => Err(format!("{s:?}: the unit must be ms, s, m or h")),
+    }
+}
+
+/// `IP` or `IP:PORT`.
+fn parse_allowed(s: &str) -> Result<(std::net::IpAddr, Option<u16>), String> {
+    if let Ok(a) = s.parse::<SocketAddr>() {
+        return Ok((a.ip(), Some(a.port())));
+    }
+    s.trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse()
+        .map(|ip| (ip, None))
+        .map_err(|_| format!("{s:?} is not IP or IP:PORT"))
+}
+
+fn nonzero(d: Duration) -> Option<Duration> {
+    (!d.is_zero()).then_some(d)
 }
 
 fn parse_labels(s: &str) -> Result<BTreeMap<String, String>, String> {
@@ -100,13 +184,30 @@ async fn main() -> ExitCode {
     let options = mesh_tower::Options {
         path_normalization: args.path_normalization,
         listener_port: args.port_as,
+        stream_idle_timeout: nonzero(args.stream_idle_timeout),
+        cdn_loop_id: args.cdn_loop_id.clone(),
         ..mesh_tower::Options::default()
+    };
+    let defaults = mesh_proxy::ListenerLimits::default();
+    let listener_limits = mesh_proxy::ListenerLimits {
+        max_request_headers_bytes: args.max_request_headers_kb.saturating_mul(1024),
+        max_request_headers: args.max_request_headers,
+        request_headers_timeout: args.request_headers_timeout.and_then(nonzero),
+        max_connections: args.max_connections.unwrap_or(defaults.max_connections),
+    };
+    let reload = mesh_proxy::ReloadPolicy {
+        settle: args.config_settle,
+        suspicious_hold: args.suspicious_config_hold,
+        allow_emptying: args.allow_emptying_config,
     };
     let settings = Settings {
         paths: args.files,
         identity,
         default_namespace: args.namespace,
         allow_any: args.allow_any,
+        allow_any_to: args.allow_any_to,
+        listener: listener_limits,
+        reload,
         options,
         workers: args
             .workers

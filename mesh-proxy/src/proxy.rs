@@ -3,9 +3,7 @@
 
 use std::convert::Infallible;
 use std::future::Future;
-use std::hash::{DefaultHasher, Hash, Hasher};
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -13,35 +11,38 @@ use std::time::Duration;
 use axum::routing::get;
 use http::{Request, Response, StatusCode};
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use mesh_tower::body::{self, BoxBody};
-use mesh_tower::client::{HttpClient, http_client};
+use mesh_tower::client::{DestinationGuard, HttpClient, Refused};
 use mesh_tower::{ClientAddr, MeshHandle, MeshLayer, RouteInfo};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tower::{Layer, ServiceExt, service_fn};
 
 use crate::config::{Settings, Summary, load};
+use crate::listener::{self, Gate};
+use crate::reload::{fingerprint, spawn_reloader};
 
 /// Counters of the proxy itself.
 #[derive(Debug, Default)]
 struct ProxyStats {
     reloads_applied: AtomicU64,
     reloads_rejected: AtomicU64,
+    reloads_suspicious: AtomicU64,
     generation: AtomicU64,
 }
 
 /// State shared by the servers, the reloader and the admin endpoints.
 #[derive(Debug)]
-struct State {
-    settings: Settings,
+pub(crate) struct State {
+    pub(crate) settings: Settings,
     handle: MeshHandle,
     client: HttpClient,
     summary: RwLock<Summary>,
     stats: ProxyStats,
     draining: AtomicBool,
+    gate: Arc<Gate>,
 }
 
 /// A running proxy, for tests and embedding: its addresses and a way to stop it.
@@ -70,16 +71,23 @@ impl Running {
         &self.state.handle
     }
 
-    /// Reloads the configuration now; returns the findings when it is rejected.
+    /// Reloads the configuration now; returns the findings when it is rejected. An explicit
+    /// reload applies a valid configuration even if it lost every resource of a kind (the
+    /// watcher holds such a change back, see [`crate::reload`]).
     pub fn reload(&self) -> Result<u64, Vec<String>> {
-        reload(&self.state)
+        match reload_with(&self.state, Check::AllowSuspicious, None) {
+            Outcome::Applied(g) => Ok(g),
+            Outcome::Rejected(f) | Outcome::Suspicious(f) => Err(f),
+            Outcome::Changed => Err(vec!["the configuration changed while loading".to_owned()]),
+        }
     }
 }
 
 /// The fallback for requests the mesh does not send to a registered endpoint: a
 /// destination without endpoints gets 503 (`no healthy upstream`); a host no
 /// VirtualService claims gets 502 (`REGISTRY_ONLY`) or, with `allow_any`, is forwarded to
-/// the Host itself.
+/// the Host itself over `client`, whose guard refuses the proxy's own addresses and local
+/// ones (a refused destination gets 502, as `REGISTRY_ONLY`).
 fn fallback(
     client: HttpClient,
     allow_any: bool,
@@ -97,15 +105,16 @@ fn fallback(
         async move {
             let info = req.extensions().get::<RouteInfo>().cloned();
             let routed = info.as_ref().is_some_and(|i| i.virtual_service.is_some());
-            if routed || !allow_any {
-                let (status, text) = if routed {
-                    (StatusCode::SERVICE_UNAVAILABLE, "no healthy upstream")
-                } else {
-                    (StatusCode::BAD_GATEWAY, "")
-                };
+            let reply = |status: StatusCode, text: &'static str| {
                 let mut r = Response::new(body::full(text));
                 *r.status_mut() = status;
-                return Ok(r);
+                Ok(r)
+            };
+            if routed {
+                return reply(StatusCode::SERVICE_UNAVAILABLE, "no healthy upstream");
+            }
+            if !allow_any {
+                return reply(StatusCode::BAD_GATEWAY, "");
             }
             let host = req
                 .headers()
@@ -118,35 +127,139 @@ fn fallback(
                 .path_and_query()
                 .map_or("/", |p| p.as_str())
                 .to_owned();
-            *req.uri_mut() = format!("http://{host}{path}").parse()?;
-            let resp = client.request(req).await?;
-            Ok(resp.map(body::boxed))
+            let Ok(uri) = format!("http://{host}{path}").parse::<http::Uri>() else {
+                return reply(StatusCode::BAD_GATEWAY, "");
+            };
+            *req.uri_mut() = uri;
+            *req.version_mut() = http::Version::HTTP_11;
+            match client.request(req).await {
+                Ok(resp) => Ok(resp.map(body::boxed)),
+                Err(e) if refused(&e) => {
+                    tracing::debug!(host, error = %error_chain(&e), "allow-any destination refused");
+                    reply(StatusCode::BAD_GATEWAY, "")
+                }
+                Err(e) => Err(e.into()),
+            }
         }
     })
 }
 
-fn reload(state: &State) -> Result<u64, Vec<String>> {
-    let generation = state.stats.generation.load(Ordering::Relaxed) + 1;
-    match load(&state.settings, &state.client, generation) {
-        Ok(config) => {
-            state.handle.swap_backends(config.backends);
-            state.handle.swap_table(config.table);
-            if let Ok(mut s) = state.summary.write() {
-                *s = config.summary;
-            }
-            state.stats.generation.store(generation, Ordering::Relaxed);
-            state.stats.reloads_applied.fetch_add(1, Ordering::Relaxed);
-            tracing::info!(generation, "configuration applied");
-            Ok(generation)
+/// Whether an error comes from the destination guard (a refused address, or a name that
+/// resolves only to refused addresses).
+fn refused(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cur = Some(e);
+    while let Some(err) = cur {
+        if err.downcast_ref::<Refused>().is_some() {
+            return true;
         }
+        if let Some(io) = err.downcast_ref::<std::io::Error>() {
+            if io.kind() == std::io::ErrorKind::PermissionDenied {
+                return true;
+            }
+        }
+        cur = err.source();
+    }
+    false
+}
+
+fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = e.to_string();
+    let mut cur = e.source();
+    while let Some(err) = cur {
+        out.push_str(": ");
+        out.push_str(&err.to_string());
+        cur = err.source();
+    }
+    out
+}
+
+/// How strictly a reload checks a new configuration.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Check {
+    /// Refuse a configuration that lost every resource of a kind.
+    Strict,
+    /// Apply it.
+    AllowSuspicious,
+}
+
+/// What a reload did.
+#[derive(Debug)]
+pub(crate) enum Outcome {
+    /// Applied, with this generation.
+    Applied(u64),
+    /// Invalid: the findings.
+    Rejected(Vec<String>),
+    /// Valid, but it lost every resource of a kind: why.
+    Suspicious(Vec<String>),
+    /// The files changed while they were loaded.
+    Changed,
+}
+
+/// The kinds of resources that a configuration had and `next` has none of.
+fn emptied_kinds(before: &[String], next: &[String]) -> Vec<String> {
+    let kind = |r: &String| r.split(' ').next().unwrap_or_default().to_owned();
+    let mut had: Vec<String> = before.iter().map(kind).collect();
+    had.sort();
+    had.dedup();
+    had.into_iter()
+        .filter(|k| !next.iter().any(|r| kind(r) == *k))
+        .collect()
+}
+
+/// Loads the configuration and applies it unless it is invalid, or (with `Check::Strict`)
+/// it lost every resource of a kind, or the files no longer match `expected` (a
+/// fingerprint taken when they were stable).
+pub(crate) fn reload_with(state: &State, check: Check, expected: Option<u64>) -> Outcome {
+    let generation = state.stats.generation.load(Ordering::Relaxed) + 1;
+    let config = match load(&state.settings, &state.client, generation) {
+        Ok(c) => c,
         Err(findings) => {
+            if expected.is_some_and(|fp| fp != fingerprint(&state.settings.paths)) {
+                return Outcome::Changed;
+            }
             state.stats.reloads_rejected.fetch_add(1, Ordering::Relaxed);
             for f in &findings {
                 tracing::warn!(finding = %f, "configuration rejected; the previous one keeps serving");
             }
-            Err(findings)
+            return Outcome::Rejected(findings);
         }
+    };
+    if expected.is_some_and(|fp| fp != fingerprint(&state.settings.paths)) {
+        return Outcome::Changed;
     }
+    let emptied = match state.summary.read() {
+        Ok(s) => emptied_kinds(&s.resources, &config.summary.resources),
+        Err(_) => Vec::new(),
+    };
+    if !emptied.is_empty() {
+        let why: Vec<String> = emptied
+            .iter()
+            .map(|k| format!("the new configuration has no {k} left (it had some)"))
+            .collect();
+        if check == Check::Strict {
+            state
+                .stats
+                .reloads_suspicious
+                .fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(
+                kinds = ?emptied,
+                hold = ?state.settings.reload.suspicious_hold,
+                "configuration held back: it lost every resource of a kind (a file being written?); \
+                 it is applied if it stays unchanged for the hold time"
+            );
+            return Outcome::Suspicious(why);
+        }
+        tracing::warn!(kinds = ?emptied, "applying a configuration that lost every resource of a kind");
+    }
+    state.handle.swap_backends(config.backends);
+    state.handle.swap_table(config.table);
+    if let Ok(mut s) = state.summary.write() {
+        *s = config.summary;
+    }
+    state.stats.generation.store(generation, Ordering::Relaxed);
+    state.stats.reloads_applied.fetch_add(1, Ordering::Relaxed);
+    tracing::info!(generation, "configuration applied");
+    Outcome::Applied(generation)
 }
 
 /// Starts the proxy on `listener` (and the admin server on `admin`), with the initial
@@ -156,35 +269,48 @@ pub async fn start(
     listener: TcpListener,
     admin: Option<TcpListener>,
 ) -> Result<Running, Vec<String>> {
-    let client = http_client();
-    // Taken before loading, so that a change racing the first load is seen as a change.
-    let loaded = fingerprint(&settings.paths);
-    let config = load(&settings, &client, 1)?;
-    let listen_port = listener.local_addr().map(|a| a.port()).unwrap_or(0);
-    let mut options = settings.options.clone();
-    if options.listener_port.is_none() {
-        // A Gateway server's port is its Service port; the pod listens elsewhere. With one
-        // HTTP server port, requests on this listener are matched as that port.
-        options.listener_port = Some(match config.gateway_ports.as_slice() {
-            [only] => *only,
-            _ => listen_port,
-        });
-    }
-    let layer = MeshLayer::with_options(config.table, config.backends, options);
-    let state = Arc::new(State {
-        handle: layer.handle(),
-        client: client.clone(),
-        summary: RwLock::new(config.summary),
-        stats: ProxyStats::default(),
-        draining: AtomicBool::new(false),
-        settings,
-    });
-    state.stats.generation.store(1, Ordering::Relaxed);
-    let service = layer.layer(fallback(client, state.settings.allow_any));
     let addr = listener
         .local_addr()
         .map_err(|e| vec![format!("cannot read the listen address: {e}")])?;
     let admin_addr = admin.as_ref().and_then(|a| a.local_addr().ok());
+    // Never send a request to one of our own listeners: it would come back, for ever.
+    let own: Vec<SocketAddr> = std::iter::once(addr).chain(admin_addr).collect();
+    let client = HttpClient::new(DestinationGuard::new().refusing_own(own.clone()));
+    let passthrough = HttpClient::new(
+        DestinationGuard::new()
+            .refusing_own(own)
+            .refusing_local(settings.allow_any_to.iter().copied()),
+    );
+    // Taken before loading, so that a change racing the first load is seen as a change.
+    let loaded = fingerprint(&settings.paths);
+    let config = load(&settings, &client, 1)?;
+    let mut options = settings.options.clone();
+    if options.listener_port.is_none() && !config.gateway_ports.is_empty() {
+        // A Gateway server's port is its Service port; the pod listens elsewhere. With one
+        // HTTP server port, requests on this listener are matched as that port; with
+        // several, as the listen port. A sidecar keeps the port of each request's
+        // authority: the port the client meant to reach, as the original destination port
+        // of a sidecar's outbound listener (never this listener's own port, which would
+        // send a service's default route back here).
+        options.listener_port = Some(match config.gateway_ports.as_slice() {
+            [only] => *only,
+            _ => addr.port(),
+        });
+    }
+    let stream_idle_timeout = options.stream_idle_timeout;
+    let layer = MeshLayer::with_options(config.table, config.backends, options);
+    let state = Arc::new(State {
+        handle: layer.handle(),
+        client,
+        summary: RwLock::new(config.summary),
+        stats: ProxyStats::default(),
+        draining: AtomicBool::new(false),
+        gate: Gate::new(settings.listener.max_connections),
+        settings,
+    });
+    state.stats.generation.store(1, Ordering::Relaxed);
+    let service = layer.layer(fallback(passthrough, state.settings.allow_any));
+    let builder = listener::builder(&state.settings.listener, stream_idle_timeout);
     let (stop, stopped) = watch::channel(false);
 
     let watcher = spawn_reloader(state.clone(), stopped.clone(), loaded);
@@ -204,9 +330,9 @@ pub async fn start(
     let workers = state.settings.workers;
     let done = tokio::spawn(async move {
         if workers == 0 {
-            serve(listener, service, stopped, &st).await;
+            serve(listener, builder, service, stopped, &st).await;
         } else {
-            serve_on_workers(workers, listener, service, stopped, &st).await;
+            serve_on_workers(workers, listener, builder, service, stopped, &st).await;
         }
         drop(watcher);
         let _ = drained.send(true);
@@ -225,6 +351,7 @@ pub async fn start(
 
 async fn serve<S>(
     listener: TcpListener,
+    builder: hyper_util::server::conn::auto::Builder<TokioExecutor>,
     service: S,
     mut stopped: watch::Receiver<bool>,
     state: &State,
@@ -239,23 +366,49 @@ async fn serve<S>(
         + 'static,
     S::Future: Send + 'static,
 {
-    let builder = auto::Builder::new(TokioExecutor::new());
     let graceful = GracefulShutdown::new();
     loop {
         tokio::select! {
             accepted = listener.accept() => {
-                let Ok((stream, peer)) = accepted else { continue };
+                let (stream, peer) = match accepted {
+                    Ok(a) => a,
+                    Err(e) => {
+                        // Out of file descriptors, typically: wait rather than spin.
+                        tracing::debug!(error = %e, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                let Some(admitted) = state.gate.admit(&stream) else { continue };
                 let _ = stream.set_nodelay(true);
-                let svc = service.clone().map_request(move |mut req: Request<hyper::body::Incoming>| {
+                let inner = service.clone();
+                let limit = state.settings.listener.max_request_headers_bytes;
+                let svc = service_fn(move |mut req: Request<hyper::body::Incoming>| {
+                    let too_large = listener::head_too_large(&req, limit);
                     req.extensions_mut().insert(ClientAddr(peer));
-                    req
+                    let call = inner.clone().oneshot(req);
+                    async move {
+                        if too_large {
+                            return Ok::<_, Infallible>(listener::head_too_large_reply());
+                        }
+                        call.await
+                    }
                 });
+                let (io, conn_state) = listener::Io::new(stream);
                 let conn = builder
-                    .serve_connection_with_upgrades(TokioIo::new(stream), TowerToHyperService::new(svc))
+                    .serve_connection_with_upgrades(TokioIo::new(io), TowerToHyperService::new(svc))
                     .into_owned();
                 let conn = graceful.watch(conn);
                 tokio::spawn(async move {
-                    let _ = conn.await;
+                    let _admitted = admitted;
+                    let mut conn = std::pin::pin!(conn);
+                    if let Err(e) = conn.as_mut().await {
+                        // hyper closes silently when a head does not arrive in time; Envoy
+                        // answers a started request with 408.
+                        if listener::is_head_timeout(&*e) && conn_state.has_read() {
+                            conn_state.reply_on_close(listener::HEAD_TIMEOUT_REPLY);
+                        }
+                    }
                 });
             }
             _ = stopped_signal(&mut stopped) => break,
@@ -273,6 +426,7 @@ async fn serve<S>(
 async fn serve_on_workers<S>(
     workers: usize,
     listener: TcpListener,
+    builder: hyper_util::server::conn::auto::Builder<TokioExecutor>,
     service: S,
     stopped: watch::Receiver<bool>,
     state: &Arc<State>,
@@ -306,6 +460,7 @@ async fn serve_on_workers<S>(
             }
         };
         let (service, stopped, state) = (service.clone(), stopped.clone(), state.clone());
+        let builder = builder.clone();
         let spawned = std::thread::Builder::new()
             .name(format!("mesh-worker-{i}"))
             .spawn(move || {
@@ -315,7 +470,7 @@ async fn serve_on_workers<S>(
                 match runtime {
                     Ok(rt) => rt.block_on(async move {
                         match TcpListener::from_std(socket) {
-                            Ok(l) => serve(l, service, stopped, &state).await,
+                            Ok(l) => serve(l, builder, service, stopped, &state).await,
                             Err(e) => tracing::error!(worker = i, error = %e, "listener"),
                         }
                     }),
@@ -336,105 +491,8 @@ async fn serve_on_workers<S>(
 
 /// Resolves when the stop signal is set (the `Ref` of `wait_for` is not `Send`, so it is
 /// dropped here rather than held across a `select!`).
-async fn stopped_signal(stopped: &mut watch::Receiver<bool>) {
+pub(crate) async fn stopped_signal(stopped: &mut watch::Receiver<bool>) {
     let _ = stopped.wait_for(|s| *s).await;
-}
-
-/// A hash of what the loader would read from `paths`: the contents of the files given, and
-/// of the `.yaml`, `.yml` and `.json` files under the directories given (missing files hash
-/// as missing).
-fn fingerprint(paths: &[PathBuf]) -> u64 {
-    fn visit(path: &Path, top: bool, depth: usize, h: &mut DefaultHasher) {
-        match std::fs::metadata(path) {
-            Ok(m) if m.is_dir() => {
-                if depth > 16 {
-                    return;
-                }
-                let mut entries: Vec<PathBuf> = std::fs::read_dir(path)
-                    .map(|rd| rd.flatten().map(|e| e.path()).collect())
-                    .unwrap_or_default();
-                entries.sort();
-                for e in entries {
-                    visit(&e, false, depth + 1, h);
-                }
-            }
-            Ok(_) => {
-                let wanted = top
-                    || path
-                        .extension()
-                        .and_then(|e| e.to_str())
-                        .is_some_and(|e| matches!(e, "yaml" | "yml" | "json"));
-                if wanted {
-                    path.hash(h);
-                    std::fs::read(path).ok().hash(h);
-                }
-            }
-            Err(e) => {
-                path.hash(h);
-                e.kind().hash(h);
-            }
-        }
-    }
-    let mut h = DefaultHasher::new();
-    for p in paths {
-        visit(p, true, 0, &mut h);
-    }
-    h.finish()
-}
-
-/// Watches the configuration and reloads it when what the loader reads has changed. The
-/// parent directory of a file is watched (editors and ConfigMap updates replace files), so
-/// events for other files there, such as a log written next to the configuration, are
-/// common: they are ignored unless the configuration's contents changed.
-fn spawn_reloader(
-    state: Arc<State>,
-    mut stopped: watch::Receiver<bool>,
-    mut loaded: u64,
-) -> Option<notify::RecommendedWatcher> {
-    use notify::{RecursiveMode, Watcher};
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<()>();
-    let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
-        if let Ok(e) = event {
-            if !e.kind.is_access() {
-                let _ = tx.send(());
-            }
-        }
-    })
-    .ok()?;
-    for p in &state.settings.paths {
-        let (target, mode) = if p.is_dir() {
-            (p.clone(), RecursiveMode::Recursive)
-        } else {
-            // Watch the directory: editors replace files rather than write them in place.
-            let dir = p
-                .parent()
-                .filter(|d| !d.as_os_str().is_empty())
-                .map_or_else(|| ".".into(), |d| d.to_path_buf());
-            (dir, RecursiveMode::NonRecursive)
-        };
-        if let Err(e) = watcher.watch(&target, mode) {
-            tracing::warn!(path = %target.display(), error = %e, "cannot watch for changes");
-        }
-    }
-    tokio::spawn(async move {
-        loop {
-            tokio::select! {
-                got = rx.recv() => {
-                    if got.is_none() { break; }
-                    // Let a burst of writes settle, then reload once.
-                    tokio::time::sleep(Duration::from_millis(150)).await;
-                    while rx.try_recv().is_ok() {}
-                    let now = fingerprint(&state.settings.paths);
-                    if now != loaded {
-                        loaded = now;
-                        let _ = reload(&state);
-                    }
-                }
-                _ = stopped_signal(&mut stopped) => break,
-            }
-        }
-    });
-    Some(watcher)
 }
 
 fn admin_router(state: Arc<State>) -> axum::Router {
@@ -448,10 +506,13 @@ fn admin_router(state: Arc<State>) -> axum::Router {
                 text.truncate(eof);
                 let s = &state.stats;
                 text.push_str(&format!(
-                    "# HELP mesh_proxy_config_reloads Configuration reloads, applied or rejected.\n# TYPE mesh_proxy_config_reloads counter\nmesh_proxy_config_reloads_total{{result=\"applied\"}} {}\nmesh_proxy_config_reloads_total{{result=\"rejected\"}} {}\n# HELP mesh_proxy_config_generation Generation of the active configuration.\n# TYPE mesh_proxy_config_generation gauge\nmesh_proxy_config_generation {}\n# EOF\n",
+                    "# HELP mesh_proxy_config_reloads Configuration reloads: applied, rejected (invalid), or held back as suspicious (a kind of resource emptied).\n# TYPE mesh_proxy_config_reloads counter\nmesh_proxy_config_reloads_total{{result=\"applied\"}} {}\nmesh_proxy_config_reloads_total{{result=\"rejected\"}} {}\nmesh_proxy_config_reloads_total{{result=\"suspicious\"}} {}\n# HELP mesh_proxy_config_generation Generation of the active configuration.\n# TYPE mesh_proxy_config_generation gauge\nmesh_proxy_config_generation {}\n# HELP mesh_proxy_downstream_cx_active Client connections open.\n# TYPE mesh_proxy_downstream_cx_active gauge\nmesh_proxy_downstream_cx_active {}\n# HELP mesh_proxy_downstream_cx_overflow Client connections reset at the connection limit.\n# TYPE mesh_proxy_downstream_cx_overflow counter\nmesh_proxy_downstream_cx_overflow_total {}\n# EOF\n",
                     s.reloads_applied.load(Ordering::Relaxed),
                     s.reloads_rejected.load(Ordering::Relaxed),
+                    s.reloads_suspicious.load(Ordering::Relaxed),
                     s.generation.load(Ordering::Relaxed),
+                    state.gate.active(),
+                    state.gate.overflow(),
                 ));
                 (
                     [(

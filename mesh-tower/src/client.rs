@@ -1,13 +1,18 @@
 //! Endpoints that forward over HTTP with a hyper client: the endpoints of ServiceEntries
 //! (address, named ports, labels), so that a proxy can route to real upstreams with subsets
 //! selected by label exactly as in a cluster.
+//!
+//! The protocol follows the ServiceEntry port, as Istio's cluster for it: HTTP/1.1 to a port
+//! of protocol `HTTP` (whatever the client spoke: an h2c request is translated, its
+//! `:authority` becoming `Host`), HTTP/2 with prior knowledge to `HTTP2`, `GRPC` and
+//! `GRPC-WEB` ports. A [`DestinationGuard`] refuses destinations (a proxy's own listening
+//! addresses; loopback and link-local ones for forwarding to unknown hosts).
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use http::{Request, Response, Uri};
+use http::{Request, Response, Uri, Version};
 use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use mesh_model::Resources;
 use mesh_model::host::resolve_short_name;
@@ -19,45 +24,112 @@ use crate::backend::{Backends, Endpoint};
 use crate::body::{BoxBody, boxed};
 use crate::execute::RouteInfo;
 
-/// The HTTP client endpoints use: HTTP/1.1, and HTTP/2 with prior knowledge when asked.
-pub type HttpClient = Client<HttpConnector, BoxBody>;
+mod guard;
+mod h2;
 
-/// A client with Envoy-like connection defaults (10 s connect timeout, keep-alive).
+pub use guard::{DestinationGuard, GuardedConnector, GuardedResolver, Refused};
+
+/// The HTTP client endpoints use: HTTP/1.1 through a pool of keep-alive connections, and
+/// HTTP/2 with prior knowledge, one multiplexed connection per endpoint; both through a
+/// [`GuardedConnector`].
+#[derive(Clone, Debug)]
+pub struct HttpClient {
+    h1: Client<GuardedConnector, BoxBody>,
+    h2: h2::H2Pool,
+    guard: Arc<DestinationGuard>,
+}
+
+impl HttpClient {
+    /// A client that refuses what `guard` refuses, with Envoy-like connection defaults
+    /// (10 s connect timeout, keep-alive).
+    pub fn new(guard: DestinationGuard) -> Self {
+        let connector = GuardedConnector::new(guard.clone());
+        HttpClient {
+            h1: Client::builder(TokioExecutor::new()).build(connector.clone()),
+            h2: h2::H2Pool::new(connector),
+            guard: Arc::new(guard),
+        }
+    }
+
+    /// Sends `req` over HTTP/1.1 to the authority of its URI (absolute form,
+    /// `http://host:port/path`), as hyper's client does.
+    pub fn request(&self, req: Request<BoxBody>) -> hyper_util::client::legacy::ResponseFuture {
+        self.h1.request(req)
+    }
+
+    /// What the client refuses.
+    pub fn guard(&self) -> &DestinationGuard {
+        &self.guard
+    }
+}
+
+/// A client that refuses nothing, with Envoy-like connection defaults (10 s connect
+/// timeout, keep-alive).
 pub fn http_client() -> HttpClient {
-    let mut connector = HttpConnector::new();
-    connector.set_connect_timeout(Some(std::time::Duration::from_secs(10)));
-    connector.set_nodelay(true);
-    Client::builder(TokioExecutor::new()).build(connector)
+    HttpClient::new(DestinationGuard::new())
+}
+
+/// The upstream side of one service port of an endpoint.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct UpstreamPort {
+    /// The endpoint's port for it.
+    pub port: u16,
+    /// Whether the port speaks HTTP/2 (protocol `HTTP2`, `GRPC`, `GRPC-WEB`).
+    pub http2: bool,
+}
+
+/// A request for a service port the endpoint's ServiceEntry does not declare. Istio has no
+/// cluster for it (`outbound|PORT||host`), so the layer answers 503 with flag `NC`.
+#[derive(Debug, thiserror::Error)]
+#[error("{host} has no port {port}: no ServiceEntry port declares it")]
+pub struct NoSuchPort {
+    /// The destination host.
+    pub host: String,
+    /// The service port requested.
+    pub port: u16,
 }
 
 /// An endpoint at `address` that forwards each request over `client`. The port is chosen per
-/// request from the destination port the mesh routed to: `ports` maps a service port to the
-/// endpoint's port; a service port not in the map is used as is.
+/// request from the service port the mesh routed to, through `ports` (a service port to the
+/// endpoint's port and protocol); a service port not in `ports` is refused with
+/// [`NoSuchPort`], never connected to as it is (a listener's own port would loop).
 pub fn http_endpoint(
     id: impl Into<String>,
     labels: std::collections::BTreeMap<String, String>,
     address: String,
-    ports: HashMap<u16, u16>,
+    ports: HashMap<u16, UpstreamPort>,
     client: HttpClient,
 ) -> Endpoint {
     let ports = Arc::new(ports);
-    let address: Arc<str> = address.into();
+    let host: Arc<str> = if address.contains(':') && !address.starts_with('[') {
+        format!("[{address}]").into()
+    } else {
+        address.into()
+    };
     let service = service_fn(move |mut req: Request<BoxBody>| {
         let client = client.clone();
         let ports = ports.clone();
-        let address = address.clone();
+        let host = host.clone();
         async move {
-            let service_port = req.extensions().get::<RouteInfo>().map_or(80, |i| i.port);
-            let port = ports.get(&service_port).copied().unwrap_or(service_port);
-            let path = req.uri().path_and_query().map_or("/", |p| p.as_str());
-            let host = if address.contains(':') && !address.starts_with('[') {
-                format!("[{address}]")
-            } else {
-                address.to_string()
+            let (service_port, service) = req
+                .extensions()
+                .get::<RouteInfo>()
+                .map_or((80, ""), |i| (i.port, &*i.host));
+            let Some(upstream) = ports.get(&service_port).copied() else {
+                return Err(Box::new(NoSuchPort {
+                    host: service.to_owned(),
+                    port: service_port,
+                }) as BoxError);
             };
-            let uri: Uri = format!("http://{host}:{port}{path}").parse()?;
+            if upstream.http2 {
+                let resp = client.h2.send(&host, upstream.port, req).await?;
+                return Ok(resp.map(boxed));
+            }
+            let path = req.uri().path_and_query().map_or("/", |p| p.as_str());
+            let uri: Uri = format!("http://{host}:{}{path}", upstream.port).parse()?;
             *req.uri_mut() = uri;
-            let resp = client.request(req).await?;
+            *req.version_mut() = Version::HTTP_11;
+            let resp = client.h1.request(req).await?;
             Ok::<Response<BoxBody>, BoxError>(resp.map(boxed))
         }
     });
@@ -67,7 +139,8 @@ pub fn http_endpoint(
 impl Backends {
     /// Backends for every ServiceEntry endpoint of `resources` (STATIC and DNS resolution),
     /// each forwarding over `client`. Endpoint ports are taken by the ServiceEntry port's
-    /// name (`endpoints[].ports`), else its `targetPort`, else its number.
+    /// name (`endpoints[].ports`), else its `targetPort`, else its number; the protocol
+    /// by the port's `protocol` (HTTP/2 for `HTTP2`, `GRPC`, `GRPC-WEB`).
     pub fn from_service_entries(resources: &Resources, client: &HttpClient) -> Backends {
         let mut backends = Backends::new();
         for se in &resources.service_entries {
@@ -93,7 +166,17 @@ impl Backends {
                         .or((p.target_port != 0).then_some(p.target_port))
                         .and_then(|t| u16::try_from(t).ok())
                         .unwrap_or(number);
-                    ports.insert(number, target);
+                    let http2 = matches!(
+                        p.protocol.to_ascii_uppercase().as_str(),
+                        "HTTP2" | "GRPC" | "GRPC-WEB"
+                    );
+                    ports.insert(
+                        number,
+                        UpstreamPort {
+                            port: target,
+                            http2,
+                        },
+                    );
                 }
                 for h in &se.spec.hosts {
                     let host = resolve_short_name(h, se.namespace());

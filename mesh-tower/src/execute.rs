@@ -75,6 +75,8 @@ pub(crate) struct Shared {
     pub(crate) source_namespace: String,
     pub(crate) source_app: String,
     pub(crate) source_version: String,
+    /// The id this layer marks requests with (`CDN-Loop`).
+    pub(crate) loop_id: crate::loop_detect::LoopId,
 }
 
 impl std::fmt::Debug for Shared {
@@ -133,7 +135,7 @@ pub(crate) async fn handle(
         subset_version: None,
         cluster: None,
     };
-    let result = route(&shared, inner, req, &mut outcome).await;
+    let result = guarded(&shared, inner, req, &mut outcome).await;
     let status = match &result {
         Ok(r) => r.status(),
         Err(e) => e.status(),
@@ -174,6 +176,42 @@ pub(crate) async fn handle(
         "mesh request done"
     );
     result
+}
+
+/// [`route`] behind the edge guards that every embedding gets: loop detection (the
+/// `CDN-Loop` mark, [`crate::loop_detect`]) and the stream idle timeout ([`crate::idle`]).
+async fn guarded(
+    shared: &Arc<Shared>,
+    inner: EndpointService,
+    mut req: Request<BoxBody>,
+    outcome: &mut Outcome,
+) -> Result<Response<BoxBody>, MeshError> {
+    shared.loop_id.check_and_mark(req.headers_mut())?;
+    let Some(timeout) = shared.options.stream_idle_timeout else {
+        return route(shared, inner, req, outcome).await;
+    };
+    let activity = if http_body::Body::is_end_stream(req.body()) {
+        None
+    } else {
+        let activity = crate::idle::Activity::new(false);
+        let req_body = std::mem::replace(req.body_mut(), body::empty());
+        *req.body_mut() = crate::idle::RequestBody::wrap(req_body, activity.clone());
+        Some(activity)
+    };
+    let routed = crate::idle::watch(
+        timeout,
+        activity.as_deref(),
+        route(shared, inner, req, outcome),
+    );
+    match routed.await {
+        Some(result) => result.map(|r| r.map(|b| crate::idle::ResponseBody::wrap(b, timeout))),
+        None => {
+            outcome.flags.insert(ResponseFlags::STREAM_IDLE_TIMEOUT);
+            Err(MeshError::StreamIdle {
+                request_complete: activity.as_deref().is_none_or(|a| a.request_complete()),
+            })
+        }
+    }
 }
 
 /// The labels of Istio's request metrics for one outcome.
@@ -409,6 +447,8 @@ async fn execute(
                 shared, inner, rule, &dispatch, &cluster, view, &upstream, body, outcome,
             )
             .await?;
+            #[cfg(feature = "client")]
+            crate::upgrade::splice(&head.parts.extensions, &head.parts.headers, &mut response);
             apply_response_headers(rule, dest, response.headers_mut());
             if let (Some(cors), Some(origin)) = (&rule.cors, origin) {
                 if cors.allows(origin.as_bytes()) {
@@ -767,11 +807,17 @@ enum Failure {
     Connect,
     Reset,
     PerTryTimeout,
+    /// The endpoint has no such service port (the client's `NoSuchPort`): no cluster.
+    NoCluster,
 }
 
 fn classify(e: &BoxError) -> Failure {
     if e.downcast_ref::<ConnectFailure>().is_some() {
         return Failure::Connect;
+    }
+    #[cfg(feature = "client")]
+    if e.downcast_ref::<crate::client::NoSuchPort>().is_some() {
+        return Failure::NoCluster;
     }
     #[cfg(feature = "client")]
     if let Some(he) = e.downcast_ref::<hyper_util::client::legacy::Error>() {
@@ -787,6 +833,7 @@ fn retry_on_failure(p: &RetryPolicy, f: Failure) -> bool {
     match f {
         Failure::Connect => any_reset || p.has(RetryOn::ConnectFailure),
         Failure::Reset | Failure::PerTryTimeout => any_reset,
+        Failure::NoCluster => false,
     }
 }
 
@@ -991,6 +1038,10 @@ fn finish(
         Err((Failure::PerTryTimeout, _)) => {
             outcome.flags.insert(ResponseFlags::UPSTREAM_TIMEOUT);
             Err(MeshError::Timeout)
+        }
+        Err((Failure::NoCluster, e)) => {
+            outcome.flags.insert(ResponseFlags::NO_CLUSTER);
+            Err(MeshError::ClusterNotFound(e.to_string()))
         }
         Err((Failure::Connect, e)) => {
             outcome

@@ -29,6 +29,7 @@ flags! {
     DELAY_INJECTED = 4 => "DI", "The request was delayed by fault injection.";
     FAULT_INJECTED = 5 => "FI", "The request was aborted by fault injection.";
     UPSTREAM_RETRY_LIMIT = 2 => "URX", "Upstream retry limit exceeded.";
+    STREAM_IDLE_TIMEOUT = 10 => "SI", "The stream idle timeout expired (408 for a stalled client, 504 for a stalled upstream).";
     NO_CLUSTER = 8 => "NC", "The upstream cluster was not found (503).";
 }
 

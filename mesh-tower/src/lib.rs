@@ -67,10 +67,14 @@ pub mod client;
 mod cluster;
 mod execute;
 pub mod flags;
+pub mod idle;
+pub mod loop_detect;
 pub mod metrics;
 pub mod options;
 pub mod rng;
 pub mod service;
+#[cfg(feature = "client")]
+mod upgrade;
 
 pub use backend::{Backends, Endpoint, EndpointService};
 pub use execute::{ClientAddr, RouteInfo};

@@ -1,5 +1,7 @@
 //! Settings of the layer. Every buffer has a cap here, and the docs say what happens past it.
 
+use std::time::Duration;
+
 use mesh_match::PathNormalization;
 
 /// A retry budget: retries in flight to a destination may not exceed `percent` of the
@@ -46,6 +48,23 @@ pub struct Options {
     /// Seed of the layer's random samples (splits, fault and mirror percentages, load
     /// balancing); default: from the clock.
     pub seed: Option<u64>,
+    /// The stream idle timeout (default 300 s, Envoy's `stream_idle_timeout`): when nothing
+    /// moves on a request for this long (no request body data from the client, no response
+    /// head or body data from the upstream) the layer gives up on it with flag `SI`: 408
+    /// `stream timeout` with `connection: close` when the client had not sent its whole
+    /// request, 504 `stream timeout` when the upstream had not answered, and a response
+    /// body that stalls this long is cut (the client's connection is closed). `None`
+    /// disables it (Istio's sidecar default, `0s`; Istio's EDGE profile for gateways uses
+    /// 300 s), which leaves every wait unbounded.
+    pub stream_idle_timeout: Option<Duration>,
+    /// The id this layer appends to the `CDN-Loop` header of every request it forwards
+    /// (RFC 8586, as Envoy's `cdn_loop` filter); a request that arrives with this id
+    /// already in it has passed this layer before and is answered 502 (see
+    /// [`loop_detect`](crate::loop_detect)). Default: an id unique to this layer
+    /// (`mesh-` and 16 hex digits), so that a chain of different layers is not a loop.
+    /// Give every replica of one deployment the same id to detect loops through a load
+    /// balancer in front of them.
+    pub cdn_loop_id: Option<String>,
 }
 
 impl Default for Options {
@@ -58,6 +77,8 @@ impl Default for Options {
             path_normalization: PathNormalization::Base,
             listener_port: None,
             seed: None,
+            stream_idle_timeout: Some(Duration::from_secs(300)),
+            cdn_loop_id: None,
         }
     }
 }

@@ -127,6 +127,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         identity: Identity::gateway("demo", "shop-gateway"),
         default_namespace: "default".into(),
         allow_any: false,
+        allow_any_to: Vec::new(),
+        listener: Default::default(),
+        reload: Default::default(),
         options: mesh_tower::Options {
             seed: Some(7),
             ..mesh_tower::Options::default()

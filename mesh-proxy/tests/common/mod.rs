@@ -244,6 +244,9 @@ pub fn settings(paths: Vec<PathBuf>) -> Settings {
         identity: Identity::gateway("demo", "edge"),
         default_namespace: "demo".to_owned(),
         allow_any: false,
+        allow_any_to: Vec::new(),
+        listener: Default::default(),
+        reload: Default::default(),
         options: mesh_tower::Options::default(),
         workers: 0,
     }

@@ -38,13 +38,37 @@ pub enum MeshError {
     /// The request body could not be read.
     #[error("error reading the request body: {0}")]
     Body(#[source] BoxError),
+    /// The request already passed this layer: its `CDN-Loop` header names this layer's id
+    /// (502, as Envoy's `cdn_loop` filter answers). See [`crate::loop_detect`].
+    #[error("request loop detected")]
+    LoopDetected,
+    /// The request's `CDN-Loop` header cannot be parsed (400, as Envoy's `cdn_loop` filter).
+    #[error("invalid CDN-Loop header")]
+    BadLoopHeader,
+    /// No activity on the stream for the stream idle timeout (flag `SI`, body
+    /// `stream timeout`): 408 and `connection: close` when the client had not sent its whole
+    /// request, 504 when the upstream had not answered. See [`crate::idle`].
+    #[error("stream timeout")]
+    StreamIdle {
+        /// Whether the client had sent its whole request (then the upstream stalled).
+        request_complete: bool,
+    },
 }
 
 impl MeshError {
     /// The status Envoy answers with.
     pub fn status(&self) -> StatusCode {
         match self {
-            MeshError::BadPath(_) | MeshError::Body(_) => StatusCode::BAD_REQUEST,
+            MeshError::BadPath(_) | MeshError::Body(_) | MeshError::BadLoopHeader => {
+                StatusCode::BAD_REQUEST
+            }
+            MeshError::LoopDetected => StatusCode::BAD_GATEWAY,
+            MeshError::StreamIdle {
+                request_complete: false,
+            } => StatusCode::REQUEST_TIMEOUT,
+            MeshError::StreamIdle {
+                request_complete: true,
+            } => StatusCode::GATEWAY_TIMEOUT,
             MeshError::NoRoute => StatusCode::NOT_FOUND,
             MeshError::Timeout => StatusCode::GATEWAY_TIMEOUT,
             MeshError::ClusterNotFound(_)
@@ -66,8 +90,25 @@ impl MeshError {
             }
             MeshError::ClusterNotFound(_) => String::new(),
             MeshError::BadPath(_) | MeshError::Body(_) => "Bad Request".to_owned(),
+            MeshError::LoopDetected => crate::loop_detect::LOOP_DETECTED_BODY.to_owned(),
+            MeshError::BadLoopHeader => crate::loop_detect::BAD_HEADER_BODY.to_owned(),
+            MeshError::StreamIdle { .. } => "stream timeout".to_owned(),
             other => other.to_string(),
         }
+    }
+}
+
+impl MeshError {
+    /// Whether the local reply closes the client's connection (Envoy closes an HTTP/1
+    /// connection whose request was not read to its end: a stalled client's 408, a 400 for a
+    /// bad request header).
+    pub fn closes_connection(&self) -> bool {
+        matches!(
+            self,
+            MeshError::StreamIdle {
+                request_complete: false
+            } | MeshError::BadLoopHeader
+        )
     }
 }
 

@@ -70,7 +70,9 @@ impl MeshLayer<Responses> {
         let rng = options
             .seed
             .map_or_else(Samples::from_entropy, Samples::new);
+        let loop_id = crate::loop_detect::LoopId::new(options.cdn_loop_id.as_deref());
         let shared = Shared {
+            loop_id,
             table: ArcSwap::new(table),
             backends: ArcSwap::from_pointee(backends),
             backends_generation: std::sync::atomic::AtomicU64::new(0),
@@ -155,5 +157,11 @@ impl MeshHandle {
     /// The metrics.
     pub fn metrics(&self) -> &Metrics {
         &self.shared.metrics
+    }
+
+    /// The id this layer appends to the `CDN-Loop` header of the requests it forwards
+    /// (see [`crate::loop_detect`]).
+    pub fn cdn_loop_id(&self) -> &str {
+        self.shared.loop_id.id()
     }
 }
