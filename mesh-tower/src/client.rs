@@ -22,13 +22,25 @@ use crate::execute::RouteInfo;
 /// The HTTP client endpoints use: HTTP/1.1, and HTTP/2 with prior knowledge when asked.
 pub type HttpClient = Client<HttpConnector, BoxBody>;
 
-/// A client with Envoy-like connection defaults (10 s connect timeout, keep-alive).
+/// A client with Envoy-like connection defaults (10 s connect timeout, keep-alive) and
+/// Envoy's limits on an upstream's HTTP/1 response head: 100 headers, 60 KiB, obsolete line
+/// folding accepted (past them: 502 `UPE`, see [`crate::upstream`]).
 pub fn http_client() -> HttpClient {
     let mut connector = HttpConnector::new();
     connector.set_connect_timeout(Some(std::time::Duration::from_secs(10)));
     connector.set_nodelay(true);
-    Client::builder(TokioExecutor::new()).build(connector)
+    Client::builder(TokioExecutor::new())
+        .http1_max_headers(UPSTREAM_MAX_HEADERS)
+        .http1_max_buf_size(UPSTREAM_MAX_HEAD_BYTES)
+        .http1_allow_obsolete_multiline_headers_in_responses(true)
+        .build(connector)
 }
+
+/// The most headers an upstream's response may have (Envoy's `max_headers_count` default).
+pub const UPSTREAM_MAX_HEADERS: usize = 100;
+/// The most bytes an upstream's response head may take (Envoy's `max_response_headers_kb`
+/// default, 60 KiB).
+pub const UPSTREAM_MAX_HEAD_BYTES: usize = 60 * 1024;
 
 /// An endpoint at `address` that forwards each request over `client`. The port is chosen per
 /// request from the destination port the mesh routed to: `ports` maps a service port to the
@@ -58,6 +70,7 @@ pub fn http_endpoint(
             let uri: Uri = format!("http://{host}:{port}{path}").parse()?;
             *req.uri_mut() = uri;
             let resp = client.request(req).await?;
+            crate::upstream::check_framing(&resp)?;
             Ok::<Response<BoxBody>, BoxError>(resp.map(boxed))
         }
     });

@@ -38,6 +38,26 @@ pub enum MeshError {
     /// The request body could not be read.
     #[error("error reading the request body: {0}")]
     Body(#[source] BoxError),
+    /// Refused before routing, as Envoy's HTTP/1 codec or connection manager refuses it
+    /// with Istio's settings (a method Envoy does not know, a malformed `Connection`
+    /// header, an upgrade Istio does not enable, `CONNECT`): Envoy's status and body.
+    #[error("request refused: {reason}")]
+    Refused {
+        /// The status Envoy answers with.
+        status: StatusCode,
+        /// The body Envoy answers with (`Bad Request`, or empty).
+        body: &'static str,
+        /// Why, for logs.
+        reason: &'static str,
+        /// Envoy closes the connection after this answer (its codec errors).
+        close: bool,
+    },
+    /// The upstream's response was malformed (502, `UPE`): a bad status line, conflicting
+    /// framing, a header Envoy's codec refuses, a head over the limits.
+    #[error(
+        "upstream connect error or disconnect/reset before headers. reset reason: protocol error"
+    )]
+    UpstreamProtocol(#[source] BoxError),
 }
 
 impl MeshError {
@@ -45,6 +65,8 @@ impl MeshError {
     pub fn status(&self) -> StatusCode {
         match self {
             MeshError::BadPath(_) | MeshError::Body(_) => StatusCode::BAD_REQUEST,
+            MeshError::Refused { status, .. } => *status,
+            MeshError::UpstreamProtocol(_) => StatusCode::BAD_GATEWAY,
             MeshError::NoRoute => StatusCode::NOT_FOUND,
             MeshError::Timeout => StatusCode::GATEWAY_TIMEOUT,
             MeshError::ClusterNotFound(_)
@@ -65,9 +87,17 @@ impl MeshError {
                     .to_owned()
             }
             MeshError::ClusterNotFound(_) => String::new(),
-            MeshError::BadPath(_) | MeshError::Body(_) => "Bad Request".to_owned(),
+            // Envoy 1.40's `path_normalization_failed` reply has no body (measured).
+            MeshError::BadPath(_) => String::new(),
+            MeshError::Body(_) => "Bad Request".to_owned(),
+            MeshError::Refused { body, .. } => (*body).to_owned(),
             other => other.to_string(),
         }
+    }
+
+    /// Whether Envoy closes the connection after this answer (`connection: close`).
+    pub fn closes_connection(&self) -> bool {
+        matches!(self, MeshError::Refused { close: true, .. })
     }
 }
 
@@ -76,3 +106,9 @@ impl MeshError {
 #[derive(Debug, thiserror::Error)]
 #[error("connection failure: {0}")]
 pub struct ConnectFailure(#[source] pub BoxError);
+
+/// An error of a backend whose upstream answered with a malformed response (502 `UPE`, as
+/// Envoy answers). Backends built on other clients can return it to get Envoy's treatment.
+#[derive(Debug, thiserror::Error)]
+#[error("upstream protocol error: {0}")]
+pub struct ProtocolError(#[source] pub BoxError);

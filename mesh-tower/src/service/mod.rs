@@ -63,6 +63,12 @@ impl Mode for Responses {
                     http::HeaderValue::from_static("text/plain"),
                 );
             }
+            if e.closes_connection() {
+                resp.headers_mut().insert(
+                    http::header::CONNECTION,
+                    http::HeaderValue::from_static("close"),
+                );
+            }
             resp
         }))
     }
