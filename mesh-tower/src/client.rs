@@ -24,7 +24,7 @@ pub type HttpClient = Client<HttpConnector, BoxBody>;
 
 /// A client with Envoy-like connection defaults (10 s connect timeout, keep-alive) and
 /// Envoy's limits on an upstream's HTTP/1 response head: 100 headers, 60 KiB, obsolete line
-/// folding accepted (past them: 502 `UPE`, see [`crate::upstream`]).
+/// folding accepted (past them: 502 `UPE`).
 pub fn http_client() -> HttpClient {
     let mut connector = HttpConnector::new();
     connector.set_connect_timeout(Some(std::time::Duration::from_secs(10)));

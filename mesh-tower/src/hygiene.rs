@@ -6,7 +6,8 @@
 //! `mesh-proxy/tests/envoy_edge.rs`, which checks the same inputs through Envoy and
 //! mesh-proxy):
 //!
-//! - HTTP/1 methods are case-sensitive and from a fixed list ([`KNOWN_METHODS`]): `delete`,
+//! - HTTP/1 methods are case-sensitive and from a fixed list
+//!   ([`mesh_match::ENVOY_HTTP1_METHODS`]): `delete`,
 //!   `Delete`, `FOO`, a 10 000-byte method get `400 Bad Request`, flag `DPE`, and
 //!   `connection: close`. HTTP/2 requests are not checked (Envoy forwards any method there).
 //! - `Connection` (HTTP/1): ten or more tokens, or naming `x-forwarded-for`,
@@ -31,46 +32,6 @@ use http::{Method, StatusCode, Version};
 
 use crate::flags::ResponseFlags;
 use crate::service::error::MeshError;
-
-/// The methods Envoy 1.40's HTTP/1 codec accepts (balsa's list, with `QUERY`), exactly as
-/// written: any other token, any other case, gets 400.
-pub(crate) const KNOWN_METHODS: [&str; 35] = [
-    "ACL",
-    "BIND",
-    "CHECKOUT",
-    "CONNECT",
-    "COPY",
-    "DELETE",
-    "GET",
-    "HEAD",
-    "LINK",
-    "LOCK",
-    "MERGE",
-    "MKACTIVITY",
-    "MKCALENDAR",
-    "MKCOL",
-    "MOVE",
-    "MSEARCH",
-    "NOTIFY",
-    "OPTIONS",
-    "PATCH",
-    "POST",
-    "PROPFIND",
-    "PROPPATCH",
-    "PURGE",
-    "PUT",
-    "QUERY",
-    "REBIND",
-    "REPORT",
-    "SEARCH",
-    "SOURCE",
-    "SUBSCRIBE",
-    "TRACE",
-    "UNBIND",
-    "UNLINK",
-    "UNLOCK",
-    "UNSUBSCRIBE",
-];
 
 /// Request headers Envoy 1.40 removes from a client's request at the edge (measured one by
 /// one): its router's and tracer's controls, and what only Envoy may set. Envoy then sets
@@ -200,7 +161,7 @@ fn connection_tokens(headers: &HeaderMap) -> impl Iterator<Item = &str> {
 /// an error is the answer to send instead (and its flag).
 pub(crate) fn check_request(parts: &mut Parts) -> Result<(), Refusal> {
     let http1 = parts.version <= Version::HTTP_11;
-    if http1 && !KNOWN_METHODS.contains(&parts.method.as_str()) {
+    if http1 && !mesh_match::is_envoy_http1_method(parts.method.as_str()) {
         return Err(bad_request("a method Envoy's HTTP/1 codec does not know"));
     }
     check_target(parts)?;

@@ -69,7 +69,10 @@ async fn the_layer_refuses_methods_envoy_refuses() {
     let m = handle.metrics().encode();
     assert_eq!(requests_total(&m, &[("response_flags", "DPE")]), 3, "{m}");
     let r = send(&svc, request(b"DELETE", Version::HTTP_11, &[])).await;
-    assert_eq!((r.status, r.body.as_str()), (StatusCode::FORBIDDEN, "denied"));
+    assert_eq!(
+        (r.status, r.body.as_str()),
+        (StatusCode::FORBIDDEN, "denied")
+    );
     let r = send(&svc, request(b"delete", Version::HTTP_2, &[])).await;
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(shop.seen()[0].method.as_str(), "delete");
@@ -157,7 +160,9 @@ impl Body for Cut {
         _: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         if std::mem::replace(&mut self.0, true) {
-            Poll::Ready(Some(Err("connection closed before message completed".into())))
+            Poll::Ready(Some(Err(
+                "connection closed before message completed".into()
+            )))
         } else {
             Poll::Ready(Some(Ok(Frame::data(Bytes::from_static(b"0123456789")))))
         }
@@ -185,7 +190,11 @@ async fn a_cut_response_body_is_counted_upe() {
         .expect("response mode");
     assert_eq!(resp.status(), StatusCode::OK);
     let m = handle.metrics().encode();
-    assert_eq!(requests_total(&m, &[("response_code", "200")]), 0, "counted too early");
+    assert_eq!(
+        requests_total(&m, &[("response_code", "200")]),
+        0,
+        "counted too early"
+    );
     assert!(resp.into_body().collect().await.is_err());
     let m = handle.metrics().encode();
     assert_eq!(
