@@ -5,6 +5,8 @@
 //!   from Envoy's admin API, so tests can run in parallel.
 //! - [`EchoUpstream`]: a std-only HTTP/1.1 server on 127.0.0.1 that answers every request
 //!   with `200` and a JSON description of what it received, and records it.
+//! - [`RawUpstream`]: a loopback upstream that answers each request with bytes chosen by
+//!   the test, written as they are (malformed or cut responses), then closes.
 //! - [`raw`]: send bytes on a socket and read an HTTP/1.1 answer, with a deadline.
 //! - [`shared_dir`]: the team's shared folder (Istio's corpus, scenarios) for tests that
 //!   read it: a loud failure in CI when it is missing, a skip with a message elsewhere.
@@ -26,8 +28,10 @@
 mod echo;
 mod process;
 pub mod raw;
+mod scripted;
 mod shared;
 
 pub use echo::{EchoUpstream, Received};
 pub use process::{Envoy, EnvoyError};
+pub use scripted::RawUpstream;
 pub use shared::shared_dir;

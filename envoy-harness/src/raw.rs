@@ -1,10 +1,11 @@
 //! Raw HTTP/1.1 exchanges: bytes out, one answer back, with a deadline. For inputs a client
 //! library would refuse to send.
 
+use std::io::Read;
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
-use crate::process::{read_to_end_until, write_all};
+use crate::process::write_all;
 
 /// How long [`send`] waits for the peer to answer and close.
 pub const PATIENCE: Duration = Duration::from_secs(10);
@@ -20,6 +21,11 @@ pub struct Reply {
     pub body: Vec<u8>,
     /// Every byte received.
     pub bytes: Vec<u8>,
+    /// The first answer arrived whole, as its framing (Content-Length or chunked encoding)
+    /// defines it. A response cut by the peer is not complete.
+    pub complete: bool,
+    /// The peer closed the connection (or reset it) before [`PATIENCE`] passed.
+    pub closed: bool,
 }
 
 impl Reply {
@@ -37,9 +43,10 @@ impl Reply {
     }
 }
 
-/// Sends `request` as is on a new connection, half-closes nothing, and reads until the peer
-/// closes or [`PATIENCE`] passes; then parses the first answer. Put `connection: close` in
-/// the request to get the answer promptly.
+/// Sends `request` as is on a new connection, half-closes nothing, and reads until the first
+/// answer is complete (by its Content-Length or chunked framing), the peer closes, or
+/// [`PATIENCE`] passes; then parses that answer. An answer framed by the end of the
+/// connection is read until the peer closes.
 pub fn send(addr: SocketAddr, request: &[u8]) -> Reply {
     let Ok(mut stream) = TcpStream::connect_timeout(&addr, PATIENCE) else {
         return Reply::default();
@@ -47,13 +54,100 @@ pub fn send(addr: SocketAddr, request: &[u8]) -> Reply {
     write_all(&mut stream, request);
     let mut bytes = Vec::new();
     let deadline = Instant::now() + PATIENCE;
-    read_to_end_until(&mut stream, deadline, &mut bytes);
-    parse(bytes)
+    let mut buf = [0u8; 8192];
+    let mut closed = false;
+    while !is_complete(&bytes) {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() || stream.set_read_timeout(Some(left)).is_err() {
+            break;
+        }
+        match stream.read(&mut buf) {
+            Ok(0) => {
+                closed = true;
+                break;
+            }
+            Ok(n) => bytes.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {
+                closed = true;
+                break;
+            }
+            Err(_) => break,
+        }
+    }
+    let mut reply = parse(bytes);
+    reply.closed = closed;
+    reply
+}
+
+/// Whether `bytes` hold a whole final answer: its head, and its body as Content-Length or
+/// chunked encoding frames it (none for 1xx, 204 and 304; interim 1xx answers are skipped).
+/// An answer without either framing ends with the connection, so it is never complete here.
+pub fn is_complete(bytes: &[u8]) -> bool {
+    let mut rest = bytes;
+    loop {
+        let Some(end) = find(rest, b"\r\n\r\n") else {
+            return false;
+        };
+        let head = String::from_utf8_lossy(&rest[..end]);
+        let body = &rest[end + 4..];
+        let status: u16 = head
+            .split("\r\n")
+            .next()
+            .and_then(|l| l.split(' ').nth(1))
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        if (100..200).contains(&status) && status != 101 {
+            rest = body;
+            continue;
+        }
+        if status == 101 || status == 204 || status == 304 {
+            return true;
+        }
+        let header = |name: &str| {
+            head.split("\r\n").skip(1).find_map(|l| {
+                let (n, v) = l.split_once(':')?;
+                n.trim()
+                    .eq_ignore_ascii_case(name)
+                    .then(|| v.trim().to_owned())
+            })
+        };
+        if header("transfer-encoding").is_some_and(|v| v.eq_ignore_ascii_case("chunked")) {
+            return chunked_end(body).is_some();
+        }
+        return match header("content-length").and_then(|v| v.parse::<usize>().ok()) {
+            Some(len) => body.len() >= len,
+            None => false,
+        };
+    }
+}
+
+/// Where a chunked body ends (after its last chunk and trailers), if it has.
+fn chunked_end(mut rest: &[u8]) -> Option<usize> {
+    let start = rest.len();
+    loop {
+        let eol = find(rest, b"\r\n")?;
+        let size_text = String::from_utf8_lossy(&rest[..eol]);
+        let size = usize::from_str_radix(size_text.split(';').next()?.trim(), 16).ok()?;
+        rest = &rest[eol + 2..];
+        if size == 0 {
+            // Trailers, then an empty line.
+            loop {
+                let eol = find(rest, b"\r\n")?;
+                let line_empty = eol == 0;
+                rest = &rest[eol + 2..];
+                if line_empty {
+                    return Some(start - rest.len());
+                }
+            }
+        }
+        rest = rest.get(size + 2..)?;
+    }
 }
 
 /// Parses the first HTTP/1.1 answer in `bytes`.
 pub fn parse(bytes: Vec<u8>) -> Reply {
     let mut reply = Reply {
+        complete: is_complete(&bytes),
         bytes,
         ..Reply::default()
     };

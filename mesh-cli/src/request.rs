@@ -260,9 +260,14 @@ impl Request {
         }
     }
 
-    /// The view that matching reads, or why the path is rejected.
-    pub(crate) fn view(&self) -> Result<RequestView<'_>, &NormalizeError> {
-        let path = self.normalized.as_ref()?;
+    /// The view that matching reads, or `Err` when Envoy refuses the request before
+    /// routing (see [`Request::rejection`]): a method its HTTP/1 codec does not know, or a
+    /// path it cannot normalize.
+    pub(crate) fn view(&self) -> Result<RequestView<'_>, ()> {
+        if !mesh_match::is_envoy_http1_method(self.method.as_str()) {
+            return Err(());
+        }
+        let path = self.normalized.as_ref().map_err(|_| ())?;
         Ok(RequestView::new(
             self.method.as_str(),
             &self.scheme,
@@ -314,8 +319,14 @@ impl Request {
         s
     }
 
-    /// Why Envoy rejects the path, as a sentence, when it does.
+    /// Why Envoy rejects the request, as a sentence, when it does.
     pub(crate) fn rejection(&self) -> Option<String> {
+        if !mesh_match::is_envoy_http1_method(self.method.as_str()) {
+            return Some(format!(
+                "Envoy answers 400 Bad Request (flag DPE): its HTTP/1 codec does not accept the method {:?} (methods are case-sensitive tokens from a fixed list)",
+                self.method.as_str()
+            ));
+        }
         self.normalized.as_ref().err().map(|e| {
             format!(
                 "Envoy answers 400 Bad Request: {e} (path {:?}, normalization {})",

@@ -69,7 +69,7 @@ fn json_shape() {
         j["outcomes"],
         json!([{"outcome": "redirect", "destination": null, "count": 10, "fraction": 1.0}])
     );
-    let j = simulate(&file, &["-n", "10", "http://reviews/a%zz"]);
+    let j = simulate(&file, &["-n", "10", "http://reviews/a%00"]);
     assert_eq!(j["outcomes"][0]["outcome"], "rejected");
     assert_eq!(j["outcomes"][0]["destination"], Value::Null);
 }

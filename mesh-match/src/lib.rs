@@ -1,5 +1,5 @@
-//! Istio's `HTTPMatchRequest` compiled into matchers with Envoy's semantics, and Istio's path
-//! normalization.
+//! Istio's `HTTPMatchRequest` compiled into matchers with Envoy's semantics, Istio's path
+//! normalization, and the request methods Envoy's HTTP/1 codec accepts.
 //!
 //! Everything request-time is a pure, synchronous, allocation-free function of a
 //! [`RequestView`]: `uri` (exact on the path without the query, prefix as a raw prefix of
@@ -34,6 +34,7 @@
 
 pub mod error;
 pub mod matcher;
+pub mod method;
 pub mod normalize;
 pub mod regex;
 pub mod request;
@@ -41,6 +42,7 @@ pub mod string;
 
 pub use error::CompileError;
 pub use matcher::{Condition, Failed, HttpMatch, Source, SourceSelector};
+pub use method::{ENVOY_HTTP1_METHODS, is_envoy_http1_method};
 pub use normalize::{NormalizeError, PathNormalization, normalize};
 pub use regex::{FullRegex, REGEX_SIZE_LIMIT};
 pub use request::{RequestView, authority_host, authority_port, normalize_target};

@@ -1,11 +1,29 @@
 //! Path normalization as Istio configures Envoy (`meshConfig.pathNormalization`), applied
-//! before matching so that `/a/../admin`, `/%61dmin` and (with `MERGE_SLASHES`) `//admin`
-//! cannot slip past a rule written for `/admin` (CVE-2021-31920).
+//! before matching so that `/a/../admin`, `/%61dmin`, `/public/..;/admin` and (with
+//! `MERGE_SLASHES`) `//admin` cannot slip past a rule written for `/admin` (CVE-2021-31920,
+//! CVE-2026-73511).
 //!
-//! Order, as Envoy applies it: decode escaped slashes (`DECODE_AND_MERGE_SLASHES` only),
-//! then RFC 3986 normalization (`\` to `/`, unreserved escapes decoded, characters invalid
-//! in a path escaped, dot segments removed), then merging of slashes. Only the path is
-//! normalized; the query is untouched.
+//! The steps and their order are Envoy 1.40's (`ConnectionManagerUtility::maybeNormalizePath`
+//! and `PathUtil`), measured on a real Envoy 1.40.0 with every target of
+//! `mesh-match/tests/data/envoy-paths.tsv` under each mode:
+//!
+//! 1. `DECODE_AND_MERGE_SLASHES` only: `%2F` becomes `/` and `%5C` becomes `\` (any case).
+//! 2. Path parameters are cut from dot segments: a segment (between literal `/`s) whose text
+//!    before its first `;` is `.` or `..` keeps only that text, so `/public/..;x/admin` is
+//!    `/public/../admin` (Envoy 1.40's fix for the servlet `..;` bypass). Only literal dots
+//!    count: `%2e%2e;` is left alone here and becomes `..;` in step 3, which Envoy forwards.
+//! 3. RFC 3986 normalization by the URL canonicalizer Envoy embeds (Chromium's, in the version
+//!    Envoy 1.40 links): `\` is a slash, unreserved escapes (`%61`, `%7E`, `%2e`) are decoded,
+//!    other escapes are kept as written, bytes that may not appear in a path are escaped
+//!    (`"` `<` `>` `^` `` ` `` `{` `|` `}`, controls, space, DEL, non-ASCII), a `%` that starts
+//!    no escape is kept, and an escape that only appears once an inner escape is decoded
+//!    (`%%30%30`) has its `%` written `%25`. Dot segments are removed and never climb above
+//!    the root. `%00` and NUL are errors (Envoy: 400).
+//! 4. `MERGE_SLASHES` and `DECODE_AND_MERGE_SLASHES`: runs of `/` become one.
+//!
+//! Only the path is normalized; the query is untouched. The result is not always a fixed
+//! point, exactly as in Envoy: `/a/%2e%2e;/b` gives `/a/..;/b`, which a second pass would
+//! shorten to `/b`.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -75,9 +93,6 @@ pub enum NormalizeError {
     /// `%00`, or a NUL byte.
     #[error("path must not contain a NUL character")]
     Nul,
-    /// `%` not followed by two hex digits.
-    #[error("path has an invalid percent-encoding")]
-    BadEscape,
 }
 
 fn hex(b: u8) -> Option<u8> {
@@ -89,13 +104,23 @@ fn hex(b: u8) -> Option<u8> {
     }
 }
 
+/// Characters an escape of which the canonicalizer decodes (RFC 3986's unreserved set).
 fn is_unreserved(b: u8) -> bool {
     b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~')
 }
 
-/// Bytes that the URL canonicalizer Envoy uses escapes in a path.
+/// Bytes the canonicalizer escapes when they appear unescaped in a path.
 fn must_escape(b: u8) -> bool {
-    b <= b' ' || b >= 0x7f || matches!(b, b'"' | b'<' | b'>' | b'`' | b'{' | b'}')
+    b <= b' '
+        || b >= 0x7f
+        || matches!(
+            b,
+            b'"' | b'#' | b'<' | b'>' | b'?' | b'^' | b'`' | b'{' | b'|' | b'}'
+        )
+}
+
+fn is_slash(b: u8) -> bool {
+    b == b'/' || b == b'\\'
 }
 
 /// Normalizes the path part of a request target (no query) per `mode`.
@@ -116,45 +141,225 @@ pub fn normalize(path: &str, mode: PathNormalization) -> Result<Cow<'_, str>, No
         mode,
         PathNormalization::MergeSlashes | PathNormalization::DecodeAndMergeSlashes
     );
-    let decode_slashes = mode == PathNormalization::DecodeAndMergeSlashes;
-    if is_clean(path, merge) {
+    if is_clean(path.as_bytes(), merge) {
         return Ok(Cow::Borrowed(path));
     }
-    // 1 and 2: escapes and characters.
-    let bytes = path.as_bytes();
-    let mut out: Vec<u8> = Vec::with_capacity(bytes.len());
+    let mut bytes = Cow::Borrowed(path.as_bytes());
+    if mode == PathNormalization::DecodeAndMergeSlashes {
+        bytes = Cow::Owned(unescape_slashes(&bytes));
+    }
+    let bytes = strip_dot_segment_parameters(&bytes);
+    let mut out = canonicalize(&bytes)?;
+    if merge {
+        merge_slashes(&mut out);
+    }
+    // Everything written is ASCII: escapes are kept or produced in ASCII, and decoded bytes
+    // are unreserved ASCII.
+    Ok(Cow::Owned(String::from_utf8_lossy(&out).into_owned()))
+}
+
+/// Whether normalization would leave `path` unchanged: no escape, backslash or byte to
+/// escape, no dot segment (with or without parameters) and, when merging, no `//`.
+fn is_clean(path: &[u8], merge: bool) -> bool {
+    if path
+        .iter()
+        .any(|&b| b == b'%' || b == b'\\' || must_escape(b))
+    {
+        return false;
+    }
+    if merge && path.windows(2).any(|w| w == b"//") {
+        return false;
+    }
+    !path.split(|b| *b == b'/').any(|segment| {
+        let name = segment.split(|b| *b == b';').next().unwrap_or(segment);
+        name == b"." || name == b".."
+    })
+}
+
+/// Step 1 of `DECODE_AND_MERGE_SLASHES`: `%2F` to `/`, `%5C` to `\`, in any case.
+fn unescape_slashes(path: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(path.len());
     let mut i = 0;
-    while i < bytes.len() {
-        let b = bytes[i];
-        match b {
-            b'%' => {
-                let (Some(h), Some(l)) = (
-                    bytes.get(i + 1).copied().and_then(hex),
-                    bytes.get(i + 2).copied().and_then(hex),
-                ) else {
-                    return Err(NormalizeError::BadEscape);
-                };
-                let decoded = h * 16 + l;
-                if decoded == 0 {
-                    return Err(NormalizeError::Nul);
-                }
-                if is_unreserved(decoded) {
-                    out.push(decoded);
-                } else if decode_slashes && (decoded == b'/' || decoded == b'\\') {
-                    // `%2F` and `%5C` become `/` (a backslash is a slash after BASE).
-                    out.push(b'/');
-                } else {
-                    out.extend_from_slice(&bytes[i..i + 3]);
-                }
+    while i < path.len() {
+        if path[i] == b'%' && i + 2 < path.len() {
+            let escape = &path[i + 1..i + 3];
+            if escape.eq_ignore_ascii_case(b"2f") {
+                out.push(b'/');
                 i += 3;
+                continue;
             }
+            if escape.eq_ignore_ascii_case(b"5c") {
+                out.push(b'\\');
+                i += 3;
+                continue;
+            }
+        }
+        out.push(path[i]);
+        i += 1;
+    }
+    out
+}
+
+/// Step 2: a segment whose text before its first `;` is `.` or `..` loses the parameters.
+fn strip_dot_segment_parameters(path: &[u8]) -> Cow<'_, [u8]> {
+    if !path.contains(&b';') {
+        return Cow::Borrowed(path);
+    }
+    let mut out = Vec::with_capacity(path.len());
+    for (k, segment) in path.split(|b| *b == b'/').enumerate() {
+        if k > 0 {
+            out.push(b'/');
+        }
+        let kept = match segment.iter().position(|b| *b == b';') {
+            Some(p) if matches!(&segment[..p], b"." | b"..") => &segment[..p],
+            _ => segment,
+        };
+        out.extend_from_slice(kept);
+    }
+    Cow::Owned(out)
+}
+
+/// `%` followed by two hex digits at `i`: the byte it encodes.
+fn decode_escape(input: &[u8], i: usize) -> Option<u8> {
+    let h = hex(*input.get(i + 1)?)?;
+    let l = hex(*input.get(i + 2)?)?;
+    Some(h * 16 + l)
+}
+
+/// A dot at `i`, literal or escaped: its length in the input (1 or 3).
+fn dot_at(input: &[u8], i: usize) -> Option<usize> {
+    match input.get(i..)? {
+        [b'.', ..] => Some(1),
+        [b'%', b'2', b'e' | b'E', ..] => Some(3),
+        _ => None,
+    }
+}
+
+/// What a dot that follows a slash means, and how many input bytes after it belong to it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Dot {
+    /// Part of a name (`.hidden`, `..a`).
+    Name,
+    /// `.` : the current directory.
+    Current(usize),
+    /// `..` : the parent directory.
+    Parent(usize),
+}
+
+/// Classifies the dot whose text ends at `after`.
+fn classify_after_dot(input: &[u8], after: usize) -> Dot {
+    match input.get(after) {
+        None => return Dot::Current(0),
+        Some(&b) if is_slash(b) => return Dot::Current(1),
+        Some(_) => {}
+    }
+    if let Some(second) = dot_at(input, after) {
+        match input.get(after + second) {
+            None => return Dot::Parent(second),
+            Some(&b) if is_slash(b) => return Dot::Parent(second + 1),
+            Some(_) => {}
+        }
+    }
+    Dot::Name
+}
+
+/// Drops the last segment of `out`, which ends with `/`, keeping its leading `/`; never
+/// goes above the root.
+fn back_up_to_previous_slash(out: &mut Vec<u8>) {
+    let Some(mut i) = out.len().checked_sub(1) else {
+        return;
+    };
+    if i == 0 {
+        return;
+    }
+    i -= 1;
+    while i > 0 && out[i] != b'/' {
+        i -= 1;
+    }
+    out.truncate(i + 1);
+}
+
+/// After an escape was decoded within two bytes of an earlier `%` that started no escape:
+/// if that `%` now starts a valid escape (`%%30%30` would read `%00`), it is written `%25`,
+/// so that normalizing cannot produce an escape the client did not send. `next` is the
+/// input position after the decoded escape.
+fn escape_nested_percent(input: &[u8], next: usize, percent: usize, out: &mut Vec<u8>) {
+    let len = out.len();
+    let appended = percent + 2 == len;
+    if appended {
+        // `%c` so far: look at the next input byte too.
+        match input.get(next) {
+            Some(&b) if b < 0x80 => out.push(b),
+            _ => return,
+        }
+    }
+    let forms_escape = out.len() == percent + 3
+        && out[percent] == b'%'
+        && hex(out[percent + 1]).is_some()
+        && hex(out[percent + 2]).is_some();
+    out.truncate(len);
+    if forms_escape {
+        out.splice(percent + 1..percent + 1, *b"25");
+    }
+}
+
+/// Step 3: the canonicalizer's path rules on a path that starts with `/`.
+fn canonicalize(input: &[u8]) -> Result<Vec<u8>, NormalizeError> {
+    let mut out: Vec<u8> = Vec::with_capacity(input.len() + 8);
+    // Where the last `%` that started no escape was written.
+    let mut stray_percent: Option<usize> = None;
+    let mut i = 0;
+    while i < input.len() {
+        if let Some(dot_len) = dot_at(input, i) {
+            if out.last() == Some(&b'/') {
+                match classify_after_dot(input, i + dot_len) {
+                    Dot::Name => {
+                        out.push(b'.');
+                        i += dot_len;
+                    }
+                    Dot::Current(consumed) => i += dot_len + consumed,
+                    Dot::Parent(consumed) => {
+                        back_up_to_previous_slash(&mut out);
+                        // A stray `%` in the dropped segment is gone with it.
+                        stray_percent = stray_percent.filter(|p| *p < out.len());
+                        i += dot_len + consumed;
+                    }
+                }
+            } else {
+                out.push(b'.');
+                i += dot_len;
+            }
+            continue;
+        }
+        match input[i] {
             b'\\' => {
                 out.push(b'/');
                 i += 1;
             }
+            b'%' => match decode_escape(input, i) {
+                Some(0) => return Err(NormalizeError::Nul),
+                Some(v) if is_unreserved(v) => {
+                    out.push(v);
+                    if let Some(p) = stray_percent.filter(|p| p + 3 >= out.len()) {
+                        escape_nested_percent(input, i + 3, p, &mut out);
+                    }
+                    i += 3;
+                }
+                Some(_) => {
+                    // Kept exactly as written, hex case included.
+                    out.extend_from_slice(&input[i..i + 3]);
+                    i += 3;
+                }
+                None => {
+                    stray_percent = Some(out.len());
+                    out.push(b'%');
+                    i += 1;
+                }
+            },
             0 => return Err(NormalizeError::Nul),
             b if must_escape(b) => {
-                out.extend_from_slice(format!("%{b:02X}").as_bytes());
+                out.push(b'%');
+                out.extend_from_slice(format!("{b:02X}").as_bytes());
                 i += 1;
             }
             b => {
@@ -163,82 +368,24 @@ pub fn normalize(path: &str, mode: PathNormalization) -> Result<Cow<'_, str>, No
             }
         }
     }
-    // 3: dot segments.
-    let mut out = remove_dot_segments(&out);
-    // 4: merge slashes, as Envoy's `PathUtil::mergeSlashes` does when the path has a `//`:
-    // a leading `/`, the non-empty segments joined by `/`, a trailing `/`. So a path of
-    // slashes only becomes `//`, not `/` (observed on Envoy 1.40).
-    if merge && out.windows(2).any(|w| w == b"//") {
-        let only_slashes = out.iter().all(|b| *b == b'/');
-        out.dedup_by(|a, b| *a == b'/' && *b == b'/');
-        if only_slashes {
-            out.push(b'/');
-        }
-    }
-    // Everything written is ASCII: escapes were kept or produced in ASCII, and decoded
-    // bytes are unreserved ASCII.
-    Ok(Cow::Owned(String::from_utf8_lossy(&out).into_owned()))
-}
-
-/// Whether normalization would leave `path` unchanged.
-fn is_clean(path: &str, merge: bool) -> bool {
-    let b = path.as_bytes();
-    for (i, &c) in b.iter().enumerate() {
-        match c {
-            b'%' | b'\\' => return false,
-            c if must_escape(c) => return false,
-            b'/' => {
-                let next = b.get(i + 1).copied();
-                if merge && next == Some(b'/') {
-                    return false;
-                }
-                if next == Some(b'.') {
-                    let after = b.get(i + 2).copied();
-                    if after.is_none() || after == Some(b'/') {
-                        return false;
-                    }
-                    if after == Some(b'.') && matches!(b.get(i + 3), None | Some(b'/')) {
-                        return false;
-                    }
-                }
-            }
-            _ => {}
-        }
-    }
-    true
-}
-
-/// RFC 3986 section 5.2.4 on a path that starts with `/`. The result starts with `/` and
-/// has no `.` or `..` segment.
-fn remove_dot_segments(path: &[u8]) -> Vec<u8> {
-    let mut segments: Vec<&[u8]> = Vec::new();
-    // Skip the leading '/', then split; a trailing '.' or '..' leaves a trailing slash.
-    let body = &path[1..];
-    let parts: Vec<&[u8]> = body.split(|c| *c == b'/').collect();
-    let last = parts.len().saturating_sub(1);
-    let mut trailing_slash = false;
-    for (i, seg) in parts.iter().enumerate() {
-        match *seg {
-            b"." => trailing_slash = i == last,
-            b".." => {
-                segments.pop();
-                trailing_slash = i == last;
-            }
-            s => {
-                segments.push(s);
-                trailing_slash = false;
-            }
-        }
-    }
-    let mut out = Vec::with_capacity(path.len());
-    for s in &segments {
-        out.push(b'/');
-        out.extend_from_slice(s);
-    }
-    if trailing_slash || out.is_empty() {
+    if out.is_empty() {
         out.push(b'/');
     }
-    out
+    Ok(out)
+}
+
+/// Step 4, as Envoy's `PathUtil::mergeSlashes` does when the path has a `//`: a leading
+/// `/`, the non-empty segments joined by `/`, a trailing `/`. So a path of slashes only
+/// becomes `//`, not `/` (observed on Envoy 1.40).
+fn merge_slashes(out: &mut Vec<u8>) {
+    if !out.windows(2).any(|w| w == b"//") {
+        return;
+    }
+    let only_slashes = out.iter().all(|b| *b == b'/');
+    out.dedup_by(|a, b| *a == b'/' && *b == b'/');
+    if only_slashes {
+        out.push(b'/');
+    }
 }
 
 #[cfg(test)]

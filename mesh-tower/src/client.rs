@@ -41,11 +41,17 @@ pub struct HttpClient {
 
 impl HttpClient {
     /// A client that refuses what `guard` refuses, with Envoy-like connection defaults
-    /// (10 s connect timeout, keep-alive).
+    /// (10 s connect timeout, keep-alive) and Envoy's limits on an upstream's HTTP/1
+    /// response head: 100 headers, 60 KiB, obsolete line folding accepted (past them: 502
+    /// `UPE`).
     pub fn new(guard: DestinationGuard) -> Self {
         let connector = GuardedConnector::new(guard.clone());
         HttpClient {
-            h1: Client::builder(TokioExecutor::new()).build(connector.clone()),
+            h1: Client::builder(TokioExecutor::new())
+                .http1_max_headers(UPSTREAM_MAX_HEADERS)
+                .http1_max_buf_size(UPSTREAM_MAX_HEAD_BYTES)
+                .http1_allow_obsolete_multiline_headers_in_responses(true)
+                .build(connector.clone()),
             h2: h2::H2Pool::new(connector),
             guard: Arc::new(guard),
         }
@@ -89,6 +95,12 @@ pub struct NoSuchPort {
     pub port: u16,
 }
 
+/// The most headers an upstream's response may have (Envoy's `max_headers_count` default).
+pub const UPSTREAM_MAX_HEADERS: usize = 100;
+/// The most bytes an upstream's response head may take (Envoy's `max_response_headers_kb`
+/// default, 60 KiB).
+pub const UPSTREAM_MAX_HEAD_BYTES: usize = 60 * 1024;
+
 /// An endpoint at `address` that forwards each request over `client`. The port is chosen per
 /// request from the service port the mesh routed to, through `ports` (a service port to the
 /// endpoint's port and protocol); a service port not in `ports` is refused with
@@ -130,6 +142,7 @@ pub fn http_endpoint(
             *req.uri_mut() = uri;
             *req.version_mut() = Version::HTTP_11;
             let resp = client.h1.request(req).await?;
+            crate::upstream::check_framing(&resp)?;
             Ok::<Response<BoxBody>, BoxError>(resp.map(boxed))
         }
     });

@@ -27,7 +27,8 @@ use crate::flags::ResponseFlags;
 use crate::metrics::{Metrics, RequestLabels};
 use crate::options::{Options, RetryBudget};
 use crate::rng::Samples;
-use crate::service::error::{ConnectFailure, MeshError};
+use crate::service::error::MeshError;
+use crate::upstream::{Failure, classify};
 
 /// The client's address, for `useSourceIp` hashing and sticky splits: insert it into the
 /// request's extensions (a proxy does this from its accepted connection).
@@ -136,46 +137,79 @@ pub(crate) async fn handle(
         cluster: None,
     };
     let result = guarded(&shared, inner, req, &mut outcome).await;
-    let status = match &result {
-        Ok(r) => r.status(),
-        Err(e) => e.status(),
+    let (code, grpc_status) = match &result {
+        Ok(r) => (
+            r.status().as_u16(),
+            r.headers()
+                .get(&GRPC_STATUS)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_owned(),
+        ),
+        Err(e) => (e.status().as_u16(), String::new()),
     };
-    let grpc_status = match &result {
-        Ok(r) => r
-            .headers()
-            .get(&GRPC_STATUS)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or(""),
-        Err(_) => "",
+    let record = Record {
+        shared,
+        outcome,
+        code,
+        grpc_status,
+        started,
     };
-    let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
-    let code = status.as_u16();
-    // Fast path: the destination's cached series for this code, flags and gRPC status.
-    let cached = outcome
-        .cluster
-        .as_ref()
-        .and_then(|c| c.series(code, outcome.flags, grpc_status));
-    let (counter, histogram) = match cached {
-        Some(series) => series,
-        None => {
-            let labels = request_labels(&shared, &outcome, code, grpc_status);
-            let counter = shared.metrics.requests.get_or_create(&labels).clone();
-            let histogram = shared.metrics.duration.get_or_create(&labels).clone();
-            if let Some(c) = &outcome.cluster {
-                c.remember_series(code, outcome.flags, grpc_status, &counter, &histogram);
-            }
-            (counter, histogram)
+    match result {
+        // Counted when the body ends, so that a body the upstream cuts is counted with
+        // `UPE`, never as a complete answer.
+        Ok(r) if !http_body::Body::is_end_stream(r.body()) => {
+            Ok(r.map(|b| crate::completion::counted(b, move |flags| record.finish(flags))))
         }
-    };
-    counter.inc();
-    histogram.observe(elapsed_ms);
-    tracing::debug!(
-        status = status.as_u16(),
-        flags = %outcome.flags,
-        destination = outcome.host.as_deref().unwrap_or(""),
-        "mesh request done"
-    );
-    result
+        other => {
+            record.finish(ResponseFlags::NONE);
+            other
+        }
+    }
+}
+
+/// A request's outcome, counted in Istio's metrics once its response has ended.
+pub(crate) struct Record {
+    shared: Arc<Shared>,
+    outcome: Outcome,
+    code: u16,
+    grpc_status: String,
+    started: Instant,
+}
+
+impl Record {
+    /// Counts the request, with `extra` flags (how its response body ended).
+    pub(crate) fn finish(mut self, extra: ResponseFlags) {
+        self.outcome.flags.insert(extra);
+        let (shared, outcome, code) = (&self.shared, &self.outcome, self.code);
+        let grpc_status = self.grpc_status.as_str();
+        let elapsed_ms = self.started.elapsed().as_secs_f64() * 1000.0;
+        // Fast path: the destination's cached series for this code, flags and gRPC status.
+        let cached = outcome
+            .cluster
+            .as_ref()
+            .and_then(|c| c.series(code, outcome.flags, grpc_status));
+        let (counter, histogram) = match cached {
+            Some(series) => series,
+            None => {
+                let labels = request_labels(shared, outcome, code, grpc_status);
+                let counter = shared.metrics.requests.get_or_create(&labels).clone();
+                let histogram = shared.metrics.duration.get_or_create(&labels).clone();
+                if let Some(c) = &outcome.cluster {
+                    c.remember_series(code, outcome.flags, grpc_status, &counter, &histogram);
+                }
+                (counter, histogram)
+            }
+        };
+        counter.inc();
+        histogram.observe(elapsed_ms);
+        tracing::debug!(
+            status = code,
+            flags = %outcome.flags,
+            destination = outcome.host.as_deref().unwrap_or(""),
+            "mesh request done"
+        );
+    }
 }
 
 /// [`route`] behind the edge guards that every embedding gets: loop detection (the
@@ -275,7 +309,11 @@ async fn route(
     req: Request<BoxBody>,
     outcome: &mut Outcome,
 ) -> Result<Response<BoxBody>, MeshError> {
-    let (parts, body) = req.into_parts();
+    let (mut parts, body) = req.into_parts();
+    if let Err(refusal) = crate::hygiene::check_request(&mut parts) {
+        outcome.flags.insert(refusal.flags);
+        return Err(refusal.error);
+    }
     let joined_hosts;
     let authority = match parts.uri.authority() {
         Some(a) => a.as_str(),
@@ -449,6 +487,7 @@ async fn execute(
             .await?;
             #[cfg(feature = "client")]
             crate::upgrade::splice(&head.parts.extensions, &head.parts.headers, &mut response);
+            crate::hygiene::sanitize_response(&mut response);
             apply_response_headers(rule, dest, response.headers_mut());
             if let (Some(cors), Some(origin)) = (&rule.cors, origin) {
                 if cors.allows(origin.as_bytes()) {
@@ -801,38 +840,13 @@ type UpstreamFuture = std::pin::Pin<
     Box<dyn std::future::Future<Output = Result<Response<BoxBody>, BoxError>> + Send>,
 >;
 
-/// How an attempt failed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Failure {
-    Connect,
-    Reset,
-    PerTryTimeout,
-    /// The endpoint has no such service port (the client's `NoSuchPort`): no cluster.
-    NoCluster,
-}
-
-fn classify(e: &BoxError) -> Failure {
-    if e.downcast_ref::<ConnectFailure>().is_some() {
-        return Failure::Connect;
-    }
-    #[cfg(feature = "client")]
-    if e.downcast_ref::<crate::client::NoSuchPort>().is_some() {
-        return Failure::NoCluster;
-    }
-    #[cfg(feature = "client")]
-    if let Some(he) = e.downcast_ref::<hyper_util::client::legacy::Error>() {
-        if he.is_connect() {
-            return Failure::Connect;
-        }
-    }
-    Failure::Reset
-}
-
 fn retry_on_failure(p: &RetryPolicy, f: Failure) -> bool {
     let any_reset = p.has(RetryOn::FiveXx) || p.has(RetryOn::GatewayError) || p.has(RetryOn::Reset);
     match f {
         Failure::Connect => any_reset || p.has(RetryOn::ConnectFailure),
-        Failure::Reset | Failure::PerTryTimeout => any_reset,
+        Failure::Reset | Failure::Termination | Failure::Protocol | Failure::PerTryTimeout => {
+            any_reset
+        }
         Failure::NoCluster => false,
     }
 }
@@ -1058,6 +1072,19 @@ fn finish(
                 reason: "remote reset",
                 source: e,
             })
+        }
+        Err((Failure::Termination, e)) => {
+            outcome
+                .flags
+                .insert(ResponseFlags::UPSTREAM_CONNECTION_TERMINATION);
+            Err(MeshError::Upstream {
+                reason: "connection termination",
+                source: e,
+            })
+        }
+        Err((Failure::Protocol, e)) => {
+            outcome.flags.insert(ResponseFlags::UPSTREAM_PROTOCOL_ERROR);
+            Err(MeshError::UpstreamProtocol(e))
         }
     }
 }

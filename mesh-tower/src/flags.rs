@@ -24,12 +24,15 @@ flags! {
     UPSTREAM_TIMEOUT = 3 => "UT", "Upstream request timeout (504).";
     UPSTREAM_RESET = 9 => "UR", "Upstream remote reset.";
     UPSTREAM_CONNECT_FAILURE = 1 => "UF", "Upstream connection failure (503).";
+    UPSTREAM_CONNECTION_TERMINATION = 13 => "UC", "The upstream closed the connection before answering (503).";
     OVERFLOW = 6 => "UO", "Upstream overflow: circuit breaking or retry budget (503).";
     NO_ROUTE = 0 => "NR", "No route configured for the request (404).";
     DELAY_INJECTED = 4 => "DI", "The request was delayed by fault injection.";
     FAULT_INJECTED = 5 => "FI", "The request was aborted by fault injection.";
     UPSTREAM_RETRY_LIMIT = 2 => "URX", "Upstream retry limit exceeded.";
     STREAM_IDLE_TIMEOUT = 10 => "SI", "The stream idle timeout expired (408 for a stalled client, 504 for a stalled upstream).";
+    DOWNSTREAM_PROTOCOL_ERROR = 14 => "DPE", "The request broke HTTP/1's rules as Envoy's codec enforces them (400).";
+    UPSTREAM_PROTOCOL_ERROR = 15 => "UPE", "The upstream's response was malformed or cut (502 before the head).";
     NO_CLUSTER = 8 => "NC", "The upstream cluster was not found (503).";
 }
 

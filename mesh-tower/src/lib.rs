@@ -65,8 +65,10 @@ pub mod body;
 #[cfg(feature = "client")]
 pub mod client;
 mod cluster;
+mod completion;
 mod execute;
 pub mod flags;
+mod hygiene;
 pub mod idle;
 pub mod loop_detect;
 pub mod metrics;
@@ -75,13 +77,14 @@ pub mod rng;
 pub mod service;
 #[cfg(feature = "client")]
 mod upgrade;
+mod upstream;
 
 pub use backend::{Backends, Endpoint, EndpointService};
 pub use execute::{ClientAddr, RouteInfo};
 pub use flags::ResponseFlags;
 pub use metrics::Metrics;
 pub use options::{Options, RetryBudget};
-pub use service::error::{ConnectFailure, MeshError};
+pub use service::error::{ConnectFailure, MeshError, ProtocolError};
 pub use service::layer::{MeshHandle, MeshLayer};
 pub use service::{Errors, MeshService, Mode, Responses};
 

@@ -53,6 +53,26 @@ pub enum MeshError {
         /// Whether the client had sent its whole request (then the upstream stalled).
         request_complete: bool,
     },
+    /// Refused before routing, as Envoy's HTTP/1 codec or connection manager refuses it
+    /// with Istio's settings (a method Envoy does not know, a malformed `Connection`
+    /// header, an upgrade Istio does not enable, `CONNECT`): Envoy's status and body.
+    #[error("request refused: {reason}")]
+    Refused {
+        /// The status Envoy answers with.
+        status: StatusCode,
+        /// The body Envoy answers with (`Bad Request`, or empty).
+        body: &'static str,
+        /// Why, for logs.
+        reason: &'static str,
+        /// Envoy closes the connection after this answer (its codec errors).
+        close: bool,
+    },
+    /// The upstream's response was malformed (502, `UPE`): a bad status line, conflicting
+    /// framing, a header Envoy's codec refuses, a head over the limits.
+    #[error(
+        "upstream connect error or disconnect/reset before headers. reset reason: protocol error"
+    )]
+    UpstreamProtocol(#[source] BoxError),
 }
 
 impl MeshError {
@@ -69,6 +89,8 @@ impl MeshError {
             MeshError::StreamIdle {
                 request_complete: true,
             } => StatusCode::GATEWAY_TIMEOUT,
+            MeshError::Refused { status, .. } => *status,
+            MeshError::UpstreamProtocol(_) => StatusCode::BAD_GATEWAY,
             MeshError::NoRoute => StatusCode::NOT_FOUND,
             MeshError::Timeout => StatusCode::GATEWAY_TIMEOUT,
             MeshError::ClusterNotFound(_)
@@ -89,25 +111,28 @@ impl MeshError {
                     .to_owned()
             }
             MeshError::ClusterNotFound(_) => String::new(),
-            MeshError::BadPath(_) | MeshError::Body(_) => "Bad Request".to_owned(),
+            // Envoy 1.40's `path_normalization_failed` reply has no body (measured).
+            MeshError::BadPath(_) => String::new(),
+            MeshError::Body(_) => "Bad Request".to_owned(),
+            MeshError::Refused { body, .. } => (*body).to_owned(),
             MeshError::LoopDetected => crate::loop_detect::LOOP_DETECTED_BODY.to_owned(),
             MeshError::BadLoopHeader => crate::loop_detect::BAD_HEADER_BODY.to_owned(),
             MeshError::StreamIdle { .. } => "stream timeout".to_owned(),
             other => other.to_string(),
         }
     }
-}
 
-impl MeshError {
-    /// Whether the local reply closes the client's connection (Envoy closes an HTTP/1
-    /// connection whose request was not read to its end: a stalled client's 408, a 400 for a
-    /// bad request header).
+    /// Whether Envoy closes the client's connection after this answer (`connection:
+    /// close`): its codec errors, and an HTTP/1 connection whose request was not read to its
+    /// end (a stalled client's 408, a 400 for a bad request header).
     pub fn closes_connection(&self) -> bool {
         matches!(
             self,
-            MeshError::StreamIdle {
-                request_complete: false
-            } | MeshError::BadLoopHeader
+            MeshError::Refused { close: true, .. }
+                | MeshError::StreamIdle {
+                    request_complete: false
+                }
+                | MeshError::BadLoopHeader
         )
     }
 }
@@ -117,3 +142,9 @@ impl MeshError {
 #[derive(Debug, thiserror::Error)]
 #[error("connection failure: {0}")]
 pub struct ConnectFailure(#[source] pub BoxError);
+
+/// An error of a backend whose upstream answered with a malformed response (502 `UPE`, as
+/// Envoy answers). Backends built on other clients can return it to get Envoy's treatment.
+#[derive(Debug, thiserror::Error)]
+#[error("upstream protocol error: {0}")]
+pub struct ProtocolError(#[source] pub BoxError);
