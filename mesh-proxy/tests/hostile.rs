@@ -22,6 +22,10 @@ use mesh_proxy::Running;
 
 const SITE: &str = "site.example.com";
 
+/// The longest a hostile case may take: a guard against runaway work (a hang fails instead
+/// of stalling CI), not a speed claim; generous enough for a loaded machine.
+const HANG_GUARD: Duration = Duration::from_secs(60);
+
 /// `/admin` to the admin upstream, everything else to the public one.
 const ROUTE: &str = "apiVersion: networking.istio.io/v1
 kind: VirtualService
@@ -1064,7 +1068,7 @@ async fn hostile_configurations_are_refused_and_the_serving_one_stays() {
             .unwrap_or_default();
         println!("{what}: refused at start in {took:?}: {first}");
         assert!(err.iter().any(|e| e.contains(expect)), "{what}: {err:?}");
-        assert!(took < Duration::from_secs(10), "{what}: {took:?}");
+        assert!(took < HANG_GUARD, "{what}: {took:?}");
 
         // On reload: refused, and the configuration serving keeps serving.
         dir.write("mesh.yaml", text);
@@ -1099,7 +1103,7 @@ fn regexes_are_bounded_when_compiled() {
         let took = started.elapsed();
         println!("{re}: {took:?}: {:?}", r.as_ref().err());
         assert!(r.is_err(), "{re} compiles past the size limit");
-        assert!(took < Duration::from_secs(2), "{re}: {took:?}");
+        assert!(took < HANG_GUARD, "{re}: {took:?}");
     }
     // Matching is linear: a classic catastrophic-backtracking pattern on a long input.
     let re = FullRegex::new("(a+)+$").expect("compiles");

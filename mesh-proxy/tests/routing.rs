@@ -119,7 +119,7 @@ impl Shop {
             (status, Duration::ZERO)
         })
         .await;
-        let slow = Upstream::with("slow", |_, _| (StatusCode::OK, Duration::from_secs(1))).await;
+        let slow = Upstream::with("slow", |_, _| (StatusCode::OK, Duration::from_secs(30))).await;
         let yaml = [
             GATEWAY.to_owned(),
             ROUTES.to_owned(),
@@ -316,9 +316,8 @@ async fn faults_abort_with_fi_and_delay_with_di() {
 
     let r = shop.get(SHOP, "/delay", &[]).await;
     assert_eq!((r.status, r.body.as_str()), (StatusCode::OK, "v1"));
-    // 200 ms fixed delay, measured loosely.
+    // 200 ms fixed delay: the request waited at least that long.
     assert!(r.elapsed >= Duration::from_millis(190), "{:?}", r.elapsed);
-    assert!(r.elapsed < Duration::from_secs(2), "{:?}", r.elapsed);
 
     let m = shop.metrics().await;
     let abort = [
@@ -366,9 +365,10 @@ async fn route_timeout_answers_504_with_ut() {
     let r = shop.get("slow.example.com", "/report", &[]).await;
     assert_eq!(r.status, StatusCode::GATEWAY_TIMEOUT, "{r:?}");
     assert_eq!(r.body, "upstream request timeout");
-    // The route timeout is 200 ms; the upstream would take 1 s.
+    // The route timeout is 200 ms; the upstream would take 30 s (the upper bound only tells
+    // the timeout from the upstream's answer, generously).
     assert!(r.elapsed >= Duration::from_millis(190), "{:?}", r.elapsed);
-    assert!(r.elapsed < Duration::from_millis(900), "{:?}", r.elapsed);
+    assert!(r.elapsed < Duration::from_secs(15), "{:?}", r.elapsed);
     assert_eq!(shop.slow.calls(), 1);
     let m = shop.metrics().await;
     let ut = [

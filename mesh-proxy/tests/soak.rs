@@ -715,7 +715,8 @@ async fn soak_under_faults_and_reloads_fails_only_by_design() {
     // Each write was seen: applied, or rejected (the initial load is not a reload).
     assert_eq!(applied, valid_writes as u64, "{m}");
     assert_eq!(rejected, invalid_writes as u64, "{m}");
-    assert!(shutdown_took < Duration::from_secs(5), "{shutdown_took:?}");
+    // Shutdown finishes (bounded by the drain, not hung); not a speed claim.
+    assert!(shutdown_took < Duration::from_secs(30), "{shutdown_took:?}");
     if let (Some(before), Some(after)) = (rss_before, rss_after) {
         // Generous: the soak's own samples are in there too.
         assert!(

@@ -18,7 +18,7 @@ use mesh_tower::client::{HttpClient, http_client};
 use mesh_tower::{Backends, MeshHandle, MeshLayer, Options, body};
 
 /// A backend server answering `<name> host=<Host> path=<path>` after `delay`; `/flaky` fails
-/// its first two calls of every three with 503; `/slow` answers after 800 ms.
+/// its first two calls of every three with 503; `/slow` answers after 30 s.
 async fn backend_with_delay(name: &'static str, calls: Arc<AtomicUsize>, delay: Duration) -> u16 {
     let echo = move |headers: HeaderMap, uri: Uri| async move {
         calls.fetch_add(1, Ordering::SeqCst);
@@ -48,7 +48,7 @@ async fn backend_with_delay(name: &'static str, calls: Arc<AtomicUsize>, delay: 
         .route(
             "/slow",
             axum_get(|| async {
-                tokio::time::sleep(Duration::from_millis(800)).await;
+                tokio::time::sleep(Duration::from_secs(30)).await;
                 "slow"
             }),
         )
@@ -232,7 +232,7 @@ async fn a_refused_connection_is_retried_by_default() {
 }
 
 /// Over real HTTP: `retries: {attempts: 3, retryOn: 5xx}` hides a backend failing two calls
-/// of three, and a 100 ms route timeout answers 504 long before the 800 ms backend.
+/// of three, and a 100 ms route timeout answers 504 long before the 30 s backend.
 #[tokio::test]
 async fn retries_and_timeouts_over_http() {
     let v1 = backend("v1", Arc::new(AtomicUsize::new(0))).await;
@@ -256,16 +256,17 @@ async fn retries_and_timeouts_over_http() {
     let took = started.elapsed();
     assert_eq!(r.status, StatusCode::GATEWAY_TIMEOUT);
     assert_eq!(r.body, "upstream request timeout");
-    assert!(took < Duration::from_millis(700), "{took:?}");
+    // Only tells the timeout from the backend's answer (30 s), generously.
+    assert!(took < Duration::from_secs(15), "{took:?}");
 }
 
 /// Over real HTTP: every request is mirrored to v2 with its Host kept, and a mirror that
-/// takes 500 ms to answer does not slow the primary.
+/// takes 3 s to answer does not slow the primary.
 #[tokio::test]
 async fn mirrors_arrive_over_http() {
     let (c1, c2) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
     let v1 = backend("v1", c1.clone()).await;
-    let v2 = backend_with_delay("v2", c2.clone(), Duration::from_millis(500)).await;
+    let v2 = backend_with_delay("v2", c2.clone(), Duration::from_secs(3)).await;
     let rules = r#"  - route:
     - destination: {host: shop, subset: v1}
     mirror: {host: shop, subset: v2}"#;
@@ -277,9 +278,10 @@ async fn mirrors_arrive_over_http() {
         assert_eq!(r.body, format!("v1 host=shop:80 path=/echo/{i}"));
     }
     let took = started.elapsed();
-    eprintln!("10 primaries with a 500 ms mirror: {took:?}");
-    // Sequential primaries held up by their copies would take 10 x 500 ms.
-    assert!(took < Duration::from_millis(2_500), "{took:?}");
+    eprintln!("10 primaries with a 3 s mirror: {took:?}");
+    // Sequential primaries held up by their copies would take 10 x 3 s; the bound only
+    // tells the two apart, generously.
+    assert!(took < Duration::from_secs(15), "{took:?}");
     for _ in 0..200 {
         if c2.load(Ordering::SeqCst) == 10 {
             break;
