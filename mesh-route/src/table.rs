@@ -197,28 +197,17 @@ impl RouteTable {
                     .cloned()
                     .map(AnyResource::ServiceEntry),
             );
-        let g = &resources.gateway_api;
-        let all = all
-            .chain(
-                g.gateways
-                    .iter()
-                    .cloned()
-                    .map(AnyResource::KubernetesGateway),
-            )
-            .chain(
-                g.gateway_classes
-                    .iter()
-                    .cloned()
-                    .map(AnyResource::GatewayClass),
-            )
-            .chain(g.http_routes.iter().cloned().map(AnyResource::HttpRoute))
-            .chain(g.grpc_routes.iter().cloned().map(AnyResource::GrpcRoute))
-            .chain(
-                g.reference_grants
-                    .iter()
-                    .cloned()
-                    .map(AnyResource::ReferenceGrant),
-            );
+        // Gateway API resources the API server would reject (their CRDs' validation).
+        for f in mesh_model::validate::validate_gateway_api(resources) {
+            if f.severity == Severity::Error {
+                problems.push(Problem {
+                    resource: f.resource,
+                    path: f.path,
+                    message: f.message,
+                    origin: f.origin.to_string(),
+                });
+            }
+        }
         for r in all {
             for f in validate_resource(&r) {
                 if f.severity == Severity::Error {

@@ -330,10 +330,10 @@ async fn execute(
                 if preflight {
                     note_destination(outcome, &target);
                     if cors.allows(origin.as_bytes()) {
-                        return Ok(preflight_response(cors, origin));
+                        return Ok(preflight_response(cors, Some(origin), headers));
                     }
                     if !cors.forward_unmatched_preflights {
-                        return Ok(local_reply(StatusCode::OK, ""));
+                        return Ok(preflight_response(cors, None, headers));
                     }
                 }
             }
@@ -415,17 +415,61 @@ fn note_destination(outcome: &mut Outcome, target: &Target<'_>) {
     outcome.subset_version = Some(Arc::from(version));
 }
 
-fn preflight_response(cors: &CorsPolicy, origin: &HeaderValue) -> Response<BoxBody> {
+/// Envoy's answer to a preflight (observed on Envoy 1.40): from an allowed origin,
+/// `Allow-Origin` and `Expose-Headers` with the policy's methods, headers, max age and
+/// credentials; from another origin, when unmatched preflights are not forwarded, 200 with
+/// the policy's methods, headers, max age and credentials but no `Allow-Origin` or
+/// `Expose-Headers`. A policy that allows the methods `*` (or the headers `*`) answers with
+/// the request's `Access-Control-Request-Method` (`-Headers`, empty when absent) instead.
+fn preflight_response(
+    cors: &CorsPolicy,
+    origin: Option<&HeaderValue>,
+    request: &HeaderMap,
+) -> Response<BoxBody> {
     let mut r = Response::new(body::empty());
     let h = r.headers_mut();
-    h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin.clone());
+    if let Some(origin) = origin {
+        h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin.clone());
+        if let Some(v) = cors
+            .expose_headers
+            .as_deref()
+            .and_then(|v| HeaderValue::from_str(v).ok())
+        {
+            h.insert(header::ACCESS_CONTROL_EXPOSE_HEADERS, v);
+        }
+    }
     let mut put = |name: HeaderName, value: &Option<String>| {
         if let Some(v) = value.as_deref().and_then(|v| HeaderValue::from_str(v).ok()) {
             h.insert(name, v);
         }
     };
-    put(header::ACCESS_CONTROL_ALLOW_METHODS, &cors.allow_methods);
-    put(header::ACCESS_CONTROL_ALLOW_HEADERS, &cors.allow_headers);
+    let echo = |name: HeaderName, asked: HeaderName, value: &Option<String>| match value.as_deref()
+    {
+        Some("*") => Some((
+            name,
+            Some(request.get(asked).map_or_else(String::new, |v| {
+                String::from_utf8_lossy(v.as_bytes()).into()
+            })),
+        )),
+        _ => None,
+    };
+    for (name, asked, value) in [
+        (
+            header::ACCESS_CONTROL_ALLOW_METHODS,
+            header::ACCESS_CONTROL_REQUEST_METHOD,
+            &cors.allow_methods,
+        ),
+        (
+            header::ACCESS_CONTROL_ALLOW_HEADERS,
+            header::ACCESS_CONTROL_REQUEST_HEADERS,
+            &cors.allow_headers,
+        ),
+    ] {
+        match echo(name.clone(), asked, value) {
+            Some((name, echoed)) => put(name, &echoed),
+            None => put(name, value),
+        }
+    }
     put(
         header::ACCESS_CONTROL_MAX_AGE,
         &cors.max_age.map(|s| s.to_string()),

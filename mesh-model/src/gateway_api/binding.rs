@@ -88,6 +88,11 @@ impl<'r> RouteRef<'r> {
     }
 }
 
+/// Whether every parentRef of a route names a Service: a mesh-only route.
+pub fn mesh_only(parent_refs: &[ParentReference]) -> bool {
+    !parent_refs.is_empty() && parent_refs.iter().all(ParentReference::is_service)
+}
+
 /// Every HTTPRoute and GRPCRoute of the input.
 pub fn routes(resources: &Resources) -> impl Iterator<Item = RouteRef<'_>> {
     let g = &resources.gateway_api;
@@ -399,12 +404,15 @@ pub struct Backend {
     pub problem: Option<Condition>,
 }
 
-/// Resolves a backendRef of a route of `route_kind` in `route_namespace`.
+/// Resolves a backendRef of a route of `route_kind` in `route_namespace`. `mesh`: the route
+/// serves only mesh parents (GAMMA), where a backend in another namespace needs no
+/// ReferenceGrant (as Istio enforces grants for Gateway parents only).
 pub fn resolve_backend(
     resources: &Resources,
     route_kind: Kind,
     route_namespace: &str,
     b: &BackendObjectReference,
+    mesh: bool,
 ) -> Backend {
     let ns = b.namespace_or(route_namespace);
     let port = b.port.and_then(|p| u16::try_from(p).ok());
@@ -455,6 +463,7 @@ pub fn resolve_backend(
         return out;
     }
     if ns != route_namespace
+        && !mesh
         && !reference_granted(
             resources,
             route_kind,

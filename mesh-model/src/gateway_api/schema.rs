@@ -37,6 +37,9 @@ pub struct Violation {
 pub struct Schemas {
     kinds: Vec<(Kind, Json)>,
     rules: HashMap<String, Result<Expr, String>>,
+    /// The schemas' `pattern`s, compiled once (`None`: the pattern does not compile, and
+    /// no value matches it).
+    patterns: HashMap<String, Option<regex::Regex>>,
 }
 
 impl Default for Schemas {
@@ -50,6 +53,7 @@ impl Schemas {
     pub fn new() -> Self {
         let mut kinds = Vec::new();
         let mut rules = HashMap::new();
+        let mut patterns = HashMap::new();
         for (kind, text) in [
             (Kind::KubernetesGateway, GATEWAYS),
             (Kind::GatewayClass, GATEWAY_CLASSES),
@@ -61,9 +65,14 @@ impl Schemas {
             let doc: Json = serde_json::from_str(text).unwrap_or(Json::Null);
             let spec = doc.get("spec").cloned().unwrap_or(Json::Null);
             collect_rules(&spec, &mut rules);
+            collect_patterns(&spec, &mut patterns);
             kinds.push((kind, spec));
         }
-        Schemas { kinds, rules }
+        Schemas {
+            kinds,
+            rules,
+            patterns,
+        }
     }
 
     /// The number of distinct CEL rules, and those that could not be parsed (with why).
@@ -114,7 +123,7 @@ impl Schemas {
             return;
         }
         let mut local = Vec::new();
-        value_constraints(s, v, path, &mut local);
+        value_constraints(s, v, path, &self.patterns, &mut local);
         let ok = local.is_empty();
         out.extend(local);
         match v {
@@ -217,6 +226,23 @@ impl Schemas {
     }
 }
 
+fn collect_patterns(s: &Json, out: &mut HashMap<String, Option<regex::Regex>>) {
+    match s {
+        Json::Object(m) => {
+            if let Some(p) = m.get("pattern").and_then(Json::as_str) {
+                out.entry(p.to_owned()).or_insert_with(|| {
+                    regex::RegexBuilder::new(p).size_limit(1 << 20).build().ok()
+                });
+            }
+            for v in m.values() {
+                collect_patterns(v, out);
+            }
+        }
+        Json::Array(a) => a.iter().for_each(|v| collect_patterns(v, out)),
+        _ => {}
+    }
+}
+
 fn collect_rules(s: &Json, rules: &mut HashMap<String, Result<Expr, String>>) {
     match s {
         Json::Object(m) => {
@@ -303,7 +329,13 @@ fn shown(v: &Json) -> String {
 }
 
 /// The constraints on a value itself (not its children).
-fn value_constraints(s: &Json, v: &Json, path: &str, out: &mut Vec<Violation>) {
+fn value_constraints(
+    s: &Json,
+    v: &Json,
+    path: &str,
+    patterns: &HashMap<String, Option<regex::Regex>>,
+    out: &mut Vec<Violation>,
+) {
     let mut push = |message: String| {
         out.push(Violation {
             path: path.to_owned(),
@@ -338,11 +370,14 @@ fn value_constraints(s: &Json, v: &Json, path: &str, out: &mut Vec<Violation>) {
                 ));
             }
             if let Some(p) = s.get("pattern").and_then(Json::as_str) {
-                let ok = regex::RegexBuilder::new(p)
-                    .size_limit(1 << 20)
-                    .build()
-                    .map(|re| re.is_match(text))
-                    .unwrap_or(false);
+                let ok = match patterns.get(p) {
+                    Some(Some(re)) => re.is_match(text),
+                    Some(None) => false,
+                    None => regex::RegexBuilder::new(p)
+                        .size_limit(1 << 20)
+                        .build()
+                        .is_ok_and(|re| re.is_match(text)),
+                };
                 if !ok {
                     push(format!(
                         "Invalid value: {}: {path} in body should match '{p}'",
@@ -441,7 +476,7 @@ fn value_constraints(s: &Json, v: &Json, path: &str, out: &mut Vec<Violation>) {
         _ => {}
     }
     if let Some(any) = s.get("anyOf").and_then(Json::as_array) {
-        if !any.iter().any(|sub| sub_ok(sub, v)) {
+        if !any.iter().any(|sub| sub_ok(sub, v, patterns)) {
             out.push(Violation {
                 path: path.to_owned(),
                 message: format!(
@@ -452,7 +487,7 @@ fn value_constraints(s: &Json, v: &Json, path: &str, out: &mut Vec<Violation>) {
         }
     }
     if let Some(one) = s.get("oneOf").and_then(Json::as_array) {
-        if one.iter().filter(|sub| sub_ok(sub, v)).count() != 1 {
+        if one.iter().filter(|sub| sub_ok(sub, v, patterns)).count() != 1 {
             out.push(Violation {
                 path: path.to_owned(),
                 message: format!(
@@ -465,21 +500,21 @@ fn value_constraints(s: &Json, v: &Json, path: &str, out: &mut Vec<Violation>) {
 }
 
 /// Whether `v` satisfies a value-validation subschema (of `anyOf`, `oneOf`, `not`).
-fn sub_ok(s: &Json, v: &Json) -> bool {
+fn sub_ok(s: &Json, v: &Json, patterns: &HashMap<String, Option<regex::Regex>>) -> bool {
     let mut errs = Vec::new();
-    value_constraints(s, v, "", &mut errs);
+    value_constraints(s, v, "", patterns, &mut errs);
     if !errs.is_empty() {
         return false;
     }
     if let Some(not) = s.get("not")
-        && sub_ok(not, v)
+        && sub_ok(not, v, patterns)
     {
         return false;
     }
     if let (Some(props), Json::Object(map)) = (s.get("properties").and_then(Json::as_object), v) {
         for (k, ps) in props {
             if let Some(child) = map.get(k)
-                && !sub_ok(ps, child)
+                && !sub_ok(ps, child, patterns)
             {
                 return false;
             }

@@ -142,7 +142,21 @@ fn backend_status<S: Spec>(
     path: String,
     sink: &mut Sink<'_>,
 ) {
-    let resolved = binding::resolve_backend(resources, S::KIND, r.namespace(), b);
+    let mesh = match S::KIND {
+        Kind::HttpRoute => resources
+            .gateway_api
+            .http_routes
+            .iter()
+            .find(|x| x.namespace() == r.namespace() && x.name() == r.name())
+            .is_some_and(|x| binding::mesh_only(&x.spec.parent_refs)),
+        _ => resources
+            .gateway_api
+            .grpc_routes
+            .iter()
+            .find(|x| x.namespace() == r.namespace() && x.name() == r.name())
+            .is_some_and(|x| binding::mesh_only(&x.spec.parent_refs)),
+    };
+    let resolved = binding::resolve_backend(resources, S::KIND, r.namespace(), b, mesh);
     if let Some(c) = &resolved.problem {
         condition(sink, RESOLVED_REFS, path, c);
     }

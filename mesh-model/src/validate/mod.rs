@@ -129,7 +129,14 @@ pub fn validate(resources: &Resources) -> Report {
     Report { findings }
 }
 
-/// Validates one resource of any kind with Istio's per-resource rules (no analyzers).
+/// The CRD validation of every Gateway API resource of `resources` (the errors the API
+/// server would reject them with; no status conditions).
+pub fn validate_gateway_api(resources: &Resources) -> Vec<Finding> {
+    gateway_api::validate_all(resources)
+}
+
+/// Validates one resource of any kind with Istio's per-resource rules, or a Gateway API
+/// resource with its CRD's (no analyzers).
 pub fn validate_resource(r: &crate::resource::AnyResource) -> Vec<Finding> {
     use crate::resource::AnyResource;
     match r {

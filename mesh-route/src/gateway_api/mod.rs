@@ -230,6 +230,7 @@ pub(crate) fn compile_gateway(
     }
     let mut ctx = RuleCtx {
         resources,
+        mesh: false,
         drs,
         warnings: &mut warnings,
     };
@@ -305,6 +306,7 @@ pub(crate) fn compile_mesh(
     }
     let mut ctx = RuleCtx {
         resources,
+        mesh: true,
         drs,
         warnings: &mut warnings,
     };
@@ -331,9 +333,6 @@ pub(crate) fn compile_mesh(
                 continue;
             }
             let producer = cr.route.namespace == namespace;
-            if !producer && cr.route.namespace != proxy_ns {
-                continue;
-            }
             let svc = services
                 .entry((namespace.clone(), name.clone()))
                 .or_insert_with(|| Svc {
@@ -342,6 +341,11 @@ pub(crate) fn compile_mesh(
                     consumer_ports: Some(Vec::new()),
                     producer_ports: Some(Vec::new()),
                 });
+            // A consumer route of another namespace does not apply to this client; the
+            // Service still gets its virtual host (with the default route) below.
+            if !producer && cr.route.namespace != proxy_ns {
+                continue;
+            }
             let (list, ports) = if producer {
                 (&mut svc.producer, &mut svc.producer_ports)
             } else {
@@ -383,8 +387,15 @@ pub(crate) fn compile_mesh(
             host.clone(),
             pending,
         );
-        // Ports no route covers keep the Service's default route.
-        if let Some(covered) = covered {
+        // Ports no route covers keep the Service's default route; a Service whose routes
+        // all belong to other clients keeps it on every port.
+        if vh.entries.is_empty() {
+            vh.entries.push(RouteEntry {
+                rule: Arc::new(rules::default_to_service(&ctx, &host)),
+                matcher: None,
+                match_index: 0,
+            });
+        } else if let Some(covered) = covered {
             let ports: Vec<u16> = resources
                 .kubernetes
                 .service_named(&ns, &name)

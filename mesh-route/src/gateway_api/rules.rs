@@ -42,6 +42,8 @@ use crate::rule::{Action, Mirror, Rule, RuleNames, Split};
 /// What rules are compiled with.
 pub(crate) struct RuleCtx<'a, 'r> {
     pub(crate) resources: &'r Resources,
+    /// Compiling for sidecars (GAMMA): backends of other namespaces need no ReferenceGrant.
+    pub(crate) mesh: bool,
     pub(crate) drs: &'a DrIndex<'r>,
     pub(crate) warnings: &'a mut Vec<Warning>,
 }
@@ -468,7 +470,13 @@ fn compile<S: mesh_model::resource::Spec>(
         });
     let mut mirrors = Vec::new();
     for (i, m) in &r.mirrors {
-        let b = binding::resolve_backend(ctx.resources, S::KIND, route.namespace(), &m.backend_ref);
+        let b = binding::resolve_backend(
+            ctx.resources,
+            S::KIND,
+            route.namespace(),
+            &m.backend_ref,
+            ctx.mesh,
+        );
         if let Some(c) = &b.problem {
             ctx.warn(
                 route,
@@ -517,8 +525,13 @@ fn compile<S: mesh_model::resource::Spec>(
             if b.weight <= 0 {
                 continue;
             }
-            let resolved =
-                binding::resolve_backend(ctx.resources, S::KIND, route.namespace(), &b.object);
+            let resolved = binding::resolve_backend(
+                ctx.resources,
+                S::KIND,
+                route.namespace(),
+                &b.object,
+                ctx.mesh,
+            );
             if let Some(c) = &resolved.problem {
                 ctx.warn(
                     route,
