@@ -489,6 +489,21 @@ impl RouteTable {
                 warnings.push(problem(&dr.key(), &dr.origin, path, message));
             }
         }
+        // Istio also serves VirtualServices bound to a Gateway API Gateway by name; this
+        // engine serves the Gateway's routes only.
+        let gateway_name = identity.gateway_name();
+        for vs in &resources.virtual_services {
+            for (i, g) in vs.spec.gateways.iter().enumerate() {
+                if resolve_gateway_name(g, vs.namespace()) == gateway_name {
+                    warnings.push(problem(
+                        &vs.key(),
+                        &vs.origin,
+                        format!("spec.gateways[{i}]"),
+                        format!("the VirtualService is bound to the Gateway API Gateway {gateway_name}, whose table serves its HTTPRoutes and GRPCRoutes only: the VirtualService's routes are not executed there"),
+                    ));
+                }
+            }
+        }
         RouteTable {
             identity: identity.clone(),
             vhosts,
@@ -497,18 +512,6 @@ impl RouteTable {
             https_redirect: Redirect::https(),
             warnings,
         }
-    }
-
-    /// The ports a gateway's table serves HTTP on (empty for a sidecar).
-    pub fn gateway_ports(&self) -> Vec<u16> {
-        let mut ports: Vec<u16> = match &self.listeners {
-            Listeners::Sidecar(_) => Vec::new(),
-            Listeners::Gateway(ports) => ports.iter().map(|(p, _)| *p).collect(),
-            Listeners::GatewayApi(l) => l.ports().collect(),
-        };
-        ports.sort_unstable();
-        ports.dedup();
-        ports
     }
 
     /// The proxy this table is for.

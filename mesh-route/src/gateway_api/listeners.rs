@@ -58,9 +58,4 @@ impl Listeners {
         let slot = p.listeners.lookup(host)?;
         p.hosts.get(slot)?.lookup(host)
     }
-
-    /// The ports served.
-    pub(crate) fn ports(&self) -> impl Iterator<Item = u16> + '_ {
-        self.ports.iter().map(|p| p.port)
-    }
 }

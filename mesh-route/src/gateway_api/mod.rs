@@ -3,7 +3,7 @@
 //!
 //! - **A Gateway** (`--gateway ns/name` naming a `gateway.networking.k8s.io` Gateway): each
 //!   HTTP or HTTPS listener port serves the routes attached to its listeners
-//!   ([`binding`](mesh_model::gateway_api::binding): parentRefs with `sectionName` and
+//!   (`mesh_model::gateway_api::binding`: parentRefs with `sectionName` and
 //!   `port`, `allowedRoutes`, hostname intersection). A request picks the port's listener
 //!   with the most specific hostname that matches its host (exact, then the longest
 //!   wildcard, then none), and within it the virtual host of the most specific route
@@ -20,7 +20,7 @@
 //!   limits the route to that port; requests on the Service's other ports take the
 //!   Service's default route.
 //!
-//! Rules become [`Rule`](crate::Rule)s through Istio's own translation (see `rules`).
+//! Rules become [`Rule`]s through Istio's own translation (see `rules`).
 
 mod listeners;
 pub mod precedence;
@@ -31,7 +31,7 @@ use std::sync::Arc;
 
 use mesh_match::HttpMatch;
 use mesh_model::gateway_api::binding::{self, Parent, RouteRef};
-use mesh_model::gateway_api::{Gateway, GrpcRoute, HttpRoute};
+use mesh_model::gateway_api::{Gateway, GrpcRoute, HttpRoute, ParentReference};
 use mesh_model::{Resource, Resources};
 
 pub(crate) use listeners::Listeners;
@@ -146,19 +146,25 @@ fn warning<S: mesh_model::resource::Spec>(
     }
 }
 
-/// Every route of the input, in precedence order of routes (oldest first, then
+/// The routes of the input whose parentRefs `wanted` accepts (given the parentRefs and the
+/// route's namespace), in precedence order of routes (oldest first, then
 /// `namespace/name`), each compiled once.
 fn compile_routes<'r>(
     ctx: &mut RuleCtx<'_, 'r>,
     resources: &'r Resources,
+    wanted: impl Fn(&[ParentReference], &str) -> bool,
 ) -> Vec<CompiledRoute<'r>> {
     let g = &resources.gateway_api;
     let mut out: Vec<CompiledRoute<'r>> = Vec::new();
     for r in &g.http_routes {
-        out.push(compile_http(ctx, r));
+        if wanted(&r.spec.parent_refs, r.namespace()) {
+            out.push(compile_http(ctx, r));
+        }
     }
     for r in &g.grpc_routes {
-        out.push(compile_grpc(ctx, r));
+        if wanted(&r.spec.parent_refs, r.namespace()) {
+            out.push(compile_grpc(ctx, r));
+        }
     }
     out.sort_by(|a, b| {
         let ka = (
@@ -234,7 +240,11 @@ pub(crate) fn compile_gateway(
         drs,
         warnings: &mut warnings,
     };
-    let routes = compile_routes(&mut ctx, resources);
+    let routes = compile_routes(&mut ctx, resources, |parents, ns| {
+        parents
+            .iter()
+            .any(|p| binding::names_gateway(p, ns, gw.namespace(), gw.name()))
+    });
     // (listener, hostname) -> pending entries
     let mut hosts: BTreeMap<(usize, String), Vec<Pending>> = BTreeMap::new();
     for (route_order, cr) in routes.iter().enumerate() {
@@ -310,7 +320,9 @@ pub(crate) fn compile_mesh(
         drs,
         warnings: &mut warnings,
     };
-    let routes = compile_routes(&mut ctx, resources);
+    let routes = compile_routes(&mut ctx, resources, |parents, _| {
+        parents.iter().any(ParentReference::is_service)
+    });
     // service (ns, name) -> (consumer entries, producer entries, ports covered: None = all)
     struct Svc {
         consumer: Vec<Pending>,

@@ -262,6 +262,7 @@ struct RuleIn<'f> {
     timeout: Option<mesh_model::Duration>,
     per_try_timeout: Option<mesh_model::Duration>,
     retry: Option<HttpRetry>,
+    session_persistence: bool,
 }
 
 fn http_rule_in(rule: &HttpRouteRule) -> RuleIn<'_> {
@@ -278,6 +279,7 @@ fn http_rule_in(rule: &HttpRouteRule) -> RuleIn<'_> {
         timeout: None,
         per_try_timeout: None,
         retry: None,
+        session_persistence: rule.session_persistence.is_some(),
     };
     for (i, f) in rule.filters.iter().enumerate() {
         read_http_filter(&mut r, i, f);
@@ -358,6 +360,7 @@ fn grpc_rule_in(rule: &GrpcRouteRule) -> RuleIn<'_> {
         timeout: None,
         per_try_timeout: None,
         retry: None,
+        session_persistence: rule.session_persistence.is_some(),
     };
     for (i, f) in rule.filters.iter().enumerate() {
         match f.kind.as_str() {
@@ -423,6 +426,13 @@ fn compile<S: mesh_model::resource::Spec>(
     let path = format!("spec.rules[{index}]");
     let key = route.key();
     let mut fail: Option<String> = None;
+    if r.session_persistence {
+        ctx.warn(
+            route,
+            format!("{path}.sessionPersistence"),
+            "session persistence is not executed: requests are balanced as if it were absent",
+        );
+    }
     for (i, kind) in &r.unsupported {
         ctx.warn(
             route,
