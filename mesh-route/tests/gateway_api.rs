@@ -535,3 +535,52 @@ spec:
     // ReferenceGrant.
     assert_eq!(answer(&sidecar, "GET", "c", "/", &[], 0), "mesh-c a");
 }
+
+/// `RequestRedirect` Locations as Istio translates the filter and Envoy builds them (a
+/// scheme without a port: no port rewrite, so the Host's port stays; no scheme and no port:
+/// the listener's port; `ReplacePrefixMatch: /` is passed as Envoy's `prefix_rewrite`
+/// unchanged). Measured on Envoy 1.40 with `path_separated_prefix` routes: `scheme_redirect:
+/// https` on `Host: shop.example.com:8080` gave `https://shop.example.com:8080/scheme/x?q=1`;
+/// `port_redirect: 8080` on `Host: shop.example.com` gave
+/// `http://shop.example.com:8080/reqport/a`; `prefix_rewrite: "/"` for `/prefix/a/b?q` gave
+/// the path `//a/b?q`, and for `/prefix` the path `/` (here with the listener's port, which
+/// Istio adds to a redirect without scheme and port).
+#[test]
+fn redirect_locations_as_envoy_builds_them() {
+    let listeners =
+        "  - {name: alt, port: 8080, protocol: HTTP, allowedRoutes: {namespaces: {from: All}}}\n";
+    let y = format!(
+        "{BASE}{}{}",
+        gateway(listeners),
+        route(
+            "r",
+            "infra",
+            "2024-01-01T00:00:00Z",
+            "  rules:\n  - matches: [{path: {type: PathPrefix, value: /scheme}}]\n    filters: [{type: RequestRedirect, requestRedirect: {scheme: https}}]\n  - matches: [{path: {type: PathPrefix, value: /reqport}}]\n    filters: [{type: RequestRedirect, requestRedirect: {}}]\n  - matches: [{path: {type: PathPrefix, value: /prefix}}]\n    filters: [{type: RequestRedirect, requestRedirect: {path: {type: ReplacePrefixMatch, replacePrefixMatch: /}}}]\n",
+        )
+    );
+    let t = table(&y, gw());
+    let location = |host: &str, path: &str| {
+        let h = http::HeaderMap::new();
+        let view = RequestView::new("GET", "http", host, path, &h).with_port(8080);
+        let d = t.decide(&view, 0);
+        assert_eq!(d.outcome(), "redirect", "{path}");
+        d.location(&view).unwrap()
+    };
+    assert_eq!(
+        location("shop.example.com:8080", "/scheme/x?q=1"),
+        "https://shop.example.com:8080/scheme/x?q=1"
+    );
+    assert_eq!(
+        location("shop.example.com", "/reqport/a"),
+        "http://shop.example.com:8080/reqport/a"
+    );
+    assert_eq!(
+        location("shop.example.com", "/prefix/a/b?q"),
+        "http://shop.example.com:8080//a/b?q"
+    );
+    assert_eq!(
+        location("shop.example.com", "/prefix"),
+        "http://shop.example.com:8080/"
+    );
+}
