@@ -41,7 +41,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Validate Istio resources as Istio's webhook and `istioctl analyze` would.
+    /// Validate Istio resources as Istio's webhook and `istioctl analyze` would, and Gateway
+    /// API resources as their CRDs and a controller's status conditions would.
     ///
     /// Exit status: 0 when there are no errors, 1 when there are, 2 when input could not be
     /// read.

@@ -42,8 +42,11 @@ pub(crate) struct Report {
     outcome: &'static str,
     /// Why, when the outcome needs explaining.
     reason: Option<String>,
-    /// `ns/name` of the VirtualService of the matched rule.
+    /// `ns/name` of the VirtualService (or Gateway API route) of the matched rule.
     virtual_service: Option<String>,
+    /// `Kind ns/name` of the resource of the matched rule: `VirtualService reviews/web`,
+    /// `HTTPRoute infra/matching`, `GRPCRoute infra/echo`.
+    resource: Option<String>,
     /// Index of the matched rule in the VirtualService's `http` list.
     rule: Option<usize>,
     /// Name of the matched rule.
@@ -85,8 +88,10 @@ pub(crate) struct Report {
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 struct NotMatched {
-    /// `ns/name` of the rule's VirtualService.
+    /// `ns/name` of the rule's VirtualService (or Gateway API route).
     virtual_service: Option<String>,
+    /// `Kind ns/name` of the rule's resource.
+    resource: Option<String>,
     /// Index of the rule.
     rule: usize,
     /// Name of the rule.
@@ -220,11 +225,18 @@ pub(crate) fn run(args: &Args) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-/// `ns/name` of the VirtualService a rule comes from.
+/// `ns/name` of the VirtualService (or Gateway API route) a rule comes from.
 fn vs_name(rule: &Rule) -> Option<String> {
     rule.virtual_service
         .as_ref()
         .map(|k| format!("{}/{}", k.namespace, k.name))
+}
+
+/// `Kind ns/name` of the resource a rule comes from.
+fn resource_name(rule: &Rule) -> Option<String> {
+    rule.virtual_service
+        .as_ref()
+        .map(|k| format!("{} {}/{}", k.kind.as_str(), k.namespace, k.name))
 }
 
 /// `None` for an empty string.
@@ -251,6 +263,7 @@ pub(crate) fn explain(table: &RouteTable, request: &Request, sample: u64) -> Rep
         outcome: "rejected",
         reason: None,
         virtual_service: None,
+        resource: None,
         rule: None,
         rule_name: None,
         match_index: None,
@@ -282,6 +295,7 @@ pub(crate) fn explain(table: &RouteTable, request: &Request, sample: u64) -> Rep
     if let Some(m) = decision.matched() {
         let rule = m.rule();
         report.virtual_service = vs_name(rule);
+        report.resource = resource_name(rule);
         report.rule = Some(rule.index);
         report.rule_name = non_empty(&rule.name);
         report.match_index = Some(m.entry.match_index);
@@ -297,6 +311,26 @@ pub(crate) fn explain(table: &RouteTable, request: &Request, sample: u64) -> Rep
             .collect();
     }
     match decision {
+        // A CORS preflight the proxy answers itself.
+        Decision::Route { rule, .. }
+            if rule
+                .cors
+                .as_ref()
+                .is_some_and(|c| c.answers_preflight(&request.method, &request.headers)) =>
+        {
+            report.outcome = "directResponse";
+            report.status = Some(200);
+            report.body = Some(String::new());
+            report.reason = Some("a CORS preflight: the proxy answers it".to_owned());
+            let mut h = HeaderOpsOut::default();
+            if let Some(c) = &rule.cors {
+                for (k, v) in c.preflight_headers(&request.headers) {
+                    h.set
+                        .insert(k.to_string(), String::from_utf8_lossy(v.as_bytes()).into());
+                }
+            }
+            report.response_headers = Some(h);
+        }
         Decision::Route {
             matched,
             rule,
@@ -326,9 +360,18 @@ pub(crate) fn explain(table: &RouteTable, request: &Request, sample: u64) -> Rep
             report.request_headers = Some(HeaderOpsOut::merged(
                 std::iter::once(&rule.headers.request).chain(dest.map(|d| &d.headers.request)),
             ));
-            report.response_headers = Some(HeaderOpsOut::merged(
+            let mut response = HeaderOpsOut::merged(
                 std::iter::once(&rule.headers.response).chain(dest.map(|d| &d.headers.response)),
-            ));
+            );
+            // CORS headers the proxy adds to the upstream's response.
+            if let Some(c) = &rule.cors {
+                for (k, v) in c.response_headers(&request.headers) {
+                    response
+                        .set
+                        .insert(k.to_string(), String::from_utf8_lossy(v.as_bytes()).into());
+                }
+            }
+            report.response_headers = Some(response);
             if matched.is_none() {
                 report.reason = Some(format!(
                     "no VirtualService for host {:?}: Istio's default route to the host itself",
@@ -350,9 +393,19 @@ pub(crate) fn explain(table: &RouteTable, request: &Request, sample: u64) -> Rep
                 );
             }
         }
-        Decision::DirectResponse { response, .. } => {
+        Decision::DirectResponse { matched, response } => {
             report.status = Some(response.status);
             report.body = Some(String::from_utf8_lossy(&response.body).into_owned());
+            let gateway_api = matched
+                .rule()
+                .virtual_service
+                .as_ref()
+                .is_some_and(|k| k.kind.is_gateway_api());
+            if gateway_api && response.status == 500 {
+                report.reason = Some(
+                    "Gateway API: the rule's backend does not resolve (or the rule has no backend with weight, or a filter that cannot run): 500".to_owned(),
+                );
+            }
         }
         Decision::NoRoute(why) => {
             report.status = Some(404);
@@ -376,6 +429,7 @@ pub(crate) fn explain(table: &RouteTable, request: &Request, sample: u64) -> Rep
 fn not_matched(entry: &RouteEntry, reason: String) -> NotMatched {
     NotMatched {
         virtual_service: vs_name(&entry.rule),
+        resource: resource_name(&entry.rule),
         rule: entry.rule.index,
         rule_name: non_empty(&entry.rule.name),
         match_index: entry.match_index,
@@ -454,11 +508,11 @@ fn percent(p: f64) -> String {
     format!("{}%", (p * 10_000.0).round() / 10_000.0)
 }
 
-/// `[VirtualService ns/name, ]rule I[ "name"], match J`.
-fn rule_label(vs: Option<&str>, rule: usize, name: Option<&str>, m: usize) -> String {
+/// `[Kind ns/name, ]rule I[ "name"], match J`.
+fn rule_label(resource: Option<&str>, rule: usize, name: Option<&str>, m: usize) -> String {
     let mut s = String::new();
-    if let Some(vs) = vs {
-        s.push_str(&format!("VirtualService {vs}, "));
+    if let Some(r) = resource {
+        s.push_str(&format!("{r}, "));
     }
     s.push_str(&format!("rule {rule}"));
     if let Some(n) = name {
@@ -500,20 +554,15 @@ fn write_text(out: &mut impl Write, r: &Report) -> std::io::Result<()> {
     if let (Some(rule), Some(m)) = (r.rule, r.match_index) {
         line(
             "matched",
-            &rule_label(
-                r.virtual_service.as_deref(),
-                rule,
-                r.rule_name.as_deref(),
-                m,
-            ),
+            &rule_label(r.resource.as_deref(), rule, r.rule_name.as_deref(), m),
         )?;
     }
     for (i, n) in r.not_matched.iter().enumerate() {
         // The VirtualService is named when it differs from the matched rule's.
         let vs = n
-            .virtual_service
+            .resource
             .as_deref()
-            .filter(|v| r.virtual_service.as_deref() != Some(*v));
+            .filter(|v| r.resource.as_deref() != Some(*v));
         let label = rule_label(vs, n.rule, n.rule_name.as_deref(), n.match_index);
         line(
             if i == 0 { "not matched" } else { "" },

@@ -73,7 +73,7 @@ pub(crate) fn run(args: &Args) -> ExitCode {
                 for s in &loaded.skipped {
                     writeln!(
                         out,
-                        "skipped  {} {}/{}  (not an Istio networking resource)  ({})",
+                        "skipped  {} {}/{}  (neither an Istio networking nor a Gateway API resource read here)  ({})",
                         s.kind, s.namespace, s.name, s.origin
                     )?;
                 }
@@ -85,7 +85,7 @@ pub(crate) fn run(args: &Args) -> ExitCode {
             let skipped = loaded.skipped.len();
             writeln!(
                 out,
-                "{errors} error{}, {warnings} warning{} in {resources} Istio resource{}{}",
+                "{errors} error{}, {warnings} warning{} in {resources} resource{}{}",
                 plural(errors),
                 plural(warnings),
                 plural(resources),

@@ -125,6 +125,7 @@ fn json_keys_are_always_present() {
         "outcome",
         "reason",
         "virtualService",
+        "resource",
         "rule",
         "ruleName",
         "match",

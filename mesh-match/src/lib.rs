@@ -33,6 +33,7 @@
 )]
 
 pub mod error;
+pub mod gateway_api;
 pub mod matcher;
 pub mod method;
 pub mod normalize;

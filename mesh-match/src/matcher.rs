@@ -14,25 +14,28 @@ use crate::string::StringMatcher;
 
 /// Which part of the path a URI matcher reads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-enum UriKind {
+pub(crate) enum UriKind {
     /// Envoy `path`: the path without the query.
     Exact,
     /// Envoy `prefix`: a raw prefix of `:path`, query included.
     Prefix,
     /// Envoy `safe_regex`: the path without the query, whole.
     Regex,
+    /// Envoy `path_separated_prefix` (the Gateway API's `PathPrefix`): the path without the
+    /// query equals the prefix or continues it with `/`.
+    SeparatedPrefix,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
-struct UriMatcher {
-    kind: UriKind,
-    matcher: StringMatcher,
-    ignore_case: bool,
+pub(crate) struct UriMatcher {
+    pub(crate) kind: UriKind,
+    pub(crate) matcher: StringMatcher,
+    pub(crate) ignore_case: bool,
 }
 
 /// What a header condition reads.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
-enum HeaderTarget {
+pub(crate) enum HeaderTarget {
     Named(HeaderName),
     Authority,
     Method,
@@ -41,12 +44,12 @@ enum HeaderTarget {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
-struct HeaderCondition {
-    key: Box<str>,
-    target: HeaderTarget,
-    matcher: StringMatcher,
+pub(crate) struct HeaderCondition {
+    pub(crate) key: Box<str>,
+    pub(crate) target: HeaderTarget,
+    pub(crate) matcher: StringMatcher,
     /// `withoutHeaders`: the request matches when the condition does not hold.
-    negate: bool,
+    pub(crate) negate: bool,
 }
 
 /// Which condition of a match block failed, without allocating.
@@ -153,15 +156,15 @@ impl SourceSelector {
 /// A compiled match block.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct HttpMatch {
-    name: String,
-    uri: Option<UriMatcher>,
-    scheme: Option<StringMatcher>,
-    method: Option<StringMatcher>,
-    authority: Option<StringMatcher>,
-    port: Option<u16>,
-    headers: Box<[HeaderCondition]>,
-    query: Box<[(Box<str>, StringMatcher)]>,
-    selector: SourceSelector,
+    pub(crate) name: String,
+    pub(crate) uri: Option<UriMatcher>,
+    pub(crate) scheme: Option<StringMatcher>,
+    pub(crate) method: Option<StringMatcher>,
+    pub(crate) authority: Option<StringMatcher>,
+    pub(crate) port: Option<u16>,
+    pub(crate) headers: Box<[HeaderCondition]>,
+    pub(crate) query: Box<[(Box<str>, StringMatcher)]>,
+    pub(crate) selector: SourceSelector,
 }
 
 impl HttpMatch {
@@ -297,7 +300,7 @@ impl HttpMatch {
     pub fn uri_prefix(&self) -> Option<&[u8]> {
         match &self.uri {
             Some(UriMatcher {
-                kind: UriKind::Prefix,
+                kind: UriKind::Prefix | UriKind::SeparatedPrefix,
                 matcher: StringMatcher::Prefix(p),
                 ..
             }) => Some(p),
@@ -328,9 +331,11 @@ impl HttpMatch {
         if let Some(u) = &self.uri {
             let value = match u.kind {
                 UriKind::Prefix => req.path_and_query(),
-                UriKind::Exact | UriKind::Regex => req.path(),
+                UriKind::Exact | UriKind::Regex | UriKind::SeparatedPrefix => req.path(),
             };
-            let ok = if u.ignore_case {
+            let ok = if u.kind == UriKind::SeparatedPrefix {
+                separated_prefix(&u.matcher, value.as_bytes())
+            } else if u.ignore_case {
                 u.matcher.matches_ignore_case(value.as_bytes())
             } else {
                 u.matcher.matches(value.as_bytes())
@@ -386,7 +391,13 @@ impl HttpMatch {
                 };
                 format!(
                     "uri {}{} does not match {value:?}",
-                    u.map(|u| u.matcher.describe()).unwrap_or_default(),
+                    u.map(|u| match u.kind {
+                        UriKind::SeparatedPrefix => {
+                            format!("path-separated {}", u.matcher.describe())
+                        }
+                        _ => u.matcher.describe(),
+                    })
+                    .unwrap_or_default(),
                     if u.is_some_and(|u| u.ignore_case) {
                         " (ignoreUriCase)"
                     } else {
@@ -434,6 +445,17 @@ impl HttpMatch {
                 }
             }
         }
+    }
+}
+
+/// Envoy's `path_separated_prefix`: the path is the prefix, or the prefix followed by `/`.
+#[inline]
+fn separated_prefix(m: &StringMatcher, path: &[u8]) -> bool {
+    match m {
+        StringMatcher::Prefix(p) => {
+            path.starts_with(p) && (path.len() == p.len() || path[p.len()] == b'/')
+        }
+        other => other.matches(path),
     }
 }
 

@@ -40,6 +40,7 @@
 pub mod destination_rule;
 pub mod duration;
 pub mod gateway;
+pub mod gateway_api;
 pub mod host;
 pub mod kubernetes;
 pub mod load;

@@ -1,8 +1,9 @@
 //! Loading Istio resources from YAML or JSON text, files and directories.
 //!
 //! Multi-document streams, `kind: List` (as `kubectl get -o yaml` prints it) and
-//! `*List` kinds are read; Kubernetes kinds other than the four Istio networking kinds are
-//! skipped and reported. Unknown fields inside an Istio resource, and unknown `apiVersion`s
+//! `*List` kinds are read; Kubernetes kinds other than the four Istio networking kinds and
+//! the Gateway API's Gateway, GatewayClass, HTTPRoute, GRPCRoute and ReferenceGrant are
+//! skipped and reported (Services, Namespaces and workloads are inventoried first). Unknown fields inside an Istio resource, and unknown `apiVersion`s
 //! of an Istio kind, are errors with the field path and position.
 //! Documents that are not Kubernetes objects but that the caller recognises (routing tests
 //! kept beside the configuration) can be set aside as plain data: see
@@ -621,7 +622,61 @@ impl Loader {
             ));
             return;
         }
-        let (group, _version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
+        let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
+        if group == crate::gateway_api::GROUP
+            && let Some(kind) = Kind::from_gateway_api_name(kind_name)
+        {
+            let served: &[&str] = if kind == Kind::GrpcRoute {
+                &["v1"]
+            } else {
+                &["v1", "v1beta1"]
+            };
+            let version = match version {
+                "v1" if served.contains(&"v1") => ApiVersion::GatewayV1,
+                "v1beta1" if served.contains(&"v1beta1") => ApiVersion::GatewayV1Beta1,
+                _ => {
+                    out.errors.push(schema(
+                        &[Segment::Key("apiVersion".into())],
+                        format!(
+                            "no matches for kind \"{kind_name}\" in version \"{api_version}\" (the Gateway API CRDs serve {kind_name} as {})",
+                            served
+                                .iter()
+                                .map(|v| format!("{}/{v}", crate::gateway_api::GROUP))
+                                .collect::<Vec<_>>()
+                                .join(" and ")
+                        ),
+                        label(kind_name),
+                    ));
+                    return;
+                }
+            };
+            let mut lines = std::collections::HashMap::new();
+            yaml::index_lines(node, &mut lines);
+            let origin = Origin {
+                positions: Some(Arc::new(PositionIndex { lines })),
+                ..here.origin()
+            };
+            let ns = &self.default_namespace;
+            let result = match kind {
+                Kind::KubernetesGateway => {
+                    decode(node, version, origin, ns).map(AnyResource::KubernetesGateway)
+                }
+                Kind::GatewayClass => decode(node, version, origin, ns).map(|mut r| {
+                    // Cluster-scoped: a namespace written in metadata is ignored, as the
+                    // API server ignores it.
+                    r.metadata.namespace.clear();
+                    AnyResource::GatewayClass(r)
+                }),
+                Kind::HttpRoute => decode(node, version, origin, ns).map(AnyResource::HttpRoute),
+                Kind::GrpcRoute => decode(node, version, origin, ns).map(AnyResource::GrpcRoute),
+                _ => decode(node, version, origin, ns).map(AnyResource::ReferenceGrant),
+            };
+            match result {
+                Ok(r) => out.resources.push(r),
+                Err((path, message)) => out.errors.push(schema(&path, message, label(kind_name))),
+            }
+            return;
+        }
         let kind = Kind::from_name(kind_name);
         let istio_group = group == GROUP;
         let Some(kind) = kind.filter(|_| istio_group) else {
@@ -681,6 +736,8 @@ impl Loader {
             }
             Kind::ServiceEntry => decode(node, version, origin, &self.default_namespace)
                 .map(AnyResource::ServiceEntry),
+            // Gateway API kinds are read above, by their group.
+            _ => return,
         };
         match result {
             Ok(r) => out.resources.push(r),
@@ -761,6 +818,7 @@ fn inventory(
                         port,
                         name: item.get_str("name").unwrap_or_default().to_owned(),
                         protocol: item.get_str("protocol").unwrap_or("TCP").to_owned(),
+                        app_protocol: item.get_str("appProtocol").map(str::to_owned),
                     });
                 }
             }
@@ -771,6 +829,22 @@ fn inventory(
                 selector: string_map(spec.and_then(|s| s.get("selector"))),
                 origin,
             });
+            return;
+        }
+        "Namespace" if core => {
+            let mut labels = string_map(node.get("metadata").and_then(|m| m.get("labels")));
+            labels.insert(
+                crate::kubernetes::METADATA_NAME_LABEL.to_owned(),
+                name.to_owned(),
+            );
+            out.resources
+                .kubernetes
+                .namespaces
+                .push(crate::kubernetes::KubeNamespace {
+                    name: name.to_owned(),
+                    labels,
+                    origin,
+                });
             return;
         }
         "Pod" if core => {}

@@ -17,7 +17,7 @@ use crate::virtual_service::VirtualService;
 /// The API group of Istio's networking resources.
 pub const GROUP: &str = "networking.istio.io";
 
-/// The four Istio networking kinds this workspace reads.
+/// The kinds this workspace reads: the four Istio networking kinds, and the Gateway API's.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum Kind {
     /// `VirtualService`.
@@ -28,20 +28,68 @@ pub enum Kind {
     Gateway,
     /// `ServiceEntry`.
     ServiceEntry,
+    /// The Gateway API's `Gateway` (`gateway.networking.k8s.io`).
+    KubernetesGateway,
+    /// `GatewayClass` (`gateway.networking.k8s.io`).
+    GatewayClass,
+    /// `HTTPRoute` (`gateway.networking.k8s.io`).
+    HttpRoute,
+    /// `GRPCRoute` (`gateway.networking.k8s.io`).
+    GrpcRoute,
+    /// `ReferenceGrant` (`gateway.networking.k8s.io`).
+    ReferenceGrant,
 }
 
 impl Kind {
-    /// The kind as written in YAML.
+    /// The kind as written in YAML (`Gateway` for both Gateways).
     pub const fn as_str(&self) -> &'static str {
         match self {
             Kind::VirtualService => "VirtualService",
             Kind::DestinationRule => "DestinationRule",
-            Kind::Gateway => "Gateway",
+            Kind::Gateway | Kind::KubernetesGateway => "Gateway",
             Kind::ServiceEntry => "ServiceEntry",
+            Kind::GatewayClass => "GatewayClass",
+            Kind::HttpRoute => "HTTPRoute",
+            Kind::GrpcRoute => "GRPCRoute",
+            Kind::ReferenceGrant => "ReferenceGrant",
         }
     }
 
-    /// The kind with this name.
+    /// The API group of the kind.
+    pub const fn group(&self) -> &'static str {
+        match self {
+            Kind::VirtualService | Kind::DestinationRule | Kind::Gateway | Kind::ServiceEntry => {
+                GROUP
+            }
+            _ => crate::gateway_api::GROUP,
+        }
+    }
+
+    /// Whether the kind is one of the Gateway API's.
+    pub const fn is_gateway_api(&self) -> bool {
+        matches!(
+            self,
+            Kind::KubernetesGateway
+                | Kind::GatewayClass
+                | Kind::HttpRoute
+                | Kind::GrpcRoute
+                | Kind::ReferenceGrant
+        )
+    }
+
+    /// The Gateway API kind with this name.
+    pub fn from_gateway_api_name(s: &str) -> Option<Kind> {
+        Some(match s {
+            "Gateway" => Kind::KubernetesGateway,
+            "GatewayClass" => Kind::GatewayClass,
+            "HTTPRoute" => Kind::HttpRoute,
+            "GRPCRoute" => Kind::GrpcRoute,
+            "ReferenceGrant" => Kind::ReferenceGrant,
+            _ => return None,
+        })
+    }
+
+    /// The Istio kind with this name.
     pub fn from_name(s: &str) -> Option<Kind> {
         Some(match s {
             "VirtualService" => Kind::VirtualService,
@@ -55,11 +103,16 @@ impl Kind {
 
 impl fmt::Display for Kind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+        // The two Gateways are told apart as kubectl does, by the group.
+        match self {
+            Kind::KubernetesGateway => f.write_str("Gateway.gateway.networking.k8s.io"),
+            k => f.write_str(k.as_str()),
+        }
     }
 }
 
-/// The served versions of `networking.istio.io`; all three carry the same schema.
+/// The served versions of `networking.istio.io` (all three carry the same schema) and of
+/// `gateway.networking.k8s.io`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum ApiVersion {
     /// `networking.istio.io/v1alpha3`.
@@ -69,6 +122,10 @@ pub enum ApiVersion {
     /// `networking.istio.io/v1`.
     #[default]
     V1,
+    /// `gateway.networking.k8s.io/v1beta1`.
+    GatewayV1Beta1,
+    /// `gateway.networking.k8s.io/v1`.
+    GatewayV1,
 }
 
 impl ApiVersion {
@@ -78,10 +135,12 @@ impl ApiVersion {
             ApiVersion::V1Alpha3 => "networking.istio.io/v1alpha3",
             ApiVersion::V1Beta1 => "networking.istio.io/v1beta1",
             ApiVersion::V1 => "networking.istio.io/v1",
+            ApiVersion::GatewayV1Beta1 => "gateway.networking.k8s.io/v1beta1",
+            ApiVersion::GatewayV1 => "gateway.networking.k8s.io/v1",
         }
     }
 
-    /// Parses a full `apiVersion` string.
+    /// Parses a full `apiVersion` string of `networking.istio.io`.
     pub fn parse(s: &str) -> Option<ApiVersion> {
         Some(match s {
             "networking.istio.io/v1alpha3" => ApiVersion::V1Alpha3,
@@ -366,7 +425,7 @@ impl fmt::Display for Origin {
     }
 }
 
-/// An Istio spec type: the `spec` of one of the four kinds.
+/// A spec type: the `spec` of one of the kinds.
 pub trait Spec: Clone + fmt::Debug + PartialEq + Serialize + DeserializeOwned {
     /// The kind whose spec this is.
     const KIND: Kind;
@@ -384,6 +443,21 @@ impl Spec for Gateway {
 impl Spec for ServiceEntry {
     const KIND: Kind = Kind::ServiceEntry;
 }
+impl Spec for crate::gateway_api::Gateway {
+    const KIND: Kind = Kind::KubernetesGateway;
+}
+impl Spec for crate::gateway_api::GatewayClass {
+    const KIND: Kind = Kind::GatewayClass;
+}
+impl Spec for crate::gateway_api::HttpRoute {
+    const KIND: Kind = Kind::HttpRoute;
+}
+impl Spec for crate::gateway_api::GrpcRoute {
+    const KIND: Kind = Kind::GrpcRoute;
+}
+impl Spec for crate::gateway_api::ReferenceGrant {
+    const KIND: Kind = Kind::ReferenceGrant;
+}
 
 /// A Kubernetes object holding an Istio spec.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -399,10 +473,15 @@ pub struct Resource<S> {
 }
 
 impl<S: Spec> Resource<S> {
-    /// A resource named `namespace/name` with `spec`, as `networking.istio.io/v1`.
+    /// A resource named `namespace/name` with `spec`, as `networking.istio.io/v1` (or
+    /// `gateway.networking.k8s.io/v1` for a Gateway API kind).
     pub fn new(namespace: &str, name: &str, spec: S) -> Self {
         Resource {
-            api_version: ApiVersion::V1,
+            api_version: if S::KIND.is_gateway_api() {
+                ApiVersion::GatewayV1
+            } else {
+                ApiVersion::V1
+            },
             metadata: ObjectMeta {
                 name: name.to_owned(),
                 namespace: namespace.to_owned(),
@@ -476,7 +555,7 @@ impl fmt::Display for ResourceKey {
     }
 }
 
-/// Any of the four kinds.
+/// Any of the kinds.
 #[derive(Clone, Debug, PartialEq)]
 #[allow(clippy::large_enum_variant)] // built once per loaded document, never in a hot path
 pub enum AnyResource {
@@ -488,6 +567,16 @@ pub enum AnyResource {
     Gateway(Resource<Gateway>),
     /// A ServiceEntry.
     ServiceEntry(Resource<ServiceEntry>),
+    /// A Gateway API Gateway.
+    KubernetesGateway(Resource<crate::gateway_api::Gateway>),
+    /// A GatewayClass.
+    GatewayClass(Resource<crate::gateway_api::GatewayClass>),
+    /// An HTTPRoute.
+    HttpRoute(Resource<crate::gateway_api::HttpRoute>),
+    /// A GRPCRoute.
+    GrpcRoute(Resource<crate::gateway_api::GrpcRoute>),
+    /// A ReferenceGrant.
+    ReferenceGrant(Resource<crate::gateway_api::ReferenceGrant>),
 }
 
 /// A set of resources, one list per kind, each in input order.
@@ -501,7 +590,9 @@ pub struct Resources {
     pub gateways: Vec<Resource<Gateway>>,
     /// ServiceEntries.
     pub service_entries: Vec<Resource<ServiceEntry>>,
-    /// Kubernetes Services and workloads read beside them (not Istio resources).
+    /// The Gateway API resources.
+    pub gateway_api: crate::gateway_api::GatewayApi,
+    /// Kubernetes Services, Namespaces and workloads read beside them.
     pub kubernetes: crate::kubernetes::Kubernetes,
 }
 
@@ -513,6 +604,11 @@ impl Resources {
             AnyResource::DestinationRule(r) => self.destination_rules.push(r),
             AnyResource::Gateway(r) => self.gateways.push(r),
             AnyResource::ServiceEntry(r) => self.service_entries.push(r),
+            AnyResource::KubernetesGateway(r) => self.gateway_api.gateways.push(r),
+            AnyResource::GatewayClass(r) => self.gateway_api.gateway_classes.push(r),
+            AnyResource::HttpRoute(r) => self.gateway_api.http_routes.push(r),
+            AnyResource::GrpcRoute(r) => self.gateway_api.grpc_routes.push(r),
+            AnyResource::ReferenceGrant(r) => self.gateway_api.reference_grants.push(r),
         }
     }
 
@@ -522,16 +618,21 @@ impl Resources {
         self.destination_rules.extend(other.destination_rules);
         self.gateways.extend(other.gateways);
         self.service_entries.extend(other.service_entries);
+        self.gateway_api.extend(other.gateway_api);
         self.kubernetes.services.extend(other.kubernetes.services);
+        self.kubernetes
+            .namespaces
+            .extend(other.kubernetes.namespaces);
         self.kubernetes.workloads.extend(other.kubernetes.workloads);
     }
 
-    /// The number of resources.
+    /// The number of resources (Istio's and the Gateway API's).
     pub fn len(&self) -> usize {
         self.virtual_services.len()
             + self.destination_rules.len()
             + self.gateways.len()
             + self.service_entries.len()
+            + self.gateway_api.len()
     }
 
     /// Whether there are none.

@@ -1,6 +1,6 @@
-//! Reading the configuration: Istio YAML only. Resources are loaded, validated with Istio's
-//! rules, compiled into a route table for the proxy's identity, and their ServiceEntry
-//! endpoints become the upstreams.
+//! Reading the configuration: Istio and Gateway API YAML. Resources are loaded, validated
+//! with Istio's rules (and the Gateway API CRDs'), compiled into a route table for the
+//! proxy's identity, and their ServiceEntry endpoints become the upstreams.
 
 use std::path::PathBuf;
 use std::time::SystemTime;
@@ -113,6 +113,8 @@ pub fn load(
                 .collect::<Vec<_>>()
         })?;
     let backends = Backends::from_service_entries(&resources, client);
+    // The plain-HTTP ports of the proxy's Gateway: an Istio Gateway's HTTP servers, or a
+    // Gateway API Gateway's HTTP listeners.
     let mut gateway_ports: Vec<u16> = match &settings.identity {
         Identity::Gateway { namespace, name } => resources
             .gateways
@@ -127,6 +129,21 @@ pub fn load(
                 )
             })
             .filter_map(|p| u16::try_from(p.number).ok())
+            .chain(
+                resources
+                    .gateway_api
+                    .gateway(namespace, name)
+                    .filter(|_| {
+                        !resources
+                            .gateways
+                            .iter()
+                            .any(|g| g.namespace() == namespace && g.name() == name)
+                    })
+                    .into_iter()
+                    .flat_map(|g| g.spec.listeners.iter())
+                    .filter(|l| l.protocol == "HTTP")
+                    .filter_map(|l| u16::try_from(l.port).ok()),
+            )
             .collect(),
         Identity::Sidecar { .. } => Vec::new(),
     };
@@ -159,6 +176,12 @@ fn names(r: &Resources) -> Vec<String> {
     out.extend(r.destination_rules.iter().map(|x| x.key().to_string()));
     out.extend(r.gateways.iter().map(|x| x.key().to_string()));
     out.extend(r.service_entries.iter().map(|x| x.key().to_string()));
+    let g = &r.gateway_api;
+    out.extend(g.gateways.iter().map(|x| x.key().to_string()));
+    out.extend(g.gateway_classes.iter().map(|x| x.key().to_string()));
+    out.extend(g.http_routes.iter().map(|x| x.key().to_string()));
+    out.extend(g.grpc_routes.iter().map(|x| x.key().to_string()));
+    out.extend(g.reference_grants.iter().map(|x| x.key().to_string()));
     out
 }
 
@@ -179,6 +202,22 @@ fn spec_json(r: &Resources) -> serde_json::Value {
         push(serde_json::to_value(x));
     }
     for x in &r.service_entries {
+        push(serde_json::to_value(x));
+    }
+    let g = &r.gateway_api;
+    for x in &g.gateways {
+        push(serde_json::to_value(x));
+    }
+    for x in &g.gateway_classes {
+        push(serde_json::to_value(x));
+    }
+    for x in &g.http_routes {
+        push(serde_json::to_value(x));
+    }
+    for x in &g.grpc_routes {
+        push(serde_json::to_value(x));
+    }
+    for x in &g.reference_grants {
         push(serde_json::to_value(x));
     }
     serde_json::Value::Array(items)

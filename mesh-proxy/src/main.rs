@@ -26,7 +26,8 @@ struct Args {
         value_name = "CONFIG_FILE_OR_DIR"
     )]
     files: Vec<PathBuf>,
-    /// Act as this Gateway (`namespace/name`).
+    /// Act as this Gateway (`namespace/name`): an Istio Gateway, or a Gateway API Gateway
+    /// (whose HTTP listeners it serves).
     #[arg(long, conflicts_with_all = ["labels"])]
     gateway: Option<String>,
     /// Act as a sidecar in this namespace (also the default namespace of resources).

@@ -777,13 +777,32 @@ fn mesh_proxy_answers_edge_cases_as_envoy_does() {
     let proxy: Running = rt.block_on(common::start(settings(vec![file])));
     let admin = proxy.admin_addr.expect("an admin listener");
 
+    // One warm-up request, counted before the cases: Envoy's first access-log flush (the
+    // file's creation) can take longer than the later ones on a loaded machine.
+    let _ = raw::send(
+        envoy.listener(0),
+        b"GET /public HTTP/1.1\r\nhost: site.example.com\r\nconnection: close\r\n\r\n",
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let warm = loop {
+        let c = envoy_counts(&log);
+        if c.values().sum::<u64>() > 0 || Instant::now() >= deadline {
+            break c;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(
+        warm.values().sum::<u64>() > 0,
+        "Envoy never wrote its access log"
+    );
+
     let envoy_log = log.clone();
     let envoy_side = Side {
         addr: envoy.listener(0),
         echo: envoy_echo,
         raw: envoy_raw,
         counts: Box::new(move |n| {
-            counts_after(n, Duration::from_secs(2), || envoy_counts(&envoy_log))
+            counts_after(n, Duration::from_secs(5), || envoy_counts(&envoy_log))
         }),
     };
     let proxy_side = Side {

@@ -30,6 +30,10 @@ pub struct RouteDestination {
     pub destination_rule: Option<ResourceKey>,
     /// The merged traffic policy, by port.
     pub policy: PolicySet,
+    /// The answer for requests that pick this destination instead of forwarding them: a
+    /// Gateway API backendRef that does not resolve (a missing Service, an unsupported kind,
+    /// another namespace without a ReferenceGrant) gets 500 for its share of the traffic.
+    pub unresolved: Option<crate::policy::DirectResponse>,
 }
 
 impl RouteDestination {

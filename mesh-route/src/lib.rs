@@ -52,6 +52,7 @@ pub mod decision;
 mod delegate;
 pub mod destination;
 pub mod error;
+pub mod gateway_api;
 pub mod identity;
 mod index;
 pub mod policy;

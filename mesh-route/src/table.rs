@@ -47,6 +47,8 @@ pub struct VirtualHost {
 enum Listeners {
     Sidecar(HostIndex),
     Gateway(Vec<(u16, HostIndex)>),
+    /// A Gateway API Gateway: listeners by port, then hostname.
+    GatewayApi(crate::gateway_api::Listeners),
 }
 
 /// The routes of one proxy, compiled from Istio resources. Immutable; share it behind an
@@ -133,6 +135,7 @@ impl<'r> Ctx<'r> {
             subset_labels,
             destination_rule: rule.map(|r| r.key),
             policy,
+            unresolved: None,
         }
     }
 }
@@ -194,6 +197,17 @@ impl RouteTable {
                     .cloned()
                     .map(AnyResource::ServiceEntry),
             );
+        // Gateway API resources the API server would reject (their CRDs' validation).
+        for f in mesh_model::validate::validate_gateway_api(resources) {
+            if f.severity == Severity::Error {
+                problems.push(Problem {
+                    resource: f.resource,
+                    path: f.path,
+                    message: f.message,
+                    origin: f.origin.to_string(),
+                });
+            }
+        }
         for r in all {
             for f in validate_resource(&r) {
                 if f.severity == Severity::Error {
@@ -218,6 +232,9 @@ impl RouteTable {
                     .find(|g| g.namespace() == namespace && g.name() == name);
                 match gw {
                     Some(g) => (g.spec.selector.clone(), Some(g)),
+                    None if resources.gateway_api.gateway(namespace, name).is_some() => {
+                        return Ok(Self::compile_gateway_api(resources, identity));
+                    }
                     None => {
                         return Err(CompileError {
                             problems: vec![Problem {
@@ -320,6 +337,33 @@ impl RouteTable {
                         entries,
                         require_tls: false,
                     });
+                }
+                // Gateway API mesh routes (GAMMA), for the hosts no VirtualService claims.
+                let (mesh, warnings) =
+                    crate::gateway_api::compile_mesh(resources, proxy_ns, &ctx.drs, |fqdn| {
+                        sidecar_domains(fqdn, proxy_ns)
+                    });
+                ctx.warnings.extend(warnings);
+                for mut vh in mesh {
+                    vh.domains.retain(|d| !index.contains(d));
+                    if vh.domains.is_empty() {
+                        ctx.warnings.push(Problem {
+                            resource: ResourceKey {
+                                kind: mesh_model::Kind::HttpRoute,
+                                namespace: proxy_ns.to_owned(),
+                                name: vh.name.clone(),
+                            },
+                            path: String::new(),
+                            message: "a VirtualService already routes this Service's host on sidecars; its Gateway API mesh routes are not applied".into(),
+                            origin: String::new(),
+                        });
+                        continue;
+                    }
+                    let i = vhosts.len();
+                    for d in &vh.domains {
+                        index.insert(d, i);
+                    }
+                    vhosts.push(vh);
                 }
                 Listeners::Sidecar(index)
             }
@@ -427,6 +471,49 @@ impl RouteTable {
         })
     }
 
+    /// The table of a Gateway API Gateway (the identity names one, and no Istio Gateway has
+    /// its name).
+    fn compile_gateway_api(resources: &Resources, identity: &Identity) -> RouteTable {
+        let (namespace, name) = match identity {
+            Identity::Gateway { namespace, name } => (namespace.as_str(), name.as_str()),
+            Identity::Sidecar { namespace, .. } => (namespace.as_str(), ""),
+        };
+        let drs = DrIndex::new(resources, identity);
+        let (vhosts, listeners, mut warnings) = match resources.gateway_api.gateway(namespace, name)
+        {
+            Some(gw) => crate::gateway_api::compile_gateway(resources, gw, &drs),
+            None => Default::default(),
+        };
+        for dr in drs.rules() {
+            for (path, message) in crate::unexecuted::destination_rule(&dr.spec) {
+                warnings.push(problem(&dr.key(), &dr.origin, path, message));
+            }
+        }
+        // Istio also serves VirtualServices bound to a Gateway API Gateway by name; this
+        // engine serves the Gateway's routes only.
+        let gateway_name = identity.gateway_name();
+        for vs in &resources.virtual_services {
+            for (i, g) in vs.spec.gateways.iter().enumerate() {
+                if resolve_gateway_name(g, vs.namespace()) == gateway_name {
+                    warnings.push(problem(
+                        &vs.key(),
+                        &vs.origin,
+                        format!("spec.gateways[{i}]"),
+                        format!("the VirtualService is bound to the Gateway API Gateway {gateway_name}, whose table serves its HTTPRoutes and GRPCRoutes only: the VirtualService's routes are not executed there"),
+                    ));
+                }
+            }
+        }
+        RouteTable {
+            identity: identity.clone(),
+            vhosts,
+            listeners: Listeners::GatewayApi(listeners),
+            default_rule: default_rule(),
+            https_redirect: Redirect::https(),
+            warnings,
+        }
+    }
+
     /// The proxy this table is for.
     pub fn identity(&self) -> &Identity {
         &self.identity
@@ -476,6 +563,7 @@ impl RouteTable {
                 Some((_, index)) => index,
                 None => return None,
             },
+            Listeners::GatewayApi(l) => return l.lookup(req.port(), host).map(|i| &self.vhosts[i]),
         };
         index.lookup(host).map(|i| &self.vhosts[i])
     }
@@ -526,11 +614,15 @@ impl RouteTable {
                     .unwrap_or(sample);
                 let index = split.pick(sample);
                 match split.destinations().get(index) {
-                    Some(d) => Decision::Route {
-                        matched: Some(matched),
-                        rule,
-                        target: Target::Destination(d),
-                        index,
+                    // A Gateway API backendRef that does not resolve: 500 for its share.
+                    Some(d) => match &d.unresolved {
+                        Some(response) => Decision::DirectResponse { matched, response },
+                        None => Decision::Route {
+                            matched: Some(matched),
+                            rule,
+                            target: Target::Destination(d),
+                            index,
+                        },
                     },
                     None => Decision::NoRoute(NoRoute::NoRuleMatched),
                 }

@@ -17,6 +17,7 @@ fn dest(i: usize, weight: u32) -> RouteDestination {
         subset_labels: Some(BTreeMap::new()),
         destination_rule: None,
         policy: Default::default(),
+        unresolved: None,
     }
 }
 

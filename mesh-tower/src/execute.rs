@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use arc_swap::ArcSwap;
 use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
-use http::{Method, Request, Response, StatusCode, Uri};
+use http::{Request, Response, StatusCode, Uri};
 use mesh_match::{RequestView, normalize_target};
 use mesh_route::policy::{AbortKind, CorsPolicy, HeadersPolicy, RetryOn, RetryPolicy};
 use mesh_route::{Decision, RouteDestination, RouteTable, Rule, Target};
@@ -415,19 +415,11 @@ async fn execute(
             let dest = target.destination();
             let headers = &head.parts.headers;
             // CORS preflight, before faults (Istio's filter order).
-            let origin = headers.get(header::ORIGIN);
-            if let (Some(cors), Some(origin)) = (&rule.cors, origin) {
-                let preflight = head.parts.method == Method::OPTIONS
-                    && headers.contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
-                if preflight {
-                    note_destination(outcome, &target);
-                    if cors.allows(origin.as_bytes()) {
-                        return Ok(preflight_response(cors, origin));
-                    }
-                    if !cors.forward_unmatched_preflights {
-                        return Ok(local_reply(StatusCode::OK, ""));
-                    }
-                }
+            if let Some(cors) = &rule.cors
+                && cors.answers_preflight(&head.parts.method, headers)
+            {
+                note_destination(outcome, &target);
+                return Ok(preflight_response(cors, headers));
             }
             // Faults: delay, then an independent roll for the abort.
             if let Some(d) = rule.fault.delay {
@@ -489,9 +481,9 @@ async fn execute(
             crate::upgrade::splice(&head.parts.extensions, &head.parts.headers, &mut response);
             crate::hygiene::sanitize_response(&mut response);
             apply_response_headers(rule, dest, response.headers_mut());
-            if let (Some(cors), Some(origin)) = (&rule.cors, origin) {
-                if cors.allows(origin.as_bytes()) {
-                    cors_response_headers(cors, origin, response.headers_mut());
+            if let Some(cors) = &rule.cors {
+                for (name, value) in cors.response_headers(headers) {
+                    response.headers_mut().insert(name, value);
                 }
             }
             Ok(response)
@@ -510,45 +502,13 @@ fn note_destination(outcome: &mut Outcome, target: &Target<'_>) {
     outcome.subset_version = Some(Arc::from(version));
 }
 
-fn preflight_response(cors: &CorsPolicy, origin: &HeaderValue) -> Response<BoxBody> {
+/// The proxy's answer to a CORS preflight ([`CorsPolicy::preflight_headers`]).
+fn preflight_response(cors: &CorsPolicy, request: &HeaderMap) -> Response<BoxBody> {
     let mut r = Response::new(body::empty());
-    let h = r.headers_mut();
-    h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin.clone());
-    let mut put = |name: HeaderName, value: &Option<String>| {
-        if let Some(v) = value.as_deref().and_then(|v| HeaderValue::from_str(v).ok()) {
-            h.insert(name, v);
-        }
-    };
-    put(header::ACCESS_CONTROL_ALLOW_METHODS, &cors.allow_methods);
-    put(header::ACCESS_CONTROL_ALLOW_HEADERS, &cors.allow_headers);
-    put(
-        header::ACCESS_CONTROL_MAX_AGE,
-        &cors.max_age.map(|s| s.to_string()),
-    );
-    if cors.allow_credentials == Some(true) {
-        h.insert(
-            header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
-            HeaderValue::from_static("true"),
-        );
+    for (name, value) in cors.preflight_headers(request) {
+        r.headers_mut().insert(name, value);
     }
     r
-}
-
-fn cors_response_headers(cors: &CorsPolicy, origin: &HeaderValue, h: &mut HeaderMap) {
-    h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin.clone());
-    if cors.allow_credentials == Some(true) {
-        h.insert(
-            header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
-            HeaderValue::from_static("true"),
-        );
-    }
-    if let Some(v) = cors
-        .expose_headers
-        .as_deref()
-        .and_then(|v| HeaderValue::from_str(v).ok())
-    {
-        h.insert(header::ACCESS_CONTROL_EXPOSE_HEADERS, v);
-    }
 }
 
 fn abort_response(kind: AbortKind) -> Response<BoxBody> {

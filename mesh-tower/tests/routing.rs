@@ -384,6 +384,73 @@ async fn cors_preflight_is_answered_by_the_mesh() {
     assert_eq!(r.header("access-control-allow-headers"), "x-token");
     assert_eq!(r.header("access-control-max-age"), "86400");
     assert_eq!(r.header("access-control-allow-credentials"), "true");
+    assert_eq!(r.header("access-control-expose-headers"), "x-trace");
+    assert_eq!(b[0].calls(), 0);
+}
+
+/// A policy allowing the methods `*` and the headers `*` answers a preflight with the
+/// method and headers the request asks for, whatever `allowCredentials` says. Measured on
+/// Envoy 1.40 (`allow_methods: "*"`, `allow_headers: "*"`): a preflight asking
+/// `PUT` and `x-header-1, x-header-2` got `access-control-allow-methods: PUT` and
+/// `access-control-allow-headers: x-header-1, x-header-2`; without
+/// `access-control-request-headers`, an empty `access-control-allow-headers`.
+#[tokio::test]
+async fn wildcard_cors_methods_and_headers_echo_the_request() {
+    let yaml = CORS
+        .replace("allowMethods: [GET, POST]", "allowMethods: ['*']")
+        .replace("allowHeaders: [x-token]", "allowHeaders: ['*']");
+    let (svc, _b) = reviews_mesh(&yaml);
+    let preflight = |headers: &[(&str, &str)]| {
+        let mut b = Request::builder()
+            .method(Method::OPTIONS)
+            .uri("http://reviews/api")
+            .header("origin", "https://app.example")
+            .header("access-control-request-method", "PUT");
+        for (k, v) in headers {
+            b = b.header(*k, *v);
+        }
+        b.body(body::empty()).expect("request")
+    };
+    let r = send(
+        &svc,
+        preflight(&[("access-control-request-headers", "x-a, x-b")]),
+    )
+    .await;
+    assert_eq!(r.header("access-control-allow-methods"), "PUT");
+    assert_eq!(r.header("access-control-allow-headers"), "x-a, x-b");
+    let r = send(&svc, preflight(&[])).await;
+    assert!(r.headers.contains_key("access-control-allow-headers"));
+    assert_eq!(r.header("access-control-allow-headers"), "");
+}
+
+/// A preflight from another origin, with unmatched preflights not forwarded (Istio's
+/// `unmatchedPreflights: IGNORE`, and every Gateway API CORS filter), is answered 200 with
+/// the policy's methods, headers, max age and credentials, but neither `Allow-Origin` nor
+/// `Expose-Headers`. Measured on Envoy 1.40 with Istio's CorsPolicy
+/// (`forward_not_matching_preflights: false`): `OPTIONS` from `https://foobar.com` got 200
+/// with `access-control-allow-credentials`, `-allow-methods`, `-allow-headers` and
+/// `-max-age` only; from the allowed origin, `access-control-expose-headers` too.
+#[tokio::test]
+async fn unmatched_preflight_is_answered_without_allow_origin() {
+    let yaml = CORS.replace(
+        "allowCredentials: true",
+        "allowCredentials: true\n      unmatchedPreflights: IGNORE",
+    );
+    let (svc, b) = reviews_mesh(&yaml);
+    let req = Request::builder()
+        .method(Method::OPTIONS)
+        .uri("http://reviews/api")
+        .header("origin", "https://evil.example")
+        .header("access-control-request-method", "POST")
+        .body(body::empty())
+        .expect("request");
+    let r = send(&svc, req).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(!r.headers.contains_key("access-control-allow-origin"));
+    assert!(!r.headers.contains_key("access-control-expose-headers"));
+    assert_eq!(r.header("access-control-allow-methods"), "GET,POST");
+    assert_eq!(r.header("access-control-allow-credentials"), "true");
+    assert_eq!(r.header("access-control-max-age"), "86400");
     assert_eq!(b[0].calls(), 0);
 }
 

@@ -88,18 +88,20 @@ fn unknown_api_versions_are_errors() {
     assert!(err.to_string().contains("no matches for kind"), "{err}");
 }
 
-/// Kubernetes kinds that are not Istio networking kinds are skipped and reported.
+/// Kubernetes kinds that are neither Istio networking kinds nor the Gateway API kinds read
+/// here are skipped and reported; a Gateway API Gateway is read as one, not as Istio's.
 #[test]
 fn other_kinds_are_skipped() {
     let text = format!(
-        "apiVersion: v1\nkind: Service\nmetadata: {{name: reviews}}\nspec: {{ports: [{{port: 9080}}]}}\n---\n{VS}---\napiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\nmetadata: {{name: gw}}\nspec: {{}}\n"
+        "apiVersion: v1\nkind: Service\nmetadata: {{name: reviews}}\nspec: {{ports: [{{port: 9080}}]}}\n---\n{VS}---\napiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\nmetadata: {{name: gw}}\nspec: {{gatewayClassName: x, listeners: [{{name: h, port: 80, protocol: HTTP}}]}}\n---\napiVersion: gateway.networking.k8s.io/v1alpha2\nkind: TCPRoute\nmetadata: {{name: t}}\nspec: {{}}\n"
     );
     let loaded = Loader::new().load_str(&text, None);
     assert!(loaded.errors.is_empty(), "{:?}", loaded.errors);
     assert_eq!(loaded.resources.virtual_services.len(), 1);
     assert_eq!(loaded.resources.gateways.len(), 0);
+    assert_eq!(loaded.resources.gateway_api.gateways.len(), 1);
     let kinds: Vec<_> = loaded.skipped.iter().map(|s| s.kind.as_str()).collect();
-    assert_eq!(kinds, ["Service", "Gateway"]);
+    assert_eq!(kinds, ["Service", "TCPRoute"]);
 }
 
 /// `kind: List`, as `kubectl get -o yaml` prints it, loads its items; errors name the item.
@@ -267,4 +269,61 @@ fn foreign_documents_are_returned_not_loaded() {
     let plain = Loader::new().load_str(&text, None);
     assert!(plain.foreign.is_empty());
     assert_eq!(plain.errors.len(), 2);
+}
+
+/// Gateway API kinds load from their served versions, with CRD defaults applied (as the API
+/// server stores them); an unserved version and an unknown field are errors with the path.
+#[test]
+fn gateway_api_kinds_load_with_defaults() {
+    let text = "apiVersion: gateway.networking.k8s.io/v1beta1
+kind: HTTPRoute
+metadata: {name: r, namespace: web}
+spec:
+  parentRefs: [{name: gw}]
+  rules:
+  - backendRefs: [{name: svc, port: 8080}]
+    matches: [{headers: [{name: x, value: v1}]}]
+";
+    let r = load_str(text).unwrap();
+    let route = &r.gateway_api.http_routes[0];
+    assert_eq!(route.api_version, ApiVersion::GatewayV1Beta1);
+    assert_eq!(route.key().to_string(), "HTTPRoute web/r");
+    let p = &route.spec.parent_refs[0];
+    assert_eq!(
+        (p.group.as_str(), p.kind.as_str()),
+        ("gateway.networking.k8s.io", "Gateway")
+    );
+    let rule = &route.spec.rules[0];
+    assert_eq!(rule.backend_refs[0].kind, "Service");
+    assert_eq!(rule.backend_refs[0].weight, 1);
+    let m = &rule.matches[0];
+    assert_eq!(m.headers[0].kind, "Exact");
+    let path = m.path.as_ref().unwrap();
+    assert_eq!(
+        (path.kind.as_str(), path.value.as_str()),
+        ("PathPrefix", "/")
+    );
+
+    let err = load_str(&text.replace("v1beta1", "v1alpha2")).unwrap_err();
+    assert!(
+        err.to_string().contains(
+            "no matches for kind \"HTTPRoute\" in version \"gateway.networking.k8s.io/v1alpha2\""
+        ),
+        "{err}"
+    );
+    let err = load_str(&text.replace("port: 8080", "port: 8080, wieght: 3")).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("spec.rules[0].backendRefs[0].wieght: unknown field `wieght`"),
+        "{err}"
+    );
+    let err = load_str(
+        "apiVersion: gateway.networking.k8s.io/v1beta1\nkind: GRPCRoute\nmetadata: {name: g}\nspec: {}\n",
+    )
+    .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("GRPCRoute as gateway.networking.k8s.io/v1"),
+        "{err}"
+    );
 }

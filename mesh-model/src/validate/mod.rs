@@ -1,5 +1,7 @@
 //! Istio's validation rules for the four networking kinds, with Istio's own message texts,
-//! and the cross-resource checks of `istioctl analyze` that need no cluster.
+//! and the cross-resource checks of `istioctl analyze` that need no cluster; for the Gateway
+//! API kinds, the CRDs' validation (errors) and the status conditions a controller would
+//! write (warnings coded `Accepted=False`, `ResolvedRefs=False`, `Conflicted=True`).
 //!
 //! Rules come from `istio/istio` `pkg/config/validation` (`validation.go`,
 //! `virtualservice.go`, `agent/validation.go`) and the analyzers of
@@ -17,10 +19,13 @@ mod analyze;
 pub(crate) mod common;
 mod destination_rule;
 mod gateway;
+mod gateway_api;
 mod service_entry;
 mod virtual_service;
 
 pub use analyze::analyze;
+
+use crate::gateway_api::schema::Schemas;
 
 /// How serious a finding is, as Istio classes it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -118,11 +123,20 @@ pub fn validate(resources: &Resources) -> Report {
     for r in &resources.service_entries {
         findings.extend(service_entry::validate(r));
     }
+    findings.extend(gateway_api::validate_all(resources));
     findings.extend(analyze(resources));
+    findings.extend(gateway_api::status(resources));
     Report { findings }
 }
 
-/// Validates one resource of any kind with Istio's per-resource rules (no analyzers).
+/// The CRD validation of every Gateway API resource of `resources` (the errors the API
+/// server would reject them with; no status conditions).
+pub fn validate_gateway_api(resources: &Resources) -> Vec<Finding> {
+    gateway_api::validate_all(resources)
+}
+
+/// Validates one resource of any kind with Istio's per-resource rules, or a Gateway API
+/// resource with its CRD's (no analyzers).
 pub fn validate_resource(r: &crate::resource::AnyResource) -> Vec<Finding> {
     use crate::resource::AnyResource;
     match r {
@@ -130,6 +144,11 @@ pub fn validate_resource(r: &crate::resource::AnyResource) -> Vec<Finding> {
         AnyResource::DestinationRule(r) => destination_rule::validate(r),
         AnyResource::Gateway(r) => gateway::validate(r),
         AnyResource::ServiceEntry(r) => service_entry::validate(r),
+        AnyResource::KubernetesGateway(r) => gateway_api::validate_one(&Schemas::new(), r),
+        AnyResource::GatewayClass(r) => gateway_api::validate_one(&Schemas::new(), r),
+        AnyResource::HttpRoute(r) => gateway_api::validate_one(&Schemas::new(), r),
+        AnyResource::GrpcRoute(r) => gateway_api::validate_one(&Schemas::new(), r),
+        AnyResource::ReferenceGrant(r) => gateway_api::validate_one(&Schemas::new(), r),
     }
 }
 

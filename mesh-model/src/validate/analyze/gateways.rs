@@ -1,5 +1,8 @@
 //! Gateways named by VirtualServices (`virtualservice/gateways.go`): IST0101 `gateway`,
-//! IST0132 and IST0165.
+//! IST0132 and IST0165. A name resolves to an Istio Gateway of the input or, when there is
+//! none of that name, to a Gateway API Gateway (`gateway.networking.k8s.io`), as Istio's
+//! analyzer looks up `KubernetesGateway`; IST0132 then compares the VirtualService's hosts
+//! with that Gateway's listener hostnames (a listener without one takes every host).
 
 use super::{
     REFERENCED_INTERNAL_GATEWAY, REFERENCED_RESOURCE_NOT_FOUND,
@@ -42,7 +45,14 @@ pub(super) fn analyze(resources: &Resources) -> Vec<Finding> {
             let Some(found) = find_gateway(resources, &mut sink, &path, name, ns) else {
                 continue;
             };
-            if !vs_host_in_gateway(found, &vs.spec.hosts, ns) {
+            let (hosts_match, gateway_name) = match found {
+                Found::Istio(g) => (vs_host_in_gateway(g, &vs.spec.hosts, ns), full_name(g)),
+                Found::Kubernetes(g) => (
+                    vs_host_in_kubernetes_gateway(g, &vs.spec.hosts),
+                    full_name(g),
+                ),
+            };
+            if !hosts_match {
                 VIRTUAL_SERVICE_HOST_NOT_FOUND_IN_GATEWAY.push(
                     &mut sink,
                     path,
@@ -50,7 +60,7 @@ pub(super) fn analyze(resources: &Resources) -> Vec<Finding> {
                         "one or more host {} defined in VirtualService {} not found in Gateway {}.",
                         go_list(&vs.spec.hosts),
                         full_name(vs),
-                        full_name(found)
+                        gateway_name
                     ),
                 );
             }
@@ -95,23 +105,37 @@ fn check_match_gateways(
     }
 }
 
-/// The Gateway that `name` refers to. When the input holds Gateways but not this one, reports
-/// IST0101 at `path`; when it holds none, the reference is left to the cluster.
+/// A Gateway a VirtualService names: Istio's, or the Gateway API's.
+enum Found<'a> {
+    Istio(&'a Resource<Gateway>),
+    Kubernetes(&'a Resource<crate::gateway_api::Gateway>),
+}
+
+/// The Gateway that `name` refers to: an Istio Gateway, else a Gateway API Gateway of that
+/// name. When the input holds Gateways (of either API) but not this one, reports IST0101 at
+/// `path`; when it holds none, the reference is left to the cluster.
 fn find_gateway<'a>(
     resources: &'a Resources,
     sink: &mut Sink<'_>,
     path: &str,
     name: &str,
     vs_namespace: &str,
-) -> Option<&'a Resource<Gateway>> {
-    if resources.gateways.is_empty() {
+) -> Option<Found<'a>> {
+    if resources.gateways.is_empty() && resources.gateway_api.gateways.is_empty() {
         return None;
     }
     let (ns, local) = resolve_gateway_name(name, vs_namespace);
     let found = resources
         .gateways
         .iter()
-        .find(|g| g.namespace() == ns && g.name() == local);
+        .find(|g| g.namespace() == ns && g.name() == local)
+        .map(Found::Istio)
+        .or_else(|| {
+            resources
+                .gateway_api
+                .gateway(ns, local)
+                .map(Found::Kubernetes)
+        });
     if found.is_none() {
         REFERENCED_RESOURCE_NOT_FOUND.push(
             sink,
@@ -155,6 +179,22 @@ fn vs_host_in_gateway(
     }
     names_for_namespace(&gateway_hosts, vs_namespace)
         .any(|gh| vs_hosts.iter().any(|vh| host::matches(gh, vh)))
+}
+
+/// `vsHostInKubernetesGateway`: whether a listener takes every host (no hostname), or some
+/// listener hostname overlaps some host of the VirtualService.
+fn vs_host_in_kubernetes_gateway(
+    gateway: &Resource<crate::gateway_api::Gateway>,
+    vs_hosts: &[String],
+) -> bool {
+    gateway
+        .spec
+        .listeners
+        .iter()
+        .any(|l| match l.hostname.as_deref() {
+            None | Some("") => true,
+            Some(gh) => vs_hosts.iter().any(|vh| host::matches(gh, vh)),
+        })
 }
 
 /// `sanitizeServerHostNamespace`: `./host` becomes `<gateway-namespace>/host`, `*/host`

@@ -593,6 +593,88 @@ fn ist0132_virtual_service_host_must_be_in_gateway() {
     }
 }
 
+fn kubernetes_gateway(listener_hostnames: &[Option<&str>], vs_hosts: &str) -> String {
+    let listeners: Vec<String> = listener_hostnames
+        .iter()
+        .enumerate()
+        .map(|(i, h)| match h {
+            Some(h) => format!(
+                "  - {{name: l{i}, port: {}, protocol: HTTP, hostname: '{h}'}}\n",
+                80 + i
+            ),
+            None => format!("  - {{name: l{i}, port: {}, protocol: HTTP}}\n", 80 + i),
+        })
+        .collect();
+    format!(
+        "
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {{name: ingress, namespace: istio-system}}
+spec:
+  gatewayClassName: istio
+  listeners:
+{}---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {{name: front, namespace: bookinfo}}
+spec:
+  hosts: {vs_hosts}
+  gateways: [istio-system/ingress]
+  http:
+  - route:
+    - destination: {{host: productpage}}
+",
+        listeners.concat()
+    )
+}
+
+/// Issue 11 item 3: a VirtualService whose `gateways` names a Gateway API Gateway of the
+/// input is bound to it (never IST0101, as Istio's analyzer also looks up
+/// `KubernetesGateway`), and IST0132 compares its hosts with the listeners' hostnames; a
+/// listener without a hostname takes every host.
+#[test]
+fn virtual_service_binds_to_a_gateway_api_gateway() {
+    let bound = kubernetes_gateway(&[Some("bookinfo.example.com")], "[bookinfo.example.com]");
+    assert_none(&bound, "IST0101");
+    assert_none(&bound, "IST0132");
+    assert_only(
+        &kubernetes_gateway(&[Some("shop.example.com")], "[bookinfo.example.com]"),
+        "IST0132",
+        Severity::Warning,
+        "VirtualService bookinfo/front",
+        "spec.gateways[0]",
+        "one or more host [bookinfo.example.com] defined in VirtualService bookinfo/front not found in Gateway istio-system/ingress.",
+    );
+    for (listeners, vs) in [
+        (vec![Some("*.example.com")], "[bookinfo.example.com]"),
+        (
+            vec![Some("shop.example.com"), None],
+            "[bookinfo.example.com]",
+        ),
+        (
+            vec![Some("shop.example.com"), Some("bookinfo.example.com")],
+            "[bookinfo.example.com]",
+        ),
+    ] {
+        let yaml = kubernetes_gateway(&listeners, vs);
+        assert_none(&yaml, "IST0132");
+        assert_none(&yaml, "IST0101");
+    }
+    // A name that is neither Gateway is still IST0101 when the input holds Gateways.
+    let missing = kubernetes_gateway(&[None], "[bookinfo.example.com]").replace(
+        "gateways: [istio-system/ingress]",
+        "gateways: [istio-system/other]",
+    );
+    assert_only(
+        &missing,
+        "IST0101",
+        Severity::Error,
+        "VirtualService bookinfo/front",
+        "spec.gateways[0]",
+        "Referenced gateway not found: \"istio-system/other\"",
+    );
+}
+
 /// IST0132 is not reported for a Gateway missing from the input (IST0101 is).
 #[test]
 fn ist0132_only_for_gateways_in_input() {
