@@ -54,7 +54,7 @@ fn rejected_configurations_exit_1_with_the_field() {
     let (code, out, _) = meshctl(&["validate", &workspace("scenarios/seed-legacy-api.yaml")]);
     assert_eq!(code, 1, "{out}");
     assert!(out.contains(
-        "error    VirtualService default/reviews  spec.http[0].route[0].destination.name: unknown field `name`, expected one of `host`, `subset`, `port`"
+        "error    VirtualService default/reviews  spec.http[0].route[0].destination.name: unknown field \"name\" (known fields: host, subset, port)"
     ), "{out}");
     assert!(out.contains("seed-legacy-api.yaml:11)"), "{out}");
     assert!(out.contains("2 errors, 0 warnings"), "{out}");

@@ -718,36 +718,6 @@ struct Wire<S> {
     status: Option<IgnoredAny>,
 }
 
-/// serde lists every accepted name in "expected one of ..."; keep the camelCase names only
-/// when a snake_case alias of the same field is listed too.
-fn without_proto_aliases(message: &str) -> String {
-    let Some((head, list)) = message.split_once("expected one of ") else {
-        return message.to_owned();
-    };
-    let names: Vec<&str> = list.split(", ").collect();
-    let camel = |snake: &str| {
-        let mut out = String::new();
-        let mut upper = false;
-        for c in snake.chars() {
-            if c == '_' {
-                upper = true;
-            } else if upper {
-                out.extend(c.to_uppercase());
-                upper = false;
-            } else {
-                out.push(c);
-            }
-        }
-        out
-    };
-    let kept: Vec<&str> = names
-        .iter()
-        .copied()
-        .filter(|n| !(n.contains('_') && names.contains(&camel(n).as_str())))
-        .collect();
-    format!("{head}expected one of {}", kept.join(", "))
-}
-
 fn decode<S: DeserializeOwned + Default>(
     node: &Node,
     api_version: ApiVersion,
@@ -767,7 +737,7 @@ fn decode<S: DeserializeOwned + Default>(
                 serde_path_to_error::Segment::Unknown => None,
             })
             .collect();
-        (path, without_proto_aliases(&e.into_inner().to_string()))
+        (path, e.into_inner().to_string())
     })?;
     let mut metadata = wire.metadata;
     if metadata.namespace.is_empty() {

@@ -26,7 +26,9 @@ fn loads_a_virtual_service() {
     assert_eq!(vs.origin.line, 2);
 }
 
-/// An unknown field is an error naming the resource, the field path and the line.
+/// An unknown field is an error naming the resource, the field path and the line, in
+/// istioctl's words (`unknown field "x"`, from `checkFields` in istioctl's `validate.go` and
+/// golang/protobuf's `jsonpb`), followed by the fields the object has.
 #[test]
 fn unknown_fields_are_errors_with_path_and_line() {
     let text = VS.replace(
@@ -52,12 +54,12 @@ fn unknown_fields_are_errors_with_path_and_line() {
     assert_eq!(path, "spec.http[0].route[0].destination.name");
     assert_eq!(
         message,
-        "unknown field `name`, expected one of `host`, `subset`, `port`"
+        "unknown field \"name\" (known fields: host, subset, port)"
     );
     assert_eq!(position.line, 12);
     assert_eq!(
         err.to_string(),
-        "<input>:12:9: VirtualService default/reviews: spec.http[0].route[0].destination.name: unknown field `name`, expected one of `host`, `subset`, `port`"
+        "<input>:12:9: VirtualService default/reviews: spec.http[0].route[0].destination.name: unknown field \"name\" (known fields: host, subset, port)"
     );
 }
 
