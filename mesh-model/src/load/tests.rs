@@ -239,3 +239,71 @@ fn metadata_from_kubectl_is_accepted() {
         1_714_557_600 * 1_000_000_000
     );
 }
+
+/// The schema error of `text`: (path, message, line).
+fn schema_error(text: &str) -> (String, String, usize) {
+    match load_str(text).unwrap_err() {
+        LoadError::Schema {
+            path,
+            message,
+            position,
+            ..
+        } => (path, message, position.line),
+        other => panic!("{other:?}"),
+    }
+}
+
+/// A null header match is an error with Istio's message (`header match x-user cannot be
+/// null`, `validateHTTPRouteMatchRequest` in `pkg/config/validation/virtualservice.go`), not
+/// a dropped condition: the API server would prune the entry and the rule would match every
+/// request.
+#[test]
+fn a_null_header_match_is_an_error() {
+    let text = VS.replace("  - route:", "  - match:\n    - headers: {x-user: null}\n    route:");
+    assert_eq!(
+        schema_error(&text),
+        (
+            "spec.http[0].match[0].headers.x-user".into(),
+            "header match x-user cannot be null".into(),
+            11
+        )
+    );
+    // Other header matches, empty ones (presence) included, load.
+    let text = VS.replace(
+        "  - route:",
+        "  - match:\n    - headers: {x-user: {}, x-group: {exact: a}}\n    route:",
+    );
+    let r = load_str(&text).unwrap();
+    assert_eq!(r.virtual_services[0].spec.http[0].r#match[0].headers.len(), 2);
+}
+
+/// A null `withoutHeaders` entry is the same error with the same message (Istio's
+/// validation skips it and its translation reads "header absent", while the API server
+/// prunes it: the two disagree, so it is refused rather than guessed).
+#[test]
+fn a_null_without_headers_match_is_an_error() {
+    let text = VS.replace(
+        "  - route:",
+        "  - match:\n    - withoutHeaders:\n        x-user: ~\n    route:",
+    );
+    assert_eq!(
+        schema_error(&text),
+        (
+            "spec.http[0].match[0].withoutHeaders.x-user".into(),
+            "header match x-user cannot be null".into(),
+            12
+        )
+    );
+}
+
+/// A delegate VirtualService (no hosts) is read by the same rules: a null header match in
+/// its rules is the same error.
+#[test]
+fn a_null_header_match_in_a_delegate_is_an_error() {
+    let text = VS
+        .replace("  hosts:\n  - reviews\n", "")
+        .replace("  - route:", "  - match:\n    - uri: {prefix: /a}\n    - headers:\n        x-user:\n    route:");
+    let (path, message, _) = schema_error(&text);
+    assert_eq!(path, "spec.http[0].match[1].headers.x-user");
+    assert_eq!(message, "header match x-user cannot be null");
+}

@@ -128,6 +128,7 @@ impl<'de> de::Deserializer<'de> for &'de Node {
             NodeValue::Map(entries) => visitor.visit_map(Map {
                 entries: entries.iter(),
                 value: None,
+                keep_nulls: false,
             }),
         }
     }
@@ -141,10 +142,14 @@ impl<'de> de::Deserializer<'de> for &'de Node {
 
     fn deserialize_newtype_struct<V: Visitor<'de>>(
         self,
-        _name: &'static str,
+        name: &'static str,
         visitor: V,
     ) -> Result<V::Value, DeError> {
-        visitor.visit_newtype_struct(self)
+        if name == KEEP_NULLS {
+            visitor.visit_newtype_struct(KeepNulls(self))
+        } else {
+            visitor.visit_newtype_struct(self)
+        }
     }
 
     fn deserialize_enum<V: Visitor<'de>>(
@@ -196,6 +201,8 @@ impl<'de> SeqAccess<'de> for Seq<'de> {
 struct Map<'de> {
     entries: std::slice::Iter<'de, (Key, Node)>,
     value: Option<&'de Node>,
+    /// Whether `key: null` entries are kept (see [`KEEP_NULLS`]).
+    keep_nulls: bool,
 }
 
 impl<'de> MapAccess<'de> for Map<'de> {
@@ -206,7 +213,7 @@ impl<'de> MapAccess<'de> for Map<'de> {
         seed: K,
     ) -> Result<Option<K::Value>, DeError> {
         for (key, value) in self.entries.by_ref() {
-            if value.value == NodeValue::Null {
+            if value.value == NodeValue::Null && !self.keep_nulls {
                 continue;
             }
             self.value = Some(value);
@@ -222,5 +229,34 @@ impl<'de> MapAccess<'de> for Map<'de> {
             Some(v) => seed.deserialize(v),
             None => Err(DeError("a value was read before its key".into())),
         }
+    }
+}
+
+/// The name of a newtype through which a field asks for its mapping with its `key: null`
+/// entries, which are otherwise skipped (a field that must report them, as Istio reports a
+/// null header match). Other deserializers see an ordinary newtype.
+pub(crate) const KEEP_NULLS: &str = "$mesh_model::keep_nulls";
+
+/// A mapping node whose `key: null` entries are kept; anything else as it is.
+struct KeepNulls<'de>(&'de Node);
+
+impl<'de> de::Deserializer<'de> for KeepNulls<'de> {
+    type Error = DeError;
+
+    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
+        match &self.0.value {
+            NodeValue::Map(entries) => visitor.visit_map(Map {
+                entries: entries.iter(),
+                value: None,
+                keep_nulls: true,
+            }),
+            _ => self.0.deserialize_any(visitor),
+        }
+    }
+
+    forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
+        bytes byte_buf option unit unit_struct newtype_struct seq tuple tuple_struct map
+        struct enum identifier ignored_any
     }
 }
