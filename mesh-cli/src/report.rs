@@ -52,6 +52,21 @@ impl Row {
                 path.as_str(),
                 message,
             ),
+            LoadError::Duplicate { key, second, .. } => {
+                return Some(Row {
+                    severity: Severity::Error,
+                    code: None,
+                    kind: key.kind.to_string(),
+                    namespace: key.namespace.clone(),
+                    name: key.name.clone(),
+                    path: "metadata.name".into(),
+                    message: e.message(),
+                    file: second.file.as_ref().map(|f| f.display().to_string()),
+                    line: (second.line > 0).then_some(second.line),
+                    document: second.document,
+                    origin: None,
+                });
+            }
         };
         Some(Row {
             severity: Severity::Error,

@@ -151,3 +151,37 @@ spec:
         "{out}"
     );
 }
+
+/// The same resource in two files is an error naming both places (file:line each), and exit
+/// status 1: two `kubectl apply`s of them would leave only the last. It is reported once,
+/// not as the analyzers' conflicts of the resource with itself (IST0109).
+#[test]
+fn the_same_resource_in_two_files_exits_1_naming_both() {
+    let dir = std::env::temp_dir().join(format!("meshctl-duplicate-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let vs = "apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: shop, namespace: demo}
+spec:
+  hosts: [shop]
+  http:
+  - route:
+    - destination: {host: shop}
+";
+    let a = dir.join("a.yaml");
+    let b = dir.join("b.yaml");
+    std::fs::write(&a, vs).expect("write");
+    std::fs::write(&b, format!("# the same, again\n---\n{vs}")).expect("write");
+    let (code, out, _) = meshctl(&["validate", &dir.display().to_string()]);
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(code, 1, "{out}");
+    assert_eq!(
+        out,
+        format!(
+            "error    VirtualService demo/shop  metadata.name: given twice, first at {}:1 (kubectl apply would keep only the last)  ({}:3)\n\
+             1 error, 0 warnings in 1 Istio resource\n",
+            a.display(),
+            b.display()
+        )
+    );
+}

@@ -3,7 +3,13 @@
 //! Multi-document streams, `kind: List` (as `kubectl get -o yaml` prints it) and
 //! `*List` kinds are read; Kubernetes kinds other than the four Istio networking kinds are
 //! skipped and reported. Unknown fields inside an Istio resource, and unknown `apiVersion`s
-//! of an Istio kind, are errors with the field path and position.
+//! of an Istio kind, are errors with the field path and position. The same resource (kind,
+//! namespace and name) given twice is an error naming both places.
+//!
+//! Directories are read as a ConfigMap volume is laid out by the kubelet: the entries whose
+//! names start with `..` (the `..data` symlink, the `..2024_01_31_12_00_00.123` folders it
+//! points to, `..data_tmp` during an update) are the kubelet's, and each key is read once,
+//! through its own symlink (`key.yaml -> ..data/key.yaml`).
 
 // `LoadError` carries the position and the names of the resource; it is only built on the
 // error path of loading, so its size does not matter.
@@ -17,7 +23,8 @@ use serde::Deserialize;
 use serde::de::{DeserializeOwned, IgnoredAny};
 
 use crate::resource::{
-    AnyResource, ApiVersion, GROUP, Kind, ObjectMeta, Origin, PositionIndex, Resource, Resources,
+    AnyResource, ApiVersion, GROUP, Kind, ObjectMeta, Origin, PositionIndex, Resource, ResourceKey,
+    Resources, Spec,
 };
 use crate::yaml::{self, Node, ParseLimits, Segment};
 
@@ -123,6 +130,17 @@ pub enum LoadError {
         /// Which limit.
         message: String,
     },
+    /// The same resource (kind, namespace and name) is given twice: as two `kubectl apply`s
+    /// of it, one would silently replace the other. The second one is not loaded.
+    #[error("{second}: {key}: {}", duplicate_message(first))]
+    Duplicate {
+        /// The resource.
+        key: ResourceKey,
+        /// Where it is first.
+        first: Position,
+        /// Where it is again.
+        second: Position,
+    },
     /// A document does not fit the schema of its kind: an unknown field, a wrong type, an
     /// unknown `apiVersion`.
     #[error("{position}: {}: {}{message}", describe(kind, namespace, name), if path.is_empty() { String::new() } else { format!("{path}: ") })]
@@ -142,6 +160,10 @@ pub enum LoadError {
     },
 }
 
+fn duplicate_message(first: &Position) -> String {
+    format!("given twice, first at {first} (kubectl apply would keep only the last)")
+}
+
 fn describe(kind: &str, namespace: &str, name: &str) -> String {
     match (kind.is_empty(), name.is_empty()) {
         (true, _) => "document".to_owned(),
@@ -158,6 +180,18 @@ impl LoadError {
             LoadError::Syntax { position, .. }
             | LoadError::Limit { position, .. }
             | LoadError::Schema { position, .. } => Some(position),
+            LoadError::Duplicate { second, .. } => Some(second),
+        }
+    }
+
+    /// What is wrong, without the position and the resource's name.
+    pub fn message(&self) -> String {
+        match self {
+            LoadError::Io { source, .. } => source.to_string(),
+            LoadError::Syntax { message, .. }
+            | LoadError::Limit { message, .. }
+            | LoadError::Schema { message, .. } => message.clone(),
+            LoadError::Duplicate { first, .. } => duplicate_message(first),
         }
     }
 }
@@ -253,29 +287,46 @@ impl Loader {
         &self.limits
     }
 
-    /// Loads files and directories (recursively: `*.yaml`, `*.yml`, `*.json`, sorted by name).
+    /// Loads files and directories (recursively: `*.yaml`, `*.yml`, `*.json`, sorted by name,
+    /// skipping the kubelet's `..` entries; see [`Loader::files`]).
     pub fn load_paths<P: AsRef<Path>>(&self, paths: &[P]) -> Loaded {
         let mut out = Loaded::default();
+        let (files, errors) = self.files(paths);
+        out.errors = errors;
+        for f in files {
+            out.merge(self.read_file(&f));
+        }
+        refuse_duplicates(&mut out);
+        out
+    }
+
+    /// The files that [`Loader::load_paths`] reads, in the order it reads them: each path
+    /// given, and under each directory the `*.yaml`, `*.yml` and `*.json` files, sorted by
+    /// name, in subdirectories too, but not the entries whose names start with `..` (a
+    /// ConfigMap volume's `..data` and `..<timestamp>`: the kubelet's, whose keys are the
+    /// symlinks beside them). A file reached twice (the same path after symlinks) is read
+    /// once. Paths that cannot be read, and more than [`Limits::max_files`], are errors.
+    pub fn files<P: AsRef<Path>>(&self, paths: &[P]) -> (Vec<PathBuf>, Vec<LoadError>) {
         let mut files = Vec::new();
+        let mut errors = Vec::new();
         for p in paths {
             let p = p.as_ref();
             match std::fs::metadata(p) {
                 Ok(m) if m.is_dir() => {
                     if let Err(e) = self.collect_dir(p, &mut files, 0) {
-                        out.errors.push(e);
+                        errors.push(e);
                     }
                 }
                 Ok(_) => files.push(p.to_path_buf()),
-                Err(source) => out.errors.push(LoadError::Io {
+                Err(source) => errors.push(LoadError::Io {
                     path: p.to_path_buf(),
                     source,
                 }),
             }
         }
-        for f in files {
-            out.merge(self.load_file(&f));
-        }
-        out
+        let mut seen = std::collections::HashSet::new();
+        files.retain(|f| seen.insert(std::fs::canonicalize(f).unwrap_or_else(|_| f.clone())));
+        (files, errors)
     }
 
     fn collect_dir(
@@ -297,6 +348,13 @@ impl Loader {
             .collect();
         entries.sort();
         for path in entries {
+            let kubelets = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with(".."));
+            if kubelets {
+                continue;
+            }
             if path.is_dir() {
                 if depth < 16 {
                     self.collect_dir(&path, files, depth + 1)?;
@@ -320,6 +378,12 @@ impl Loader {
 
     /// Loads one file.
     pub fn load_file(&self, path: &Path) -> Loaded {
+        let mut out = self.read_file(path);
+        refuse_duplicates(&mut out);
+        out
+    }
+
+    fn read_file(&self, path: &Path) -> Loaded {
         let file = Arc::new(path.to_path_buf());
         let position = Position {
             file: Some(file.clone()),
@@ -348,7 +412,7 @@ impl Loader {
             }
         }
         match std::fs::read(path) {
-            Ok(bytes) => self.load_bytes(&bytes, Some(file)),
+            Ok(bytes) => self.read_bytes(&bytes, Some(file)),
             Err(source) => {
                 out.errors.push(LoadError::Io {
                     path: path.to_path_buf(),
@@ -361,6 +425,12 @@ impl Loader {
 
     /// Loads bytes, which must be UTF-8.
     pub fn load_bytes(&self, bytes: &[u8], file: Option<Arc<PathBuf>>) -> Loaded {
+        let mut out = self.read_bytes(bytes, file);
+        refuse_duplicates(&mut out);
+        out
+    }
+
+    fn read_bytes(&self, bytes: &[u8], file: Option<Arc<PathBuf>>) -> Loaded {
         match std::str::from_utf8(bytes) {
             Ok(text) => self.load_text(text, file),
             Err(e) => {
@@ -388,7 +458,9 @@ impl Loader {
 
     /// Loads YAML or JSON text; `file` names it in errors.
     pub fn load_str(&self, text: &str, file: Option<&Path>) -> Loaded {
-        self.load_text(text, file.map(|f| Arc::new(f.to_path_buf())))
+        let mut out = self.load_text(text, file.map(|f| Arc::new(f.to_path_buf())));
+        refuse_duplicates(&mut out);
+        out
     }
 
     fn load_text(&self, text: &str, file: Option<Arc<PathBuf>>) -> Loaded {
@@ -616,6 +688,45 @@ impl Loader {
             Ok(r) => out.resources.push(r),
             Err((path, message)) => out.errors.push(schema(&path, message, label(kind_name))),
         }
+    }
+}
+
+/// Keeps the first of each resource given more than once, and reports the others.
+fn refuse_duplicates(out: &mut Loaded) {
+    fn check<S: Spec>(list: &mut Vec<Resource<S>>, errors: &mut Vec<LoadError>) {
+        let mut first: std::collections::HashMap<(String, String), Origin> =
+            std::collections::HashMap::new();
+        list.retain(|r| {
+            let at = (r.metadata.namespace.clone(), r.metadata.name.clone());
+            match first.get(&at) {
+                None => {
+                    first.insert(at, r.origin.clone());
+                    true
+                }
+                Some(origin) => {
+                    errors.push(LoadError::Duplicate {
+                        key: r.key(),
+                        first: position_of(origin),
+                        second: position_of(&r.origin),
+                    });
+                    false
+                }
+            }
+        });
+    }
+    let r = &mut out.resources;
+    check(&mut r.virtual_services, &mut out.errors);
+    check(&mut r.destination_rules, &mut out.errors);
+    check(&mut r.gateways, &mut out.errors);
+    check(&mut r.service_entries, &mut out.errors);
+}
+
+fn position_of(origin: &Origin) -> Position {
+    Position {
+        file: origin.file.clone(),
+        document: origin.document,
+        line: origin.line,
+        column: 0,
     }
 }
 
