@@ -7,7 +7,7 @@
 //! [`resolve`] (`yes`/`on` are booleans, `0777` is octal, `on:` as a key is `"true"`).
 //! Mapping keys must be scalars and unique, `<<` merge keys are honoured in go-yaml's order,
 //! and `key: null` entries are dropped as the API server prunes them. The table of
-//! differences from YAML 1.2 is the crate's `yaml_compat` documentation.
+//! differences from YAML 1.2 is the README's "YAML as Kubernetes reads it".
 
 use std::collections::{HashMap, HashSet};
 

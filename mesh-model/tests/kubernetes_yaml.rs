@@ -472,3 +472,21 @@ fn printed_yaml_quotes_what_kubernetes_would_misread() {
     let back = load(&yaml).unwrap();
     assert_eq!(back.virtual_services[0].spec.hosts, texts, "{yaml}");
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+    /// Any string printed by `to_yaml` reads back as itself, whatever YAML 1.1 or 1.2 would
+    /// make of it unquoted (the texts are drawn from the characters that make scalars
+    /// ambiguous).
+    #[test]
+    fn any_printed_string_reads_back_as_itself(
+        texts in proptest::collection::vec("[-+._:?!&*~#0-9a-fxoXOeEyYnN \t\n]{0,12}", 1..6)
+    ) {
+        let r = load(&vs("x", "1", "false")).unwrap();
+        let mut vs = r.virtual_services[0].clone();
+        vs.spec.hosts = texts.clone();
+        let yaml = mesh_model::to_yaml(&vs).unwrap();
+        let back = load(&yaml).map_err(|e| proptest::test_runner::TestCaseError::fail(format!("{e}\n{yaml}")))?;
+        proptest::prop_assert_eq!(&back.virtual_services[0].spec.hosts, &texts, "{}", yaml);
+    }
+}

@@ -87,7 +87,8 @@ pub(super) fn plan(text: &str) -> Plan {
                     .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_') =>
             {
                 refuse(format!(
-                    "anchor name {name:?}: Kubernetes' YAML reader (go-yaml v2) allows letters, digits, '-' and '_' only"
+                    "anchor name {:?}: Kubernetes' YAML reader (go-yaml v2) allows letters, digits, '-' and '_' only",
+                    brief(name)
                 ))
             }
             TokenType::Scalar(TScalarStyle::DoubleQuoted, _) if !json => {
@@ -102,11 +103,13 @@ pub(super) fn plan(text: &str) -> Plan {
                 plain_now = Some((index, line, column, value.clone()));
                 if value.starts_with(':') {
                     refuse(format!(
-                        "{value:?}: in a flow collection Kubernetes' YAML reader (go-yaml v2) reads a leading ':' as a mapping value indicator; quote the scalar"
+                        "{:?}: in a flow collection Kubernetes' YAML reader (go-yaml v2) reads a leading ':' as a mapping value indicator; quote the scalar",
+                        brief(value)
                     ))
                 } else if value.contains('?') {
                     refuse(format!(
-                        "{value:?}: in a flow collection Kubernetes' YAML reader (go-yaml v2) ends a plain scalar at '?' and reads it as a key indicator; quote the scalar"
+                        "{:?}: in a flow collection Kubernetes' YAML reader (go-yaml v2) ends a plain scalar at '?' and reads it as a key indicator; quote the scalar",
+                        brief(value)
                     ))
                 } else {
                     None
@@ -131,7 +134,8 @@ pub(super) fn plan(text: &str) -> Plan {
                             line,
                             column,
                             message: format!(
-                                "\"{value}:\" directly before '{c}': in a flow collection Kubernetes' YAML reader (go-yaml v2) keeps the ':' in the scalar and then finds no ',' (did not find expected ',' or ']'); put a space after the ':' or quote the scalar"
+                                "\"{}:\" directly before '{c}': in a flow collection Kubernetes' YAML reader (go-yaml v2) keeps the ':' in the scalar and then finds no ',' (did not find expected ',' or ']'); put a space after the ':' or quote the scalar",
+                                brief(&value)
                             ),
                         }),
                         _ => None,
@@ -148,6 +152,14 @@ pub(super) fn plan(text: &str) -> Plan {
         plain_before = plain_now;
     }
     plan
+}
+
+/// A scalar or name as quoted in a message: its first 40 characters.
+fn brief(text: &str) -> String {
+    match text.char_indices().nth(40) {
+        Some((end, _)) => format!("{}...", &text[..end]),
+        None => text.to_owned(),
+    }
 }
 
 /// The position (lines after the first, column in the last line) of a `\/` in the

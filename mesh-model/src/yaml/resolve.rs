@@ -1,7 +1,7 @@
 //! What a scalar means, as Kubernetes reads it: go-yaml v2's `resolve` (YAML 1.1 booleans,
 //! nulls, octal and underscore integers, floats, timestamps kept as text), then
 //! sigs.k8s.io/yaml's conversion of mapping keys to JSON object names. The table of every
-//! difference from a YAML 1.2 reading is in the crate documentation (`yaml_compat`).
+//! difference from a YAML 1.2 reading is the README's "YAML as Kubernetes reads it".
 
 use yaml_rust2::parser::Tag;
 use yaml_rust2::scanner::TScalarStyle;
