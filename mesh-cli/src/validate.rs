@@ -4,8 +4,8 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use mesh_model::Loader;
 use mesh_model::validate::{Severity, validate};
+use mesh_model::{Duplicates, Loader};
 
 use crate::Output;
 use crate::report::{self, Row};
@@ -25,11 +25,27 @@ pub(crate) struct Args {
     /// List the non-Istio objects that were skipped.
     #[arg(long)]
     show_skipped: bool,
+    /// Accept a resource given more than once (by default an error): `last-wins` keeps the
+    /// last, as `kubectl apply` of the files in order would, and warns for each one replaced.
+    #[arg(long, value_enum, value_name = "RULE")]
+    allow_duplicates: Option<AllowDuplicates>,
+}
+
+/// What `--allow-duplicates` does.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub(crate) enum AllowDuplicates {
+    /// The last one of each name is kept.
+    LastWins,
 }
 
 pub(crate) fn run(args: &Args) -> ExitCode {
+    let duplicates = match args.allow_duplicates {
+        None => Duplicates::Refuse,
+        Some(AllowDuplicates::LastWins) => Duplicates::LastWins,
+    };
     let loaded = Loader::new()
         .with_default_namespace(args.namespace.clone())
+        .with_duplicates(duplicates)
         .load_paths(&args.paths);
     let mut rows = Vec::new();
     let mut unreadable = false;
@@ -45,6 +61,7 @@ pub(crate) fn run(args: &Args) -> ExitCode {
     if unreadable {
         return ExitCode::from(2);
     }
+    rows.extend(loaded.replaced.iter().map(Row::from_replaced));
     rows.extend(
         validate(&loaded.resources)
             .findings

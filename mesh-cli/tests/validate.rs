@@ -173,7 +173,6 @@ spec:
     std::fs::write(&a, vs).expect("write");
     std::fs::write(&b, format!("# the same, again\n---\n{vs}")).expect("write");
     let (code, out, _) = meshctl(&["validate", &dir.display().to_string()]);
-    let _ = std::fs::remove_dir_all(&dir);
     assert_eq!(code, 1, "{out}");
     assert_eq!(
         out,
@@ -182,6 +181,22 @@ spec:
              1 error, 0 warnings in 1 Istio resource\n",
             a.display(),
             b.display()
+        )
+    );
+    // `--allow-duplicates last-wins` keeps the last, as `kubectl apply` of both would, and
+    // warns for the one replaced (for files of alternatives, as Istio's own CRD test files
+    // that repeat a name in every document).
+    let dir_arg = dir.display().to_string();
+    let (code, out, _) = meshctl(&["validate", "--allow-duplicates", "last-wins", &dir_arg]);
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(
+        out,
+        format!(
+            "warning  VirtualService demo/shop  metadata.name: replaced by the one at {}:3 (--allow-duplicates last-wins, as kubectl apply would)  ({}:1)\n\
+             0 errors, 1 warning in 1 Istio resource\n",
+            b.display(),
+            a.display()
         )
     );
 }

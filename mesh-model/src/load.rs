@@ -211,6 +211,31 @@ pub struct Skipped {
     pub name: String,
 }
 
+/// What the loader does with a resource (kind, namespace, name) given more than once.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Duplicates {
+    /// Each later one is a [`LoadError::Duplicate`]; the first is kept (the default: two
+    /// `kubectl apply`s of different content would silently replace one another).
+    #[default]
+    Refuse,
+    /// The last one is kept, as `kubectl apply` of the files in order would leave it; each
+    /// one it replaces is listed in [`Loaded::replaced`]. For files of alternatives, such as
+    /// Istio's own test files that repeat a name in every document.
+    LastWins,
+}
+
+/// A resource that a later one of the same kind, namespace and name replaced
+/// ([`Duplicates::LastWins`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Replaced {
+    /// The resource.
+    pub key: ResourceKey,
+    /// Where the replaced one is.
+    pub at: Position,
+    /// Where the one that replaced it is (the next of the same name).
+    pub by: Position,
+}
+
 /// The result of loading: the resources read, the documents skipped, and every error.
 /// Documents that fail do not stop the others from loading.
 #[derive(Debug, Default)]
@@ -221,6 +246,8 @@ pub struct Loaded {
     pub skipped: Vec<Skipped>,
     /// Everything that could not be read.
     pub errors: Vec<LoadError>,
+    /// Resources replaced by a later one of the same name ([`Duplicates::LastWins`] only).
+    pub replaced: Vec<Replaced>,
 }
 
 impl Loaded {
@@ -237,6 +264,7 @@ impl Loaded {
         self.resources.extend(other.resources);
         self.skipped.extend(other.skipped);
         self.errors.extend(other.errors);
+        self.replaced.extend(other.replaced);
     }
 }
 
@@ -245,6 +273,7 @@ impl Loaded {
 pub struct Loader {
     limits: Limits,
     default_namespace: String,
+    duplicates: Duplicates,
 }
 
 impl Default for Loader {
@@ -267,6 +296,7 @@ impl Loader {
         Loader {
             limits: Limits::default(),
             default_namespace: "default".to_owned(),
+            duplicates: Duplicates::default(),
         }
     }
 
@@ -279,6 +309,12 @@ impl Loader {
     /// Resources without `metadata.namespace` are put in `ns` (as `kubectl apply -n ns`).
     pub fn with_default_namespace(mut self, ns: impl Into<String>) -> Self {
         self.default_namespace = ns.into();
+        self
+    }
+
+    /// What to do with a resource given more than once (default [`Duplicates::Refuse`]).
+    pub fn with_duplicates(mut self, duplicates: Duplicates) -> Self {
+        self.duplicates = duplicates;
         self
     }
 
@@ -296,7 +332,7 @@ impl Loader {
         for f in files {
             out.merge(self.read_file(&f));
         }
-        refuse_duplicates(&mut out);
+        self.duplicates(&mut out);
         out
     }
 
@@ -379,8 +415,13 @@ impl Loader {
     /// Loads one file.
     pub fn load_file(&self, path: &Path) -> Loaded {
         let mut out = self.read_file(path);
-        refuse_duplicates(&mut out);
+        self.duplicates(&mut out);
         out
+    }
+
+    /// Applies the [`Duplicates`] rule to what was read.
+    fn duplicates(&self, out: &mut Loaded) {
+        check_duplicates(out, self.duplicates);
     }
 
     fn read_file(&self, path: &Path) -> Loaded {
@@ -426,7 +467,7 @@ impl Loader {
     /// Loads bytes, which must be UTF-8.
     pub fn load_bytes(&self, bytes: &[u8], file: Option<Arc<PathBuf>>) -> Loaded {
         let mut out = self.read_bytes(bytes, file);
-        refuse_duplicates(&mut out);
+        self.duplicates(&mut out);
         out
     }
 
@@ -459,7 +500,7 @@ impl Loader {
     /// Loads YAML or JSON text; `file` names it in errors.
     pub fn load_str(&self, text: &str, file: Option<&Path>) -> Loaded {
         let mut out = self.load_text(text, file.map(|f| Arc::new(f.to_path_buf())));
-        refuse_duplicates(&mut out);
+        self.duplicates(&mut out);
         out
     }
 
@@ -691,34 +732,56 @@ impl Loader {
     }
 }
 
-/// Keeps the first of each resource given more than once, and reports the others.
-fn refuse_duplicates(out: &mut Loaded) {
-    fn check<S: Spec>(list: &mut Vec<Resource<S>>, errors: &mut Vec<LoadError>) {
-        let mut first: std::collections::HashMap<(String, String), Origin> =
+/// Keeps one of each resource given more than once, as `mode` says, and reports the others.
+fn check_duplicates(out: &mut Loaded, mode: Duplicates) {
+    fn check<S: Spec>(list: &mut Vec<Resource<S>>, mode: Duplicates, out: &mut Vec<Replaced>) {
+        let mut kept: std::collections::HashMap<(&str, &str), usize> =
             std::collections::HashMap::new();
-        list.retain(|r| {
-            let at = (r.metadata.namespace.clone(), r.metadata.name.clone());
-            match first.get(&at) {
-                None => {
-                    first.insert(at, r.origin.clone());
-                    true
+        let mut drop = vec![false; list.len()];
+        for (i, r) in list.iter().enumerate() {
+            let at = (r.metadata.namespace.as_str(), r.metadata.name.as_str());
+            let Some(k) = kept.get(&at).copied() else {
+                kept.insert(at, i);
+                continue;
+            };
+            // (first, again): under `Refuse` the later one goes, under `LastWins` the earlier.
+            let (gone, stays) = match mode {
+                Duplicates::Refuse => (i, k),
+                Duplicates::LastWins => {
+                    kept.insert(at, i);
+                    (k, i)
                 }
-                Some(origin) => {
-                    errors.push(LoadError::Duplicate {
-                        key: r.key(),
-                        first: position_of(origin),
-                        second: position_of(&r.origin),
-                    });
-                    false
-                }
-            }
+            };
+            drop[gone] = true;
+            out.push(Replaced {
+                key: list[gone].key(),
+                at: position_of(&list[gone].origin),
+                by: position_of(&list[stays].origin),
+            });
+        }
+        let mut i = 0;
+        list.retain(|_| {
+            i += 1;
+            !drop[i - 1]
         });
     }
+    let mut found = Vec::new();
     let r = &mut out.resources;
-    check(&mut r.virtual_services, &mut out.errors);
-    check(&mut r.destination_rules, &mut out.errors);
-    check(&mut r.gateways, &mut out.errors);
-    check(&mut r.service_entries, &mut out.errors);
+    check(&mut r.virtual_services, mode, &mut found);
+    check(&mut r.destination_rules, mode, &mut found);
+    check(&mut r.gateways, mode, &mut found);
+    check(&mut r.service_entries, mode, &mut found);
+    match mode {
+        // `at` is the later one here, `by` the first, which stays.
+        Duplicates::Refuse => out
+            .errors
+            .extend(found.into_iter().map(|d| LoadError::Duplicate {
+                key: d.key,
+                first: d.by,
+                second: d.at,
+            })),
+        Duplicates::LastWins => out.replaced.extend(found),
+    }
 }
 
 fn position_of(origin: &Origin) -> Position {

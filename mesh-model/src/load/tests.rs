@@ -405,3 +405,28 @@ fn the_same_resource_in_two_files_is_an_error_naming_both() {
     let other_ns = two.replacen("  name: reviews\n", "  name: reviews\n  namespace: x\n", 1);
     assert!(Loader::new().load_str(&other_ns, None).errors.is_empty());
 }
+
+/// With [`Duplicates::LastWins`] the last of each name is kept, as `kubectl apply` of the
+/// documents in order leaves it, and each one replaced is listed with what replaced it.
+#[test]
+fn last_wins_keeps_the_last_of_each_name() {
+    let text = format!(
+        "{VS}---{}---{}",
+        VS.replace("subset: v1", "subset: v2"),
+        VS.replace("subset: v1", "subset: v3")
+    );
+    let loaded = Loader::new()
+        .with_duplicates(Duplicates::LastWins)
+        .load_str(&text, None);
+    assert!(loaded.errors.is_empty(), "{:?}", loaded.errors);
+    let vs = &loaded.resources.virtual_services;
+    assert_eq!(vs.len(), 1);
+    let destination = vs[0].spec.http[0].route[0].destination.as_ref().unwrap();
+    assert_eq!(destination.subset, "v3");
+    let replaced: Vec<(usize, usize)> = loaded
+        .replaced
+        .iter()
+        .map(|r| (r.at.line, r.by.line))
+        .collect();
+    assert_eq!(replaced, [(2, 15), (15, 28)]);
+}
