@@ -9,7 +9,7 @@
 //! and `key: null` entries are dropped as the API server prunes them. The table of
 //! differences from YAML 1.2 is the README's "YAML as Kubernetes reads it".
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 #[cfg(test)]
 use serde_json::{Map, Number, Value};
@@ -80,11 +80,9 @@ enum Frame {
     },
     Map {
         entries: Vec<(Key, Node)>,
-        /// Where each key is in `entries`.
-        index: HashMap<String, usize>,
-        /// The keys written in the mapping itself: a second one is a duplicate, while a
-        /// merged key may be written over.
-        explicit: HashSet<String>,
+        /// Where each key is in `entries`, and whether it was written in the mapping itself
+        /// (a second such key is a duplicate, while a merged key may be written over).
+        index: HashMap<String, (usize, bool)>,
         /// The key whose value comes next, and whether it is a merge key (`<<`).
         pending: Option<(Key, bool)>,
         line: usize,
@@ -284,7 +282,6 @@ impl Builder {
                     Frame::Map {
                         entries: Vec::new(),
                         index: HashMap::new(),
-                        explicit: HashSet::new(),
                         pending: None,
                         line,
                         column,
@@ -417,7 +414,6 @@ impl Builder {
             Some(Frame::Map {
                 entries,
                 index,
-                explicit,
                 pending,
                 ..
             }) => match pending.take() {
@@ -432,7 +428,7 @@ impl Builder {
                     };
                     // go-yaml's strict reading (istioctl's) refuses a second key; kubectl's
                     // would keep the last one silently.
-                    if !merge_key && !explicit.insert(name.clone()) {
+                    if !merge_key && index.get(&name).is_some_and(|(_, explicit)| *explicit) {
                         return err(self, format!("key {name:?} already set in map"));
                     }
                     let key = Key {
@@ -444,7 +440,7 @@ impl Builder {
                     Ok(None)
                 }
                 Some((key, false)) => {
-                    assign(entries, index, key, node);
+                    assign(entries, index, key, node, true);
                     Ok(None)
                 }
                 Some((_, true)) => {
@@ -467,7 +463,7 @@ impl Builder {
                     };
                     for src in sources.into_iter().rev() {
                         for (k, v) in src {
-                            assign(entries, index, k, v);
+                            assign(entries, index, k, v, false);
                         }
                     }
                     Ok(None)
@@ -480,17 +476,22 @@ impl Builder {
 /// go-yaml's refusal of a merge key whose value is not a mapping or a list of mappings.
 const MERGE_VALUE: &str = "a merge key (<<) needs a mapping or a list of mappings as its value (go-yaml: map merge requires map or sequence of maps as the value)";
 
-/// Sets `key` in a mapping being built, writing over a merged entry of the same name.
+/// Sets `key` in a mapping being built, writing over an entry of the same name (a merged
+/// one, or one that a merge writes over); `explicit` when the key is the mapping's own.
 fn assign(
     entries: &mut Vec<(Key, Node)>,
-    index: &mut HashMap<String, usize>,
+    index: &mut HashMap<String, (usize, bool)>,
     key: Key,
     node: Node,
+    explicit: bool,
 ) {
-    match index.get(&key.name) {
-        Some(&i) => entries[i] = (key, node),
+    match index.get_mut(&key.name) {
+        Some((i, was)) => {
+            *was |= explicit;
+            entries[*i] = (key, node);
+        }
         None => {
-            index.insert(key.name.clone(), entries.len());
+            index.insert(key.name.clone(), (entries.len(), explicit));
             entries.push((key, node));
         }
     }
@@ -796,7 +797,7 @@ fn emit_string(out: &mut String, s: &str) {
         && s.bytes()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.' | b'/'))
         && !s.starts_with('-')
-        && resolve::resolve_plain(s) == NodeValue::Str(s.to_owned());
+        && resolve::resolve_plain(s).is_none();
     if plain {
         out.push_str(s);
     } else {

@@ -49,7 +49,7 @@ pub(super) struct Plan {
 /// Reads `text` with yaml-rust2's scanner and finds where go-yaml v2 differs. A scanner error
 /// ends the pass quietly: the parse that follows reports it.
 pub(super) fn plan(text: &str) -> Plan {
-    let json = text.trim_start().starts_with('{');
+    let json = is_json(text);
     let mut plan = Plan::default();
     let mut cursor = Cursor::new(text);
     let mut flow_level = 0usize;
@@ -154,6 +154,12 @@ pub(super) fn plan(text: &str) -> Plan {
     plan
 }
 
+/// Whether Kubernetes reads `text` as JSON: its reader (`YAMLOrJSONDecoder`) looks for a
+/// `{` first.
+fn is_json(text: &str) -> bool {
+    text.trim_start().starts_with('{')
+}
+
 /// A scalar or name as quoted in a message: its first 40 characters.
 fn brief(text: &str) -> String {
     match text.char_indices().nth(40) {
@@ -254,8 +260,13 @@ pub(super) fn hide_colons(text: &str, colons: &[usize]) -> String {
 /// Whether [`plan`] can find anything in `text`: a quick look at the bytes for what each of
 /// its rules needs (a colon before a flow indicator, a colon that may start a scalar, a `?`
 /// with a flow collection, an anchor name with other characters, `%YAML`, `\/`). Most
-/// files have none, and skip the second pass over the text.
+/// files have none, and skip the second pass over the text. JSON (a stream that starts
+/// with `{`, which Kubernetes reads as JSON) has no plain scalars but numbers and literals,
+/// no anchors and no directives: nothing to find.
 pub(super) fn worth_planning(text: &str) -> bool {
+    if is_json(text) {
+        return false;
+    }
     let b = text.as_bytes();
     let flow = b.iter().any(|c| matches!(c, b'[' | b'{'));
     if flow && b.contains(&b'?') {
@@ -279,7 +290,12 @@ pub(super) fn worth_planning(text: &str) -> bool {
                     return true;
                 }
             }
-            b'&' | b'*' => {
+            // An anchor or alias starts a token: after a blank, `[`, `{` or `,`.
+            b'&' | b'*'
+                if i == 0
+                    || b[i - 1].is_ascii_whitespace()
+                    || matches!(b[i - 1], b'[' | b'{' | b',') =>
+            {
                 let odd = b[i + 1..]
                     .iter()
                     .take_while(|c| {

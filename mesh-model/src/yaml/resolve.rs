@@ -54,7 +54,7 @@ pub(super) fn resolve_scalar(
 ) -> Result<NodeValue, String> {
     let tag = match tag {
         ScalarTag::None if style != TScalarStyle::Plain => return Ok(NodeValue::Str(text)),
-        ScalarTag::None => return Ok(resolve_plain(&text)),
+        ScalarTag::None => return Ok(resolve_plain(&text).unwrap_or(NodeValue::Str(text))),
         ScalarTag::Other => return Ok(NodeValue::Str(text)),
         ScalarTag::Yaml(t) => t,
     };
@@ -67,7 +67,10 @@ pub(super) fn resolve_scalar(
         // `!!merge` and the like on a scalar: the text.
         _ => return Ok(NodeValue::Str(text)),
     }
-    let resolved = resolve_plain(&text);
+    let resolved = match resolve_plain(&text) {
+        Some(v) => v,
+        None => NodeValue::Str(String::new()),
+    };
     let fits = match tag {
         "null" => matches!(resolved, NodeValue::Null),
         "bool" => matches!(resolved, NodeValue::Bool(_)),
@@ -101,8 +104,13 @@ fn short_tag(v: &NodeValue) -> &'static str {
     }
 }
 
-/// Resolves an untagged plain scalar (go-yaml v2's `resolve` with no tag).
-pub(super) fn resolve_plain(text: &str) -> NodeValue {
+/// Resolves an untagged plain scalar (go-yaml v2's `resolve` with no tag); `None` for a
+/// string (the caller keeps its text).
+pub(super) fn resolve_plain(text: &str) -> Option<NodeValue> {
+    Some(resolve_plain_value(text)).filter(|v| !matches!(v, NodeValue::Str(_)))
+}
+
+fn resolve_plain_value(text: &str) -> NodeValue {
     match text {
         "" | "~" | "null" | "Null" | "NULL" => return NodeValue::Null,
         "y" | "Y" | "yes" | "Yes" | "YES" | "true" | "True" | "TRUE" | "on" | "On" | "ON" => {
@@ -122,10 +130,10 @@ pub(super) fn resolve_plain(text: &str) -> NodeValue {
         // A leading dot: a float, read as it is written (no underscores).
         b'.' => match parse_decimal_float(text) {
             Some(f) => NodeValue::Float(f),
-            None => NodeValue::Str(text.to_owned()),
+            None => NodeValue::Str(String::new()),
         },
         b'0'..=b'9' | b'+' | b'-' => resolve_number(text),
-        _ => NodeValue::Str(text.to_owned()),
+        _ => NodeValue::Str(String::new()),
     }
 }
 
@@ -134,11 +142,18 @@ pub(super) fn resolve_plain(text: &str) -> NodeValue {
 /// character), a float, or else a string. (go-yaml tries a timestamp first, `2001-12-14`,
 /// which Kubernetes keeps as text: such a text is never a number, so it is a string here.)
 fn resolve_number(text: &str) -> NodeValue {
-    let plain: String = text.chars().filter(|c| *c != '_').collect();
+    let plain: std::borrow::Cow<'_, str> = if text.contains('_') {
+        text.chars()
+            .filter(|c| *c != '_')
+            .collect::<String>()
+            .into()
+    } else {
+        text.into()
+    };
     let (neg, body) = match plain.as_bytes().first() {
         Some(b'-') => (true, &plain[1..]),
         Some(b'+') => (false, &plain[1..]),
-        _ => (false, plain.as_str()),
+        _ => (false, &*plain),
     };
     let prefix = |p: &str| {
         body.as_bytes()
@@ -167,20 +182,21 @@ fn resolve_number(text: &str) -> NodeValue {
             Ok(i) => NodeValue::Int(-i),
             Err(_) if v == 1 << 63 => NodeValue::Int(i64::MIN),
             // Below i64's range: not an integer for Go either, but it reads as a float.
-            Err(_) => float_or_string(text, &plain),
+            Err(_) => float_or_string(&plain),
         },
         Some(v) => match i64::try_from(v) {
             Ok(i) => NodeValue::Int(i),
             Err(_) => NodeValue::UInt(v),
         },
-        None => float_or_string(text, &plain),
+        None => float_or_string(&plain),
     }
 }
 
-fn float_or_string(text: &str, plain: &str) -> NodeValue {
+/// A float, or a string (its text is the caller's: an empty `Str` stands for it).
+fn float_or_string(plain: &str) -> NodeValue {
     match parse_decimal_float(plain) {
         Some(f) => NodeValue::Float(f),
-        None => NodeValue::Str(text.to_owned()),
+        None => NodeValue::Str(String::new()),
     }
 }
 
