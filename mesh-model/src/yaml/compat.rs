@@ -53,8 +53,9 @@ pub(super) fn plan(text: &str) -> Plan {
     let mut plan = Plan::default();
     let mut cursor = Cursor::new(text);
     let mut flow_level = 0usize;
-    // The previous token, when it was a plain scalar in a flow collection: its start.
-    let mut plain_before: Option<(usize, usize, usize, String)> = None;
+    // The previous token, when it was a plain scalar in a flow collection: where it starts
+    // (character index, line, column).
+    let mut plain_before: Option<(usize, usize, usize)> = None;
     for token in Scanner::new(text.chars()) {
         let mark = token.0;
         let (index, line, column) = (mark.index(), mark.line(), mark.col() + 1);
@@ -100,7 +101,7 @@ pub(super) fn plan(text: &str) -> Plan {
                 })
             }
             TokenType::Scalar(TScalarStyle::Plain, value) if flow_level > 0 => {
-                plain_now = Some((index, line, column, value.clone()));
+                plain_now = Some((index, line, column));
                 if value.starts_with(':') {
                     refuse(format!(
                         "{:?}: in a flow collection Kubernetes' YAML reader (go-yaml v2) reads a leading ':' as a mapping value indicator; quote the scalar",
@@ -116,7 +117,7 @@ pub(super) fn plan(text: &str) -> Plan {
                 }
             }
             TokenType::Value => match plain_before.take() {
-                Some((start, line, column, value)) if flow_level > 0 => {
+                Some((start, line, column)) if flow_level > 0 => {
                     let byte = cursor.seek(index);
                     let adjacent = text[..byte]
                         .chars()
@@ -129,15 +130,18 @@ pub(super) fn plan(text: &str) -> Plan {
                             plan.colons.push(index);
                             None
                         }
-                        Some(c @ ('[' | '{')) if adjacent => Some(Refusal {
-                            index: start,
-                            line,
-                            column,
-                            message: format!(
-                                "\"{}:\" directly before '{c}': in a flow collection Kubernetes' YAML reader (go-yaml v2) keeps the ':' in the scalar and then finds no ',' (did not find expected ',' or ']'); put a space after the ':' or quote the scalar",
-                                brief(&value)
-                            ),
-                        }),
+                        Some(c @ ('[' | '{')) if adjacent => {
+                            let from = cursor.seek(start);
+                            Some(Refusal {
+                                index: start,
+                                line,
+                                column,
+                                message: format!(
+                                    "\"{}:\" directly before '{c}': in a flow collection Kubernetes' YAML reader (go-yaml v2) keeps the ':' in the scalar and then finds no ',' (did not find expected ',' or ']'); put a space after the ':' or quote the scalar",
+                                    brief(&text[from..byte])
+                                ),
+                            })
+                        }
                         _ => None,
                     }
                 }
