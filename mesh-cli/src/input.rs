@@ -46,7 +46,10 @@ pub(crate) fn load(loader: &Loader, paths: &[PathBuf]) -> Loaded {
         out.skipped.extend(one.skipped);
         out.foreign.extend(one.foreign);
         out.errors.extend(one.errors);
+        out.replaced.extend(one.replaced);
     }
+    // Each path was checked on its own; a resource given in two of them is a duplicate too.
+    out.check_duplicates(loader.duplicates());
     out
 }
 

@@ -3,8 +3,8 @@
 
 use std::fmt;
 
-use mesh_model::LoadError;
 use mesh_model::validate::{Finding, Severity};
+use mesh_model::{LoadError, Replaced};
 use mesh_route::Problem;
 use serde::Serialize;
 
@@ -52,6 +52,21 @@ impl Row {
                 path.as_str(),
                 message,
             ),
+            LoadError::Duplicate { key, second, .. } => {
+                return Some(Row {
+                    severity: Severity::Error,
+                    code: None,
+                    kind: key.kind.to_string(),
+                    namespace: key.namespace.clone(),
+                    name: key.name.clone(),
+                    path: "metadata.name".into(),
+                    message: e.message(),
+                    file: second.file.as_ref().map(|f| f.display().to_string()),
+                    line: (second.line > 0).then_some(second.line),
+                    document: second.document,
+                    origin: None,
+                });
+            }
         };
         Some(Row {
             severity: Severity::Error,
@@ -66,6 +81,27 @@ impl Row {
             document: position.document,
             origin: None,
         })
+    }
+
+    /// The warning row of a resource replaced by a later one of the same name
+    /// (`--allow-duplicates last-wins`).
+    pub(crate) fn from_replaced(r: &Replaced) -> Row {
+        Row {
+            severity: Severity::Warning,
+            code: None,
+            kind: r.key.kind.to_string(),
+            namespace: r.key.namespace.clone(),
+            name: r.key.name.clone(),
+            path: "metadata.name".into(),
+            message: format!(
+                "replaced by the one at {} (--allow-duplicates last-wins, as kubectl apply would)",
+                r.by
+            ),
+            file: r.at.file.as_ref().map(|f| f.display().to_string()),
+            line: (r.at.line > 0).then_some(r.at.line),
+            document: r.at.document,
+            origin: None,
+        }
     }
 
     /// The row of a validation or analyzer finding.

@@ -4,6 +4,7 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use mesh_model::Duplicates;
 use mesh_model::validate::{Severity, validate};
 
 use crate::Output;
@@ -27,10 +28,28 @@ pub(crate) struct Args {
     /// List the non-Istio objects that were skipped.
     #[arg(long)]
     show_skipped: bool,
+    /// Accept a resource given more than once (by default an error): `last-wins` keeps the
+    /// last, as `kubectl apply` of the files in order would, and warns for each one replaced.
+    #[arg(long, value_enum, value_name = "RULE")]
+    allow_duplicates: Option<AllowDuplicates>,
+}
+
+/// What `--allow-duplicates` does.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub(crate) enum AllowDuplicates {
+    /// The last one of each name is kept.
+    LastWins,
 }
 
 pub(crate) fn run(args: &Args) -> ExitCode {
-    let loaded = input::load(&input::loader(&args.namespace), &args.paths);
+    let duplicates = match args.allow_duplicates {
+        None => Duplicates::Refuse,
+        Some(AllowDuplicates::LastWins) => Duplicates::LastWins,
+    };
+    let loaded = input::load(
+        &input::loader(&args.namespace).with_duplicates(duplicates),
+        &args.paths,
+    );
     let mut rows = Vec::new();
     let mut unreadable = false;
     for e in &loaded.errors {
@@ -45,6 +64,7 @@ pub(crate) fn run(args: &Args) -> ExitCode {
     if unreadable {
         return ExitCode::from(2);
     }
+    rows.extend(loaded.replaced.iter().map(Row::from_replaced));
     rows.extend(
         validate(&loaded.resources)
             .findings

@@ -91,7 +91,7 @@ cases:
 - description: split rule for everyone but jason
   request:
     authority: [reviews, reviews.default.svc.cluster.local]
-    path: [/, /a, /b?x=1]
+    path: [/, /a, "/b?x=1"]
     headers: {end-user: [mike, ann]}
   expect: {ruleName: split}
 "#;

@@ -52,7 +52,7 @@ fn rejected_configurations_exit_1_with_the_field() {
     let (code, out, _) = meshctl(&["validate", &workspace("scenarios/seed-legacy-api.yaml")]);
     assert_eq!(code, 1, "{out}");
     assert!(out.contains(
-        "error    VirtualService default/reviews  spec.http[0].route[0].destination.name: unknown field `name`, expected one of `host`, `subset`, `port`"
+        "error    VirtualService default/reviews  spec.http[0].route[0].destination.name: unknown field \"name\" (known fields: host, subset, port)"
     ), "{out}");
     assert!(out.contains("seed-legacy-api.yaml:11)"), "{out}");
     assert!(out.contains("2 errors, 0 warnings"), "{out}");
@@ -147,5 +147,54 @@ spec:
     assert!(
         out.contains("[IST0101] Referenced mirror+subset in destinationrule not found"),
         "{out}"
+    );
+}
+
+/// The same resource in two files is an error naming both places (file:line each), and exit
+/// status 1: two `kubectl apply`s of them would leave only the last. It is reported once,
+/// not as the analyzers' conflicts of the resource with itself (IST0109).
+#[test]
+fn the_same_resource_in_two_files_exits_1_naming_both() {
+    let dir = std::env::temp_dir().join(format!("meshctl-duplicate-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let vs = "apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: shop, namespace: demo}
+spec:
+  hosts: [shop]
+  http:
+  - route:
+    - destination: {host: shop}
+";
+    let a = dir.join("a.yaml");
+    let b = dir.join("b.yaml");
+    std::fs::write(&a, vs).expect("write");
+    std::fs::write(&b, format!("# the same, again\n---\n{vs}")).expect("write");
+    let (code, out, _) = meshctl(&["validate", &dir.display().to_string()]);
+    assert_eq!(code, 1, "{out}");
+    assert_eq!(
+        out,
+        format!(
+            "error    VirtualService demo/shop  metadata.name: given twice, first at {}:1 (kubectl apply would keep only the last)  ({}:3)\n\
+             1 error, 0 warnings in 1 resource\n",
+            a.display(),
+            b.display()
+        )
+    );
+    // `--allow-duplicates last-wins` keeps the last, as `kubectl apply` of both would, and
+    // warns for the one replaced (for files of alternatives, as Istio's own CRD test files
+    // that repeat a name in every document).
+    let dir_arg = dir.display().to_string();
+    let (code, out, _) = meshctl(&["validate", "--allow-duplicates", "last-wins", &dir_arg]);
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(
+        out,
+        format!(
+            "warning  VirtualService demo/shop  metadata.name: replaced by the one at {}:3 (--allow-duplicates last-wins, as kubectl apply would)  ({}:1)\n\
+             0 errors, 1 warning in 1 resource\n",
+            b.display(),
+            a.display()
+        )
     );
 }

@@ -55,7 +55,10 @@ mod yaml;
 pub use destination_rule::DestinationRule;
 pub use duration::Duration;
 pub use gateway::Gateway;
-pub use load::{ForeignDocument, Limits, LoadError, Loaded, Loader, Position, Skipped, load_str};
+pub use load::{
+    Duplicates, ForeignDocument, Limits, LoadError, Loaded, Loader, Position, Replaced, Skipped,
+    load_str,
+};
 pub use percent::Percent;
 pub use resource::{
     AnyResource, ApiVersion, Kind, ObjectMeta, Origin, Resource, ResourceKey, Resources, Spec,

@@ -3,11 +3,17 @@
 //! Multi-document streams, `kind: List` (as `kubectl get -o yaml` prints it) and
 //! `*List` kinds are read; Kubernetes kinds other than the four Istio networking kinds and
 //! the Gateway API's Gateway, GatewayClass, HTTPRoute, GRPCRoute and ReferenceGrant are
-//! skipped and reported (Services, Namespaces and workloads are inventoried first). Unknown fields inside an Istio resource, and unknown `apiVersion`s
-//! of an Istio kind, are errors with the field path and position.
-//! Documents that are not Kubernetes objects but that the caller recognises (routing tests
-//! kept beside the configuration) can be set aside as plain data: see
-//! [`Loader::with_foreign_documents`].
+//! skipped and reported (Services, Namespaces and workloads are inventoried first). Unknown
+//! fields inside an Istio resource, and unknown `apiVersion`s of an Istio kind, are errors
+//! with the field path and position. The same resource (kind, namespace and name) given
+//! twice is an error naming both places. Documents that are not Kubernetes objects but that
+//! the caller recognises (routing tests kept beside the configuration) can be set aside as
+//! plain data: see [`Loader::with_foreign_documents`].
+//!
+//! Directories are read as a ConfigMap volume is laid out by the kubelet: the entries whose
+//! names start with `..` (the `..data` symlink, the `..2024_01_31_12_00_00.123` folders it
+//! points to, `..data_tmp` during an update) are the kubelet's, and each key is read once,
+//! through its own symlink (`key.yaml -> ..data/key.yaml`).
 
 // `LoadError` carries the position and the names of the resource; it is only built on the
 // error path of loading, so its size does not matter.
@@ -21,7 +27,8 @@ use serde::Deserialize;
 use serde::de::{DeserializeOwned, IgnoredAny};
 
 use crate::resource::{
-    AnyResource, ApiVersion, GROUP, Kind, ObjectMeta, Origin, PositionIndex, Resource, Resources,
+    AnyResource, ApiVersion, GROUP, Kind, ObjectMeta, Origin, PositionIndex, Resource, ResourceKey,
+    Resources, Spec,
 };
 use crate::yaml::{self, Node, ParseLimits, Segment};
 
@@ -127,6 +134,17 @@ pub enum LoadError {
         /// Which limit.
         message: String,
     },
+    /// The same resource (kind, namespace and name) is given twice: as two `kubectl apply`s
+    /// of it, one would silently replace the other. The second one is not loaded.
+    #[error("{second}: {key}: {}", duplicate_message(first))]
+    Duplicate {
+        /// The resource.
+        key: ResourceKey,
+        /// Where it is first.
+        first: Position,
+        /// Where it is again.
+        second: Position,
+    },
     /// A document does not fit the schema of its kind: an unknown field, a wrong type, an
     /// unknown `apiVersion`.
     #[error("{position}: {}: {}{message}", describe(kind, namespace, name), if path.is_empty() { String::new() } else { format!("{path}: ") })]
@@ -146,6 +164,10 @@ pub enum LoadError {
     },
 }
 
+fn duplicate_message(first: &Position) -> String {
+    format!("given twice, first at {first} (kubectl apply would keep only the last)")
+}
+
 fn describe(kind: &str, namespace: &str, name: &str) -> String {
     match (kind.is_empty(), name.is_empty()) {
         (true, _) => "document".to_owned(),
@@ -162,6 +184,18 @@ impl LoadError {
             LoadError::Syntax { position, .. }
             | LoadError::Limit { position, .. }
             | LoadError::Schema { position, .. } => Some(position),
+            LoadError::Duplicate { second, .. } => Some(second),
+        }
+    }
+
+    /// What is wrong, without the position and the resource's name.
+    pub fn message(&self) -> String {
+        match self {
+            LoadError::Io { source, .. } => source.to_string(),
+            LoadError::Syntax { message, .. }
+            | LoadError::Limit { message, .. }
+            | LoadError::Schema { message, .. } => message.clone(),
+            LoadError::Duplicate { first, .. } => duplicate_message(first),
         }
     }
 }
@@ -191,6 +225,31 @@ pub struct ForeignDocument {
     pub origin: Origin,
 }
 
+/// What the loader does with a resource (kind, namespace, name) given more than once.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Duplicates {
+    /// Each later one is a [`LoadError::Duplicate`]; the first is kept (the default: two
+    /// `kubectl apply`s of different content would silently replace one another).
+    #[default]
+    Refuse,
+    /// The last one is kept, as `kubectl apply` of the files in order would leave it; each
+    /// one it replaces is listed in [`Loaded::replaced`]. For files of alternatives, such as
+    /// Istio's own test files that repeat a name in every document.
+    LastWins,
+}
+
+/// A resource that a later one of the same kind, namespace and name replaced
+/// ([`Duplicates::LastWins`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Replaced {
+    /// The resource.
+    pub key: ResourceKey,
+    /// Where the replaced one is.
+    pub at: Position,
+    /// Where the one that replaced it is (the next of the same name).
+    pub by: Position,
+}
+
 /// The result of loading: the resources read, the documents skipped, and every error.
 /// Documents that fail do not stop the others from loading.
 #[derive(Debug, Default)]
@@ -203,6 +262,8 @@ pub struct Loaded {
     pub foreign: Vec<ForeignDocument>,
     /// Everything that could not be read.
     pub errors: Vec<LoadError>,
+    /// Resources replaced by a later one of the same name ([`Duplicates::LastWins`] only).
+    pub replaced: Vec<Replaced>,
 }
 
 impl Loaded {
@@ -215,11 +276,21 @@ impl Loaded {
         }
     }
 
+    /// Applies `mode` to resources given more than once (the same kind, namespace and
+    /// name): under [`Duplicates::Refuse`] each later one becomes a [`LoadError::Duplicate`]
+    /// naming both places, under [`Duplicates::LastWins`] the last one stays and each one it
+    /// replaced is listed in [`Loaded::replaced`]. The loader applies it to what one call
+    /// reads; a caller that merges several loads applies it again to the whole.
+    pub fn check_duplicates(&mut self, mode: Duplicates) {
+        check_duplicates(self, mode);
+    }
+
     fn merge(&mut self, other: Loaded) {
         self.resources.extend(other.resources);
         self.skipped.extend(other.skipped);
         self.foreign.extend(other.foreign);
         self.errors.extend(other.errors);
+        self.replaced.extend(other.replaced);
     }
 }
 
@@ -229,6 +300,7 @@ pub struct Loader {
     limits: Limits,
     default_namespace: String,
     foreign: Option<fn(&[&str]) -> bool>,
+    duplicates: Duplicates,
 }
 
 impl Default for Loader {
@@ -252,6 +324,7 @@ impl Loader {
             limits: Limits::default(),
             default_namespace: "default".to_owned(),
             foreign: None,
+            duplicates: Duplicates::default(),
         }
     }
 
@@ -276,34 +349,57 @@ impl Loader {
         self
     }
 
+    /// What to do with a resource given more than once (default [`Duplicates::Refuse`]).
+    pub fn with_duplicates(mut self, duplicates: Duplicates) -> Self {
+        self.duplicates = duplicates;
+        self
+    }
+
     /// The limits in force.
     pub fn limits(&self) -> &Limits {
         &self.limits
     }
 
-    /// Loads files and directories (recursively: `*.yaml`, `*.yml`, `*.json`, sorted by name).
+    /// Loads files and directories (recursively: `*.yaml`, `*.yml`, `*.json`, sorted by name,
+    /// skipping the kubelet's `..` entries; see [`Loader::files`]).
     pub fn load_paths<P: AsRef<Path>>(&self, paths: &[P]) -> Loaded {
         let mut out = Loaded::default();
+        let (files, errors) = self.files(paths);
+        out.errors = errors;
+        for f in files {
+            out.merge(self.read_file(&f));
+        }
+        out.check_duplicates(self.duplicates);
+        out
+    }
+
+    /// The files that [`Loader::load_paths`] reads, in the order it reads them: each path
+    /// given, and under each directory the `*.yaml`, `*.yml` and `*.json` files, sorted by
+    /// name, in subdirectories too, but not the entries whose names start with `..` (a
+    /// ConfigMap volume's `..data` and `..<timestamp>`: the kubelet's, whose keys are the
+    /// symlinks beside them). A file reached twice (the same path after symlinks) is read
+    /// once. Paths that cannot be read, and more than [`Limits::max_files`], are errors.
+    pub fn files<P: AsRef<Path>>(&self, paths: &[P]) -> (Vec<PathBuf>, Vec<LoadError>) {
         let mut files = Vec::new();
+        let mut errors = Vec::new();
         for p in paths {
             let p = p.as_ref();
             match std::fs::metadata(p) {
                 Ok(m) if m.is_dir() => {
                     if let Err(e) = self.collect_dir(p, &mut files, 0) {
-                        out.errors.push(e);
+                        errors.push(e);
                     }
                 }
                 Ok(_) => files.push(p.to_path_buf()),
-                Err(source) => out.errors.push(LoadError::Io {
+                Err(source) => errors.push(LoadError::Io {
                     path: p.to_path_buf(),
                     source,
                 }),
             }
         }
-        for f in files {
-            out.merge(self.load_file(&f));
-        }
-        out
+        let mut seen = std::collections::HashSet::new();
+        files.retain(|f| seen.insert(std::fs::canonicalize(f).unwrap_or_else(|_| f.clone())));
+        (files, errors)
     }
 
     fn collect_dir(
@@ -325,6 +421,13 @@ impl Loader {
             .collect();
         entries.sort();
         for path in entries {
+            let kubelets = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with(".."));
+            if kubelets {
+                continue;
+            }
             if path.is_dir() {
                 if depth < 16 {
                     self.collect_dir(&path, files, depth + 1)?;
@@ -348,6 +451,17 @@ impl Loader {
 
     /// Loads one file.
     pub fn load_file(&self, path: &Path) -> Loaded {
+        let mut out = self.read_file(path);
+        out.check_duplicates(self.duplicates);
+        out
+    }
+
+    /// The rule for a resource given more than once.
+    pub fn duplicates(&self) -> Duplicates {
+        self.duplicates
+    }
+
+    fn read_file(&self, path: &Path) -> Loaded {
         let file = Arc::new(path.to_path_buf());
         let position = Position {
             file: Some(file.clone()),
@@ -376,7 +490,7 @@ impl Loader {
             }
         }
         match std::fs::read(path) {
-            Ok(bytes) => self.load_bytes(&bytes, Some(file)),
+            Ok(bytes) => self.read_bytes(&bytes, Some(file)),
             Err(source) => {
                 out.errors.push(LoadError::Io {
                     path: path.to_path_buf(),
@@ -389,6 +503,12 @@ impl Loader {
 
     /// Loads bytes, which must be UTF-8.
     pub fn load_bytes(&self, bytes: &[u8], file: Option<Arc<PathBuf>>) -> Loaded {
+        let mut out = self.read_bytes(bytes, file);
+        out.check_duplicates(self.duplicates);
+        out
+    }
+
+    fn read_bytes(&self, bytes: &[u8], file: Option<Arc<PathBuf>>) -> Loaded {
         match std::str::from_utf8(bytes) {
             Ok(text) => self.load_text(text, file),
             Err(e) => {
@@ -416,7 +536,9 @@ impl Loader {
 
     /// Loads YAML or JSON text; `file` names it in errors.
     pub fn load_str(&self, text: &str, file: Option<&Path>) -> Loaded {
-        self.load_text(text, file.map(|f| Arc::new(f.to_path_buf())))
+        let mut out = self.load_text(text, file.map(|f| Arc::new(f.to_path_buf())));
+        out.check_duplicates(self.duplicates);
+        out
     }
 
     fn load_text(&self, text: &str, file: Option<Arc<PathBuf>>) -> Loaded {
@@ -767,6 +889,73 @@ fn strip_document_boms(text: &str) -> String {
     out
 }
 
+/// Keeps one of each resource given more than once, as `mode` says, and reports the others.
+fn check_duplicates(out: &mut Loaded, mode: Duplicates) {
+    fn check<S: Spec>(list: &mut Vec<Resource<S>>, mode: Duplicates, out: &mut Vec<Replaced>) {
+        let mut kept: std::collections::HashMap<(&str, &str), usize> =
+            std::collections::HashMap::new();
+        let mut drop = vec![false; list.len()];
+        for (i, r) in list.iter().enumerate() {
+            let at = (r.metadata.namespace.as_str(), r.metadata.name.as_str());
+            let Some(k) = kept.get(&at).copied() else {
+                kept.insert(at, i);
+                continue;
+            };
+            // (first, again): under `Refuse` the later one goes, under `LastWins` the earlier.
+            let (gone, stays) = match mode {
+                Duplicates::Refuse => (i, k),
+                Duplicates::LastWins => {
+                    kept.insert(at, i);
+                    (k, i)
+                }
+            };
+            drop[gone] = true;
+            out.push(Replaced {
+                key: list[gone].key(),
+                at: position_of(&list[gone].origin),
+                by: position_of(&list[stays].origin),
+            });
+        }
+        let mut i = 0;
+        list.retain(|_| {
+            i += 1;
+            !drop[i - 1]
+        });
+    }
+    let mut found = Vec::new();
+    let r = &mut out.resources;
+    check(&mut r.virtual_services, mode, &mut found);
+    check(&mut r.destination_rules, mode, &mut found);
+    check(&mut r.gateways, mode, &mut found);
+    check(&mut r.service_entries, mode, &mut found);
+    let g = &mut r.gateway_api;
+    check(&mut g.gateways, mode, &mut found);
+    check(&mut g.gateway_classes, mode, &mut found);
+    check(&mut g.http_routes, mode, &mut found);
+    check(&mut g.grpc_routes, mode, &mut found);
+    check(&mut g.reference_grants, mode, &mut found);
+    match mode {
+        // `at` is the later one here, `by` the first, which stays.
+        Duplicates::Refuse => out
+            .errors
+            .extend(found.into_iter().map(|d| LoadError::Duplicate {
+                key: d.key,
+                first: d.by,
+                second: d.at,
+            })),
+        Duplicates::LastWins => out.replaced.extend(found),
+    }
+}
+
+fn position_of(origin: &Origin) -> Position {
+    Position {
+        file: origin.file.clone(),
+        document: origin.document,
+        line: origin.line,
+        column: 0,
+    }
+}
+
 /// YAML's printable characters (`c-printable`): tab, line feed, carriage return, the
 /// printable ASCII and most of Unicode, but no other C0 or C1 control, DEL, U+FFFE or U+FFFF.
 fn is_yaml_printable(c: char) -> bool {
@@ -883,36 +1072,6 @@ struct Wire<S> {
     status: Option<IgnoredAny>,
 }
 
-/// serde lists every accepted name in "expected one of ..."; keep the camelCase names only
-/// when a snake_case alias of the same field is listed too.
-fn without_proto_aliases(message: &str) -> String {
-    let Some((head, list)) = message.split_once("expected one of ") else {
-        return message.to_owned();
-    };
-    let names: Vec<&str> = list.split(", ").collect();
-    let camel = |snake: &str| {
-        let mut out = String::new();
-        let mut upper = false;
-        for c in snake.chars() {
-            if c == '_' {
-                upper = true;
-            } else if upper {
-                out.extend(c.to_uppercase());
-                upper = false;
-            } else {
-                out.push(c);
-            }
-        }
-        out
-    };
-    let kept: Vec<&str> = names
-        .iter()
-        .copied()
-        .filter(|n| !(n.contains('_') && names.contains(&camel(n).as_str())))
-        .collect();
-    format!("{head}expected one of {}", kept.join(", "))
-}
-
 fn decode<S: DeserializeOwned + Default>(
     node: &Node,
     api_version: ApiVersion,
@@ -932,7 +1091,7 @@ fn decode<S: DeserializeOwned + Default>(
                 serde_path_to_error::Segment::Unknown => None,
             })
             .collect();
-        (path, without_proto_aliases(&e.into_inner().to_string()))
+        (path, e.into_inner().to_string())
     })?;
     let mut metadata = wire.metadata;
     if metadata.namespace.is_empty() {

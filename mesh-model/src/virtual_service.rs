@@ -206,8 +206,13 @@ pub struct HttpMatchRequest {
     /// `:authority` (Host) match, port included as sent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub authority: Option<StringMatch>,
-    /// Header matches; an empty match means "present".
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    /// Header matches; an empty match means "present". A null one is refused (Istio:
+    /// `header match NAME cannot be null`).
+    #[serde(
+        default,
+        skip_serializing_if = "BTreeMap::is_empty",
+        deserialize_with = "header_matches"
+    )]
     pub headers: BTreeMap<String, StringMatch>,
     /// Restricts the match to this port of the proxy's listener.
     #[serde(default, skip_serializing_if = "is_default")]
@@ -232,11 +237,12 @@ pub struct HttpMatchRequest {
     /// Case-insensitive `exact` and `prefix` URI matching.
     #[serde(default, alias = "ignore_uri_case", skip_serializing_if = "is_default")]
     pub ignore_uri_case: bool,
-    /// Headers that must not match.
+    /// Headers that must not match. A null one is refused, as in `headers`.
     #[serde(
         default,
         alias = "without_headers",
-        skip_serializing_if = "BTreeMap::is_empty"
+        skip_serializing_if = "BTreeMap::is_empty",
+        deserialize_with = "header_matches"
     )]
     pub without_headers: BTreeMap<String, StringMatch>,
     /// Applies the block only to client workloads in this namespace.
@@ -253,6 +259,52 @@ pub struct HttpMatchRequest {
         skip_serializing_if = "String::is_empty"
     )]
     pub stat_prefix: String,
+}
+
+/// Reads a map of header matches, refusing a null match with Istio's message (`header match
+/// x-user cannot be null`, `validateHTTPRouteMatchRequest`). Elsewhere a `key: null` entry
+/// is dropped, as the API server prunes it; here that would silently widen the match (a
+/// cluster drops the condition, istioctl reads an empty match), so it is an error.
+fn header_matches<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<BTreeMap<String, StringMatch>, D::Error> {
+    use serde::de::{DeserializeSeed, MapAccess, Visitor};
+    use std::fmt;
+
+    struct Matches;
+    struct NotNull<'a>(&'a str);
+
+    impl<'de> DeserializeSeed<'de> for NotNull<'_> {
+        type Value = StringMatch;
+        fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<StringMatch, D::Error> {
+            Option::<StringMatch>::deserialize(d)?.ok_or_else(|| {
+                serde::de::Error::custom(format_args!("header match {} cannot be null", self.0))
+            })
+        }
+    }
+
+    impl<'de> Visitor<'de> for Matches {
+        type Value = BTreeMap<String, StringMatch>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a map of header names to string matches")
+        }
+        fn visit_newtype_struct<D: serde::Deserializer<'de>>(
+            self,
+            d: D,
+        ) -> Result<Self::Value, D::Error> {
+            d.deserialize_map(self)
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            let mut out = BTreeMap::new();
+            while let Some(name) = map.next_key::<String>()? {
+                let m = map.next_value_seed(NotNull(&name))?;
+                out.insert(name, m);
+            }
+            Ok(out)
+        }
+    }
+
+    d.deserialize_newtype_struct(crate::yaml::de::KEEP_NULLS, Matches)
 }
 
 /// A destination with a relative weight and per-destination header operations.

@@ -2,15 +2,21 @@
 //! with every limit enforced while parsing: nesting depth, and the number of nodes that
 //! aliases may add (a "billion laughs" file stops at the limit, in time linear in its size).
 //!
-//! Scalars resolve as Kubernetes reads YAML (go-yaml v2 rules: `yes`/`on` are booleans),
-//! mapping keys must be scalars and unique, `<<` merge keys are honoured, and `key: null`
-//! entries are dropped as the API server prunes them.
+//! The text is read as Kubernetes reads it (sigs.k8s.io/yaml: go-yaml v2, then JSON): the
+//! scanner's YAML 1.1 differences are in [`compat`], scalar and key resolution in
+//! [`resolve`] (`yes`/`on` are booleans, `0777` is octal, `on:` as a key is `"true"`).
+//! Mapping keys must be scalars and unique, `<<` merge keys are honoured in go-yaml's order,
+//! and `key: null` entries are dropped as the API server prunes them. The table of
+//! differences from YAML 1.2 is the README's "YAML as Kubernetes reads it".
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use serde_json::{Map, Number, Value};
 use yaml_rust2::parser::{Event, Parser};
 use yaml_rust2::scanner::{Marker, TScalarStyle};
+
+use self::compat::HIDDEN_COLON;
+use self::resolve::{ScalarTag, key_from_value, resolve_scalar};
 
 /// A parsed YAML node with the position where it starts.
 #[derive(Clone, Debug, PartialEq)]
@@ -73,9 +79,11 @@ enum Frame {
     },
     Map {
         entries: Vec<(Key, Node)>,
-        seen: HashSet<String>,
-        merges: Vec<Node>,
-        pending: Option<Key>,
+        /// Where each key is in `entries`, and whether it was written in the mapping itself
+        /// (a second such key is a duplicate, while a merged key may be written over).
+        index: HashMap<String, (usize, bool)>,
+        /// The key whose value comes next, and whether it is a merge key (`<<`).
+        pending: Option<(Key, bool)>,
         line: usize,
         column: usize,
         anchor: usize,
@@ -92,11 +100,42 @@ struct Builder {
     /// Weight of the copies that anchors hold in this document.
     anchored_nodes: usize,
     document: usize,
+    /// Whether the text holds colons hidden from the parser (see [`compat`]).
+    hidden_colons: bool,
 }
 
 /// Parses every document of `text`. Documents before a syntax error are returned along with
 /// the error, since a YAML stream cannot be resumed after one.
 pub(crate) fn parse(text: &str, limits: ParseLimits) -> (Vec<Document>, Option<YamlError>) {
+    if let Some(offset) = text.find(HIDDEN_COLON) {
+        let before = &text[..offset];
+        let line = 1 + before.matches('\n').count();
+        let column = 1 + before[before.rfind('\n').map_or(0, |i| i + 1)..]
+            .chars()
+            .count();
+        return (
+            Vec::new(),
+            Some(YamlError {
+                document: 0,
+                line,
+                column,
+                message: "U+FFFF is not a YAML character".into(),
+                limit: false,
+            }),
+        );
+    }
+    let plan = if compat::worth_planning(text) {
+        compat::plan(text)
+    } else {
+        compat::Plan::default()
+    };
+    let hidden;
+    let text = if plan.colons.is_empty() {
+        text
+    } else {
+        hidden = compat::hide_colons(text, &plan.colons);
+        &hidden
+    };
     let mut parser = Parser::new_from_str(text);
     let mut docs = Vec::new();
     let mut b = Builder {
@@ -107,6 +146,7 @@ pub(crate) fn parse(text: &str, limits: ParseLimits) -> (Vec<Document>, Option<Y
         parsed_nodes: 0,
         anchored_nodes: 0,
         document: 0,
+        hidden_colons: !plan.colons.is_empty(),
     };
     let mut root: Option<Node> = None;
     loop {
@@ -132,6 +172,18 @@ pub(crate) fn parse(text: &str, limits: ParseLimits) -> (Vec<Document>, Option<Y
                 );
             }
         };
+        if let Some(r) = plan.refusal.as_ref().filter(|r| mark.index() >= r.index) {
+            return (
+                docs,
+                Some(YamlError {
+                    document: b.document,
+                    line: r.line,
+                    column: r.column,
+                    message: r.message.clone(),
+                    limit: false,
+                }),
+            );
+        }
         let done = match event {
             Event::StreamEnd => true,
             Event::DocumentStart => {
@@ -228,8 +280,7 @@ impl Builder {
                 } else {
                     Frame::Map {
                         entries: Vec::new(),
-                        seen: HashSet::new(),
-                        merges: Vec::new(),
+                        index: HashMap::new(),
                         pending: None,
                         line,
                         column,
@@ -259,66 +310,40 @@ impl Builder {
             },
             Event::MappingEnd => match self.stack.pop() {
                 Some(Frame::Map {
-                    mut entries,
-                    mut seen,
-                    merges,
+                    entries,
                     line,
                     column,
                     anchor,
                     ..
-                }) => {
-                    for merge in merges {
-                        let sources = match merge.value {
-                            NodeValue::Map(e) => vec![e],
-                            NodeValue::Seq(items) => items
-                                .into_iter()
-                                .filter_map(|n| match n.value {
-                                    NodeValue::Map(e) => Some(e),
-                                    _ => None,
-                                })
-                                .collect(),
-                            _ => {
-                                return Err(self.error(
-                                    mark,
-                                    "a merge key (<<) must refer to a mapping".into(),
-                                    false,
-                                ));
-                            }
-                        };
-                        for src in sources {
-                            for (k, v) in src {
-                                if seen.insert(k.name.clone()) {
-                                    entries.push((k, v));
-                                }
-                            }
-                        }
-                    }
-                    self.complete(
-                        Node {
-                            value: NodeValue::Map(entries),
-                            line,
-                            column,
-                        },
-                        anchor,
-                        false,
-                        mark,
-                    )
-                }
+                }) => self.complete(
+                    Node {
+                        value: NodeValue::Map(entries),
+                        line,
+                        column,
+                    },
+                    anchor,
+                    false,
+                    mark,
+                ),
                 _ => Err(self.error(mark, "unbalanced mapping end".into(), false)),
             },
-            Event::Scalar(text, style, anchor, tag) => {
+            Event::Scalar(mut text, style, anchor, tag) => {
                 self.parsed_nodes = self.parsed_nodes.saturating_add(text_weight(text.len()));
-                let tag = tag.map(|t| t.suffix);
+                if self.hidden_colons && text.contains(HIDDEN_COLON) {
+                    text = text.replace(HIDDEN_COLON, ":");
+                }
+                let tag = ScalarTag::of(tag.as_ref());
                 let is_key = matches!(self.stack.last(), Some(Frame::Map { pending: None, .. }));
-                // Keys keep their text: `on:` or `80:` are names, not a boolean or a number.
-                let value = if is_key && !(style == TScalarStyle::Plain && text == "<<") {
+                // go-yaml's merge key: `<<` plain and untagged, or tagged `!!merge`.
+                let merge_key = is_key
+                    && text == "<<"
+                    && ((style == TScalarStyle::Plain && tag == ScalarTag::None)
+                        || tag == ScalarTag::Yaml("merge"));
+                let value = if merge_key {
                     NodeValue::Str(text)
                 } else {
-                    resolve_scalar(text, style, tag.as_deref())
-                        .map_err(|m| self.error(mark, m, false))?
+                    resolve_scalar(text, style, tag).map_err(|m| self.error(mark, m, false))?
                 };
-                let merge_key = matches!(&value, NodeValue::Str(s) if s == "<<")
-                    && style == TScalarStyle::Plain;
                 let node = Node {
                     value,
                     line,
@@ -387,39 +412,58 @@ impl Builder {
             }
             Some(Frame::Map {
                 entries,
-                seen,
-                merges,
+                index,
                 pending,
                 ..
             }) => match pending.take() {
                 None => {
-                    let name = match node.value {
-                        NodeValue::Str(s) => s,
-                        NodeValue::Null => "null".to_owned(),
-                        NodeValue::Bool(b) => b.to_string(),
-                        NodeValue::Int(i) => i.to_string(),
-                        NodeValue::UInt(u) => u.to_string(),
-                        NodeValue::Float(f) => f.to_string(),
-                        NodeValue::Seq(_) | NodeValue::Map(_) => {
-                            return err(self, "mapping keys must be scalars".into());
+                    let name = if merge_key {
+                        "<<".to_owned()
+                    } else {
+                        match key_from_value(node.value) {
+                            Ok(name) => name,
+                            Err(m) => return err(self, m),
                         }
                     };
-                    let name = if merge_key { "<<".to_owned() } else { name };
-                    if !merge_key && !seen.insert(name.clone()) {
-                        return err(self, format!("mapping key {name:?} already defined"));
+                    // go-yaml's strict reading (istioctl's) refuses a second key; kubectl's
+                    // would keep the last one silently.
+                    if !merge_key && index.get(&name).is_some_and(|(_, explicit)| *explicit) {
+                        return err(self, format!("key {name:?} already set in map"));
                     }
-                    *pending = Some(Key {
+                    let key = Key {
                         name,
                         line: node.line,
                         column: node.column,
-                    });
+                    };
+                    *pending = Some((key, merge_key));
                     Ok(None)
                 }
-                Some(key) => {
-                    if key.name == "<<" && !seen.contains("<<") {
-                        merges.push(node);
-                    } else {
-                        entries.push((key, node));
+                Some((key, false)) => {
+                    assign(entries, index, key, node, true);
+                    Ok(None)
+                }
+                Some((_, true)) => {
+                    // go-yaml v2 merges where the `<<` stands: its keys overwrite those
+                    // before it, and keys after it overwrite them. In a list of mappings
+                    // the first one wins, so they are applied from the last.
+                    let sources = match node.value {
+                        NodeValue::Map(e) => vec![e],
+                        NodeValue::Seq(items) => {
+                            let mut maps = Vec::with_capacity(items.len());
+                            for n in items {
+                                match n.value {
+                                    NodeValue::Map(e) => maps.push(e),
+                                    _ => return err(self, MERGE_VALUE.into()),
+                                }
+                            }
+                            maps
+                        }
+                        _ => return err(self, MERGE_VALUE.into()),
+                    };
+                    for src in sources.into_iter().rev() {
+                        for (k, v) in src {
+                            assign(entries, index, k, v, false);
+                        }
                     }
                     Ok(None)
                 }
@@ -428,139 +472,27 @@ impl Builder {
     }
 }
 
-fn is_yaml_tag(tag: Option<&str>, name: &str) -> bool {
-    tag.is_some_and(|t| t == name || t.ends_with(&format!(":{name}")))
-}
+/// go-yaml's refusal of a merge key whose value is not a mapping or a list of mappings.
+const MERGE_VALUE: &str = "a merge key (<<) needs a mapping or a list of mappings as its value (go-yaml: map merge requires map or sequence of maps as the value)";
 
-/// Resolves a scalar as go-yaml v2 does (YAML 1.1 booleans, ints, floats, nulls).
-fn resolve_scalar(
-    text: String,
-    style: TScalarStyle,
-    tag: Option<&str>,
-) -> Result<NodeValue, String> {
-    if is_yaml_tag(tag, "str") || is_yaml_tag(tag, "binary") {
-        return Ok(NodeValue::Str(text));
-    }
-    if style != TScalarStyle::Plain && tag.is_none() {
-        return Ok(NodeValue::Str(text));
-    }
-    let resolved = resolve_plain(&text);
-    if let Some(tag) = tag {
-        let ok = match &resolved {
-            _ if is_yaml_tag(Some(tag), "null") => matches!(resolved, NodeValue::Null),
-            _ if is_yaml_tag(Some(tag), "bool") => matches!(resolved, NodeValue::Bool(_)),
-            _ if is_yaml_tag(Some(tag), "int") => {
-                matches!(resolved, NodeValue::Int(_) | NodeValue::UInt(_))
-            }
-            _ if is_yaml_tag(Some(tag), "float") => matches!(
-                resolved,
-                NodeValue::Float(_) | NodeValue::Int(_) | NodeValue::UInt(_)
-            ),
-            _ => true,
-        };
-        if !ok {
-            return Err(format!("cannot decode {text:?} as !!{tag}"));
+/// Sets `key` in a mapping being built, writing over an entry of the same name (a merged
+/// one, or one that a merge writes over); `explicit` when the key is the mapping's own.
+fn assign(
+    entries: &mut Vec<(Key, Node)>,
+    index: &mut HashMap<String, (usize, bool)>,
+    key: Key,
+    node: Node,
+    explicit: bool,
+) {
+    match index.get_mut(&key.name) {
+        Some((i, was)) => {
+            *was |= explicit;
+            entries[*i] = (key, node);
         }
-        if is_yaml_tag(Some(tag), "float") {
-            return Ok(match resolved {
-                NodeValue::Int(i) => NodeValue::Float(i as f64),
-                NodeValue::UInt(u) => NodeValue::Float(u as f64),
-                other => other,
-            });
+        None => {
+            index.insert(key.name.clone(), (entries.len(), explicit));
+            entries.push((key, node));
         }
-    }
-    Ok(resolved)
-}
-
-fn resolve_plain(text: &str) -> NodeValue {
-    match text {
-        "" | "~" | "null" | "Null" | "NULL" => return NodeValue::Null,
-        "y" | "Y" | "yes" | "Yes" | "YES" | "true" | "True" | "TRUE" | "on" | "On" | "ON" => {
-            return NodeValue::Bool(true);
-        }
-        "n" | "N" | "no" | "No" | "NO" | "false" | "False" | "FALSE" | "off" | "Off" | "OFF" => {
-            return NodeValue::Bool(false);
-        }
-        ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" => {
-            return NodeValue::Float(f64::INFINITY);
-        }
-        "-.inf" | "-.Inf" | "-.INF" => return NodeValue::Float(f64::NEG_INFINITY),
-        ".nan" | ".NaN" | ".NAN" => return NodeValue::Float(f64::NAN),
-        _ => {}
-    }
-    let first = text.as_bytes()[0];
-    if !(first.is_ascii_digit() || matches!(first, b'-' | b'+' | b'.')) {
-        return NodeValue::Str(text.to_owned());
-    }
-    let (neg, body) = match text.as_bytes()[0] {
-        b'-' => (true, &text[1..]),
-        b'+' => (false, &text[1..]),
-        _ => (false, text),
-    };
-    let plain: String = body.chars().filter(|c| *c != '_').collect();
-    let int = if let Some(hex) = plain.strip_prefix("0x") {
-        u64::from_str_radix(hex, 16).ok()
-    } else if let Some(bin) = plain.strip_prefix("0b") {
-        u64::from_str_radix(bin, 2).ok()
-    } else if let Some(oct) = plain.strip_prefix("0o") {
-        u64::from_str_radix(oct, 8).ok()
-    } else if plain.len() > 1 && plain.starts_with('0') && plain.bytes().all(|c| c.is_ascii_digit())
-    {
-        u64::from_str_radix(&plain[1..], 8).ok()
-    } else if !plain.is_empty() && plain.bytes().all(|c| c.is_ascii_digit()) {
-        match plain.parse::<u64>() {
-            Ok(v) => Some(v),
-            Err(_) => return float_or_string(text, neg, &plain),
-        }
-    } else {
-        None
-    };
-    match int {
-        Some(v) if neg => match i64::try_from(v) {
-            Ok(i) => NodeValue::Int(-i),
-            Err(_) if v == 1 << 63 => NodeValue::Int(i64::MIN),
-            Err(_) => NodeValue::Float(-(v as f64)),
-        },
-        Some(v) => match i64::try_from(v) {
-            Ok(i) => NodeValue::Int(i),
-            Err(_) => NodeValue::UInt(v),
-        },
-        None => float_or_string(text, neg, &plain),
-    }
-}
-
-fn float_or_string(text: &str, neg: bool, plain: &str) -> NodeValue {
-    // [0-9]+(\.[0-9]*)?([eE][-+]?[0-9]+)? or \.[0-9]+([eE][-+]?[0-9]+)?
-    let b = plain.as_bytes();
-    let mut i = 0;
-    let int_digits = b.iter().take_while(|c| c.is_ascii_digit()).count();
-    i += int_digits;
-    let mut frac_digits = 0;
-    if b.get(i) == Some(&b'.') {
-        i += 1;
-        frac_digits = b[i..].iter().take_while(|c| c.is_ascii_digit()).count();
-        i += frac_digits;
-    }
-    if int_digits == 0 && frac_digits == 0 {
-        return NodeValue::Str(text.to_owned());
-    }
-    if matches!(b.get(i), Some(b'e' | b'E')) {
-        i += 1;
-        if matches!(b.get(i), Some(b'-' | b'+')) {
-            i += 1;
-        }
-        let exp = b[i..].iter().take_while(|c| c.is_ascii_digit()).count();
-        if exp == 0 {
-            return NodeValue::Str(text.to_owned());
-        }
-        i += exp;
-    }
-    if i != b.len() {
-        return NodeValue::Str(text.to_owned());
-    }
-    match plain.parse::<f64>() {
-        Ok(f) => NodeValue::Float(if neg { -f } else { f }),
-        Err(_) => NodeValue::Str(text.to_owned()),
     }
 }
 
@@ -776,45 +708,109 @@ pub(crate) fn index_lines(node: &Node, out: &mut HashMap<u64, u32>) {
     visit(node, PositionIndex::key(""), true, &mut String::new(), out);
 }
 
-/// Serializes a value as YAML text (used to print resources), with keys sorted as
-/// `kubectl get -o yaml` prints them, and strings that YAML 1.1 readers (Kubernetes) would
-/// take for booleans or numbers (`on`, `yes`, `1.0`) quoted.
+/// Serializes a value as YAML text (used to print resources), in block style with keys
+/// sorted as `kubectl get -o yaml` prints them. A string is written plain only when it is
+/// made of letters, digits and `-_./` and reads back as itself in Kubernetes' YAML (not
+/// `on`, `0777`, `1_000`); every other string is double-quoted.
 pub(crate) fn to_yaml_string<T: serde::Serialize>(value: &T) -> Result<String, String> {
     let json = serde_json::to_value(value).map_err(|e| e.to_string())?;
     let mut out = String::new();
-    let mut emitter = yaml_rust2::YamlEmitter::new(&mut out);
-    emitter.multiline_strings(true);
-    emitter
-        .dump(&json_to_yaml(json))
-        .map_err(|e| format!("{e:?}"))?;
-    out.push('\n');
+    match &json {
+        serde_json::Value::Object(m) if !m.is_empty() => emit_map(&mut out, m, 0),
+        serde_json::Value::Array(a) if !a.is_empty() => emit_seq(&mut out, a, 0),
+        scalar => {
+            emit_scalar(&mut out, scalar);
+            out.push('\n');
+        }
+    }
     Ok(out)
 }
 
-fn json_to_yaml(v: serde_json::Value) -> yaml_rust2::Yaml {
-    use yaml_rust2::Yaml;
-    match v {
-        serde_json::Value::Null => Yaml::Null,
-        serde_json::Value::Bool(b) => Yaml::Boolean(b),
-        serde_json::Value::Number(n) => match (n.as_i64(), n.as_u64(), n.as_f64()) {
-            (Some(i), _, _) => Yaml::Integer(i),
-            (None, Some(u), _) => Yaml::Real(u.to_string()),
-            (None, None, Some(f)) => Yaml::Real(format!("{f:?}")),
-            _ => Yaml::Null,
-        },
-        serde_json::Value::String(s) => Yaml::String(s),
-        serde_json::Value::Array(items) => {
-            Yaml::Array(items.into_iter().map(json_to_yaml).collect())
+fn emit_map(out: &mut String, map: &serde_json::Map<String, serde_json::Value>, indent: usize) {
+    for (i, (k, v)) in map.iter().enumerate() {
+        // The first entry of a mapping in a list follows its `- `.
+        if i > 0 || !out.ends_with("- ") {
+            out.extend(std::iter::repeat_n(' ', indent));
         }
-        serde_json::Value::Object(map) => Yaml::Hash(
-            map.into_iter()
-                .map(|(k, v)| (Yaml::String(k), json_to_yaml(v)))
-                .collect(),
-        ),
+        emit_string(out, k);
+        out.push(':');
+        emit_value(out, v, indent + 2, indent);
     }
 }
 
+fn emit_seq(out: &mut String, items: &[serde_json::Value], indent: usize) {
+    for (i, v) in items.iter().enumerate() {
+        if i > 0 || !out.ends_with("- ") {
+            out.extend(std::iter::repeat_n(' ', indent));
+        }
+        out.push('-');
+        emit_value(out, v, indent + 2, indent + 2);
+    }
+}
+
+/// A value after `key:` or `-`: a scalar or an empty collection on the same line, a
+/// mapping or list on the lines below (`nested` is their indent; a list in a mapping is not
+/// indented further, as kubectl prints it).
+fn emit_value(out: &mut String, v: &serde_json::Value, nested: usize, list_indent: usize) {
+    use serde_json::Value;
+    let after_dash = out.ends_with('-');
+    match v {
+        Value::Object(m) if !m.is_empty() => {
+            if after_dash {
+                out.push(' ');
+                emit_map(out, m, nested);
+            } else {
+                out.push('\n');
+                emit_map(out, m, nested);
+            }
+        }
+        Value::Array(a) if !a.is_empty() => {
+            if after_dash {
+                out.push(' ');
+                emit_seq(out, a, nested);
+            } else {
+                out.push('\n');
+                emit_seq(out, a, list_indent);
+            }
+        }
+        scalar => {
+            out.push(' ');
+            emit_scalar(out, scalar);
+            out.push('\n');
+        }
+    }
+}
+
+fn emit_scalar(out: &mut String, v: &serde_json::Value) {
+    use serde_json::Value;
+    match v {
+        Value::Null => out.push_str("null"),
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Number(n) => out.push_str(&n.to_string()),
+        Value::String(s) => emit_string(out, s),
+        Value::Object(_) => out.push_str("{}"),
+        Value::Array(_) => out.push_str("[]"),
+    }
+}
+
+/// A string, plain when that is safe for YAML 1.1 and 1.2 readers alike, else as JSON
+/// (a double-quoted YAML scalar).
+fn emit_string(out: &mut String, s: &str) {
+    let plain = !s.is_empty()
+        && s.bytes()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.' | b'/'))
+        && !s.starts_with('-')
+        && resolve::resolve_plain(s).is_none();
+    if plain {
+        out.push_str(s);
+    } else {
+        out.push_str(&serde_json::Value::String(s.to_owned()).to_string());
+    }
+}
+
+mod compat;
 pub(crate) mod de;
+mod resolve;
 
 #[cfg(test)]
 mod tests;

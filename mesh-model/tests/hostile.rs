@@ -319,7 +319,7 @@ fn merge_key_misuse_is_an_error_not_a_panic() {
         ("a: &a {<<: *a}\n", "unknown anchor"),
         // Several `<<` keys in one mapping, and `<<` as a quoted key (an ordinary key).
         ("a: &a {x: 1}\nb: {<<: *a, <<: *a}\n", ""),
-        ("a: {\"<<\": 1, \"<<\": 2}\n", "already defined"),
+        ("a: {\"<<\": 1, \"<<\": 2}\n", "already set in map"),
     ] {
         let loaded = load(text);
         let errors = yaml_errors(&loaded);
@@ -976,7 +976,7 @@ fn duplicate_keys_are_errors_at_every_level() {
         assert!(!loaded.errors.is_empty(), "{text:?} is refused");
         if !key.is_empty() {
             assert!(
-                errors.contains(&format!("{key:?} already defined")),
+                errors.contains(&format!("key {key:?} already set in map")),
                 "{text:?}: {errors}"
             );
         }

@@ -26,7 +26,9 @@ fn loads_a_virtual_service() {
     assert_eq!(vs.origin.line, 2);
 }
 
-/// An unknown field is an error naming the resource, the field path and the line.
+/// An unknown field is an error naming the resource, the field path and the line, in
+/// istioctl's words (`unknown field "x"`, from `checkFields` in istioctl's `validate.go` and
+/// golang/protobuf's `jsonpb`), followed by the fields the object has.
 #[test]
 fn unknown_fields_are_errors_with_path_and_line() {
     let text = VS.replace(
@@ -52,12 +54,12 @@ fn unknown_fields_are_errors_with_path_and_line() {
     assert_eq!(path, "spec.http[0].route[0].destination.name");
     assert_eq!(
         message,
-        "unknown field `name`, expected one of `host`, `subset`, `port`"
+        "unknown field \"name\" (known fields: host, subset, port)"
     );
     assert_eq!(position.line, 12);
     assert_eq!(
         err.to_string(),
-        "<input>:12:9: VirtualService default/reviews: spec.http[0].route[0].destination.name: unknown field `name`, expected one of `host`, `subset`, `port`"
+        "<input>:12:9: VirtualService default/reviews: spec.http[0].route[0].destination.name: unknown field \"name\" (known fields: host, subset, port)"
     );
 }
 
@@ -314,7 +316,7 @@ spec:
     let err = load_str(&text.replace("port: 8080", "port: 8080, wieght: 3")).unwrap_err();
     assert!(
         err.to_string()
-            .contains("spec.rules[0].backendRefs[0].wieght: unknown field `wieght`"),
+            .contains("spec.rules[0].backendRefs[0].wieght: unknown field \"wieght\""),
         "{err}"
     );
     let err = load_str(
@@ -326,4 +328,195 @@ spec:
             .contains("GRPCRoute as gateway.networking.k8s.io/v1"),
         "{err}"
     );
+}
+
+/// The schema error of `text`: (path, message, line).
+fn schema_error(text: &str) -> (String, String, usize) {
+    match load_str(text).unwrap_err() {
+        LoadError::Schema {
+            path,
+            message,
+            position,
+            ..
+        } => (path, message, position.line),
+        other => panic!("{other:?}"),
+    }
+}
+
+/// A null header match is an error with Istio's message (`header match x-user cannot be
+/// null`, `validateHTTPRouteMatchRequest` in `pkg/config/validation/virtualservice.go`), not
+/// a dropped condition: the API server would prune the entry and the rule would match every
+/// request.
+#[test]
+fn a_null_header_match_is_an_error() {
+    let text = VS.replace(
+        "  - route:",
+        "  - match:\n    - headers: {x-user: null}\n    route:",
+    );
+    assert_eq!(
+        schema_error(&text),
+        (
+            "spec.http[0].match[0].headers.x-user".into(),
+            "header match x-user cannot be null".into(),
+            11
+        )
+    );
+    // Other header matches, empty ones (presence) included, load.
+    let text = VS.replace(
+        "  - route:",
+        "  - match:\n    - headers: {x-user: {}, x-group: {exact: a}}\n    route:",
+    );
+    let r = load_str(&text).unwrap();
+    assert_eq!(
+        r.virtual_services[0].spec.http[0].r#match[0].headers.len(),
+        2
+    );
+}
+
+/// A null `withoutHeaders` entry is the same error with the same message (Istio's
+/// validation skips it and its translation reads "header absent", while the API server
+/// prunes it: the two disagree, so it is refused rather than guessed).
+#[test]
+fn a_null_without_headers_match_is_an_error() {
+    let text = VS.replace(
+        "  - route:",
+        "  - match:\n    - withoutHeaders:\n        x-user: ~\n    route:",
+    );
+    assert_eq!(
+        schema_error(&text),
+        (
+            "spec.http[0].match[0].withoutHeaders.x-user".into(),
+            "header match x-user cannot be null".into(),
+            12
+        )
+    );
+}
+
+/// A delegate VirtualService (no hosts) is read by the same rules: a null header match in
+/// its rules is the same error.
+#[test]
+fn a_null_header_match_in_a_delegate_is_an_error() {
+    let text = VS.replace("  hosts:\n  - reviews\n", "").replace(
+        "  - route:",
+        "  - match:\n    - uri: {prefix: /a}\n    - headers:\n        x-user:\n    route:",
+    );
+    let (path, message, _) = schema_error(&text);
+    assert_eq!(path, "spec.http[0].match[1].headers.x-user");
+    assert_eq!(message, "header match x-user cannot be null");
+}
+
+/// A fresh directory under the system's temporary directory, removed when dropped.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(tag: &str) -> TempDir {
+        let dir = std::env::temp_dir().join(format!(
+            "mesh-model-load-{tag}-{}-{}",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos())
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+
+    fn write(&self, name: &str, text: &str) -> PathBuf {
+        let p = self.0.join(name);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A ConfigMap volume as the kubelet lays it out: the data in a `..<timestamp>` folder,
+/// `..data` pointing at it, and each key a symlink through `..data`. Each key is read once,
+/// through its symlink: the `..` entries are the kubelet's (they were read too, so every
+/// resource came three times).
+#[cfg(unix)]
+#[test]
+fn a_configmap_volume_is_read_once_per_key() {
+    use std::os::unix::fs::symlink;
+    let dir = TempDir::new("configmap");
+    let data = "..2024_05_01_10_00_00.123456789";
+    dir.write(&format!("{data}/reviews.yaml"), VS);
+    dir.write(&format!("{data}/notes.txt"), "not yaml");
+    symlink(data, dir.0.join("..data")).unwrap();
+    symlink("..data/reviews.yaml", dir.0.join("reviews.yaml")).unwrap();
+    symlink("..data/notes.txt", dir.0.join("notes.txt")).unwrap();
+    let loader = Loader::new();
+    assert_eq!(loader.files(&[&dir.0]).0, [dir.0.join("reviews.yaml")]);
+    let loaded = loader.load_paths(&[&dir.0]);
+    assert!(loaded.errors.is_empty(), "{:?}", loaded.errors);
+    assert_eq!(loaded.resources.len(), 1);
+    let origin = &loaded.resources.virtual_services[0].origin;
+    assert_eq!(origin.file.as_deref(), Some(&dir.0.join("reviews.yaml")));
+}
+
+/// A file reached twice (given twice, or as a directory and as a file in it) is read once.
+#[test]
+fn a_file_given_twice_is_read_once() {
+    let dir = TempDir::new("twice");
+    let file = dir.write("reviews.yaml", VS);
+    let loaded = Loader::new().load_paths(&[&dir.0, &file, &file]);
+    assert!(loaded.errors.is_empty(), "{:?}", loaded.errors);
+    assert_eq!(loaded.resources.len(), 1);
+}
+
+/// The same resource (kind, namespace, name) in two files is an error naming both places;
+/// the first is kept, so nothing else reports the pair. Two `kubectl apply`s of them would
+/// leave only the last.
+#[test]
+fn the_same_resource_in_two_files_is_an_error_naming_both() {
+    let dir = TempDir::new("duplicate");
+    let a = dir.write("a.yaml", VS);
+    let b = dir.write("b.yaml", &format!("# again\n---{VS}"));
+    let loaded = Loader::new().load_paths(&[&dir.0]);
+    assert_eq!(loaded.resources.len(), 1);
+    assert_eq!(loaded.errors.len(), 1, "{:?}", loaded.errors);
+    assert_eq!(
+        loaded.errors[0].to_string(),
+        format!(
+            "{}:3: VirtualService default/reviews: given twice, first at {}:2 (kubectl apply would keep only the last)",
+            b.display(),
+            a.display()
+        )
+    );
+    // Within one text too; another kind or namespace of the same name is another resource.
+    let two = format!("{VS}---{VS}");
+    let loaded = Loader::new().load_str(&two, None);
+    assert!(matches!(loaded.errors[..], [LoadError::Duplicate { .. }]));
+    let other_ns = two.replacen("  name: reviews\n", "  name: reviews\n  namespace: x\n", 1);
+    assert!(Loader::new().load_str(&other_ns, None).errors.is_empty());
+}
+
+/// With [`Duplicates::LastWins`] the last of each name is kept, as `kubectl apply` of the
+/// documents in order leaves it, and each one replaced is listed with what replaced it.
+#[test]
+fn last_wins_keeps_the_last_of_each_name() {
+    let text = format!(
+        "{VS}---{}---{}",
+        VS.replace("subset: v1", "subset: v2"),
+        VS.replace("subset: v1", "subset: v3")
+    );
+    let loaded = Loader::new()
+        .with_duplicates(Duplicates::LastWins)
+        .load_str(&text, None);
+    assert!(loaded.errors.is_empty(), "{:?}", loaded.errors);
+    let vs = &loaded.resources.virtual_services;
+    assert_eq!(vs.len(), 1);
+    let destination = vs[0].spec.http[0].route[0].destination.as_ref().unwrap();
+    assert_eq!(destination.subset, "v3");
+    let replaced: Vec<(usize, usize)> = loaded
+        .replaced
+        .iter()
+        .map(|r| (r.at.line, r.by.line))
+        .collect();
+    assert_eq!(replaced, [(2, 15), (15, 28)]);
 }

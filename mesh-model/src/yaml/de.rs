@@ -1,6 +1,9 @@
 //! Deserializing typed values straight from parsed nodes, without an intermediate JSON
-//! value: `key: null` entries are skipped (the API server prunes them), and non-finite
-//! numbers are refused (they have no JSON form, so `kubectl` cannot send them).
+//! value, but as the JSON that Kubernetes makes of the YAML would deserialize:
+//! `key: null` entries are skipped (the API server prunes them), non-finite numbers are
+//! refused (they have no JSON form, so `kubectl` cannot send them), and a float with an
+//! integral value fills an integer field (Go writes the float 1000 as the JSON number
+//! `1000`, so `number: 1e3` or `weight: 50.0` reach Istio as integers).
 
 use std::fmt;
 
@@ -25,6 +28,84 @@ impl de::Error for DeError {
     fn custom<T: fmt::Display>(msg: T) -> Self {
         DeError(msg.to_string())
     }
+
+    /// serde's message, with `null` for the unit value, and a hint where YAML 1.1 made a
+    /// boolean or a number of what was meant as a string.
+    fn invalid_type(unexp: de::Unexpected<'_>, exp: &dyn de::Expected) -> Self {
+        let expected = exp.to_string();
+        let hint = if !expected.contains("string") {
+            ""
+        } else {
+            match unexp {
+                de::Unexpected::Bool(_) => {
+                    " (Kubernetes reads an unquoted y, yes, on, n, no, off, true or false as a boolean: quote it)"
+                }
+                de::Unexpected::Signed(_)
+                | de::Unexpected::Unsigned(_)
+                | de::Unexpected::Float(_) => {
+                    " (an unquoted number is a number, and 0777 is octal: quote it)"
+                }
+                _ => "",
+            }
+        };
+        let unexp = match unexp {
+            de::Unexpected::Unit => "null".to_owned(),
+            other => other.to_string(),
+        };
+        DeError(format!("invalid type: {unexp}, expected {expected}{hint}"))
+    }
+
+    /// istioctl's wording (`unknown field "x"`), then the names the object has; of a field
+    /// known by its proto name and its JSON name, the JSON name only.
+    fn unknown_field(field: &str, expected: &'static [&'static str]) -> Self {
+        let camel = |snake: &str| {
+            let mut out = String::new();
+            let mut upper = false;
+            for c in snake.chars() {
+                if c == '_' {
+                    upper = true;
+                } else if upper {
+                    out.extend(c.to_uppercase());
+                    upper = false;
+                } else {
+                    out.push(c);
+                }
+            }
+            out
+        };
+        let known: Vec<&str> = expected
+            .iter()
+            .copied()
+            .filter(|n| !(n.contains('_') && expected.contains(&camel(n).as_str())))
+            .collect();
+        if known.is_empty() {
+            DeError(format!(
+                "unknown field {field:?} (the object has no fields)"
+            ))
+        } else {
+            DeError(format!(
+                "unknown field {field:?} (known fields: {})",
+                known.join(", ")
+            ))
+        }
+    }
+}
+
+/// Deserializes an integer field: integral floats count as integers.
+macro_rules! integer {
+    ($($method:ident)*) => {$(
+        fn $method<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
+            match self.value {
+                NodeValue::Float(f) if f.fract() == 0.0 && (0.0..18_446_744_073_709_551_616.0).contains(&f) => {
+                    visitor.visit_u64(f as u64)
+                }
+                NodeValue::Float(f) if f.fract() == 0.0 && (-9_223_372_036_854_775_808.0..0.0).contains(&f) => {
+                    visitor.visit_i64(f as i64)
+                }
+                _ => self.deserialize_any(visitor),
+            }
+        }
+    )*};
 }
 
 impl<'de> de::Deserializer<'de> for &'de Node {
@@ -47,6 +128,7 @@ impl<'de> de::Deserializer<'de> for &'de Node {
             NodeValue::Map(entries) => visitor.visit_map(Map {
                 entries: entries.iter(),
                 value: None,
+                keep_nulls: false,
             }),
         }
     }
@@ -60,10 +142,14 @@ impl<'de> de::Deserializer<'de> for &'de Node {
 
     fn deserialize_newtype_struct<V: Visitor<'de>>(
         self,
-        _name: &'static str,
+        name: &'static str,
         visitor: V,
     ) -> Result<V::Value, DeError> {
-        visitor.visit_newtype_struct(self)
+        if name == KEEP_NULLS {
+            visitor.visit_newtype_struct(KeepNulls(self))
+        } else {
+            visitor.visit_newtype_struct(self)
+        }
     }
 
     fn deserialize_enum<V: Visitor<'de>>(
@@ -78,8 +164,13 @@ impl<'de> de::Deserializer<'de> for &'de Node {
         }
     }
 
+    integer! {
+        deserialize_i8 deserialize_i16 deserialize_i32 deserialize_i64 deserialize_i128
+        deserialize_u8 deserialize_u16 deserialize_u32 deserialize_u64 deserialize_u128
+    }
+
     forward_to_deserialize_any! {
-        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
+        bool f32 f64 char str string
         bytes byte_buf unit unit_struct seq tuple tuple_struct map struct
         identifier ignored_any
     }
@@ -110,6 +201,8 @@ impl<'de> SeqAccess<'de> for Seq<'de> {
 struct Map<'de> {
     entries: std::slice::Iter<'de, (Key, Node)>,
     value: Option<&'de Node>,
+    /// Whether `key: null` entries are kept (see [`KEEP_NULLS`]).
+    keep_nulls: bool,
 }
 
 impl<'de> MapAccess<'de> for Map<'de> {
@@ -120,7 +213,7 @@ impl<'de> MapAccess<'de> for Map<'de> {
         seed: K,
     ) -> Result<Option<K::Value>, DeError> {
         for (key, value) in self.entries.by_ref() {
-            if value.value == NodeValue::Null {
+            if value.value == NodeValue::Null && !self.keep_nulls {
                 continue;
             }
             self.value = Some(value);
@@ -136,5 +229,34 @@ impl<'de> MapAccess<'de> for Map<'de> {
             Some(v) => seed.deserialize(v),
             None => Err(DeError("a value was read before its key".into())),
         }
+    }
+}
+
+/// The name of a newtype through which a field asks for its mapping with its `key: null`
+/// entries, which are otherwise skipped (a field that must report them, as Istio reports a
+/// null header match). Other deserializers see an ordinary newtype.
+pub(crate) const KEEP_NULLS: &str = "$mesh_model::keep_nulls";
+
+/// A mapping node whose `key: null` entries are kept; anything else as it is.
+struct KeepNulls<'de>(&'de Node);
+
+impl<'de> de::Deserializer<'de> for KeepNulls<'de> {
+    type Error = DeError;
+
+    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
+        match &self.0.value {
+            NodeValue::Map(entries) => visitor.visit_map(Map {
+                entries: entries.iter(),
+                value: None,
+                keep_nulls: true,
+            }),
+            _ => self.0.deserialize_any(visitor),
+        }
+    }
+
+    forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
+        bytes byte_buf option unit unit_struct newtype_struct seq tuple tuple_struct map
+        struct enum identifier ignored_any
     }
 }

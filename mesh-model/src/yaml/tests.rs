@@ -45,21 +45,22 @@ fn multi_document_streams() {
     assert_eq!(docs[2].root.line, 4);
 }
 
-/// Duplicate keys are an error, as kubectl reports them.
+/// Duplicate keys are an error, with istioctl's message (go-yaml v2's strict reading,
+/// `decode.go` `setMapIndex`: `key "a" already set in map`).
 #[test]
 fn duplicate_keys_are_rejected() {
     let (_, err) = parse("a: 1\na: 2\n", LIMITS);
     let err = err.unwrap();
-    assert_eq!(err.message, "mapping key \"a\" already defined");
+    assert_eq!(err.message, "key \"a\" already set in map");
     assert_eq!(err.line, 2);
 }
 
-/// Merge keys copy entries that the mapping does not define itself.
+/// Merge keys copy the entries of a mapping; keys after the `<<` write over them.
 #[test]
 fn merge_keys_are_honoured() {
-    let n = one("base: &b {x: 1, y: 2}\nm:\n  <<: *b\n  y: 3\n");
+    let n = one("base: &b {a: 1, b: 2}\nm:\n  <<: *b\n  b: 3\n");
     let json = n.to_json(&mut Vec::new(), true).unwrap();
-    assert_eq!(json["m"], serde_json::json!({"x": 1, "y": 3}));
+    assert_eq!(json["m"], serde_json::json!({"a": 1, "b": 3}));
 }
 
 /// Aliases that expand past the limit stop with an error naming the limit.
@@ -109,5 +110,43 @@ fn paths_round_trip() {
         "items[3].spec.hosts[0]",
     ] {
         assert_eq!(format_path(&parse_path(p)), p);
+    }
+}
+
+/// In flow collections a colon stays in a plain scalar unless a blank follows it, as
+/// go-yaml v2's scanner reads it: `[a:, {b:}, c:d, e: f]` is `"a:"`, a mapping with the key
+/// `"b:"`, `"c:d"` and the mapping `{e: f}`.
+#[test]
+fn flow_plain_scalars_keep_colons_before_flow_indicators() {
+    let n = one("x: [a:, {b:}, c:d, e: f]\n");
+    let NodeValue::Seq(items) = &n.get("x").unwrap().value else {
+        panic!("{n:?}")
+    };
+    assert_eq!(items[0].value, NodeValue::Str("a:".into()));
+    let NodeValue::Map(entries) = &items[1].value else {
+        panic!("{:?}", items[1])
+    };
+    assert_eq!(entries[0].0.name, "b:");
+    assert_eq!(entries[0].1.value, NodeValue::Null);
+    assert_eq!(items[2].value, NodeValue::Str("c:d".into()));
+    assert_eq!(items[3].get("e").unwrap().value, NodeValue::Str("f".into()));
+}
+
+/// Go's `%g` of a float32, as sigs.k8s.io/yaml names float keys.
+#[test]
+fn float_keys_are_named_as_go_formats_them() {
+    use super::resolve::go_float32_g;
+    for (f, text) in [
+        (1000.0, "1000"),
+        (1e6, "1e+06"),
+        (2.5, "2.5"),
+        (0.0001, "0.0001"),
+        (0.00001, "1e-05"),
+        (123456789.0, "1.2345679e+08"),
+        (-0.0, "-0"),
+        (f64::INFINITY, ".inf"),
+        (f64::NAN, ".nan"),
+    ] {
+        assert_eq!(go_float32_g(f), text, "{f}");
     }
 }
