@@ -1,13 +1,12 @@
 //! `meshctl route`: what the proxy does with one request, and why.
 
-use std::collections::BTreeMap;
 use std::io::Write;
 use std::process::ExitCode;
 
 use mesh_match::RequestView;
 use mesh_route::policy::fault::GRPC_STATUS;
-use mesh_route::policy::{AbortKind, FaultPolicy, HeaderOps, RetryPolicy};
-use mesh_route::{Decision, NoRoute, RouteEntry, RouteTable, Rule};
+use mesh_route::policy::{AbortKind, FaultPolicy, LocalReply, OrderedOps, ReplyTo, RetryPolicy};
+use mesh_route::{Decision, NoRoute, RouteEntry, RouteTable, Rule, Side};
 use serde::Serialize;
 
 use crate::Output;
@@ -61,8 +60,13 @@ struct Report {
     path: Option<String>,
     /// Authority sent upstream.
     authority: Option<String>,
-    /// Status of a response the proxy makes itself.
+    /// HTTP status of a response the proxy makes itself (200 for a gRPC request, which
+    /// gets `grpcStatus`).
     status: Option<u16>,
+    /// `grpc-status` of a response the proxy makes itself to a gRPC request.
+    grpc_status: Option<u32>,
+    /// `grpc-message` of a response the proxy makes itself to a gRPC request.
+    grpc_message: Option<String>,
     /// `Location` of a redirect.
     location: Option<String>,
     /// Body of a direct response.
@@ -75,10 +79,10 @@ struct Report {
     timeout: Option<String>,
     /// Mirrors that fire.
     mirrors: Option<Vec<MirrorOut>>,
-    /// Request header operations.
-    request_headers: Option<HeaderOpsOut>,
-    /// Response header operations.
-    response_headers: Option<HeaderOpsOut>,
+    /// Request header operations, in the order they are applied.
+    request_headers: Option<Vec<HeaderOpOut>>,
+    /// Response header operations, in the order they are applied.
+    response_headers: Option<Vec<HeaderOpOut>>,
 }
 
 /// A match block before the one that matched.
@@ -138,6 +142,33 @@ struct Abort {
     grpc_status: Option<String>,
     /// Share of requests aborted, in percent.
     percent: f64,
+    /// What an aborted request is answered.
+    reply: ReplyOut,
+}
+
+/// A response the proxy makes itself.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ReplyOut {
+    /// HTTP status.
+    status: u16,
+    /// `grpc-status`, to a gRPC request.
+    grpc_status: Option<u32>,
+    /// `grpc-message`, to a gRPC request.
+    grpc_message: Option<String>,
+    /// Body text.
+    body: String,
+}
+
+impl ReplyOut {
+    fn of(r: &LocalReply<'_>) -> Self {
+        ReplyOut {
+            status: r.status,
+            grpc_status: r.grpc_status,
+            grpc_message: r.grpc_message.clone(),
+            body: String::from_utf8_lossy(&r.body).into_owned(),
+        }
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -162,41 +193,28 @@ struct MirrorOut {
     percent: f64,
 }
 
-/// Header operations on a request or a response.
-#[derive(Debug, Default, Serialize)]
-struct HeaderOpsOut {
-    /// Overwritten (or added) headers.
-    set: BTreeMap<String, String>,
-    /// Appended headers.
-    add: BTreeMap<String, String>,
-    /// Removed headers.
-    remove: Vec<String>,
+/// One header operation, in the order they are applied.
+#[derive(Debug, Serialize)]
+struct HeaderOpOut {
+    /// `remove`, `set` or `add`.
+    op: &'static str,
+    /// The header.
+    name: String,
+    /// The value; `null` for `remove`.
+    value: Option<String>,
 }
 
-impl HeaderOpsOut {
-    /// Route-level operations, then the destination's (which win for the same name).
-    fn merged<'a>(ops: impl IntoIterator<Item = &'a HeaderOps>) -> Self {
-        let text = |v: &http::HeaderValue| String::from_utf8_lossy(v.as_bytes()).into_owned();
-        let mut out = HeaderOpsOut::default();
-        for o in ops {
-            for (k, v) in &o.set {
-                out.set.insert(k.to_string(), text(v));
-            }
-            for (k, v) in &o.add {
-                out.add.insert(k.to_string(), text(v));
-            }
-            for k in &o.remove {
-                if !out.remove.iter().any(|r| r == k.as_str()) {
-                    out.remove.push(k.to_string());
-                }
-            }
-        }
-        out
-    }
-
-    /// Whether there is no operation.
-    fn is_empty(&self) -> bool {
-        self.set.is_empty() && self.add.is_empty() && self.remove.is_empty()
+impl HeaderOpOut {
+    /// The operations of `ops`, in order (the sequence the layer applies).
+    fn list(ops: OrderedOps<'_>) -> Vec<HeaderOpOut> {
+        ops.map(|op| HeaderOpOut {
+            op: op.kind(),
+            name: op.name().to_string(),
+            value: op
+                .value()
+                .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned()),
+        })
+        .collect()
     }
 }
 
@@ -250,6 +268,8 @@ fn decide(table: &RouteTable, request: &Request, sample: u64) -> Report {
         path: None,
         authority: None,
         status: None,
+        grpc_status: None,
+        grpc_message: None,
         location: None,
         body: None,
         fault: None,
@@ -268,6 +288,7 @@ fn decide(table: &RouteTable, request: &Request, sample: u64) -> Report {
         }
     };
     let decision = table.decide(&view, sample);
+    let to = ReplyTo::of(view.method(), view.headers());
     report.outcome = decision.outcome();
     if let Some(m) = decision.matched() {
         let rule = m.rule();
@@ -275,7 +296,12 @@ fn decide(table: &RouteTable, request: &Request, sample: u64) -> Report {
         report.rule = Some(rule.index);
         report.rule_name = non_empty(&rule.name);
         report.match_index = Some(m.entry.match_index);
-        report.fault = fault(&rule.fault);
+        report.fault = fault(&rule.fault, to);
+    }
+    if let Some(reply) = decision.local_reply(to) {
+        report.status = Some(reply.status);
+        report.grpc_status = reply.grpc_status;
+        report.grpc_message = reply.grpc_message.clone();
     }
     let traced = decision.matched().is_some()
         || matches!(decision, Decision::NoRoute(NoRoute::NoRuleMatched));
@@ -313,12 +339,8 @@ fn decide(table: &RouteTable, request: &Request, sample: u64) -> Report {
                     .collect(),
             );
             let dest = target.destination();
-            report.request_headers = Some(HeaderOpsOut::merged(
-                std::iter::once(&rule.headers.request).chain(dest.map(|d| &d.headers.request)),
-            ));
-            report.response_headers = Some(HeaderOpsOut::merged(
-                std::iter::once(&rule.headers.response).chain(dest.map(|d| &d.headers.response)),
-            ));
+            report.request_headers = Some(HeaderOpOut::list(decision.header_ops(Side::Request)));
+            report.response_headers = Some(HeaderOpOut::list(decision.header_ops(Side::Response)));
             if matched.is_none() {
                 report.reason = Some(format!(
                     "no VirtualService for host {:?}: Istio's default route to the host itself",
@@ -331,21 +353,23 @@ fn decide(table: &RouteTable, request: &Request, sample: u64) -> Report {
                 ));
             }
         }
-        Decision::Redirect { matched, redirect } => {
-            report.status = Some(redirect.code);
+        Decision::Redirect { matched, .. } => {
             report.location = decision.location(&view);
+            report.response_headers = Some(HeaderOpOut::list(decision.header_ops(Side::Response)));
             if matched.is_none() {
                 report.reason = Some(
                     "the Gateway server redirects plain HTTP to https (tls.httpsRedirect)".into(),
                 );
             }
+            report.reason = report.reason.take().or_else(|| aborted_first(&decision));
         }
         Decision::DirectResponse { response, .. } => {
-            report.status = Some(response.status);
+            report.location = decision.location(&view);
             report.body = Some(String::from_utf8_lossy(&response.body).into_owned());
+            report.response_headers = Some(HeaderOpOut::list(decision.header_ops(Side::Response)));
+            report.reason = aborted_first(&decision);
         }
         Decision::NoRoute(why) => {
-            report.status = Some(404);
             report.reason = Some(match why {
                 NoRoute::NoVirtualHost => format!(
                     "no virtual host for {:?} on port {} at this proxy",
@@ -396,8 +420,20 @@ fn weights(rule: &Rule, view: &RequestView<'_>, chosen: Option<Destination>) -> 
     }
 }
 
-/// The faults, `None` when there are none.
-fn fault(f: &FaultPolicy) -> Option<Fault> {
+/// For a redirect or a direct response whose rule also aborts (a delegate under a root with
+/// a fault), that the abort comes first.
+fn aborted_first(decision: &Decision<'_>) -> Option<String> {
+    let abort = decision.matched()?.rule().fault.abort?;
+    Some(format!(
+        "the rule's fault aborts {} of requests first (Envoy's fault filter runs before the router); the others get this {}",
+        percent(abort.fraction.percent()),
+        decision.outcome()
+    ))
+}
+
+/// The faults, `None` when there are none; `to` describes the request (what an abort
+/// answers it).
+fn fault(f: &FaultPolicy, to: ReplyTo) -> Option<Fault> {
     if f.is_empty() {
         return None;
     }
@@ -423,6 +459,7 @@ fn fault(f: &FaultPolicy) -> Option<Fault> {
                 http_status,
                 grpc_status,
                 percent: a.fraction.percent(),
+                reply: ReplyOut::of(&a.kind.reply(to)),
             }
         }),
     })
@@ -458,19 +495,15 @@ fn rule_label(vs: Option<&str>, rule: usize, name: Option<&str>, m: usize) -> St
     s
 }
 
-/// `set k: v; add k: v; remove k`.
-fn headers_text(h: &HeaderOpsOut) -> String {
-    let mut parts = Vec::new();
-    for (k, v) in &h.set {
-        parts.push(format!("set {k}: {v}"));
-    }
-    for (k, v) in &h.add {
-        parts.push(format!("add {k}: {v}"));
-    }
-    for k in &h.remove {
-        parts.push(format!("remove {k}"));
-    }
-    parts.join("; ")
+/// `remove k; set k: v; add k: v`, in the order applied.
+fn headers_text(ops: &[HeaderOpOut]) -> String {
+    ops.iter()
+        .map(|o| match &o.value {
+            Some(v) => format!("{} {}: {v}", o.op, o.name),
+            None => format!("{} {}", o.op, o.name),
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// The text output: one `label: value` line per fact.
@@ -550,6 +583,19 @@ fn write_text(out: &mut impl Write, r: &Report) -> std::io::Result<()> {
     }
     if let Some(s) = r.status {
         line("status", &s.to_string())?;
+    }
+    if let Some(g) = r.grpc_status {
+        let name = usize::try_from(g)
+            .ok()
+            .and_then(|i| GRPC_STATUS.get(i))
+            .copied()
+            .unwrap_or("");
+        let message = r
+            .grpc_message
+            .as_deref()
+            .map(|m| format!(", grpc-message {m:?}"))
+            .unwrap_or_default();
+        line("grpc-status", &format!("{g} {name}{message}"))?;
     }
     if let Some(l) = &r.location {
         line("location", l)?;

@@ -33,6 +33,7 @@
 )]
 
 pub mod error;
+pub mod inline;
 pub mod matcher;
 pub mod normalize;
 pub mod regex;
@@ -43,5 +44,7 @@ pub use error::CompileError;
 pub use matcher::{Failed, HttpMatch, Source, SourceSelector};
 pub use normalize::{NormalizeError, PathNormalization, normalize};
 pub use regex::{FullRegex, REGEX_SIZE_LIMIT};
-pub use request::{RequestView, authority_host, authority_port, normalize_target};
+pub use request::{
+    RequestView, authority_host, authority_port, forwarded_scheme, normalize_target,
+};
 pub use string::StringMatcher;

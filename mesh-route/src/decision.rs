@@ -5,7 +5,8 @@ use std::borrow::Cow;
 use mesh_match::{HttpMatch, RequestView};
 
 use crate::destination::RouteDestination;
-use crate::policy::{DirectResponse, Redirect};
+use crate::policy::headers::{HeaderOps, OrderedOps, Side, ordered};
+use crate::policy::{DirectResponse, LocalReply, Redirect, ReplyTo, local_reply};
 use crate::rule::{RouteEntry, Rule};
 use crate::table::VirtualHost;
 
@@ -201,13 +202,66 @@ impl<'a> Decision<'a> {
         req.authority()
     }
 
-    /// The `Location` of a redirect.
+    /// The header operations on the request sent upstream or on the response, in the order
+    /// Envoy applies them (see [`ordered`]): for a forwarded request, the rule's and the
+    /// chosen destination's; for a redirect or a direct response, the rule's response
+    /// operations; none otherwise.
+    pub fn header_ops(&self, side: Side) -> OrderedOps<'a> {
+        let pick = |h: &'a crate::policy::HeadersPolicy| -> &'a HeaderOps {
+            match side {
+                Side::Request => &h.request,
+                Side::Response => &h.response,
+            }
+        };
+        const NONE: &HeaderOps = &HeaderOps {
+            set: Vec::new(),
+            add: Vec::new(),
+            remove: Vec::new(),
+        };
+        match *self {
+            Decision::Route { rule, target, .. } => {
+                let weighted = rule.split().is_some_and(|s| s.is_weighted());
+                let destination = match target {
+                    Target::Destination(d) => Some(pick(&d.headers)),
+                    Target::Passthrough { .. } => None,
+                };
+                ordered(side, pick(&rule.headers), destination, weighted)
+            }
+            Decision::Redirect {
+                matched: Some(m), ..
+            }
+            | Decision::DirectResponse { matched: m, .. }
+                if side == Side::Response =>
+            {
+                ordered(side, pick(&m.rule().headers), None, false)
+            }
+            _ => ordered(side, NONE, None, false),
+        }
+    }
+
+    /// The `Location` of a redirect, or of a direct response with a 3xx or 201 status.
     pub fn location(&self, req: &RequestView<'_>) -> Option<String> {
         match self {
             Decision::Redirect { matched, redirect } => {
                 Some(redirect.location(req, matched.and_then(|m| m.matcher())))
             }
+            Decision::DirectResponse { response, .. } => response.location(req),
             _ => None,
+        }
+    }
+
+    /// The local reply of a redirect, a direct response or no route (before headers:
+    /// see [`location`](Self::location) and [`header_ops`](Self::header_ops)); `None` for
+    /// a forwarded request. A fault abort of the rule comes first (see
+    /// [`AbortKind::reply`](crate::policy::AbortKind::reply)).
+    pub fn local_reply(&self, to: ReplyTo) -> Option<LocalReply<'a>> {
+        match *self {
+            Decision::Redirect { redirect, .. } => Some(local_reply(redirect.code, &[], to, None)),
+            Decision::DirectResponse { response, .. } => {
+                Some(local_reply(response.status, &response.body, to, None))
+            }
+            Decision::NoRoute(_) => Some(local_reply(404, &[], to, None)),
+            Decision::Route { .. } => None,
         }
     }
 }

@@ -244,6 +244,16 @@ impl Registry {
         Registry { ports }
     }
 
+    /// Whether the configuration declares any service (then it is the whole registry).
+    pub(crate) fn is_empty(&self) -> bool {
+        self.ports.is_empty()
+    }
+
+    /// Whether `host` is a declared service.
+    pub(crate) fn knows(&self, host: &str) -> bool {
+        self.ports.contains_key(host)
+    }
+
     /// The only port of `host`, when it has exactly one.
     pub(crate) fn single_port(&self, host: &str) -> Option<u16> {
         match self.ports.get(host).map(Vec::as_slice) {

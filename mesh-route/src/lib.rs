@@ -64,6 +64,7 @@ pub use decision::{Decision, Matched, NoRoute, Target};
 pub use destination::RouteDestination;
 pub use error::{CompileError, Problem, Warning};
 pub use identity::Identity;
+pub use policy::headers::Side;
 pub use rule::{Action, Mirror, RouteEntry, Rule, RuleNames, Split};
 pub use sticky::{STICKY_ANNOTATION, StickyKey, stable_hash};
 pub use table::{CompileOptions, RouteTable, VirtualHost};

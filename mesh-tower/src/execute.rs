@@ -13,8 +13,8 @@ use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Method, Request, Response, StatusCode, Uri};
 use mesh_match::{RequestView, normalize_target};
-use mesh_route::policy::{AbortKind, CorsPolicy, HeadersPolicy, RetryOn, RetryPolicy};
-use mesh_route::{Decision, RouteDestination, RouteTable, Rule, Target};
+use mesh_route::policy::{CorsPolicy, LocalReply, OrderedOps, ReplyTo, RetryOn, RetryPolicy};
+use mesh_route::{Decision, RouteDestination, RouteTable, Rule, Side, Target};
 use tokio::sync::Semaphore;
 use tower::ServiceExt;
 use tracing::Instrument;
@@ -90,19 +90,27 @@ impl std::fmt::Debug for Shared {
 struct Head<'a> {
     /// Method, target as received, version, headers and extensions.
     parts: &'a http::request::Parts,
-    scheme: &'a str,
+    /// An explicit `:scheme` (HTTP/2, or an absolute-form target).
+    scheme: Option<&'a str>,
     authority: &'a str,
     /// The normalized path and query.
     path: &'a str,
 }
 
-fn local_reply(status: StatusCode, text: &str) -> Response<BoxBody> {
-    let mut r = Response::new(body::full(Bytes::copy_from_slice(text.as_bytes())));
-    *r.status_mut() = status;
-    if !text.is_empty() {
-        r.headers_mut()
-            .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
-    }
+/// A local reply as a response: the reply's status, body and headers (see
+/// [`LocalReply::headers`]), after the `Location` and response header operations.
+pub(crate) fn reply_response(
+    reply: &LocalReply<'_>,
+    location: Option<&str>,
+    ops: Option<OrderedOps<'_>>,
+) -> Response<BoxBody> {
+    let mut r = Response::new(if reply.body.is_empty() {
+        body::empty()
+    } else {
+        body::full(Bytes::copy_from_slice(&reply.body))
+    });
+    *r.status_mut() = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::OK);
+    *r.headers_mut() = reply.headers(location, ops);
     r
 }
 
@@ -218,7 +226,10 @@ async fn route(
     req: Request<BoxBody>,
     outcome: &mut Outcome,
 ) -> Result<Response<BoxBody>, MeshError> {
-    let (parts, body) = req.into_parts();
+    let (mut parts, body) = req.into_parts();
+    // Envoy's codec keeps one, comma-joined value of a repeated inline header: routing and
+    // the upstream see that value.
+    mesh_match::inline::coalesce_request(&mut parts.headers);
     let authority = parts
         .uri
         .authority()
@@ -230,7 +241,7 @@ async fn route(
                 .and_then(|h| h.to_str().ok())
         })
         .unwrap_or_default();
-    let scheme = parts.uri.scheme_str().unwrap_or("http");
+    let scheme = parts.uri.scheme_str();
     let raw_path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
     let path = normalize_target(raw_path, shared.options.path_normalization)?;
     let head = Head {
@@ -240,13 +251,18 @@ async fn route(
         path: &path,
     };
     let table = shared.table.load_full();
+    // The connection is plain HTTP as far as the layer knows; `x-forwarded-proto` can make
+    // the request's `:scheme` https, as with Envoy, unless the request names its scheme.
     let mut view = RequestView::new(
         parts.method.as_str(),
-        head.scheme,
+        head.scheme.unwrap_or("http"),
         head.authority,
         head.path,
         &parts.headers,
     );
+    if let Some(s) = head.scheme {
+        view = view.with_scheme(s);
+    }
     if let Some(p) = shared.options.listener_port {
         view = view.with_port(p);
     }
@@ -288,29 +304,28 @@ async fn execute(
     outcome: &mut Outcome,
     span: &tracing::Span,
 ) -> Result<Response<BoxBody>, MeshError> {
+    let to = ReplyTo::of(head.parts.method.as_str(), &head.parts.headers);
     match decision {
         Decision::NoRoute(_) => {
             outcome.flags.insert(ResponseFlags::NO_ROUTE);
             Err(MeshError::NoRoute)
         }
-        Decision::Redirect { matched, redirect } => {
-            let location = redirect.location(view, matched.and_then(|m| m.matcher()));
-            let mut r = Response::new(body::empty());
-            *r.status_mut() =
-                StatusCode::from_u16(redirect.code).unwrap_or(StatusCode::MOVED_PERMANENTLY);
-            if let Ok(v) = HeaderValue::from_str(&location) {
-                r.headers_mut().insert(header::LOCATION, v);
+        Decision::Redirect { .. } | Decision::DirectResponse { .. } => {
+            // A delegated rule can carry the root's fault with a redirect or a direct
+            // response: Envoy's fault filter runs first.
+            if let Some(rule) = decision.matched().map(|m| m.rule()) {
+                if let Some(r) = inject_faults(shared, rule, to, outcome).await {
+                    return Ok(r);
+                }
             }
-            if let Some(m) = matched {
-                m.rule().headers.response.apply(r.headers_mut());
-            }
-            Ok(r)
-        }
-        Decision::DirectResponse { matched, response } => {
-            let mut r = Response::new(body::full(Bytes::copy_from_slice(&response.body)));
-            *r.status_mut() = StatusCode::from_u16(response.status).unwrap_or(StatusCode::OK);
-            matched.rule().headers.response.apply(r.headers_mut());
-            Ok(r)
+            let reply = decision
+                .local_reply(to)
+                .unwrap_or_else(|| mesh_route::policy::local_reply(500, &[], to, None));
+            Ok(reply_response(
+                &reply,
+                decision.location(view).as_deref(),
+                Some(decision.header_ops(Side::Response)),
+            ))
         }
         Decision::Route {
             matched,
@@ -333,25 +348,17 @@ async fn execute(
                         return Ok(preflight_response(cors, origin));
                     }
                     if !cors.forward_unmatched_preflights {
-                        return Ok(local_reply(StatusCode::OK, ""));
+                        return Ok(reply_response(
+                            &mesh_route::policy::local_reply(200, &[], to, None),
+                            None,
+                            None,
+                        ));
                     }
                 }
             }
-            // Faults: delay, then an independent roll for the abort.
-            if let Some(d) = rule.fault.delay {
-                if d.fraction.selects(shared.rng.next_u64()) {
-                    if let Some(t) = d.duration.to_std() {
-                        tokio::time::sleep(t).await;
-                    }
-                    outcome.flags.insert(ResponseFlags::DELAY_INJECTED);
-                }
-            }
-            if let Some(a) = rule.fault.abort {
-                if a.fraction.selects(shared.rng.next_u64()) {
-                    note_destination(outcome, &target);
-                    outcome.flags.insert(ResponseFlags::FAULT_INJECTED);
-                    return Ok(abort_response(a.kind));
-                }
+            if let Some(r) = inject_faults(shared, rule, to, outcome).await {
+                note_destination(outcome, &target);
+                return Ok(r);
             }
             let port = target.port(view.port());
             let host = target.host();
@@ -387,13 +394,20 @@ async fn execute(
                 mirror: false,
             };
             outcome.cluster = Some(cluster.clone());
-            let upstream =
-                UpstreamHead::new(head, &upstream_path, upstream_authority, rule, dest, info);
+            let upstream = UpstreamHead::new(
+                head,
+                &upstream_path,
+                upstream_authority,
+                decision.header_ops(Side::Request),
+                info,
+            );
             let mut response = forward(
                 shared, inner, rule, &dispatch, &cluster, view, &upstream, body, outcome,
             )
             .await?;
-            apply_response_headers(rule, dest, response.headers_mut());
+            decision
+                .header_ops(Side::Response)
+                .apply(response.headers_mut());
             if let (Some(cors), Some(origin)) = (&rule.cors, origin) {
                 if cors.allows(origin.as_bytes()) {
                     cors_response_headers(cors, origin, response.headers_mut());
@@ -456,50 +470,28 @@ fn cors_response_headers(cors: &CorsPolicy, origin: &HeaderValue, h: &mut Header
     }
 }
 
-fn abort_response(kind: AbortKind) -> Response<BoxBody> {
-    match kind {
-        AbortKind::Http(status) => local_reply(
-            StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
-            "fault filter abort",
-        ),
-        AbortKind::Grpc(code) => {
-            // A trailers-only gRPC response: HTTP 200 with the status in the headers.
-            let mut r = Response::new(body::empty());
-            let h = r.headers_mut();
-            h.insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/grpc"),
-            );
-            h.insert(GRPC_STATUS, HeaderValue::from(code));
-            h.insert(
-                "grpc-message",
-                HeaderValue::from_static("fault filter abort"),
-            );
-            r
+/// The fault policy of `rule`: a delay, then an independent roll for an abort, whose local
+/// reply is returned.
+async fn inject_faults(
+    shared: &Shared,
+    rule: &Rule,
+    to: ReplyTo,
+    outcome: &mut Outcome,
+) -> Option<Response<BoxBody>> {
+    if let Some(d) = rule.fault.delay {
+        if d.fraction.selects(shared.rng.next_u64()) {
+            if let Some(t) = d.duration.to_std() {
+                tokio::time::sleep(t).await;
+            }
+            outcome.flags.insert(ResponseFlags::DELAY_INJECTED);
         }
     }
-}
-
-/// Route-level and destination-level operations, in Envoy's order: for a single destination
-/// the destination's come after the route's (a destination `set` wins); for a weighted
-/// split they come first (a route `set` wins).
-fn ordered_ops<'r>(
-    rule: &'r Rule,
-    dest: Option<&'r RouteDestination>,
-) -> [Option<&'r HeadersPolicy>; 2] {
-    let weighted = rule.split().is_some_and(|s| s.is_weighted());
-    let d = dest.map(|d| &d.headers);
-    if weighted {
-        [d, Some(&rule.headers)]
-    } else {
-        [Some(&rule.headers), d]
+    let a = rule.fault.abort?;
+    if !a.fraction.selects(shared.rng.next_u64()) {
+        return None;
     }
-}
-
-fn apply_response_headers(rule: &Rule, dest: Option<&RouteDestination>, h: &mut HeaderMap) {
-    for ops in ordered_ops(rule, dest).into_iter().flatten() {
-        ops.response.apply(h);
-    }
+    outcome.flags.insert(ResponseFlags::FAULT_INJECTED);
+    Some(reply_response(&a.kind.reply(to), None, None))
 }
 
 /// The request sent upstream, without its body: each attempt's request is built from the
@@ -509,8 +501,8 @@ struct UpstreamHead<'a> {
     /// The upstream path and query (rewritten or not).
     path: &'a str,
     authority: &'a str,
-    rule: &'a Rule,
-    dest: Option<&'a RouteDestination>,
+    /// The request header operations, in Envoy's order.
+    ops: OrderedOps<'a>,
     uri: Uri,
     info: RouteInfo,
 }
@@ -520,8 +512,7 @@ impl<'a> UpstreamHead<'a> {
         head: &'a Head<'a>,
         path: &'a str,
         authority: &'a str,
-        rule: &'a Rule,
-        dest: Option<&'a RouteDestination>,
+        ops: OrderedOps<'a>,
         info: RouteInfo,
     ) -> Self {
         // The request's own target when the path is unchanged (a cheap clone), else the
@@ -541,8 +532,7 @@ impl<'a> UpstreamHead<'a> {
             head,
             path,
             authority,
-            rule,
-            dest,
+            ops,
             uri,
             info,
         }
@@ -551,9 +541,7 @@ impl<'a> UpstreamHead<'a> {
     fn headers(&self) -> HeaderMap {
         let head = self.head;
         let mut headers = head.parts.headers.clone();
-        for ops in ordered_ops(self.rule, self.dest).into_iter().flatten() {
-            ops.request.apply(&mut headers);
-        }
+        self.ops.clone().apply(&mut headers);
         if self.path != head.path {
             if let Ok(v) = HeaderValue::from_str(head.path) {
                 headers.insert("x-envoy-original-path", v);

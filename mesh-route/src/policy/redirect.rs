@@ -10,7 +10,8 @@ pub enum RedirectPath {
     Keep,
     /// `uri`: the whole path; the request's query is kept unless the value has one.
     Replace(String),
-    /// `prefixRewrite`: the matched prefix is replaced.
+    /// `prefixRewrite`: the matched prefix is replaced, or the whole path when the match
+    /// (after a delegate merge) is exact or regex.
     PrefixRewrite(String),
 }
 
@@ -87,14 +88,17 @@ impl Redirect {
     /// 80 with http or 443 with https (the redirect's scheme, else the listener's); with a
     /// port, Envoy replaces the Host's port; without one, it keeps the Host as sent except
     /// that a scheme change drops the old scheme's default port (`:80` for http, `:443` for
-    /// https). An `authority` replaces the Host verbatim.
+    /// https). An `authority` replaces the Host verbatim. Without a `scheme`, the request's
+    /// `:scheme` is kept, which Envoy takes from `x-forwarded-proto` (see
+    /// [`RequestView::new`]).
     pub fn location(&self, req: &RequestView<'_>, matched: Option<&HttpMatch>) -> String {
         let pq = req.path_and_query();
         if self.require_tls {
             // Envoy's `createSslRedirectPath`.
             return format!("https://{}{pq}", req.authority());
         }
-        let listener_scheme = if req.scheme() == "https" {
+        // Istio drops 80/443 at config time, from the listener's TLS (`ApplyRedirect`).
+        let listener_scheme = if req.listener_scheme() == "https" {
             "https"
         } else {
             "http"
@@ -123,12 +127,7 @@ impl Redirect {
                     format!("{uri}{query}")
                 }
             }
-            RedirectPath::PrefixRewrite(new) => {
-                let len = matched
-                    .and_then(HttpMatch::uri_prefix)
-                    .map_or(1, <[u8]>::len);
-                format!("{new}{}", pq.get(len.min(pq.len())..).unwrap_or(""))
-            }
+            RedirectPath::PrefixRewrite(new) => super::rewrite::prefix_rewrite(matched, pq, new),
         };
         let slash = if path.starts_with('/') { "" } else { "/" };
         match port {
