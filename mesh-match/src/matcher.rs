@@ -49,6 +49,10 @@ struct HeaderCondition {
     negate: bool,
     /// Envoy coalesces the header's repeated values into one (see [`crate::inline`]).
     inline: bool,
+    /// The header is `x-forwarded-proto`, which Envoy's connection manager sets to the
+    /// connection's scheme when the request has none (measured with Envoy 1.40: `headers:
+    /// {x-forwarded-proto: {exact: http}}` matches a plain request without the header).
+    forwarded_proto: bool,
 }
 
 /// Which condition of a match block failed, without allocating.
@@ -157,12 +161,15 @@ impl HttpMatch {
             for (key, sm) in map {
                 let target = header_target(key)?;
                 let inline = matches!(&target, HeaderTarget::Named(n) if crate::inline::is_request_inline(n.as_str()));
+                let forwarded_proto =
+                    matches!(&target, HeaderTarget::Named(n) if n.as_str() == "x-forwarded-proto");
                 headers.push(HeaderCondition {
                     key: key.as_str().into(),
                     target,
                     matcher: StringMatcher::compile(sm)?,
                     negate,
                     inline,
+                    forwarded_proto,
                 });
             }
         }
@@ -412,6 +419,9 @@ fn header_values<'r>(
                 req.headers().get_all(name).iter().map(|v| v.as_bytes()),
             ))]
         }
+        HeaderTarget::Named(name) if h.forwarded_proto && !req.headers().contains_key(name) => {
+            vec![Cow::Borrowed(req.listener_scheme().as_bytes())]
+        }
         HeaderTarget::Named(name) => req
             .headers()
             .get_all(name)
@@ -442,6 +452,10 @@ fn header_condition(h: &HeaderCondition, req: &RequestView<'_>) -> bool {
     let all = req.headers().get_all(name);
     let mut values = all.iter().peekable();
     let present = values.peek().is_some();
+    if !present && h.forwarded_proto {
+        // Envoy sets a missing `x-forwarded-proto` to the connection's scheme before routing.
+        return pseudo(h, req.listener_scheme());
+    }
     let any = match (&h.matcher, present) {
         (StringMatcher::Present, p) => p,
         (m, true) if h.inline && all.iter().nth(1).is_some() => {

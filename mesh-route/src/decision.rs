@@ -18,7 +18,8 @@ pub enum Target<'a> {
     /// No VirtualService claims the host: Istio's default route to the host itself (a
     /// registry service's default route, or the passthrough cluster), on the request port.
     Passthrough {
-        /// The host as the request named it (lower-cased, without port).
+        /// The FQDN of the declared service the request's host names, else the host as the
+        /// request named it (without port; [`Target::host`] lower-cases it).
         host: &'a str,
         /// The namespace short names resolve against (the proxy's).
         namespace: &'a str,
@@ -26,13 +27,16 @@ pub enum Target<'a> {
 }
 
 impl Target<'_> {
-    /// The fully qualified host: a short name resolves as Kubernetes DNS does from the
-    /// proxy's namespace (`reviews` -> `reviews.<ns>.svc.cluster.local`, `reviews.other.svc`
+    /// The fully qualified host, lower case: a short name resolves as Kubernetes DNS does
+    /// from the proxy's namespace (`reviews` -> `reviews.<ns>.svc.cluster.local`, `reviews.other.svc`
     /// -> `reviews.other.svc.cluster.local`); other names are kept as sent.
     pub fn host(&self) -> Cow<'_, str> {
         match self {
             Target::Destination(d) => Cow::Borrowed(&d.host),
-            Target::Passthrough { host, namespace } => Cow::Owned(dns_fqdn(host, namespace)),
+            // Host names are case-insensitive: the service's name is lower case.
+            Target::Passthrough { host, namespace } => {
+                Cow::Owned(dns_fqdn(&host.to_ascii_lowercase(), namespace))
+            }
         }
     }
 

@@ -244,6 +244,11 @@ impl Registry {
         Registry { ports }
     }
 
+    /// The declared services' hosts.
+    pub(crate) fn hosts(&self) -> impl Iterator<Item = &str> {
+        self.ports.keys().map(String::as_str)
+    }
+
     /// Whether the configuration declares any service (then it is the whole registry).
     pub(crate) fn is_empty(&self) -> bool {
         self.ports.is_empty()

@@ -56,6 +56,11 @@ pub struct RouteTable {
     identity: Identity,
     vhosts: Vec<VirtualHost>,
     listeners: Listeners,
+    /// Sidecars: the domains of the declared services (Kubernetes Services and
+    /// ServiceEntries), to the service's FQDN in `service_hosts`, for hosts without a
+    /// VirtualService (Istio's default virtual host of each service).
+    services: HostIndex,
+    service_hosts: Vec<String>,
     default_rule: Rule,
     https_redirect: Redirect,
     warnings: Vec<Warning>,
@@ -417,10 +422,28 @@ impl RouteTable {
                 Listeners::Gateway(ports)
             }
         };
+        let mut services = HostIndex::default();
+        let mut service_hosts: Vec<String> = Vec::new();
+        if gateway.is_none() {
+            let mut hosts: Vec<&str> = ctx.registry.hosts().collect();
+            hosts.sort_unstable();
+            for h in hosts {
+                let fqdn = h.to_ascii_lowercase();
+                if mesh_model::host::is_wildcard(&fqdn) {
+                    continue;
+                }
+                for d in sidecar_domains(&fqdn, proxy_ns) {
+                    services.insert(&d, service_hosts.len());
+                }
+                service_hosts.push(fqdn);
+            }
+        }
         Ok(RouteTable {
             identity: identity.clone(),
             vhosts,
             listeners,
+            services,
+            service_hosts,
             default_rule: default_rule(),
             https_redirect: Redirect::https(),
             warnings: ctx.warnings,
@@ -475,6 +498,18 @@ impl RouteTable {
         index.lookup(host).map(|i| &self.vhosts[i])
     }
 
+    /// The FQDN of the declared service a sidecar's request host names (`beta.default` is
+    /// `beta.default.svc.cluster.local` when that Service is declared), as Istio's default
+    /// virtual host of each service answers its short forms.
+    fn service_host(&self, host: &str) -> Option<&str> {
+        let mut buf = [0u8; 256];
+        let host = lowercase(host, &mut buf)?;
+        self.services
+            .lookup(host)
+            .and_then(|i| self.service_hosts.get(i))
+            .map(String::as_str)
+    }
+
     /// Decides what to do with `req`. `sample` is a uniform random draw that picks the
     /// destination of a weighted split (unless the rule is sticky and the request carries
     /// its key). Allocates nothing.
@@ -487,7 +522,7 @@ impl RouteTable {
                         matched: None,
                         rule: &self.default_rule,
                         target: Target::Passthrough {
-                            host: req.host(),
+                            host: self.service_host(req.host()).unwrap_or(req.host()),
                             namespace,
                         },
                         index: 0,

@@ -124,35 +124,46 @@ struct Outcome {
     /// The destination's state, when the request got that far: its metric series are
     /// cached there.
     cluster: Option<Arc<Cluster>>,
+    /// What Envoy puts on a local reply for a mesh error of the request: the matched
+    /// forwarding rule's response header operations.
+    reply_headers: HeaderMap,
 }
 
 /// Handles one request; never fails in a way the caller must see as a transport error:
 /// mesh errors are returned as `Err(MeshError)` for the caller's mode to turn into a
-/// response or an error.
+/// response or an error, with what its local reply carries.
 pub(crate) async fn handle(
     shared: Arc<Shared>,
     inner: EndpointService,
     req: Request<BoxBody>,
-) -> Result<Response<BoxBody>, MeshError> {
+    to: ReplyTo,
+) -> (Result<Response<BoxBody>, MeshError>, ReplyContext) {
     let started = Instant::now();
     let mut outcome = Outcome {
         flags: ResponseFlags::NONE,
         host: None,
         subset_version: None,
         cluster: None,
+        reply_headers: HeaderMap::new(),
     };
     let result = route(&shared, inner, req, &mut outcome).await;
-    let status = match &result {
-        Ok(r) => r.status(),
-        Err(e) => e.status(),
-    };
-    let grpc_status = match &result {
-        Ok(r) => r
-            .headers()
-            .get(&GRPC_STATUS)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or(""),
-        Err(_) => "",
+    // A mesh error is answered as a local reply: to a gRPC client, HTTP 200 with the
+    // mapped grpc-status, as the metrics report it.
+    let error_grpc;
+    let (status, grpc_status) = match &result {
+        Ok(r) => (
+            r.status(),
+            r.headers()
+                .get(&GRPC_STATUS)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or(""),
+        ),
+        Err(e) if to.grpc => {
+            error_grpc = mesh_route::policy::local_reply::http_to_grpc_status(e.status().as_u16())
+                .to_string();
+            (StatusCode::OK, error_grpc.as_str())
+        }
+        Err(e) => (e.status(), ""),
     };
     let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
     let code = status.as_u16();
@@ -181,7 +192,22 @@ pub(crate) async fn handle(
         destination = outcome.host.as_deref().unwrap_or(""),
         "mesh request done"
     );
-    result
+    let context = ReplyContext {
+        to,
+        headers: outcome.reply_headers,
+    };
+    (result, context)
+}
+
+/// What the local reply of a mesh error carries besides the error (see
+/// [`Mode::finish`](crate::Mode::finish)).
+#[derive(Clone, Debug, Default)]
+pub struct ReplyContext {
+    /// The request: a gRPC client gets the reply as a gRPC response.
+    pub to: ReplyTo,
+    /// What Envoy puts on the reply before finishing it: the response header operations
+    /// of the forwarding rule that failed (see [`mesh_route::policy::modified`]).
+    pub headers: HeaderMap,
 }
 
 /// The labels of Istio's request metrics for one outcome.
@@ -313,8 +339,10 @@ async fn execute(
         Decision::Redirect { .. } | Decision::DirectResponse { .. } => {
             // A delegated rule can carry the root's fault with a redirect or a direct
             // response: Envoy's fault filter runs first.
+            // Their abort's reply carries no header operations (Envoy has no route entry
+            // for a redirect or a direct response to take them from).
             if let Some(rule) = decision.matched().map(|m| m.rule()) {
-                if let Some(r) = inject_faults(shared, rule, to, outcome).await {
+                if let Some(r) = inject_faults(shared, rule, to, None, outcome).await {
                     return Ok(r);
                 }
             }
@@ -327,15 +355,7 @@ async fn execute(
                 Some(decision.header_ops(Side::Response)),
             ))
         }
-        Decision::Route {
-            matched,
-            rule,
-            target,
-            ..
-        } => {
-            let upstream_path = decision.upstream_path(view);
-            let upstream_authority = decision.upstream_authority(view);
-            let dest = target.destination();
+        Decision::Route { rule, target, .. } => {
             let headers = &head.parts.headers;
             // CORS preflight, before faults (Istio's filter order).
             let origin = headers.get(header::ORIGIN);
@@ -356,66 +376,103 @@ async fn execute(
                     }
                 }
             }
-            if let Some(r) = inject_faults(shared, rule, to, outcome).await {
+            // Envoy's local replies for the requests of a forwarding rule carry its (and its
+            // destination's) response header operations.
+            let ops = decision.header_ops(Side::Response);
+            if let Some(r) = inject_faults(shared, rule, to, Some(ops.clone()), outcome).await {
                 note_destination(outcome, &target);
                 return Ok(r);
             }
-            let port = target.port(view.port());
-            let host = target.host();
-            let dispatch = match dispatch_for(shared, &host, dest, port) {
-                Ok(d) => d,
-                Err(e) => {
-                    note_destination(outcome, &target);
-                    outcome.flags.insert(ResponseFlags::NO_CLUSTER);
-                    return Err(e);
-                }
-            };
-            let cluster = match &dispatch {
-                Dispatch::Cluster(c) | Dispatch::Inner(c) => c.clone(),
-            };
-            if !span.is_disabled() {
-                span.record("destination", tracing::field::display(&host));
+            let result =
+                forward_decision(shared, inner, head, view, &decision, body, outcome, span).await;
+            if result.is_err() {
+                ops.apply(&mut outcome.reply_headers);
             }
-            outcome.host = Some(cluster.key.host.clone());
-            outcome.subset_version = Some(cluster.version.clone());
-            let info = RouteInfo {
-                virtual_service: rule.names.virtual_service.clone(),
-                rule: matched.map(|m| m.rule().index),
-                rule_name: rule.names.rule.clone(),
-                host: if *cluster.key.host == *host {
-                    cluster.key.host.clone()
-                } else {
-                    Arc::from(&*host)
-                },
-                subset: cluster.key.subset.clone(),
-                port,
-                subset_labels: Some(cluster.labels().clone()),
-                attempt: 0,
-                mirror: false,
-            };
-            outcome.cluster = Some(cluster.clone());
-            let upstream = UpstreamHead::new(
-                head,
-                &upstream_path,
-                upstream_authority,
-                decision.header_ops(Side::Request),
-                info,
-            );
-            let mut response = forward(
-                shared, inner, rule, &dispatch, &cluster, view, &upstream, body, outcome,
-            )
-            .await?;
-            decision
-                .header_ops(Side::Response)
-                .apply(response.headers_mut());
-            if let (Some(cors), Some(origin)) = (&rule.cors, origin) {
-                if cors.allows(origin.as_bytes()) {
-                    cors_response_headers(cors, origin, response.headers_mut());
-                }
-            }
-            Ok(response)
+            result
         }
     }
+}
+
+/// Forwards a request the decision routes (after CORS and faults): dispatch, rewrite and
+/// request headers, mirrors, timeout around retries, response headers.
+#[allow(clippy::too_many_arguments)]
+async fn forward_decision(
+    shared: &Arc<Shared>,
+    inner: EndpointService,
+    head: &Head<'_>,
+    view: &RequestView<'_>,
+    decision: &Decision<'_>,
+    body: BoxBody,
+    outcome: &mut Outcome,
+    span: &tracing::Span,
+) -> Result<Response<BoxBody>, MeshError> {
+    let Decision::Route {
+        matched,
+        rule,
+        target,
+        ..
+    } = *decision
+    else {
+        return Err(MeshError::NoRoute);
+    };
+    let upstream_path = decision.upstream_path(view);
+    let upstream_authority = decision.upstream_authority(view);
+    let dest = target.destination();
+    let origin = head.parts.headers.get(header::ORIGIN);
+    let port = target.port(view.port());
+    let host = target.host();
+    let dispatch = match dispatch_for(shared, &host, dest, port) {
+        Ok(d) => d,
+        Err(e) => {
+            note_destination(outcome, &target);
+            outcome.flags.insert(ResponseFlags::NO_CLUSTER);
+            return Err(e);
+        }
+    };
+    let cluster = match &dispatch {
+        Dispatch::Cluster(c) | Dispatch::Inner(c) => c.clone(),
+    };
+    if !span.is_disabled() {
+        span.record("destination", tracing::field::display(&host));
+    }
+    outcome.host = Some(cluster.key.host.clone());
+    outcome.subset_version = Some(cluster.version.clone());
+    let info = RouteInfo {
+        virtual_service: rule.names.virtual_service.clone(),
+        rule: matched.map(|m| m.rule().index),
+        rule_name: rule.names.rule.clone(),
+        host: if *cluster.key.host == *host {
+            cluster.key.host.clone()
+        } else {
+            Arc::from(&*host)
+        },
+        subset: cluster.key.subset.clone(),
+        port,
+        subset_labels: Some(cluster.labels().clone()),
+        attempt: 0,
+        mirror: false,
+    };
+    outcome.cluster = Some(cluster.clone());
+    let upstream = UpstreamHead::new(
+        head,
+        &upstream_path,
+        upstream_authority,
+        decision.header_ops(Side::Request),
+        info,
+    );
+    let mut response = forward(
+        shared, inner, rule, &dispatch, &cluster, view, &upstream, body, outcome,
+    )
+    .await?;
+    decision
+        .header_ops(Side::Response)
+        .apply(response.headers_mut());
+    if let (Some(cors), Some(origin)) = (&rule.cors, origin) {
+        if cors.allows(origin.as_bytes()) {
+            cors_response_headers(cors, origin, response.headers_mut());
+        }
+    }
+    Ok(response)
 }
 
 /// The destination's labels for metrics, for a request answered before it reached a
@@ -476,6 +533,7 @@ async fn inject_faults(
     shared: &Shared,
     rule: &Rule,
     to: ReplyTo,
+    ops: Option<OrderedOps<'_>>,
     outcome: &mut Outcome,
 ) -> Option<Response<BoxBody>> {
     if let Some(d) = rule.fault.delay {
@@ -491,7 +549,7 @@ async fn inject_faults(
         return None;
     }
     outcome.flags.insert(ResponseFlags::FAULT_INJECTED);
-    Some(reply_response(&a.kind.reply(to), None, None))
+    Some(reply_response(&a.kind.reply(to), None, ops))
 }
 
 /// The request sent upstream, without its body: each attempt's request is built from the
@@ -763,29 +821,13 @@ fn retry_on_failure(p: &RetryPolicy, f: Failure) -> bool {
 }
 
 fn retry_on_response(p: &RetryPolicy, r: &Response<BoxBody>) -> bool {
-    let s = r.status().as_u16();
-    if p.has(RetryOn::FiveXx) && s >= 500 {
-        return true;
-    }
-    if p.has(RetryOn::GatewayError) && matches!(s, 502..=504) {
-        return true;
-    }
-    if p.has(RetryOn::Retriable4xx) && s == 409 {
-        return true;
-    }
-    if p.has(RetryOn::RetriableStatusCodes) && p.retriable_status_codes.contains(&s) {
-        return true;
-    }
     // gRPC: a trailers-only response carries grpc-status in its headers.
-    if let Some(code) = r
+    let grpc = r
         .headers()
         .get(&GRPC_STATUS)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u32>().ok())
-    {
-        return p.conditions.iter().any(|c| c.grpc_code() == Some(code));
-    }
-    false
+        .and_then(|v| v.parse::<u32>().ok());
+    p.retries_response(r.status().as_u16(), grpc)
 }
 
 /// Envoy's jittered exponential back-off: the n-th retry waits a uniform time below

@@ -73,7 +73,7 @@ pub mod rng;
 pub mod service;
 
 pub use backend::{Backends, Endpoint, EndpointService};
-pub use execute::{ClientAddr, RouteInfo};
+pub use execute::{ClientAddr, ReplyContext, RouteInfo};
 pub use flags::ResponseFlags;
 pub use metrics::Metrics;
 pub use options::{Options, RetryBudget};

@@ -15,7 +15,7 @@ pub use cors::CorsPolicy;
 pub use direct::DirectResponse;
 pub use fault::{AbortFault, AbortKind, DelayFault, FaultPolicy};
 pub use headers::{HeaderOp, HeaderOps, HeadersPolicy, OrderedOps, Side, ordered};
-pub use local_reply::{LocalReply, ReplyTo, is_grpc_request, local_reply};
+pub use local_reply::{LocalReply, ReplyTo, is_grpc_request, local_reply, modified};
 pub use percent::{Denominator, Fraction};
 pub use redirect::{Redirect, RedirectPath};
 pub use retry::{RetryOn, RetryPolicy};

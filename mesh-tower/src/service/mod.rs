@@ -19,7 +19,7 @@ use tower::{Service, ServiceExt};
 
 use crate::BoxError;
 use crate::body::{BoxBody, boxed};
-use crate::execute::{Shared, handle, reply_response};
+use crate::execute::{ReplyContext, Shared, handle, reply_response};
 use mesh_route::policy::{ReplyTo, local_reply};
 
 pub mod error;
@@ -33,11 +33,12 @@ use future::ResponseFuture;
 pub trait Mode: Send + Sync + 'static + private::Sealed {
     /// The service's error type.
     type Error: Send + 'static;
-    /// Turns the outcome of a request into the service's result; `to` describes the
-    /// request (a gRPC client gets local replies as gRPC responses).
+    /// Turns the outcome of a request into the service's result; `reply` is what a local
+    /// reply for an error carries (a gRPC client gets it as a gRPC response; the failed
+    /// rule's response header operations).
     fn finish(
         r: Result<Response<BoxBody>, MeshError>,
-        to: ReplyTo,
+        reply: ReplyContext,
     ) -> Result<Response<BoxBody>, Self::Error>;
 }
 
@@ -61,12 +62,14 @@ impl Mode for Responses {
     type Error = Infallible;
     fn finish(
         r: Result<Response<BoxBody>, MeshError>,
-        to: ReplyTo,
+        context: ReplyContext,
     ) -> Result<Response<BoxBody>, Infallible> {
         Ok(r.unwrap_or_else(|e| {
             let body = e.body();
-            let reply = local_reply(e.status().as_u16(), body.as_bytes(), to, None);
-            reply_response(&reply, None, None)
+            let reply = local_reply(e.status().as_u16(), body.as_bytes(), context.to, None);
+            let mut r = reply_response(&reply, None, None);
+            *r.headers_mut() = reply.finish(context.headers);
+            r
         }))
     }
 }
@@ -75,7 +78,7 @@ impl Mode for Errors {
     type Error = BoxError;
     fn finish(
         r: Result<Response<BoxBody>, MeshError>,
-        _to: ReplyTo,
+        _reply: ReplyContext,
     ) -> Result<Response<BoxBody>, BoxError> {
         r.map_err(Into::into)
     }
@@ -168,7 +171,11 @@ where
                 reason: "connection failure",
                 source: e,
             });
-            return ResponseFuture::ready(M::finish(r, to));
+            let context = ReplyContext {
+                to,
+                ..ReplyContext::default()
+            };
+            return ResponseFuture::ready(M::finish(r, context));
         }
         // Take the service that was made ready; leave a clone in its place.
         let clone = self.inner.clone();
@@ -180,6 +187,9 @@ where
         );
         let shared = self.shared.clone();
         let req = req.map(boxed);
-        ResponseFuture::new(async move { M::finish(handle(shared, inner, req).await, to) })
+        ResponseFuture::new(async move {
+            let (r, context) = handle(shared, inner, req, to).await;
+            M::finish(r, context)
+        })
     }
 }
