@@ -7,7 +7,7 @@
 //! - [`predict`]: the engine's answer (what `meshctl route` decides), as an observation.
 //! - [`run`]: one world through a real Envoy and through the mesh-tower layer, each in
 //!   front of one loopback echo upstream per cluster (`envoy-harness`).
-//! - [`observe`] and [`compare`]: what a client and the upstreams saw, and the comparison
+//! - [`mod@observe`] and [`compare`]: what a client and the upstreams saw, and the comparison
 //!   field by field: status, cluster, upstream path, authority and headers, response
 //!   headers (location, gRPC status), local-reply body, copies per cluster (attempts and
 //!   mirrors).

@@ -26,7 +26,7 @@ pub enum AbortKind {
 impl AbortKind {
     /// The local reply the abort sends (Envoy's fault filter: body `fault filter abort`;
     /// a gRPC status is sent as HTTP 200, with `grpc-status` to a gRPC client and as a
-    /// plain body to others; see [`super::local_reply`]).
+    /// plain body to others; see [`mod@super::local_reply`]).
     pub fn reply(&self, to: super::ReplyTo) -> super::LocalReply<'static> {
         const BODY: &[u8] = b"fault filter abort";
         match *self {
