@@ -92,6 +92,9 @@ const REQUEST_PATHS: &[&str] = &[
     "/%61pi/v2",
     "//api",
     "/static/./b.css",
+    "/api%2Fv1",
+    "/api/%2e%2e/reviews",
+    "/reviews/a%20b",
 ];
 const QUERIES: &[&str] = &[
     "",
@@ -148,6 +151,7 @@ pub fn world(seed: u64, requests: usize) -> World {
         rng: StdRng::seed_from_u64(seed),
         paths: Vec::new(),
         header_values: Vec::new(),
+        targets: Vec::new(),
     };
     let mut docs = Vec::new();
     for (name, _) in SERVICES {
@@ -189,6 +193,9 @@ pub fn world(seed: u64, requests: usize) -> World {
                 let leaves: Vec<Value> = (0..g.rng.random_range(1..=3))
                     .map(|_| g.route(name, root.get("match")))
                     .collect();
+                for leaf in &leaves {
+                    g.aim(name, root.get("match"), leaf.get("match"));
+                }
                 docs.push(json!({
                     "apiVersion": "networking.istio.io/v1",
                     "kind": "VirtualService",
@@ -203,6 +210,7 @@ pub fn world(seed: u64, requests: usize) -> World {
                         o.remove("match");
                     }
                 }
+                g.aim(name, None, r.get("match"));
                 http.push(r);
             }
         }
@@ -237,6 +245,26 @@ struct Gen {
     paths: Vec<String>,
     /// Header values the configuration names.
     header_values: Vec<(String, String)>,
+    /// Match blocks of each service's rules (a delegate's laid over its root's), to build
+    /// requests that satisfy them.
+    targets: Vec<(&'static str, serde_json::Map<String, Value>)>,
+}
+
+/// An example that a generated regex matches in full.
+fn regex_example(regex: &str) -> &'static str {
+    match regex {
+        "/api/v[0-9]+" => "/api/v2",
+        "/reviews/.*" => "/reviews/x",
+        ".*css" => "/static/a.css",
+        "/[a-z]+" => "/abc",
+        "a|b" => "b",
+        ".*Chrome.*" => "Mozilla Chrome 1",
+        "[a-z]+" => "abc",
+        "[0-9]+" => "7",
+        "GET|PUT" => "PUT",
+        "alpha(:80)?" => "alpha:80",
+        _ => "x",
+    }
 }
 
 impl Gen {
@@ -371,8 +399,18 @@ impl Gen {
         } else {
             (*self.pick(&["alpha", "beta", "gamma"])).to_owned()
         };
+        let defined: &[&str] = SERVICES
+            .iter()
+            .find(|(n, _)| *n == host)
+            .map_or(&[], |(_, subsets)| *subsets);
+        let subset = match self.rng.random_range(0..20) {
+            0..=8 => "",
+            9..=17 if !defined.is_empty() => *self.pick(defined),
+            9..=17 => "",
+            // A subset no DestinationRule defines: Envoy has no cluster for it.
+            _ => *self.pick(&["v2", "v3"]),
+        };
         let mut d = json!({"host": host});
-        let subset = *self.pick(&["", "", "v1", "v2", "v3"]);
         if !subset.is_empty() {
             d["subset"] = json!(subset);
         }
@@ -400,10 +438,11 @@ impl Gen {
             }
         }
         if allow_host && self.chance(0.1) {
-            ops.entry("set")
+            let (op, name) = *self.pick(&[("set", "host"), ("set", ":authority"), ("add", "host")]);
+            ops.entry(op)
                 .or_insert_with(|| json!({}))
                 .as_object_mut()
-                .map(|m| m.insert("host".into(), json!("rewritten.example")));
+                .map(|m| m.insert(name.into(), json!("rewritten.example")));
         }
         if self.chance(0.4) {
             let removes: Vec<&str> = (0..self.rng.random_range(1..=2))
@@ -461,9 +500,18 @@ impl Gen {
         Value::Object(f)
     }
 
+    /// A mirror destination: sometimes a host no Service declares.
+    fn mirror_destination(&mut self, host: &str) -> Value {
+        if self.chance(0.1) {
+            json!({"host": "delta"})
+        } else {
+            self.destination(host)
+        }
+    }
+
     fn mirror_fields(&mut self, r: &mut serde_json::Map<String, Value>, host: &str) {
         if self.chance(0.5) {
-            r.insert("mirror".into(), self.destination(host));
+            r.insert("mirror".into(), self.mirror_destination(host));
             match self.rng.random_range(0..4) {
                 0 => {
                     r.insert("mirrorPercentage".into(), json!({"value": 0}));
@@ -476,7 +524,7 @@ impl Gen {
         } else {
             let list: Vec<Value> = (0..self.rng.random_range(1..=2))
                 .map(|_| {
-                    let mut m = json!({"destination": self.destination(host)});
+                    let mut m = json!({"destination": self.mirror_destination(host)});
                     if self.chance(0.3) {
                         m["percentage"] = json!({"value": if self.chance(0.5) { 0 } else { 100 }});
                     }
@@ -593,7 +641,10 @@ impl Gen {
             }
             3..=5 => {
                 let mut d = json!({"status": *self.pick(&[200, 201, 204, 301, 302, 307, 400, 403, 404, 418, 503])});
-                if self.chance(0.7) {
+                if self.chance(0.1) {
+                    // `bytes` bodies are base64, as protobuf JSON writes them.
+                    d["body"] = json!({"bytes": *self.pick(&["aGVsbG8=", "AAEC", ""])});
+                } else if self.chance(0.7) {
                     d["body"] = json!({"string": *self.pick(BODIES)});
                 }
                 r.insert("directResponse".into(), d);
@@ -628,7 +679,13 @@ impl Gen {
                 let authority_in_headers;
                 if self.chance(0.35) {
                     let h = self.headers(true);
-                    authority_in_headers = h.pointer("/request/set/host").is_some();
+                    authority_in_headers = [
+                        "/request/set/host",
+                        "/request/set/:authority",
+                        "/request/add/host",
+                    ]
+                    .iter()
+                    .any(|p| h.pointer(p).is_some());
                     r.insert("headers".into(), h);
                 } else {
                     authority_in_headers = false;
@@ -650,10 +707,10 @@ impl Gen {
                         r.insert("rewrite".into(), Value::Object(rw));
                     }
                 }
-                if self.chance(0.25) {
+                if self.chance(0.35) {
                     self.mirror_fields(&mut r, host);
                 }
-                if self.chance(0.3) {
+                if self.chance(0.4) {
                     r.insert("retries".into(), self.retries());
                 }
                 if self.chance(0.1) {
@@ -712,7 +769,131 @@ impl Gen {
         Value::Object(r)
     }
 
+    /// Records the match blocks of a rule of service `name` (laid over its root's, for a
+    /// delegate's) as targets for requests.
+    fn aim(&mut self, name: &'static str, root: Option<&Value>, own: Option<&Value>) {
+        let blocks = |v: Option<&Value>| -> Vec<serde_json::Map<String, Value>> {
+            v.and_then(Value::as_array)
+                .map(|a| a.iter().filter_map(|m| m.as_object().cloned()).collect())
+                .unwrap_or_default()
+        };
+        let (roots, owns) = (blocks(root), blocks(own));
+        let mut out = Vec::new();
+        match (roots.is_empty(), owns.is_empty()) {
+            (_, true) => out.extend(roots.iter().cloned()),
+            (true, false) => out.extend(owns.iter().cloned()),
+            (false, false) => {
+                for r in &roots {
+                    for o in &owns {
+                        let mut m = r.clone();
+                        for (k, v) in o {
+                            match (m.get_mut(k), v) {
+                                (Some(Value::Object(into)), Value::Object(from))
+                                    if k != "uri" && k != "method" =>
+                                {
+                                    into.extend(from.clone());
+                                }
+                                _ => {
+                                    m.insert(k.clone(), v.clone());
+                                }
+                            }
+                        }
+                        out.push(m);
+                    }
+                }
+            }
+        }
+        if out.is_empty() {
+            out.push(serde_json::Map::new());
+        }
+        for m in out {
+            self.targets.push((name, m));
+        }
+    }
+
+    /// A request that satisfies a recorded match block, as far as a request can.
+    fn aimed_request(&mut self) -> Option<Request> {
+        if self.targets.is_empty() {
+            return None;
+        }
+        let (name, m) = self.targets[self.rng.random_range(0..self.targets.len())].clone();
+        let mut req = Request {
+            method: "GET".into(),
+            authority: name.to_owned(),
+            target: "/".into(),
+            headers: Vec::new(),
+        };
+        let example = |sm: &Value, g: &mut Gen| -> Option<String> {
+            if let Some(e) = sm.get("exact").and_then(Value::as_str) {
+                Some(e.to_owned())
+            } else if let Some(p) = sm.get("prefix").and_then(Value::as_str) {
+                Some(format!("{p}{}", g.pick(&["", "x", "/1"])))
+            } else {
+                sm.get("regex")
+                    .and_then(Value::as_str)
+                    .map(|r| regex_example(r).to_owned())
+            }
+        };
+        if let Some(uri) = m.get("uri") {
+            let mut p = example(uri, self).unwrap_or_else(|| "/".into());
+            if m.get("ignoreUriCase") == Some(&json!(true)) && self.chance(0.5) {
+                p = p.to_uppercase();
+            }
+            req.target = p;
+        }
+        if let Some(method) = m.get("method") {
+            req.method = example(method, self).unwrap_or_else(|| "GET".into());
+        }
+        if let Some(a) = m.get("authority").and_then(|a| example(a, self)) {
+            // Only a name of the same service reaches its rules; others would be hosts no
+            // registry knows (Envoy's passthrough), or no valid host at all.
+            let fqdn = format!("{name}.{NAMESPACE}.svc.cluster.local");
+            let host = a.strip_suffix(":80").unwrap_or(&a);
+            if host == name || host == fqdn {
+                req.authority = a;
+            }
+        }
+        if m.get("scheme").and_then(|s| s.get("exact")) == Some(&json!("https")) {
+            req.headers
+                .push(("x-forwarded-proto".into(), "https".into()));
+        }
+        if let Some(Value::Object(h)) = m.get("headers") {
+            for (k, sm) in h {
+                let v = if sm.as_object().is_some_and(|o| o.is_empty()) {
+                    Some("any".to_owned())
+                } else {
+                    example(sm, self)
+                };
+                // HTTP/1.1 parsers (Envoy's, hyper's) strip the whitespace around a value:
+                // only values without it can be sent as they are.
+                if let Some(v) = v.filter(|v| !v.is_empty() && v.trim() == v) {
+                    req.headers.push((k.clone(), v));
+                }
+            }
+        }
+        let mut query = Vec::new();
+        if let Some(Value::Object(q)) = m.get("queryParams") {
+            for (k, sm) in q {
+                if sm.as_object().is_some_and(|o| o.is_empty()) {
+                    query.push(k.clone());
+                } else if let Some(v) = example(sm, self) {
+                    query.push(format!("{k}={v}"));
+                }
+            }
+        }
+        if !query.is_empty() {
+            req.target = format!("{}?{}", req.target, query.join("&"));
+        }
+        Some(req)
+    }
+
     fn request(&mut self) -> Request {
+        if self.chance(0.5) {
+            if let Some(mut req) = self.aimed_request() {
+                self.decorate(&mut req.headers);
+                return req;
+            }
+        }
         let (name, _) = *self.pick(SERVICES);
         let authority = match self.rng.random_range(0..6) {
             0 => format!("{name}.{NAMESPACE}.svc.cluster.local"),
@@ -721,7 +902,8 @@ impl Gen {
             3 => name.to_uppercase(),
             _ => name.to_owned(),
         };
-        let method = (*self.pick(&["GET", "GET", "GET", "POST", "PUT", "DELETE"])).to_owned();
+        let method =
+            (*self.pick(&["GET", "GET", "GET", "POST", "PUT", "DELETE", "OPTIONS"])).to_owned();
         let mut path = if !self.paths.is_empty() && self.chance(0.6) {
             let p = self.paths[self.rng.random_range(0..self.paths.len())].clone();
             let p = if p.starts_with('/') && !p.contains(['[', '*', '(', '|']) {
@@ -754,6 +936,18 @@ impl Gen {
                 headers.push((k, v));
             }
         }
+        self.decorate(&mut headers);
+        Request {
+            method,
+            authority,
+            target,
+            headers,
+        }
+    }
+
+    /// Adds what any request may carry: a repeated header, a gRPC content type, the
+    /// status the echo upstream should answer.
+    fn decorate(&mut self, headers: &mut Vec<(String, String)>) {
         // Repeated headers: custom headers stay separate values, inline ones are joined.
         if !headers.is_empty() && self.chance(0.15) {
             let (k, _) = headers[0].clone();
@@ -771,17 +965,11 @@ impl Gen {
                 .to_owned(),
             ));
         }
-        if self.chance(0.12) {
+        if self.chance(0.2) {
             headers.push((
                 envoy_harness::STATUS_HEADER.into(),
                 (*self.pick(&["503", "500", "502"])).to_owned(),
             ));
-        }
-        Request {
-            method,
-            authority,
-            target,
-            headers,
         }
     }
 }

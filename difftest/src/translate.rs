@@ -367,7 +367,7 @@ impl Translator<'_> {
             };
             if let Some(f) = fraction {
                 mirrors.push(mirror_policy(
-                    &self.cluster(m, &format!("{path}.mirror"))?,
+                    &self.mirror_cluster(m, &format!("{path}.mirror"))?,
                     f,
                 ));
             }
@@ -381,7 +381,7 @@ impl Translator<'_> {
             };
             if let Some(f) = fraction {
                 mirrors.push(mirror_policy(
-                    &self.cluster(d, &format!("{path}.mirrors[{j}]"))?,
+                    &self.mirror_cluster(d, &format!("{path}.mirrors[{j}]"))?,
                     f,
                 ));
             }
@@ -446,11 +446,27 @@ impl Translator<'_> {
         if !self.services.contains(&host) {
             return refuse(format!("{path}: host {} is not a Service", d.host));
         }
+        self.cluster_of(d, &host, path)
+    }
+
+    /// The cluster of a mirror: for a host no Service declares, istiod names the cluster
+    /// all the same (`outbound|LISTENER_PORT||HOST`), and no cluster bears that name.
+    fn mirror_cluster(&self, d: &Destination, path: &str) -> Result<String, TranslateError> {
+        let host = resolve_short_name(&d.host, crate::generate::NAMESPACE);
+        self.cluster_of(d, &host, path)
+    }
+
+    fn cluster_of(
+        &self,
+        d: &Destination,
+        host: &str,
+        path: &str,
+    ) -> Result<String, TranslateError> {
         let port = d.port.as_ref().map_or(80, |p| p.number);
         if port != 80 {
             return refuse(format!("{path}: port {port}"));
         }
-        Ok(cluster_name(&d.subset, &host, 80))
+        Ok(cluster_name(&d.subset, host, 80))
     }
 }
 

@@ -253,15 +253,17 @@ fn direct_responses_with_3xx_or_201_get_a_location() {
     assert!(loc(3).is_empty());
 }
 
-/// Difference 5 of issue 12: Envoy looks a mirror's cluster up per request: a mirror to a subset no
-/// DestinationRule defines sends nothing, while the other mirrors of the route send their
-/// copy.
+/// Difference 5 of issue 12: Envoy looks a mirror's cluster up per request: a mirror to a
+/// subset no DestinationRule defines, or to a host no Service declares (istiod names a
+/// cluster `outbound|80||delta.default.svc.cluster.local` that does not exist), sends
+/// nothing, while the other mirrors of the route send their copy.
 #[test]
 fn mirrors_to_an_undefined_subset_send_nothing() {
     let config = vs(r#"
   - route: [{destination: {host: alpha, subset: v1}}]
     mirrors:
     - destination: {host: alpha, subset: v9}
+    - destination: {host: delta}
     - destination: {host: beta, subset: v1}
 "#);
     let Some(cases) = run(

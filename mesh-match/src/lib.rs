@@ -1,12 +1,15 @@
 //! Istio's `HTTPMatchRequest` compiled into matchers with Envoy's semantics, and Istio's path
 //! normalization.
 //!
-//! Everything request-time is a pure, synchronous, allocation-free function of a
-//! [`RequestView`]: `uri` (exact on the path without the query, prefix as a raw prefix of
-//! `:path`, regex as a full match), `scheme`, `method`, `authority` (as sent, port
-//! included), `headers` and `withoutHeaders` (names case-insensitive, values case-sensitive,
-//! repeated headers matched value by value), `queryParams` (first occurrence, raw value),
-//! `ignoreUriCase` and `port`. The selectors `sourceLabels`, `sourceNamespace` and
+//! Everything request-time is a pure, synchronous function of a [`RequestView`] that
+//! allocates nothing (except to join the values of a repeated inline header): `uri`
+//! (exact on the path without the query, prefix as a raw prefix of `:path`, regex as a
+//! full match), `scheme` (the request's `:scheme`, which `x-forwarded-proto` sets),
+//! `method`, `authority` (as sent, port included), `headers` and `withoutHeaders` (names
+//! case-insensitive, values case-sensitive, repeated headers matched value by value but
+//! for Envoy's [`inline`] headers, whose values are joined with `,`; a missing
+//! `x-forwarded-proto` is the connection's scheme), `queryParams` (first occurrence, raw
+//! value), `ignoreUriCase` and `port`. The selectors `sourceLabels`, `sourceNamespace` and
 //! `gateways` are evaluated once per proxy through [`SourceSelector::applies_to`].
 //!
 //! ```

@@ -254,9 +254,13 @@ impl Registry {
         self.ports.is_empty()
     }
 
-    /// Whether `host` is a declared service.
+    /// Whether `host` is a declared service (or within a declared wildcard host).
     pub(crate) fn knows(&self, host: &str) -> bool {
         self.ports.contains_key(host)
+            || self
+                .ports
+                .keys()
+                .any(|k| host::is_wildcard(k) && host::subset_of(host, k))
     }
 
     /// The only port of `host`, when it has exactly one.

@@ -512,7 +512,8 @@ impl RouteTable {
 
     /// Decides what to do with `req`. `sample` is a uniform random draw that picks the
     /// destination of a weighted split (unless the rule is sticky and the request carries
-    /// its key). Allocates nothing.
+    /// its key). Allocates nothing, but to match a repeated inline header (see
+    /// [`mesh_match::inline`]).
     pub fn decide<'a>(&'a self, req: &RequestView<'a>, sample: u64) -> Decision<'a> {
         let vhost = match self.virtual_host(req) {
             Ok(Some(v)) => v,
@@ -907,16 +908,20 @@ fn compile_rule(
                 ));
                 continue;
             }
+            // A host the configuration's registry does not declare has no cluster either
+            // (istiod names `outbound|PORT||HOST`, which no cluster bears). Without any
+            // declared service the registry is unknown, and the copy is sent.
             if !ctx.registry.is_empty() && !ctx.registry.knows(&destination.host) {
                 ctx.warnings.push(problem(
                     owner,
                     &vs.origin,
                     format!("{path}.{field}.host"),
                     format!(
-                        "{} is not a host of any ServiceEntry or Service of the configuration: Envoy has no cluster for it and sends no copy, while the layer sends copies to the backends registered for it (or its inner service)",
+                        "{} is not a host of any Service or ServiceEntry of the configuration: Envoy has no cluster for it and sends no copy",
                         destination.host
                     ),
                 ));
+                continue;
             }
             mirrors.push(Mirror {
                 destination,

@@ -219,6 +219,65 @@ fn mirrors_to_an_undefined_subset_are_left_out() {
     );
 }
 
+/// Difference 5, continued: when the configuration declares services, a mirror to a host
+/// none of them is (or matches, for a wildcard ServiceEntry host) sends nothing either
+/// (istiod names a cluster no one defines) and is warned; without any declared service the
+/// registry is unknown and the copy is sent.
+#[test]
+fn mirrors_to_an_undeclared_host_are_left_out_when_services_are_declared() {
+    let vs = r#"apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: alpha, namespace: default}
+spec:
+  hosts: [alpha]
+  http:
+  - route: [{destination: {host: alpha}}]
+    mirrors:
+    - destination: {host: delta}
+    - destination: {host: api.example.com}
+"#;
+    let services = r#"
+---
+apiVersion: v1
+kind: Service
+metadata: {name: alpha, namespace: default}
+spec: {ports: [{name: http, port: 80}]}
+---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: ext, namespace: default}
+spec:
+  hosts: ["*.example.com"]
+  ports: [{number: 80, name: http, protocol: HTTP}]
+  resolution: NONE
+  location: MESH_EXTERNAL
+"#;
+    let mirrored = |t: &RouteTable| -> Vec<String> {
+        let h = headers(&[]);
+        with(t, "/", &h, |d, _| {
+            d.rule()
+                .unwrap()
+                .mirrors
+                .iter()
+                .map(|m| m.destination.host.clone())
+                .collect()
+        })
+    };
+    let declared = table_of(&format!("{vs}{services}"));
+    assert_eq!(mirrored(&declared), ["api.example.com"]);
+    assert!(
+        declared
+            .warnings()
+            .iter()
+            .any(|w| w.to_string().contains("delta"))
+    );
+    let unknown = table_of(vs);
+    assert_eq!(
+        mirrored(&unknown),
+        ["delta.default.svc.cluster.local", "api.example.com"]
+    );
+}
+
 const DELEGATE: &str = r#"
 apiVersion: networking.istio.io/v1
 kind: VirtualService
