@@ -87,6 +87,11 @@ fn run(test: &str, config: &str, requests: Vec<Request>) -> Option<Vec<Case>> {
     Some(cases)
 }
 
+fn on_port_80(mut r: Request) -> Request {
+    r.authority = "alpha:80".into();
+    r
+}
+
 fn values<'a>(h: &'a difftest::observe::HeaderValues, name: &str) -> Vec<&'a str> {
     h.get(name)
         .into_iter()
@@ -136,6 +141,8 @@ fn x_forwarded_proto_is_the_scheme() {
     let config = vs(r#"
   - match: [{uri: {prefix: /r}}]
     redirect: {authority: other.example}
+  - match: [{uri: {prefix: /s}}]
+    redirect: {scheme: https}
   - match: [{scheme: {exact: https}}]
     route: [{destination: {host: alpha, subset: v1}}]
   - route: [{destination: {host: alpha, subset: v2}}]
@@ -155,6 +162,13 @@ fn x_forwarded_proto_is_the_scheme() {
             ],
         ),
         req("GET", "/r?q=1", &xfp("https")),
+        on_port_80(req("GET", "/s", &[])),
+        on_port_80(req(
+            "GET",
+            "/s",
+            &[("x-forwarded-proto", "https"), ("x-forwarded-proto", "v1")],
+        )),
+        on_port_80(req("GET", "/s", &xfp("HTTPS"))),
     ];
     let Some(cases) = run("x_forwarded_proto_is_the_scheme", &config, requests) else {
         return;
@@ -168,6 +182,13 @@ fn x_forwarded_proto_is_the_scheme() {
         values(&cases[5].envoy.response_headers, "location"),
         ["https://other.example/r?q=1"]
     );
+    // A scheme change drops the old scheme's default port from the Host, the old scheme
+    // being x-forwarded-proto as Envoy holds it, compared exactly: two headers (joined) or
+    // `HTTPS` keep `:80`.
+    let loc = |i: usize| values(&cases[i].envoy.response_headers, "location");
+    assert_eq!(loc(6), ["https://alpha/s"]);
+    assert_eq!(loc(7), ["https://alpha:80/s"]);
+    assert_eq!(loc(8), ["https://alpha:80/s"]);
 }
 
 /// Difference 3 of issue 12: Envoy joins repeated values of its inline headers (`user-agent`, `accept`, ...) with

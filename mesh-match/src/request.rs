@@ -88,6 +88,18 @@ impl<'a> RequestView<'a> {
         self.scheme
     }
 
+    /// Whether the request's `x-forwarded-proto`, as Envoy holds it, is exactly `value`:
+    /// Envoy sets a missing one to the connection's scheme, and joins repeated ones into
+    /// one value (which then equals neither `http` nor `https`). Case-sensitive.
+    pub fn forwarded_proto_is(&self, value: &str) -> bool {
+        let mut values = self.headers.get_all("x-forwarded-proto").iter();
+        match (values.next(), values.next()) {
+            (None, _) => self.listener_scheme == value,
+            (Some(v), None) => v.as_bytes() == value.as_bytes(),
+            (Some(_), Some(_)) => false,
+        }
+    }
+
     /// The scheme of the connection the request came on, as given to
     /// [`new`](Self::new): the listener's (Istio decides some redirect ports on it).
     pub fn listener_scheme(&self) -> &'a str {

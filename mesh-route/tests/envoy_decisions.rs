@@ -449,3 +449,28 @@ fn requests_to_declared_services_without_a_virtual_service_use_their_fqdn() {
         }
     }
 }
+
+/// A redirect that changes the scheme drops the old scheme's default port from the Host;
+/// the old scheme is `x-forwarded-proto` as Envoy holds it (the connection's when absent),
+/// compared exactly: two headers (joined) or `HTTPS` keep `:80` (measured with Envoy 1.40,
+/// `difftest/tests/decisions.rs`).
+#[test]
+fn a_scheme_changing_redirect_drops_the_default_port_of_the_forwarded_proto() {
+    let t = table(r#"  - redirect: {scheme: https}"#);
+    let location = |xfp: &[&str]| {
+        let h = headers(
+            &xfp.iter()
+                .map(|v| ("x-forwarded-proto", *v))
+                .collect::<Vec<_>>(),
+        );
+        let view = RequestView::new("GET", "http", "alpha:80", "/s", &h);
+        t.decide(&view, 0).location(&view)
+    };
+    assert_eq!(location(&[]).as_deref(), Some("https://alpha/s"));
+    assert_eq!(location(&["http"]).as_deref(), Some("https://alpha/s"));
+    assert_eq!(
+        location(&["https", "v1"]).as_deref(),
+        Some("https://alpha:80/s")
+    );
+    assert_eq!(location(&["HTTPS"]).as_deref(), Some("https://alpha:80/s"));
+}
