@@ -50,8 +50,13 @@ impl Received {
     }
 }
 
-/// An HTTP/1.1 keep-alive server on 127.0.0.1 answering every request with `200`,
-/// `content-type: application/json` and [`Received::to_json`], one thread per connection.
+/// The request header that chooses the echo's status: `x-echo-status: 503` is answered 503
+/// (any status from 200 to 599; otherwise 200), to exercise retries on status codes.
+pub const STATUS_HEADER: &str = "x-echo-status";
+
+/// An HTTP/1.1 keep-alive server on 127.0.0.1 answering every request with `200` (or the
+/// status [`STATUS_HEADER`] asks for), `content-type: application/json`, `x-upstream: NAME`
+/// and [`Received::to_json`], one thread per connection.
 /// The listener thread lives as long as the process (tests are short-lived processes).
 #[derive(Clone, Debug)]
 pub struct EchoUpstream {
@@ -119,13 +124,18 @@ impl EchoUpstream {
                 .header("connection")
                 .is_some_and(|v| v.eq_ignore_ascii_case("close"));
             let body = req.to_json(&self.name).to_string();
+            let status = req
+                .header(STATUS_HEADER)
+                .and_then(|v| v.parse::<u16>().ok())
+                .filter(|s| (200..=599).contains(s))
+                .unwrap_or(200);
             if let Ok(mut seen) = self.seen.lock() {
                 if seen.len() < RECORD_LIMIT {
                     seen.push(req);
                 }
             }
             let head = format!(
-                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nx-upstream: {}\r\ncontent-length: {}\r\n\r\n",
+                "HTTP/1.1 {status} Echo\r\ncontent-type: application/json\r\nx-upstream: {}\r\ncontent-length: {}\r\n\r\n",
                 self.name,
                 body.len()
             );

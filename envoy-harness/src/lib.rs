@@ -4,7 +4,8 @@
 //!   stopped when dropped. Ports are chosen by the kernel (`port_value: 0`) and read back
 //!   from Envoy's admin API, so tests can run in parallel.
 //! - [`EchoUpstream`]: a std-only HTTP/1.1 server on 127.0.0.1 that answers every request
-//!   with `200` and a JSON description of what it received, and records it.
+//!   with `200` (or the status the request's [`STATUS_HEADER`] asks for) and a JSON
+//!   description of what it received, and records it.
 //! - [`RawUpstream`]: a loopback upstream that answers each request with bytes chosen by
 //!   the test, written as they are (malformed or cut responses), then closes.
 //! - [`raw`]: send bytes on a socket and read an HTTP/1.1 answer, with a deadline.
@@ -31,7 +32,7 @@ pub mod raw;
 mod scripted;
 mod shared;
 
-pub use echo::{EchoUpstream, Received};
+pub use echo::{EchoUpstream, Received, STATUS_HEADER};
 pub use process::{Envoy, EnvoyError};
 pub use scripted::RawUpstream;
 pub use shared::shared_dir;

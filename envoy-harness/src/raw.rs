@@ -144,6 +144,68 @@ fn chunked_end(mut rest: &[u8]) -> Option<usize> {
     }
 }
 
+/// Sends `request` on a new connection and reads until one whole answer has arrived
+/// (framed by Content-Length or chunked encoding, or ended by the peer), or [`PATIENCE`]
+/// passes; then closes. Unlike [`send`], it does not wait for the peer to close, which
+/// Envoy delays by up to a second after a local reply (its `delayed_close_timeout`).
+pub fn exchange(addr: SocketAddr, request: &[u8]) -> Reply {
+    use std::io::Read;
+    let Ok(mut stream) = TcpStream::connect_timeout(&addr, PATIENCE) else {
+        return Reply::default();
+    };
+    write_all(&mut stream, request);
+    let deadline = Instant::now() + PATIENCE;
+    let mut bytes = Vec::new();
+    let mut buf = [0u8; 8192];
+    loop {
+        if complete(&bytes) {
+            break;
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() || stream.set_read_timeout(Some(left)).is_err() {
+            break;
+        }
+        match stream.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => bytes.extend_from_slice(&buf[..n]),
+        }
+    }
+    parse(bytes)
+}
+
+/// Whether `bytes` hold a whole answer: the head, and the body its framing announces (a
+/// head without framing needs the peer to close).
+fn complete(bytes: &[u8]) -> bool {
+    let Some(end) = find(bytes, b"\r\n\r\n") else {
+        return false;
+    };
+    let head = String::from_utf8_lossy(&bytes[..end]).to_ascii_lowercase();
+    let body = &bytes[end + 4..];
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse::<u16>().ok())
+        .unwrap_or(0);
+    if status == 204 || status == 304 || (100..200).contains(&status) {
+        return true;
+    }
+    for line in head.split("\r\n").skip(1) {
+        let Some((n, v)) = line.split_once(':') else {
+            continue;
+        };
+        match n.trim() {
+            "content-length" => {
+                return v.trim().parse::<usize>().is_ok_and(|len| body.len() >= len);
+            }
+            "transfer-encoding" if v.contains("chunked") => {
+                return body.ends_with(b"0\r\n\r\n");
+            }
+            _ => {}
+        }
+    }
+    false
+}
+
 /// Parses the first HTTP/1.1 answer in `bytes`.
 pub fn parse(bytes: Vec<u8>) -> Reply {
     let mut reply = Reply {

@@ -71,4 +71,13 @@ fn envoy_forwards_to_the_echo_upstream_and_answers_404_for_unknown_hosts() {
     );
     assert_eq!(missing.status, Some(404));
     assert_eq!(envoy.stat("http.main.no_route"), Some(1));
+
+    // `exchange` returns once the answer is whole, without waiting for Envoy to close.
+    let again = raw::exchange(
+        envoy.listener(0),
+        b"GET /again HTTP/1.1\r\nhost: echo.example.com\r\nconnection: close\r\n\r\n",
+    );
+    assert_eq!(again.status, Some(200), "{again:?}");
+    let json: serde_json::Value = serde_json::from_slice(&again.body).expect("json body");
+    assert_eq!(json["target"], "/again");
 }

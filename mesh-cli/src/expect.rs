@@ -10,7 +10,7 @@
 use mesh_model::host::resolve_short_name;
 use mesh_model::virtual_service::HeaderOperations;
 use mesh_route::RouteTable;
-use mesh_route::policy::{FaultPolicy, Redirect, Rewrite};
+use mesh_route::policy::{FaultPolicy, Redirect, ReplyTo, Rewrite};
 use serde_json::{Map, Value, json};
 
 use crate::request::Request;
@@ -176,7 +176,9 @@ fn pattern(want: &Want, got: &Value, table: &RouteTable, request: &Request, ns: 
         }
         Want::IcvFault(f) => {
             let (policy, _) = FaultPolicy::from_route(f);
-            let mut fault = serde_json::to_value(crate::route::fault(&policy)).unwrap_or_default();
+            let to = ReplyTo::of(request.method.as_str(), &request.headers);
+            let mut fault =
+                serde_json::to_value(crate::route::fault(&policy, to)).unwrap_or_default();
             if let Value::Object(o) = &mut fault {
                 // Only what the test gives is compared.
                 if f.delay.is_none() {
@@ -191,10 +193,16 @@ fn pattern(want: &Want, got: &Value, table: &RouteTable, request: &Request, ns: 
         Want::IcvHeaders(h) => {
             let mut o = Map::new();
             if let Some(r) = &h.request {
-                o.insert("requestHeaders".into(), header_ops(r));
+                o.insert(
+                    "requestHeaders".into(),
+                    header_ops(r, &got["requestHeaders"]),
+                );
             }
             if let Some(r) = &h.response {
-                o.insert("responseHeaders".into(), header_ops(r));
+                o.insert(
+                    "responseHeaders".into(),
+                    header_ops(r, &got["responseHeaders"]),
+                );
             }
             Value::Object(o)
         }
@@ -212,21 +220,37 @@ fn pattern(want: &Want, got: &Value, table: &RouteTable, request: &Request, ns: 
     }
 }
 
-/// Header operations as a pattern over `requestHeaders` / `responseHeaders` (the operations
-/// Envoy applies, route and destination level together): the parts given are compared.
-/// The one place that knows how route's JSON writes header operations.
-fn header_ops(ops: &HeaderOperations) -> Value {
-    let mut o = Map::new();
-    if !ops.set.is_empty() {
-        o.insert("set".into(), json!(ops.set));
+/// Header operations as a pattern over `requestHeaders` / `responseHeaders`, the list of
+/// operations Envoy applies (`[{op, name, value}]`, route and destination level together, in
+/// order): every operation the test gives must be in it, whatever else is. The pattern is
+/// the decision's own list when all are (so nothing differs), else the operations wanted
+/// (reported against what the decision has). The one place that knows how route's JSON
+/// writes header operations.
+fn header_ops(ops: &HeaderOperations, got: &Value) -> Value {
+    let op = |kind: &str, name: &str, value: Option<&str>| json!({"op": kind, "name": name.to_ascii_lowercase(), "value": value});
+    let wanted: Vec<Value> = ops
+        .remove
+        .iter()
+        .map(|n| op("remove", n, None))
+        .chain(ops.set.iter().map(|(n, v)| op("set", n, Some(v))))
+        .chain(ops.add.iter().map(|(n, v)| op("add", n, Some(v))))
+        .collect();
+    let present = |w: &Value| {
+        got.as_array().is_some_and(|have| {
+            have.iter().any(|g| {
+                g["op"] == w["op"]
+                    && g["value"] == w["value"]
+                    && g["name"].as_str().is_some_and(|n| {
+                        Some(n.to_ascii_lowercase().as_str()) == w["name"].as_str()
+                    })
+            })
+        })
+    };
+    if wanted.iter().all(present) {
+        got.clone()
+    } else {
+        Value::Array(wanted)
     }
-    if !ops.add.is_empty() {
-        o.insert("add".into(), json!(ops.add));
-    }
-    if !ops.remove.is_empty() {
-        o.insert("remove".into(), json!(ops.remove));
-    }
-    Value::Object(o)
 }
 
 /// What one request contributes to a case's distribution: `{outcome, destination}` slots

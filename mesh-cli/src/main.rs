@@ -71,19 +71,31 @@ enum Command {
     ///   weights          [{host, subset, port, weight}], weight the share in percent
     ///                    (100 for a single destination)
     ///   path, authority  as sent upstream (after normalization and rewrite)
-    ///   status           redirect or direct response status; 404 noRoute; 400 rejected
-    ///   location, body   of a redirect, of a direct response
+    ///   status           HTTP status of a redirect, a direct response, noRoute (404) or
+    ///                    rejected (400); 200 when the request is gRPC (content-type
+    ///                    application/grpc[+...]), which Envoy answers with grpcStatus
+    ///   grpcStatus,      grpc-status (Envoy's HTTP-to-gRPC mapping) and grpc-message of
+    ///   grpcMessage      that reply to a gRPC request; null otherwise
+    ///   location         of a redirect, or of a 3xx or 201 direct response (the request URL)
+    ///   body             of a direct response
     ///   fault            {delay: {fixedDelay, percent}, abort: {httpStatus | grpcStatus,
-    ///                    percent}}, the effective percentages; delay or abort null if unset
+    ///                    percent, reply: {status, grpcStatus, grpcMessage, body}}}, the
+    ///                    effective percentages and what an aborted request is answered;
+    ///                    delay or abort null if unset. An abort comes before the rule's
+    ///                    redirect or direct response (reason says so)
     ///   retries          {attempts, perTryTimeout, retryOn}, effective after Istio's
     ///                    defaults (attempts 0 and retryOn null when disabled)
     ///   timeout          route timeout (null: none, Istio's default)
     ///   mirrors          [{host, subset, port, percent}], only mirrors that fire
-    ///   requestHeaders,  {set: {name: value}, add: {name: value}, remove: [name]}: the
-    ///   responseHeaders  rule's operations merged with the chosen destination's
+    ///   requestHeaders,  [{op: remove | set | add, name, value}] in the order Envoy applies
+    ///   responseHeaders  them (value null for remove): for a single destination the
+    ///                    removes, sets and adds of the rule then the destination; for a
+    ///                    weighted split the destination's, then the rule's. Empty values
+    ///                    are left out (Envoy skips them)
     /// Durations are strings as Istio writes them ("7s", "0.5s"). destination, weights,
-    /// path, authority, retries, timeout, mirrors and the header operations apply to
-    /// `route` only; fault to any outcome with a matched rule.
+    /// path, authority, retries, timeout, mirrors and requestHeaders apply to `route`
+    /// only; responseHeaders to route, redirect and directResponse; fault to any outcome
+    /// with a matched rule.
     ///
     /// Exit status: 0 when a decision was made (noRoute and rejected included); 1 when the
     /// configuration has errors (load errors, errors for which Istio rejects a resource,

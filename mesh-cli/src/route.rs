@@ -1,13 +1,12 @@
 //! `meshctl route`: what the proxy does with one request, and why.
 
-use std::collections::BTreeMap;
 use std::io::Write;
 use std::process::ExitCode;
 
 use mesh_match::RequestView;
 use mesh_route::policy::fault::GRPC_STATUS;
-use mesh_route::policy::{AbortKind, FaultPolicy, HeaderOps, RetryPolicy};
-use mesh_route::{Decision, NoRoute, RouteEntry, RouteTable, Rule};
+use mesh_route::policy::{AbortKind, FaultPolicy, LocalReply, OrderedOps, ReplyTo, RetryPolicy};
+use mesh_route::{Decision, NoRoute, RouteEntry, RouteTable, Rule, Side};
 use serde::Serialize;
 
 use crate::Output;
@@ -64,8 +63,13 @@ pub(crate) struct Report {
     path: Option<String>,
     /// Authority sent upstream.
     authority: Option<String>,
-    /// Status of a response the proxy makes itself.
+    /// HTTP status of a response the proxy makes itself (200 for a gRPC request, which
+    /// gets `grpcStatus`).
     status: Option<u16>,
+    /// `grpc-status` of a response the proxy makes itself to a gRPC request.
+    grpc_status: Option<u32>,
+    /// `grpc-message` of a response the proxy makes itself to a gRPC request.
+    grpc_message: Option<String>,
     /// `Location` of a redirect.
     location: Option<String>,
     /// Body of a direct response.
@@ -78,10 +82,10 @@ pub(crate) struct Report {
     timeout: Option<String>,
     /// Mirrors that fire.
     mirrors: Option<Vec<MirrorOut>>,
-    /// Request header operations.
-    request_headers: Option<HeaderOpsOut>,
-    /// Response header operations.
-    response_headers: Option<HeaderOpsOut>,
+    /// Request header operations, in the order they are applied.
+    request_headers: Option<Vec<HeaderOpOut>>,
+    /// Response header operations, in the order they are applied.
+    response_headers: Option<Vec<HeaderOpOut>>,
 }
 
 /// A match block before the one that matched.
@@ -143,6 +147,33 @@ struct Abort {
     grpc_status: Option<String>,
     /// Share of requests aborted, in percent.
     percent: f64,
+    /// What an aborted request is answered.
+    reply: ReplyOut,
+}
+
+/// A response the proxy makes itself.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ReplyOut {
+    /// HTTP status.
+    status: u16,
+    /// `grpc-status`, to a gRPC request.
+    grpc_status: Option<u32>,
+    /// `grpc-message`, to a gRPC request.
+    grpc_message: Option<String>,
+    /// Body text.
+    body: String,
+}
+
+impl ReplyOut {
+    fn of(r: &LocalReply<'_>) -> Self {
+        ReplyOut {
+            status: r.status,
+            grpc_status: r.grpc_status,
+            grpc_message: r.grpc_message.clone(),
+            body: String::from_utf8_lossy(&r.body).into_owned(),
+        }
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -167,41 +198,37 @@ struct MirrorOut {
     percent: f64,
 }
 
-/// Header operations on a request or a response.
-#[derive(Debug, Default, Serialize)]
-pub(crate) struct HeaderOpsOut {
-    /// Overwritten (or added) headers.
-    set: BTreeMap<String, String>,
-    /// Appended headers.
-    add: BTreeMap<String, String>,
-    /// Removed headers.
-    remove: Vec<String>,
+/// One header operation, in the order they are applied.
+#[derive(Debug, Serialize)]
+pub(crate) struct HeaderOpOut {
+    /// `remove`, `set` or `add`.
+    pub(crate) op: &'static str,
+    /// The header.
+    pub(crate) name: String,
+    /// The value; `null` for `remove`.
+    pub(crate) value: Option<String>,
 }
 
-impl HeaderOpsOut {
-    /// Route-level operations, then the destination's (which win for the same name).
-    pub(crate) fn merged<'a>(ops: impl IntoIterator<Item = &'a HeaderOps>) -> Self {
-        let text = |v: &http::HeaderValue| String::from_utf8_lossy(v.as_bytes()).into_owned();
-        let mut out = HeaderOpsOut::default();
-        for o in ops {
-            for (k, v) in &o.set {
-                out.set.insert(k.to_string(), text(v));
-            }
-            for (k, v) in &o.add {
-                out.add.insert(k.to_string(), text(v));
-            }
-            for k in &o.remove {
-                if !out.remove.iter().any(|r| r == k.as_str()) {
-                    out.remove.push(k.to_string());
-                }
-            }
-        }
-        out
+impl HeaderOpOut {
+    /// The operations of `ops`, in order (the sequence the layer applies).
+    pub(crate) fn list(ops: OrderedOps<'_>) -> Vec<HeaderOpOut> {
+        ops.map(|op| HeaderOpOut {
+            op: op.kind(),
+            name: op.name().to_string(),
+            value: op
+                .value()
+                .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned()),
+        })
+        .collect()
     }
 
-    /// Whether there is no operation.
-    fn is_empty(&self) -> bool {
-        self.set.is_empty() && self.add.is_empty() && self.remove.is_empty()
+    /// A `set` the proxy itself makes (CORS headers).
+    fn set(name: &str, value: &http::HeaderValue) -> HeaderOpOut {
+        HeaderOpOut {
+            op: "set",
+            name: name.to_owned(),
+            value: Some(String::from_utf8_lossy(value.as_bytes()).into_owned()),
+        }
     }
 }
 
@@ -273,6 +300,8 @@ pub(crate) fn explain(table: &RouteTable, request: &Request, sample: u64) -> Rep
         path: None,
         authority: None,
         status: None,
+        grpc_status: None,
+        grpc_message: None,
         location: None,
         body: None,
         fault: None,
@@ -291,6 +320,7 @@ pub(crate) fn explain(table: &RouteTable, request: &Request, sample: u64) -> Rep
         }
     };
     let decision = table.decide(&view, sample);
+    let to = ReplyTo::of(view.method(), view.headers());
     report.outcome = decision.outcome();
     if let Some(m) = decision.matched() {
         let rule = m.rule();
@@ -299,7 +329,12 @@ pub(crate) fn explain(table: &RouteTable, request: &Request, sample: u64) -> Rep
         report.rule = Some(rule.index);
         report.rule_name = non_empty(&rule.name);
         report.match_index = Some(m.entry.match_index);
-        report.fault = fault(&rule.fault);
+        report.fault = fault(&rule.fault, to);
+    }
+    if let Some(reply) = decision.local_reply(to) {
+        report.status = Some(reply.status);
+        report.grpc_status = reply.grpc_status;
+        report.grpc_message = reply.grpc_message.clone();
     }
     let traced = decision.matched().is_some()
         || matches!(decision, Decision::NoRoute(NoRoute::NoRuleMatched));
@@ -322,13 +357,12 @@ pub(crate) fn explain(table: &RouteTable, request: &Request, sample: u64) -> Rep
             report.status = Some(200);
             report.body = Some(String::new());
             report.reason = Some("a CORS preflight: the proxy answers it".to_owned());
-            let mut h = HeaderOpsOut::default();
-            if let Some(c) = &rule.cors {
-                for (k, v) in c.preflight_headers(&request.headers) {
-                    h.set
-                        .insert(k.to_string(), String::from_utf8_lossy(v.as_bytes()).into());
-                }
-            }
+            let h: Vec<HeaderOpOut> = rule
+                .cors
+                .iter()
+                .flat_map(|c| c.preflight_headers(&request.headers))
+                .map(|(k, v)| HeaderOpOut::set(k.as_str(), &v))
+                .collect();
             report.response_headers = Some(h);
         }
         Decision::Route {
@@ -357,19 +391,15 @@ pub(crate) fn explain(table: &RouteTable, request: &Request, sample: u64) -> Rep
                     .collect(),
             );
             let dest = target.destination();
-            report.request_headers = Some(HeaderOpsOut::merged(
-                std::iter::once(&rule.headers.request).chain(dest.map(|d| &d.headers.request)),
-            ));
-            let mut response = HeaderOpsOut::merged(
-                std::iter::once(&rule.headers.response).chain(dest.map(|d| &d.headers.response)),
-            );
-            // CORS headers the proxy adds to the upstream's response.
+            report.request_headers = Some(HeaderOpOut::list(decision.header_ops(Side::Request)));
+            let mut response = HeaderOpOut::list(decision.header_ops(Side::Response));
+            // CORS headers the proxy adds to the upstream's response, after the rule's.
             if let Some(c) = &rule.cors {
-                for (k, v) in c.response_headers(&request.headers) {
-                    response
-                        .set
-                        .insert(k.to_string(), String::from_utf8_lossy(v.as_bytes()).into());
-                }
+                response.extend(
+                    c.response_headers(&request.headers)
+                        .into_iter()
+                        .map(|(k, v)| HeaderOpOut::set(k.as_str(), &v)),
+                );
             }
             report.response_headers = Some(response);
             if matched.is_none() {
@@ -384,31 +414,33 @@ pub(crate) fn explain(table: &RouteTable, request: &Request, sample: u64) -> Rep
                 ));
             }
         }
-        Decision::Redirect { matched, redirect } => {
-            report.status = Some(redirect.code);
+        Decision::Redirect { matched, .. } => {
             report.location = decision.location(&view);
+            report.response_headers = Some(HeaderOpOut::list(decision.header_ops(Side::Response)));
             if matched.is_none() {
                 report.reason = Some(
                     "the Gateway server redirects plain HTTP to https (tls.httpsRedirect)".into(),
                 );
             }
+            report.reason = report.reason.take().or_else(|| aborted_first(&decision));
         }
         Decision::DirectResponse { matched, response } => {
-            report.status = Some(response.status);
+            report.location = decision.location(&view);
             report.body = Some(String::from_utf8_lossy(&response.body).into_owned());
+            report.response_headers = Some(HeaderOpOut::list(decision.header_ops(Side::Response)));
+            report.reason = aborted_first(&decision);
             let gateway_api = matched
                 .rule()
                 .virtual_service
                 .as_ref()
                 .is_some_and(|k| k.kind.is_gateway_api());
-            if gateway_api && response.status == 500 {
+            if gateway_api && response.status == 500 && report.reason.is_none() {
                 report.reason = Some(
                     "Gateway API: the rule's backend does not resolve (or the rule has no backend with weight, or a filter that cannot run): 500".to_owned(),
                 );
             }
         }
         Decision::NoRoute(why) => {
-            report.status = Some(404);
             report.reason = Some(match why {
                 NoRoute::NoVirtualHost => format!(
                     "no virtual host for {:?} on port {} at this proxy",
@@ -460,8 +492,20 @@ fn weights(rule: &Rule, view: &RequestView<'_>, chosen: Option<Destination>) -> 
     }
 }
 
-/// The faults, `None` when there are none.
-pub(crate) fn fault(f: &FaultPolicy) -> Option<Fault> {
+/// For a redirect or a direct response whose rule also aborts (a delegate under a root with
+/// a fault), that the abort comes first.
+fn aborted_first(decision: &Decision<'_>) -> Option<String> {
+    let abort = decision.matched()?.rule().fault.abort?;
+    Some(format!(
+        "the rule's fault aborts {} of requests first (Envoy's fault filter runs before the router); the others get this {}",
+        percent(abort.fraction.percent()),
+        decision.outcome()
+    ))
+}
+
+/// The faults, `None` when there are none; `to` describes the request (what an abort
+/// answers it).
+pub(crate) fn fault(f: &FaultPolicy, to: ReplyTo) -> Option<Fault> {
     if f.is_empty() {
         return None;
     }
@@ -487,6 +531,7 @@ pub(crate) fn fault(f: &FaultPolicy) -> Option<Fault> {
                 http_status,
                 grpc_status,
                 percent: a.fraction.percent(),
+                reply: ReplyOut::of(&a.kind.reply(to)),
             }
         }),
     })
@@ -522,19 +567,15 @@ fn rule_label(resource: Option<&str>, rule: usize, name: Option<&str>, m: usize)
     s
 }
 
-/// `set k: v; add k: v; remove k`.
-fn headers_text(h: &HeaderOpsOut) -> String {
-    let mut parts = Vec::new();
-    for (k, v) in &h.set {
-        parts.push(format!("set {k}: {v}"));
-    }
-    for (k, v) in &h.add {
-        parts.push(format!("add {k}: {v}"));
-    }
-    for k in &h.remove {
-        parts.push(format!("remove {k}"));
-    }
-    parts.join("; ")
+/// `remove k; set k: v; add k: v`, in the order applied.
+fn headers_text(ops: &[HeaderOpOut]) -> String {
+    ops.iter()
+        .map(|o| match &o.value {
+            Some(v) => format!("{} {}: {v}", o.op, o.name),
+            None => format!("{} {}", o.op, o.name),
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// The text output: one `label: value` line per fact.
@@ -609,6 +650,19 @@ fn write_text(out: &mut impl Write, r: &Report) -> std::io::Result<()> {
     }
     if let Some(s) = r.status {
         line("status", &s.to_string())?;
+    }
+    if let Some(g) = r.grpc_status {
+        let name = usize::try_from(g)
+            .ok()
+            .and_then(|i| GRPC_STATUS.get(i))
+            .copied()
+            .unwrap_or("");
+        let message = r
+            .grpc_message
+            .as_deref()
+            .map(|m| format!(", grpc-message {m:?}"))
+            .unwrap_or_default();
+        line("grpc-status", &format!("{g} {name}{message}"))?;
     }
     if let Some(l) = &r.location {
         line("location", l)?;

@@ -43,12 +43,12 @@ fn header(name: &str, kind: &str, value: &str) -> Result<HeaderCondition, Compil
             }
         })?),
     };
-    Ok(HeaderCondition {
-        key: lower.into(),
+    Ok(HeaderCondition::new(
+        lower.into(),
         target,
-        matcher: value_matcher(kind, value)?,
-        negate: false,
-    })
+        value_matcher(kind, value)?,
+        false,
+    ))
 }
 
 fn uri(kind: UriKind, matcher: StringMatcher) -> Option<UriMatcher> {

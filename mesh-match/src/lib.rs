@@ -1,12 +1,15 @@
 //! Istio's `HTTPMatchRequest` compiled into matchers with Envoy's semantics, Istio's path
 //! normalization, and the request methods Envoy's HTTP/1 codec accepts.
 //!
-//! Everything request-time is a pure, synchronous, allocation-free function of a
-//! [`RequestView`]: `uri` (exact on the path without the query, prefix as a raw prefix of
-//! `:path`, regex as a full match), `scheme`, `method`, `authority` (as sent, port
-//! included), `headers` and `withoutHeaders` (names case-insensitive, values case-sensitive,
-//! repeated headers matched value by value), `queryParams` (first occurrence, raw value),
-//! `ignoreUriCase` and `port`. The selectors `sourceLabels`, `sourceNamespace` and
+//! Everything request-time is a pure, synchronous function of a [`RequestView`] that
+//! allocates nothing (except to join the values of a repeated inline header): `uri`
+//! (exact on the path without the query, prefix as a raw prefix of `:path`, regex as a
+//! full match), `scheme` (the request's `:scheme`, which `x-forwarded-proto` sets),
+//! `method`, `authority` (as sent, port included), `headers` and `withoutHeaders` (names
+//! case-insensitive, values case-sensitive, repeated headers matched value by value but
+//! for Envoy's [`inline`] headers, whose values are joined with `,`; a missing
+//! `x-forwarded-proto` is the connection's scheme), `queryParams` (first occurrence, raw
+//! value), `ignoreUriCase` and `port`. The selectors `sourceLabels`, `sourceNamespace` and
 //! `gateways` are evaluated once per proxy through [`SourceSelector::applies_to`].
 //!
 //! ```
@@ -34,6 +37,7 @@
 
 pub mod error;
 pub mod gateway_api;
+pub mod inline;
 pub mod matcher;
 pub mod method;
 pub mod normalize;
@@ -46,5 +50,7 @@ pub use matcher::{Condition, Failed, HttpMatch, Source, SourceSelector};
 pub use method::{ENVOY_HTTP1_METHODS, is_envoy_http1_method};
 pub use normalize::{NormalizeError, PathNormalization, normalize};
 pub use regex::{FullRegex, REGEX_SIZE_LIMIT};
-pub use request::{RequestView, authority_host, authority_port, normalize_target};
+pub use request::{
+    RequestView, authority_host, authority_port, forwarded_scheme, normalize_target,
+};
 pub use string::StringMatcher;

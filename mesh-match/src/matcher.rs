@@ -50,6 +50,35 @@ pub(crate) struct HeaderCondition {
     pub(crate) matcher: StringMatcher,
     /// `withoutHeaders`: the request matches when the condition does not hold.
     pub(crate) negate: bool,
+    /// Envoy coalesces the header's repeated values into one (see [`crate::inline`]).
+    inline: bool,
+    /// The header is `x-forwarded-proto`, which Envoy's connection manager sets to the
+    /// connection's scheme when the request has none (measured with Envoy 1.40: `headers:
+    /// {x-forwarded-proto: {exact: http}}` matches a plain request without the header).
+    forwarded_proto: bool,
+}
+
+impl HeaderCondition {
+    /// A condition on `target`; whether Envoy coalesces the header's values, and whether
+    /// it is `x-forwarded-proto`, follow from the header's name.
+    pub(crate) fn new(
+        key: Box<str>,
+        target: HeaderTarget,
+        matcher: StringMatcher,
+        negate: bool,
+    ) -> Self {
+        let inline = matches!(&target, HeaderTarget::Named(n) if crate::inline::is_request_inline(n.as_str()));
+        let forwarded_proto =
+            matches!(&target, HeaderTarget::Named(n) if n.as_str() == "x-forwarded-proto");
+        HeaderCondition {
+            key,
+            target,
+            matcher,
+            negate,
+            inline,
+            forwarded_proto,
+        }
+    }
 }
 
 /// Which condition of a match block failed, without allocating.
@@ -198,12 +227,13 @@ impl HttpMatch {
         let mut headers = Vec::new();
         for (negate, map) in [(false, &m.headers), (true, &m.without_headers)] {
             for (key, sm) in map {
-                headers.push(HeaderCondition {
-                    key: key.as_str().into(),
-                    target: header_target(key)?,
-                    matcher: StringMatcher::compile(sm)?,
+                let target = header_target(key)?;
+                headers.push(HeaderCondition::new(
+                    key.as_str().into(),
+                    target,
+                    StringMatcher::compile(sm)?,
                     negate,
-                });
+                ));
             }
         }
         let mut query = Vec::new();
@@ -485,23 +515,39 @@ fn header_target(key: &str) -> Result<HeaderTarget, CompileError> {
     })
 }
 
-fn header_values<'r>(h: &HeaderCondition, req: &RequestView<'r>) -> Vec<&'r [u8]> {
+fn header_values<'r>(
+    h: &HeaderCondition,
+    req: &RequestView<'r>,
+) -> Vec<std::borrow::Cow<'r, [u8]>> {
+    use std::borrow::Cow;
     match &h.target {
+        HeaderTarget::Named(name)
+            if h.inline && req.headers().get_all(name).iter().nth(1).is_some() =>
+        {
+            vec![Cow::Owned(joined(
+                req.headers().get_all(name).iter().map(|v| v.as_bytes()),
+            ))]
+        }
+        HeaderTarget::Named(name) if h.forwarded_proto && !req.headers().contains_key(name) => {
+            vec![Cow::Borrowed(req.listener_scheme().as_bytes())]
+        }
         HeaderTarget::Named(name) => req
             .headers()
             .get_all(name)
             .iter()
-            .map(|v| v.as_bytes())
+            .map(|v| Cow::Borrowed(v.as_bytes()))
             .collect(),
-        HeaderTarget::Authority => vec![req.authority().as_bytes()],
-        HeaderTarget::Method => vec![req.method().as_bytes()],
-        HeaderTarget::Scheme => vec![req.scheme().as_bytes()],
-        HeaderTarget::Path => vec![req.path_and_query().as_bytes()],
+        HeaderTarget::Authority => vec![Cow::Borrowed(req.authority().as_bytes())],
+        HeaderTarget::Method => vec![Cow::Borrowed(req.method().as_bytes())],
+        HeaderTarget::Scheme => vec![Cow::Borrowed(req.scheme().as_bytes())],
+        HeaderTarget::Path => vec![Cow::Borrowed(req.path_and_query().as_bytes())],
     }
 }
 
 /// Envoy's header matcher as Istio configures it (observed on Envoy 1.40): each value of a
-/// repeated header is matched on its own and any match counts; `withoutHeaders` treats a
+/// repeated header is matched on its own and any match counts, except for the inline
+/// headers Envoy joins into one value before routing (`user-agent: a` and `user-agent: b`
+/// are matched as `a,b`; see [`crate::inline`]); `withoutHeaders` treats a
 /// missing header as empty before inverting, except for presence, which inverts to absence.
 #[inline]
 fn header_condition(h: &HeaderCondition, req: &RequestView<'_>) -> bool {
@@ -512,15 +558,37 @@ fn header_condition(h: &HeaderCondition, req: &RequestView<'_>) -> bool {
         HeaderTarget::Scheme => return pseudo(h, req.scheme()),
         HeaderTarget::Path => return pseudo(h, req.path_and_query()),
     };
-    let mut values = req.headers().get_all(name).iter().peekable();
+    let all = req.headers().get_all(name);
+    let mut values = all.iter().peekable();
     let present = values.peek().is_some();
+    if !present && h.forwarded_proto {
+        // Envoy sets a missing `x-forwarded-proto` to the connection's scheme before routing.
+        return pseudo(h, req.listener_scheme());
+    }
     let any = match (&h.matcher, present) {
         (StringMatcher::Present, p) => p,
+        (m, true) if h.inline && all.iter().nth(1).is_some() => {
+            // Envoy holds one joined value for a repeated inline header (allocates only
+            // for such a request).
+            m.matches(&joined(all.iter().map(|v| v.as_bytes())))
+        }
         (m, true) => values.any(|v| m.matches(v.as_bytes())),
         // A missing header is empty for withoutHeaders, and never matches for headers.
         (m, false) => h.negate && m.matches(b""),
     };
     any != h.negate
+}
+
+/// The values joined with `,`, as Envoy's header map holds a repeated inline header.
+fn joined<'v>(values: impl Iterator<Item = &'v [u8]>) -> Vec<u8> {
+    let mut out = Vec::new();
+    for (i, v) in values.enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(v);
+    }
+    out
 }
 
 #[inline]

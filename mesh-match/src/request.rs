@@ -10,6 +10,7 @@ use crate::normalize::{NormalizeError, PathNormalization, normalize};
 pub struct RequestView<'a> {
     method: &'a str,
     scheme: &'a str,
+    listener_scheme: &'a str,
     authority: &'a str,
     path_and_query: &'a str,
     path_len: usize,
@@ -21,7 +22,14 @@ pub struct RequestView<'a> {
 
 impl<'a> RequestView<'a> {
     /// A view of a request: `authority` as sent (with any port), `path_and_query` normalized.
-    /// The port is the authority's, or the scheme's default (443 for https, else 80).
+    ///
+    /// `scheme` is the scheme of the connection the request came on (`https` when TLS was
+    /// terminated for it, else `http`); the port is the authority's, or that scheme's
+    /// default (443 for https, else 80). The request's `:scheme` is that scheme unless the
+    /// request carries one `x-forwarded-proto` of `http` or `https` (any case), which
+    /// Envoy takes as `:scheme` for a request without one (an HTTP/1.1 request in origin
+    /// form; see [`forwarded_scheme`]); [`with_scheme`](Self::with_scheme) sets an explicit
+    /// `:scheme` (HTTP/2, or an absolute-form target), which Envoy keeps.
     pub fn new(
         method: &'a str,
         scheme: &'a str,
@@ -34,7 +42,8 @@ impl<'a> RequestView<'a> {
         let host_len = authority_host(authority).len();
         RequestView {
             method,
-            scheme,
+            scheme: forwarded_scheme(headers).unwrap_or(scheme),
+            listener_scheme: scheme,
             authority,
             path_and_query,
             path_len,
@@ -67,9 +76,34 @@ impl<'a> RequestView<'a> {
         self.method
     }
 
-    /// `:scheme`.
+    /// The same view with an explicit `:scheme` (an HTTP/2 request's, or an absolute-form
+    /// target's), which Envoy keeps whatever `x-forwarded-proto` says.
+    pub fn with_scheme(mut self, scheme: &'a str) -> Self {
+        self.scheme = scheme;
+        self
+    }
+
+    /// `:scheme` as Envoy routes on it (see [`new`](Self::new)).
     pub fn scheme(&self) -> &'a str {
         self.scheme
+    }
+
+    /// Whether the request's `x-forwarded-proto`, as Envoy holds it, is exactly `value`:
+    /// Envoy sets a missing one to the connection's scheme, and joins repeated ones into
+    /// one value (which then equals neither `http` nor `https`). Case-sensitive.
+    pub fn forwarded_proto_is(&self, value: &str) -> bool {
+        let mut values = self.headers.get_all("x-forwarded-proto").iter();
+        match (values.next(), values.next()) {
+            (None, _) => self.listener_scheme == value,
+            (Some(v), None) => v.as_bytes() == value.as_bytes(),
+            (Some(_), Some(_)) => false,
+        }
+    }
+
+    /// The scheme of the connection the request came on, as given to
+    /// [`new`](Self::new): the listener's (Istio decides some redirect ports on it).
+    pub fn listener_scheme(&self) -> &'a str {
+        self.listener_scheme
     }
 
     /// `:authority` as sent, port included.
@@ -113,6 +147,29 @@ impl<'a> RequestView<'a> {
             let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
             (k == name).then_some(v)
         })
+    }
+}
+
+/// The scheme Envoy takes from `x-forwarded-proto` for a request without `:scheme`
+/// (`ConnectionManagerUtility::mutateRequestHeaders`, which keeps a client's header on an
+/// Istio sidecar's outbound listener): `http` or `https` when the request carries exactly
+/// one such header with that value in any case; `None` otherwise (two headers are joined
+/// into one invalid value by Envoy, see [`crate::inline`]). Measured with Envoy 1.40:
+/// `x-forwarded-proto: HTTPS` matches `scheme: {exact: https}`; `ftp` or two headers fall
+/// back to the connection's scheme.
+pub fn forwarded_scheme(headers: &HeaderMap) -> Option<&'static str> {
+    let mut values = headers.get_all("x-forwarded-proto").iter();
+    let value = values.next()?;
+    if values.next().is_some() {
+        return None;
+    }
+    let v = value.as_bytes();
+    if v.eq_ignore_ascii_case(b"https") {
+        Some("https")
+    } else if v.eq_ignore_ascii_case(b"http") {
+        Some("http")
+    } else {
+        None
     }
 }
 

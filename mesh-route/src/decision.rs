@@ -5,7 +5,8 @@ use std::borrow::Cow;
 use mesh_match::{HttpMatch, RequestView};
 
 use crate::destination::RouteDestination;
-use crate::policy::{DirectResponse, Redirect};
+use crate::policy::headers::{HeaderOps, OrderedOps, Side, ordered};
+use crate::policy::{DirectResponse, LocalReply, Redirect, ReplyTo, local_reply};
 use crate::rule::{RouteEntry, Rule};
 use crate::table::VirtualHost;
 
@@ -17,7 +18,8 @@ pub enum Target<'a> {
     /// No VirtualService claims the host: Istio's default route to the host itself (a
     /// registry service's default route, or the passthrough cluster), on the request port.
     Passthrough {
-        /// The host as the request named it (lower-cased, without port).
+        /// The FQDN of the declared service the request's host names, else the host as the
+        /// request named it (without port; [`Target::host`] lower-cases it).
         host: &'a str,
         /// The namespace short names resolve against (the proxy's).
         namespace: &'a str,
@@ -25,14 +27,21 @@ pub enum Target<'a> {
 }
 
 impl Target<'_> {
-    /// The fully qualified host: a short name resolves as Kubernetes DNS does from the
-    /// proxy's namespace (`reviews` -> `reviews.<ns>.svc.cluster.local`, `reviews.other.svc`
-    /// -> `reviews.other.svc.cluster.local`); other names are kept as sent. Borrowed unless
-    /// a short name is completed (one allocation).
+    /// The fully qualified host, lower case: a short name resolves as Kubernetes DNS does
+    /// from the proxy's namespace (`reviews` -> `reviews.<ns>.svc.cluster.local`,
+    /// `reviews.other.svc` -> `reviews.other.svc.cluster.local`); other names are kept as
+    /// sent. Borrowed unless the name is completed or lower-cased (one allocation).
     pub fn host(&self) -> Cow<'_, str> {
         match self {
             Target::Destination(d) => Cow::Borrowed(&d.host),
-            Target::Passthrough { host, namespace } => dns_fqdn(host, namespace),
+            // Host names are case-insensitive: the service's name is lower case.
+            Target::Passthrough { host, namespace } => {
+                if host.bytes().any(|b| b.is_ascii_uppercase()) {
+                    Cow::Owned(dns_fqdn(&host.to_ascii_lowercase(), namespace).into_owned())
+                } else {
+                    dns_fqdn(host, namespace)
+                }
+            }
         }
     }
 
@@ -211,13 +220,66 @@ impl<'a> Decision<'a> {
         req.authority()
     }
 
-    /// The `Location` of a redirect.
+    /// The header operations on the request sent upstream or on the response, in the order
+    /// Envoy applies them (see [`ordered`]): for a forwarded request, the rule's and the
+    /// chosen destination's; for a redirect or a direct response, the rule's response
+    /// operations; none otherwise.
+    pub fn header_ops(&self, side: Side) -> OrderedOps<'a> {
+        let pick = |h: &'a crate::policy::HeadersPolicy| -> &'a HeaderOps {
+            match side {
+                Side::Request => &h.request,
+                Side::Response => &h.response,
+            }
+        };
+        const NONE: &HeaderOps = &HeaderOps {
+            set: Vec::new(),
+            add: Vec::new(),
+            remove: Vec::new(),
+        };
+        match *self {
+            Decision::Route { rule, target, .. } => {
+                let weighted = rule.split().is_some_and(|s| s.is_weighted());
+                let destination = match target {
+                    Target::Destination(d) => Some(pick(&d.headers)),
+                    Target::Passthrough { .. } => None,
+                };
+                ordered(side, pick(&rule.headers), destination, weighted)
+            }
+            Decision::Redirect {
+                matched: Some(m), ..
+            }
+            | Decision::DirectResponse { matched: m, .. }
+                if side == Side::Response =>
+            {
+                ordered(side, pick(&m.rule().headers), None, false)
+            }
+            _ => ordered(side, NONE, None, false),
+        }
+    }
+
+    /// The `Location` of a redirect, or of a direct response with a 3xx or 201 status.
     pub fn location(&self, req: &RequestView<'_>) -> Option<String> {
         match self {
             Decision::Redirect { matched, redirect } => {
                 Some(redirect.location(req, matched.and_then(|m| m.matcher())))
             }
+            Decision::DirectResponse { response, .. } => response.location(req),
             _ => None,
+        }
+    }
+
+    /// The local reply of a redirect, a direct response or no route (before headers:
+    /// see [`location`](Self::location) and [`header_ops`](Self::header_ops)); `None` for
+    /// a forwarded request. A fault abort of the rule comes first (see
+    /// [`AbortKind::reply`](crate::policy::AbortKind::reply)).
+    pub fn local_reply(&self, to: ReplyTo) -> Option<LocalReply<'a>> {
+        match *self {
+            Decision::Redirect { redirect, .. } => Some(local_reply(redirect.code, &[], to, None)),
+            Decision::DirectResponse { response, .. } => {
+                Some(local_reply(response.status, &response.body, to, None))
+            }
+            Decision::NoRoute(_) => Some(local_reply(404, &[], to, None)),
+            Decision::Route { .. } => None,
         }
     }
 }

@@ -248,6 +248,25 @@ impl Registry {
         Registry { ports }
     }
 
+    /// The declared services' hosts.
+    pub(crate) fn hosts(&self) -> impl Iterator<Item = &str> {
+        self.ports.keys().map(String::as_str)
+    }
+
+    /// Whether the configuration declares any service (then it is the whole registry).
+    pub(crate) fn is_empty(&self) -> bool {
+        self.ports.is_empty()
+    }
+
+    /// Whether `host` is a declared service (or within a declared wildcard host).
+    pub(crate) fn knows(&self, host: &str) -> bool {
+        self.ports.contains_key(host)
+            || self
+                .ports
+                .keys()
+                .any(|k| host::is_wildcard(k) && host::subset_of(host, k))
+    }
+
     /// The only port of `host`, when it has exactly one.
     pub(crate) fn single_port(&self, host: &str) -> Option<u16> {
         match self.ports.get(host).map(Vec::as_slice) {

@@ -58,6 +58,11 @@ pub struct RouteTable {
     identity: Identity,
     vhosts: Vec<VirtualHost>,
     listeners: Listeners,
+    /// Sidecars: the domains of the declared services (Kubernetes Services and
+    /// ServiceEntries), to the service's FQDN in `service_hosts`, for hosts without a
+    /// VirtualService (Istio's default virtual host of each service).
+    services: HostIndex,
+    service_hosts: Vec<String>,
     default_rule: Rule,
     https_redirect: Redirect,
     warnings: Vec<Warning>,
@@ -461,10 +466,28 @@ impl RouteTable {
                 Listeners::Gateway(ports)
             }
         };
+        let mut services = HostIndex::default();
+        let mut service_hosts: Vec<String> = Vec::new();
+        if gateway.is_none() {
+            let mut hosts: Vec<&str> = ctx.registry.hosts().collect();
+            hosts.sort_unstable();
+            for h in hosts {
+                let fqdn = h.to_ascii_lowercase();
+                if mesh_model::host::is_wildcard(&fqdn) {
+                    continue;
+                }
+                for d in sidecar_domains(&fqdn, proxy_ns) {
+                    services.insert(&d, service_hosts.len());
+                }
+                service_hosts.push(fqdn);
+            }
+        }
         Ok(RouteTable {
             identity: identity.clone(),
             vhosts,
             listeners,
+            services,
+            service_hosts,
             default_rule: default_rule(),
             https_redirect: Redirect::https(),
             warnings: ctx.warnings,
@@ -511,6 +534,9 @@ impl RouteTable {
             default_rule: default_rule(),
             https_redirect: Redirect::https(),
             warnings,
+            // Gateways route by their listeners; declared services only serve sidecars.
+            services: HostIndex::default(),
+            service_hosts: Vec::new(),
         }
     }
 
@@ -568,9 +594,22 @@ impl RouteTable {
         index.lookup(host).map(|i| &self.vhosts[i])
     }
 
+    /// The FQDN of the declared service a sidecar's request host names (`beta.default` is
+    /// `beta.default.svc.cluster.local` when that Service is declared), as Istio's default
+    /// virtual host of each service answers its short forms.
+    fn service_host(&self, host: &str) -> Option<&str> {
+        let mut buf = [0u8; MAX_HOST_LEN];
+        let host = lowercase(host, &mut buf)?;
+        self.services
+            .lookup(host)
+            .and_then(|i| self.service_hosts.get(i))
+            .map(String::as_str)
+    }
+
     /// Decides what to do with `req`. `sample` is a uniform random draw that picks the
     /// destination of a weighted split (unless the rule is sticky and the request carries
-    /// its key). Allocates nothing.
+    /// its key). Allocates nothing, but to match a repeated inline header (see
+    /// [`mesh_match::inline`]).
     pub fn decide<'a>(&'a self, req: &RequestView<'a>, sample: u64) -> Decision<'a> {
         let vhost = match self.virtual_host(req) {
             Ok(Some(v)) => v,
@@ -580,7 +619,7 @@ impl RouteTable {
                         matched: None,
                         rule: &self.default_rule,
                         target: Target::Passthrough {
-                            host: req.host(),
+                            host: self.service_host(req.host()).unwrap_or(req.host()),
                             namespace,
                         },
                         index: 0,
@@ -938,30 +977,60 @@ fn compile_rule(
     // Mirrors: `mirror` with mirrorPercentage / mirrorPercent / 100%, and `mirrors`.
     let mut mirrors = Vec::new();
     if r.redirect.is_none() && r.direct_response.is_none() {
+        let mut candidates = Vec::new();
         if let Some(m) = &r.mirror {
             let fraction = match (&r.mirror_percentage, r.mirror_percent) {
                 (Some(p), _) => Fraction::from_percent(p.value),
                 (None, Some(n)) => Fraction::from_int(n),
                 (None, None) => Fraction::ALL,
             };
-            if !fraction.is_zero() {
-                mirrors.push(Mirror {
-                    destination: ctx.destination(m, ns, 0, HeadersPolicy::default()),
-                    fraction,
-                });
-            }
+            candidates.push(("mirror".to_owned(), m, fraction));
         }
-        for mp in &r.mirrors {
+        for (j, mp) in r.mirrors.iter().enumerate() {
             let Some(d) = &mp.destination else { continue };
             let fraction = mp
                 .percentage
                 .map_or(Fraction::ALL, |p| Fraction::from_percent(p.value));
-            if !fraction.is_zero() {
-                mirrors.push(Mirror {
-                    destination: ctx.destination(d, ns, 0, HeadersPolicy::default()),
-                    fraction,
-                });
+            candidates.push((format!("mirrors[{j}].destination"), d, fraction));
+        }
+        for (field, d, fraction) in candidates {
+            if fraction.is_zero() {
+                continue;
             }
+            let destination = ctx.destination(d, ns, 0, HeadersPolicy::default());
+            // Envoy looks the mirror's cluster up per request and sends no copy when there
+            // is none (measured with Envoy 1.40): a subset no DestinationRule defines.
+            if destination.subset_labels.is_none() {
+                ctx.warnings.push(problem(
+                    owner,
+                    &vs.origin,
+                    format!("{path}.{field}.subset"),
+                    format!(
+                        "subset {:?} of {} is not defined by any DestinationRule: Envoy has no cluster for it and sends no copy",
+                        destination.subset, destination.host
+                    ),
+                ));
+                continue;
+            }
+            // A host the configuration's registry does not declare has no cluster either
+            // (istiod names `outbound|PORT||HOST`, which no cluster bears). Without any
+            // declared service the registry is unknown, and the copy is sent.
+            if !ctx.registry.is_empty() && !ctx.registry.knows(&destination.host) {
+                ctx.warnings.push(problem(
+                    owner,
+                    &vs.origin,
+                    format!("{path}.{field}.host"),
+                    format!(
+                        "{} is not a host of any Service or ServiceEntry of the configuration: Envoy has no cluster for it and sends no copy",
+                        destination.host
+                    ),
+                ));
+                continue;
+            }
+            mirrors.push(Mirror {
+                destination,
+                fraction,
+            });
         }
     }
     Some(Rule {

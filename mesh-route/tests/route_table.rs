@@ -1864,7 +1864,7 @@ fn mirror_percentages() {
     );
     assert!(m("    mirror: {host: shadow}\n    mirrorPercent: 0\n").is_empty());
     let list = m(
-        "    mirrors:\n    - destination: {host: a}\n    - destination: {host: b, subset: v2}\n      percentage: {value: 10}\n    - destination: {host: c}\n      percentage: {value: 0}\n",
+        "    mirrors:\n    - destination: {host: a}\n    - destination: {host: b, subset: v2}\n      percentage: {value: 10}\n    - destination: {host: c}\n      percentage: {value: 0}\n---\napiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: b, namespace: default}\nspec:\n  host: b\n  subsets: [{name: v2, labels: {version: v2}}]\n",
     );
     assert_eq!(list.len(), 2);
     assert_eq!(

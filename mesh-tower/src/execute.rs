@@ -13,8 +13,8 @@ use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Request, Response, StatusCode, Uri};
 use mesh_match::{RequestView, normalize_target};
-use mesh_route::policy::{AbortKind, CorsPolicy, HeadersPolicy, RetryOn, RetryPolicy};
-use mesh_route::{Decision, RouteDestination, RouteTable, Rule, Target};
+use mesh_route::policy::{CorsPolicy, LocalReply, OrderedOps, ReplyTo, RetryOn, RetryPolicy};
+use mesh_route::{Decision, RouteDestination, RouteTable, Rule, Side, Target};
 use tokio::sync::Semaphore;
 use tower::ServiceExt;
 use tracing::Instrument;
@@ -93,19 +93,27 @@ impl std::fmt::Debug for Shared {
 struct Head<'a> {
     /// Method, target as received, version, headers and extensions.
     parts: &'a http::request::Parts,
-    scheme: &'a str,
+    /// An explicit `:scheme` (HTTP/2, or an absolute-form target).
+    scheme: Option<&'a str>,
     authority: &'a str,
     /// The normalized path and query.
     path: &'a str,
 }
 
-fn local_reply(status: StatusCode, text: &str) -> Response<BoxBody> {
-    let mut r = Response::new(body::full(Bytes::copy_from_slice(text.as_bytes())));
-    *r.status_mut() = status;
-    if !text.is_empty() {
-        r.headers_mut()
-            .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
-    }
+/// A local reply as a response: the reply's status, body and headers (see
+/// [`LocalReply::headers`]), after the `Location` and response header operations.
+pub(crate) fn reply_response(
+    reply: &LocalReply<'_>,
+    location: Option<&str>,
+    ops: Option<OrderedOps<'_>>,
+) -> Response<BoxBody> {
+    let mut r = Response::new(if reply.body.is_empty() {
+        body::empty()
+    } else {
+        body::full(Bytes::copy_from_slice(&reply.body))
+    });
+    *r.status_mut() = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::OK);
+    *r.headers_mut() = reply.headers(location, ops);
     r
 }
 
@@ -119,24 +127,31 @@ struct Outcome {
     /// The destination's state, when the request got that far: its metric series are
     /// cached there.
     cluster: Option<Arc<Cluster>>,
+    /// What Envoy puts on a local reply for a mesh error of the request: the matched
+    /// forwarding rule's response header operations.
+    reply_headers: HeaderMap,
 }
 
 /// Handles one request; never fails in a way the caller must see as a transport error:
 /// mesh errors are returned as `Err(MeshError)` for the caller's mode to turn into a
-/// response or an error.
+/// response or an error, with what its local reply carries.
 pub(crate) async fn handle(
     shared: Arc<Shared>,
     inner: EndpointService,
     req: Request<BoxBody>,
-) -> Result<Response<BoxBody>, MeshError> {
+    to: ReplyTo,
+) -> (Result<Response<BoxBody>, MeshError>, ReplyContext) {
     let started = Instant::now();
     let mut outcome = Outcome {
         flags: ResponseFlags::NONE,
         host: None,
         subset_version: None,
         cluster: None,
+        reply_headers: HeaderMap::new(),
     };
     let result = guarded(&shared, inner, req, &mut outcome).await;
+    // A mesh error is answered as a local reply: to a gRPC client, HTTP 200 with the
+    // mapped grpc-status, as the metrics report it.
     let (code, grpc_status) = match &result {
         Ok(r) => (
             r.status().as_u16(),
@@ -146,7 +161,15 @@ pub(crate) async fn handle(
                 .unwrap_or("")
                 .to_owned(),
         ),
+        Err(e) if to.grpc => (
+            200,
+            mesh_route::policy::local_reply::http_to_grpc_status(e.status().as_u16()).to_string(),
+        ),
         Err(e) => (e.status().as_u16(), String::new()),
+    };
+    let context = ReplyContext {
+        to,
+        headers: std::mem::take(&mut outcome.reply_headers),
     };
     let record = Record {
         shared,
@@ -155,7 +178,7 @@ pub(crate) async fn handle(
         grpc_status,
         started,
     };
-    match result {
+    let result = match result {
         // Counted when the body ends, so that a body the upstream cuts is counted with
         // `UPE`, never as a complete answer.
         Ok(r) if !http_body::Body::is_end_stream(r.body()) => {
@@ -165,7 +188,8 @@ pub(crate) async fn handle(
             record.finish(ResponseFlags::NONE);
             other
         }
-    }
+    };
+    (result, context)
 }
 
 /// A request's outcome, counted in Istio's metrics once its response has ended.
@@ -248,6 +272,17 @@ async fn guarded(
     }
 }
 
+/// What the local reply of a mesh error carries besides the error (see
+/// [`Mode::finish`](crate::Mode::finish)).
+#[derive(Clone, Debug, Default)]
+pub struct ReplyContext {
+    /// The request: a gRPC client gets the reply as a gRPC response.
+    pub to: ReplyTo,
+    /// What Envoy puts on the reply before finishing it: the response header operations
+    /// of the forwarding rule that failed (see [`mesh_route::policy::modified`]).
+    pub headers: HeaderMap,
+}
+
 /// The labels of Istio's request metrics for one outcome.
 fn request_labels(
     shared: &Shared,
@@ -314,6 +349,9 @@ async fn route(
         outcome.flags.insert(refusal.flags);
         return Err(refusal.error);
     }
+    // Envoy's codec keeps one, comma-joined value of a repeated inline header: routing and
+    // the upstream see that value.
+    mesh_match::inline::coalesce_request(&mut parts.headers);
     let joined_hosts;
     let authority = match parts.uri.authority() {
         Some(a) => a.as_str(),
@@ -322,7 +360,7 @@ async fn route(
             joined_hosts.as_deref().unwrap_or_default()
         }
     };
-    let scheme = parts.uri.scheme_str().unwrap_or("http");
+    let scheme = parts.uri.scheme_str();
     let raw_path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
     let path = normalize_target(raw_path, shared.options.path_normalization)?;
     let head = Head {
@@ -332,13 +370,18 @@ async fn route(
         path: &path,
     };
     let table = shared.table.load_full();
+    // The connection is plain HTTP as far as the layer knows; `x-forwarded-proto` can make
+    // the request's `:scheme` https, as with Envoy, unless the request names its scheme.
     let mut view = RequestView::new(
         parts.method.as_str(),
-        head.scheme,
+        head.scheme.unwrap_or("http"),
         head.authority,
         head.path,
         &parts.headers,
     );
+    if let Some(s) = head.scheme {
+        view = view.with_scheme(s);
+    }
     if let Some(p) = shared.options.listener_port {
         view = view.with_port(p);
     }
@@ -380,39 +423,32 @@ async fn execute(
     outcome: &mut Outcome,
     span: &tracing::Span,
 ) -> Result<Response<BoxBody>, MeshError> {
+    let to = ReplyTo::of(head.parts.method.as_str(), &head.parts.headers);
     match decision {
         Decision::NoRoute(_) => {
             outcome.flags.insert(ResponseFlags::NO_ROUTE);
             Err(MeshError::NoRoute)
         }
-        Decision::Redirect { matched, redirect } => {
-            let location = redirect.location(view, matched.and_then(|m| m.matcher()));
-            let mut r = Response::new(body::empty());
-            *r.status_mut() =
-                StatusCode::from_u16(redirect.code).unwrap_or(StatusCode::MOVED_PERMANENTLY);
-            if let Ok(v) = HeaderValue::from_str(&location) {
-                r.headers_mut().insert(header::LOCATION, v);
+        Decision::Redirect { .. } | Decision::DirectResponse { .. } => {
+            // A delegated rule can carry the root's fault with a redirect or a direct
+            // response: Envoy's fault filter runs first.
+            // Their abort's reply carries no header operations (Envoy has no route entry
+            // for a redirect or a direct response to take them from).
+            if let Some(rule) = decision.matched().map(|m| m.rule()) {
+                if let Some(r) = inject_faults(shared, rule, to, None, outcome).await {
+                    return Ok(r);
+                }
             }
-            if let Some(m) = matched {
-                m.rule().headers.response.apply(r.headers_mut());
-            }
-            Ok(r)
+            let reply = decision
+                .local_reply(to)
+                .unwrap_or_else(|| mesh_route::policy::local_reply(500, &[], to, None));
+            Ok(reply_response(
+                &reply,
+                decision.location(view).as_deref(),
+                Some(decision.header_ops(Side::Response)),
+            ))
         }
-        Decision::DirectResponse { matched, response } => {
-            let mut r = Response::new(body::full(Bytes::copy_from_slice(&response.body)));
-            *r.status_mut() = StatusCode::from_u16(response.status).unwrap_or(StatusCode::OK);
-            matched.rule().headers.response.apply(r.headers_mut());
-            Ok(r)
-        }
-        Decision::Route {
-            matched,
-            rule,
-            target,
-            ..
-        } => {
-            let upstream_path = decision.upstream_path(view);
-            let upstream_authority = decision.upstream_authority(view);
-            let dest = target.destination();
+        Decision::Route { rule, target, .. } => {
             let headers = &head.parts.headers;
             // CORS preflight, before faults (Istio's filter order).
             if let Some(cors) = &rule.cors
@@ -421,74 +457,105 @@ async fn execute(
                 note_destination(outcome, &target);
                 return Ok(preflight_response(cors, headers));
             }
-            // Faults: delay, then an independent roll for the abort.
-            if let Some(d) = rule.fault.delay {
-                if d.fraction.selects(shared.rng.next_u64()) {
-                    if let Some(t) = d.duration.to_std() {
-                        tokio::time::sleep(t).await;
-                    }
-                    outcome.flags.insert(ResponseFlags::DELAY_INJECTED);
-                }
+            // Envoy's local replies for the requests of a forwarding rule carry its (and its
+            // destination's) response header operations.
+            let ops = decision.header_ops(Side::Response);
+            if let Some(r) = inject_faults(shared, rule, to, Some(ops.clone()), outcome).await {
+                note_destination(outcome, &target);
+                return Ok(r);
             }
-            if let Some(a) = rule.fault.abort {
-                if a.fraction.selects(shared.rng.next_u64()) {
-                    note_destination(outcome, &target);
-                    outcome.flags.insert(ResponseFlags::FAULT_INJECTED);
-                    return Ok(abort_response(a.kind));
-                }
+            let result =
+                forward_decision(shared, inner, head, view, &decision, body, outcome, span).await;
+            if result.is_err() {
+                ops.apply(&mut outcome.reply_headers);
             }
-            let port = target.port(view.port());
-            let host = target.host();
-            let dispatch = match dispatch_for(shared, &host, dest, port) {
-                Ok(d) => d,
-                Err(e) => {
-                    note_destination(outcome, &target);
-                    outcome.flags.insert(ResponseFlags::NO_CLUSTER);
-                    return Err(e);
-                }
-            };
-            let cluster = match &dispatch {
-                Dispatch::Cluster(c) | Dispatch::Inner(c) => c.clone(),
-            };
-            if !span.is_disabled() {
-                span.record("destination", tracing::field::display(&host));
-            }
-            outcome.host = Some(cluster.key.host.clone());
-            outcome.subset_version = Some(cluster.version.clone());
-            let info = RouteInfo {
-                virtual_service: rule.names.virtual_service.clone(),
-                rule: matched.map(|m| m.rule().index),
-                rule_name: rule.names.rule.clone(),
-                host: if *cluster.key.host == *host {
-                    cluster.key.host.clone()
-                } else {
-                    Arc::from(&*host)
-                },
-                subset: cluster.key.subset.clone(),
-                port,
-                subset_labels: Some(cluster.labels().clone()),
-                attempt: 0,
-                mirror: false,
-            };
-            outcome.cluster = Some(cluster.clone());
-            let upstream =
-                UpstreamHead::new(head, &upstream_path, upstream_authority, rule, dest, info);
-            let mut response = forward(
-                shared, inner, rule, &dispatch, &cluster, view, &upstream, body, outcome,
-            )
-            .await?;
-            #[cfg(feature = "client")]
-            crate::upgrade::splice(&head.parts.extensions, &head.parts.headers, &mut response);
-            crate::hygiene::sanitize_response(&mut response);
-            apply_response_headers(rule, dest, response.headers_mut());
-            if let Some(cors) = &rule.cors {
-                for (name, value) in cors.response_headers(headers) {
-                    response.headers_mut().insert(name, value);
-                }
-            }
-            Ok(response)
+            result
         }
     }
+}
+
+/// Forwards a request the decision routes (after CORS and faults): dispatch, rewrite and
+/// request headers, mirrors, timeout around retries, response headers.
+#[allow(clippy::too_many_arguments)]
+async fn forward_decision(
+    shared: &Arc<Shared>,
+    inner: EndpointService,
+    head: &Head<'_>,
+    view: &RequestView<'_>,
+    decision: &Decision<'_>,
+    body: BoxBody,
+    outcome: &mut Outcome,
+    span: &tracing::Span,
+) -> Result<Response<BoxBody>, MeshError> {
+    let Decision::Route {
+        matched,
+        rule,
+        target,
+        ..
+    } = *decision
+    else {
+        return Err(MeshError::NoRoute);
+    };
+    let upstream_path = decision.upstream_path(view);
+    let upstream_authority = decision.upstream_authority(view);
+    let dest = target.destination();
+    let port = target.port(view.port());
+    let host = target.host();
+    let dispatch = match dispatch_for(shared, &host, dest, port) {
+        Ok(d) => d,
+        Err(e) => {
+            note_destination(outcome, &target);
+            outcome.flags.insert(ResponseFlags::NO_CLUSTER);
+            return Err(e);
+        }
+    };
+    let cluster = match &dispatch {
+        Dispatch::Cluster(c) | Dispatch::Inner(c) => c.clone(),
+    };
+    if !span.is_disabled() {
+        span.record("destination", tracing::field::display(&host));
+    }
+    outcome.host = Some(cluster.key.host.clone());
+    outcome.subset_version = Some(cluster.version.clone());
+    let info = RouteInfo {
+        virtual_service: rule.names.virtual_service.clone(),
+        rule: matched.map(|m| m.rule().index),
+        rule_name: rule.names.rule.clone(),
+        host: if *cluster.key.host == *host {
+            cluster.key.host.clone()
+        } else {
+            Arc::from(&*host)
+        },
+        subset: cluster.key.subset.clone(),
+        port,
+        subset_labels: Some(cluster.labels().clone()),
+        attempt: 0,
+        mirror: false,
+    };
+    outcome.cluster = Some(cluster.clone());
+    let upstream = UpstreamHead::new(
+        head,
+        &upstream_path,
+        upstream_authority,
+        decision.header_ops(Side::Request),
+        info,
+    );
+    let mut response = forward(
+        shared, inner, rule, &dispatch, &cluster, view, &upstream, body, outcome,
+    )
+    .await?;
+    #[cfg(feature = "client")]
+    crate::upgrade::splice(&head.parts.extensions, &head.parts.headers, &mut response);
+    crate::hygiene::sanitize_response(&mut response);
+    decision
+        .header_ops(Side::Response)
+        .apply(response.headers_mut());
+    if let Some(cors) = &rule.cors {
+        for (name, value) in cors.response_headers(&head.parts.headers) {
+            response.headers_mut().insert(name, value);
+        }
+    }
+    Ok(response)
 }
 
 /// The destination's labels for metrics, for a request answered before it reached a
@@ -511,50 +578,29 @@ fn preflight_response(cors: &CorsPolicy, request: &HeaderMap) -> Response<BoxBod
     r
 }
 
-fn abort_response(kind: AbortKind) -> Response<BoxBody> {
-    match kind {
-        AbortKind::Http(status) => local_reply(
-            StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
-            "fault filter abort",
-        ),
-        AbortKind::Grpc(code) => {
-            // A trailers-only gRPC response: HTTP 200 with the status in the headers.
-            let mut r = Response::new(body::empty());
-            let h = r.headers_mut();
-            h.insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/grpc"),
-            );
-            h.insert(GRPC_STATUS, HeaderValue::from(code));
-            h.insert(
-                "grpc-message",
-                HeaderValue::from_static("fault filter abort"),
-            );
-            r
+/// The fault policy of `rule`: a delay, then an independent roll for an abort, whose local
+/// reply is returned.
+async fn inject_faults(
+    shared: &Shared,
+    rule: &Rule,
+    to: ReplyTo,
+    ops: Option<OrderedOps<'_>>,
+    outcome: &mut Outcome,
+) -> Option<Response<BoxBody>> {
+    if let Some(d) = rule.fault.delay {
+        if d.fraction.selects(shared.rng.next_u64()) {
+            if let Some(t) = d.duration.to_std() {
+                tokio::time::sleep(t).await;
+            }
+            outcome.flags.insert(ResponseFlags::DELAY_INJECTED);
         }
     }
-}
-
-/// Route-level and destination-level operations, in Envoy's order: for a single destination
-/// the destination's come after the route's (a destination `set` wins); for a weighted
-/// split they come first (a route `set` wins).
-fn ordered_ops<'r>(
-    rule: &'r Rule,
-    dest: Option<&'r RouteDestination>,
-) -> [Option<&'r HeadersPolicy>; 2] {
-    let weighted = rule.split().is_some_and(|s| s.is_weighted());
-    let d = dest.map(|d| &d.headers);
-    if weighted {
-        [d, Some(&rule.headers)]
-    } else {
-        [Some(&rule.headers), d]
+    let a = rule.fault.abort?;
+    if !a.fraction.selects(shared.rng.next_u64()) {
+        return None;
     }
-}
-
-fn apply_response_headers(rule: &Rule, dest: Option<&RouteDestination>, h: &mut HeaderMap) {
-    for ops in ordered_ops(rule, dest).into_iter().flatten() {
-        ops.response.apply(h);
-    }
+    outcome.flags.insert(ResponseFlags::FAULT_INJECTED);
+    Some(reply_response(&a.kind.reply(to), None, ops))
 }
 
 /// The request sent upstream, without its body: each attempt's request is built from the
@@ -564,8 +610,8 @@ struct UpstreamHead<'a> {
     /// The upstream path and query (rewritten or not).
     path: &'a str,
     authority: &'a str,
-    rule: &'a Rule,
-    dest: Option<&'a RouteDestination>,
+    /// The request header operations, in Envoy's order.
+    ops: OrderedOps<'a>,
     uri: Uri,
     info: RouteInfo,
 }
@@ -575,8 +621,7 @@ impl<'a> UpstreamHead<'a> {
         head: &'a Head<'a>,
         path: &'a str,
         authority: &'a str,
-        rule: &'a Rule,
-        dest: Option<&'a RouteDestination>,
+        ops: OrderedOps<'a>,
         info: RouteInfo,
     ) -> Self {
         // The request's own target when the path is unchanged (a cheap clone), else the
@@ -596,8 +641,7 @@ impl<'a> UpstreamHead<'a> {
             head,
             path,
             authority,
-            rule,
-            dest,
+            ops,
             uri,
             info,
         }
@@ -606,9 +650,7 @@ impl<'a> UpstreamHead<'a> {
     fn headers(&self) -> HeaderMap {
         let head = self.head;
         let mut headers = head.parts.headers.clone();
-        for ops in ordered_ops(self.rule, self.dest).into_iter().flatten() {
-            ops.request.apply(&mut headers);
-        }
+        self.ops.clone().apply(&mut headers);
         if self.path != head.path {
             if let Ok(v) = HeaderValue::from_str(head.path) {
                 headers.insert("x-envoy-original-path", v);
@@ -812,29 +854,13 @@ fn retry_on_failure(p: &RetryPolicy, f: Failure) -> bool {
 }
 
 fn retry_on_response(p: &RetryPolicy, r: &Response<BoxBody>) -> bool {
-    let s = r.status().as_u16();
-    if p.has(RetryOn::FiveXx) && s >= 500 {
-        return true;
-    }
-    if p.has(RetryOn::GatewayError) && matches!(s, 502..=504) {
-        return true;
-    }
-    if p.has(RetryOn::Retriable4xx) && s == 409 {
-        return true;
-    }
-    if p.has(RetryOn::RetriableStatusCodes) && p.retriable_status_codes.contains(&s) {
-        return true;
-    }
     // gRPC: a trailers-only response carries grpc-status in its headers.
-    if let Some(code) = r
+    let grpc = r
         .headers()
         .get(&GRPC_STATUS)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u32>().ok())
-    {
-        return p.conditions.iter().any(|c| c.grpc_code() == Some(code));
-    }
-    false
+        .and_then(|v| v.parse::<u32>().ok());
+    p.retries_response(r.status().as_u16(), grpc)
 }
 
 /// Envoy's jittered exponential back-off: the n-th retry waits a uniform time below

@@ -80,7 +80,7 @@ mod upgrade;
 mod upstream;
 
 pub use backend::{Backends, Endpoint, EndpointService};
-pub use execute::{ClientAddr, RouteInfo};
+pub use execute::{ClientAddr, ReplyContext, RouteInfo};
 pub use flags::ResponseFlags;
 pub use metrics::Metrics;
 pub use options::{Options, RetryBudget};

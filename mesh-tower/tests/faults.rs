@@ -173,8 +173,12 @@ async fn delay_and_abort_are_independent() {
     }
 }
 
-/// A gRPC abort is a trailers-only gRPC error: HTTP 200, `content-type: application/grpc`,
-/// `grpc-status` with the code of the symbolic name; Istio's metric reports it as gRPC.
+/// A gRPC abort is a trailers-only gRPC error to a gRPC client (`content-type:
+/// application/grpc`): HTTP 200, `content-type: application/grpc`, `grpc-status` with the
+/// code of the symbolic name, `grpc-message: fault filter abort`; Istio's metric reports it
+/// as gRPC. Any other client gets HTTP 200 with the plain body `fault filter abort`
+/// (Envoy's fault filter sends the abort as a local reply of status 200; measured with
+/// Envoy 1.40, `difftest/tests/decisions.rs`).
 #[tokio::test]
 async fn grpc_abort_answers_200_with_grpc_status() {
     let v1 = Backend::ok("v1");
@@ -183,10 +187,21 @@ async fn grpc_abort_answers_200_with_grpc_status() {
         &v1,
         &Backend::ok("v2"),
     );
-    let r = send(&svc, get("http://ratings/ratings.Ratings/Get")).await;
+    let grpc = get_with(
+        "http://ratings/ratings.Ratings/Get",
+        &[("content-type", "application/grpc")],
+    );
+    let r = send(&svc, grpc).await;
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(r.header("grpc-status"), "14");
+    assert_eq!(r.header("grpc-message"), "fault filter abort");
     assert_eq!(r.header("content-type"), "application/grpc");
+    assert_eq!(r.body, "");
+    let plain = send(&svc, get("http://ratings/ratings.Ratings/Get")).await;
+    assert_eq!(plain.status, StatusCode::OK);
+    assert_eq!(plain.header("grpc-status"), "");
+    assert_eq!(plain.header("content-type"), "text/plain");
+    assert_eq!(plain.body, "fault filter abort");
     assert_eq!(v1.calls(), 0);
     let m = handle.metrics().encode();
     assert_eq!(

@@ -76,15 +76,32 @@ fn numbers_durations_and_short_hosts() {
     );
 }
 
-/// istio-config-validator's header operations become a pattern of the parts given.
+/// istio-config-validator's header operations are looked for in the decision's list of
+/// operations: when every one given is there (names case-insensitive), the pattern is the
+/// decision's own list, whatever else it holds; when one is missing, the pattern is the
+/// operations wanted, which then differs from the decision.
 #[test]
-fn header_operations_pattern_has_the_given_parts() {
+fn header_operations_are_looked_for_in_the_decisions_list() {
     let ops = HeaderOperations {
-        set: [("x-a".to_owned(), "1".to_owned())].into(),
+        set: [("X-A".to_owned(), "1".to_owned())].into(),
+        remove: vec!["x-gone".to_owned()],
         ..Default::default()
     };
-    assert_eq!(header_ops(&ops), json!({"set": {"x-a": "1"}}));
-    assert_eq!(header_ops(&HeaderOperations::default()), json!({}));
+    let got = json!([
+        {"op": "remove", "name": "x-gone", "value": null},
+        {"op": "set", "name": "x-a", "value": "1"},
+        {"op": "add", "name": "x-other", "value": "2"}
+    ]);
+    assert_eq!(header_ops(&ops, &got), got);
+    let wrong = json!([{"op": "set", "name": "x-a", "value": "2"}]);
+    assert_eq!(
+        header_ops(&ops, &wrong),
+        json!([
+            {"op": "remove", "name": "x-gone", "value": null},
+            {"op": "set", "name": "x-a", "value": "1"}
+        ])
+    );
+    assert_eq!(header_ops(&HeaderOperations::default(), &wrong), wrong);
 }
 
 /// A route decision contributes its split; any other outcome one slot of 100%.

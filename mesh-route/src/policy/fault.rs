@@ -23,6 +23,19 @@ pub enum AbortKind {
     Grpc(u32),
 }
 
+impl AbortKind {
+    /// The local reply the abort sends (Envoy's fault filter: body `fault filter abort`;
+    /// a gRPC status is sent as HTTP 200, with `grpc-status` to a gRPC client and as a
+    /// plain body to others; see [`mod@super::local_reply`]).
+    pub fn reply(&self, to: super::ReplyTo) -> super::LocalReply<'static> {
+        const BODY: &[u8] = b"fault filter abort";
+        match *self {
+            AbortKind::Http(status) => super::local_reply(status, BODY, to, None),
+            AbortKind::Grpc(code) => super::local_reply(200, BODY, to, Some(code)),
+        }
+    }
+}
+
 /// An abort instead of forwarding.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct AbortFault {

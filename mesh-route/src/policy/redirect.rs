@@ -10,7 +10,8 @@ pub enum RedirectPath {
     Keep,
     /// `uri`: the whole path; the request's query is kept unless the value has one.
     Replace(String),
-    /// `prefixRewrite`: the matched prefix is replaced.
+    /// `prefixRewrite`: the matched prefix is replaced, or the whole path when the match
+    /// (after a delegate merge) is exact or regex.
     PrefixRewrite(String),
 }
 
@@ -87,14 +88,17 @@ impl Redirect {
     /// 80 with http or 443 with https (the redirect's scheme, else the listener's); with a
     /// port, Envoy replaces the Host's port; without one, it keeps the Host as sent except
     /// that a scheme change drops the old scheme's default port (`:80` for http, `:443` for
-    /// https). An `authority` replaces the Host verbatim.
+    /// https). An `authority` replaces the Host verbatim. Without a `scheme`, the request's
+    /// `:scheme` is kept, which Envoy takes from `x-forwarded-proto` (see
+    /// [`RequestView::new`]).
     pub fn location(&self, req: &RequestView<'_>, matched: Option<&HttpMatch>) -> String {
         let pq = req.path_and_query();
         if self.require_tls {
             // Envoy's `createSslRedirectPath`.
             return format!("https://{}{pq}", req.authority());
         }
-        let listener_scheme = if req.scheme() == "https" {
+        // Istio drops 80/443 at config time, from the listener's TLS (`ApplyRedirect`).
+        let listener_scheme = if req.listener_scheme() == "https" {
             "https"
         } else {
             "http"
@@ -111,7 +115,7 @@ impl Redirect {
         let scheme = self.scheme.as_deref().unwrap_or(req.scheme());
         let host = match &self.authority {
             Some(a) => a.as_str(),
-            None => request_host(req.authority(), scheme, req.scheme(), port.is_some()),
+            None => request_host(req.authority(), scheme, req, port.is_some()),
         };
         let path = match &self.path {
             RedirectPath::Keep => pq.to_owned(),
@@ -123,12 +127,7 @@ impl Redirect {
                     format!("{uri}{query}")
                 }
             }
-            RedirectPath::PrefixRewrite(new) => {
-                let len = matched
-                    .and_then(HttpMatch::uri_prefix)
-                    .map_or(1, <[u8]>::len);
-                format!("{new}{}", pq.get(len.min(pq.len())..).unwrap_or(""))
-            }
+            RedirectPath::PrefixRewrite(new) => super::rewrite::prefix_rewrite(matched, pq, new),
         };
         let slash = if path.starts_with('/') { "" } else { "/" };
         match port {
@@ -140,11 +139,13 @@ impl Redirect {
 
 /// The Host of the Location when the redirect sets no authority (Envoy's
 /// `processRequestHost`): the request's Host, without its port when the redirect sets a
-/// port, or when the scheme changes and the port is the old scheme's default.
+/// port, or when the scheme changes and the port is the old scheme's default. The old
+/// scheme is the request's `x-forwarded-proto` as Envoy holds it (compared exactly: two
+/// headers joined, or `HTTPS`, are neither `http` nor `https`), measured with Envoy 1.40.
 fn request_host<'a>(
     authority: &'a str,
     new_scheme: &str,
-    request_scheme: &str,
+    req: &RequestView<'_>,
     new_port: bool,
 ) -> &'a str {
     let host_end = if authority.starts_with('[') {
@@ -157,9 +158,9 @@ fn request_host<'a>(
     };
     let port = &authority[end..];
     let mut remove = new_port;
-    if new_scheme != request_scheme {
-        remove |= request_scheme.eq_ignore_ascii_case("https") && port == ":443";
-        remove |= request_scheme.eq_ignore_ascii_case("http") && port == ":80";
+    if !req.forwarded_proto_is(new_scheme) {
+        remove |= req.forwarded_proto_is("https") && port == ":443";
+        remove |= req.forwarded_proto_is("http") && port == ":80";
     }
     if remove { &authority[..end] } else { authority }
 }

@@ -182,6 +182,28 @@ impl RetryPolicy {
         self.conditions.contains(&c)
     }
 
+    /// Whether an attempt answered with HTTP `status` (and `grpc_status`, the `grpc-status`
+    /// of a trailers-only gRPC response) is retried under the policy's conditions, as
+    /// Envoy's router decides (`5xx`: any 5xx; `gateway-error`: 502, 503, 504;
+    /// `retriable-4xx`: 409; `retriable-status-codes`: the listed codes; the gRPC
+    /// conditions: their `grpc-status`). Whether attempts are left is the caller's.
+    pub fn retries_response(&self, status: u16, grpc_status: Option<u32>) -> bool {
+        if self.has(RetryOn::FiveXx) && status >= 500 {
+            return true;
+        }
+        if self.has(RetryOn::GatewayError) && matches!(status, 502..=504) {
+            return true;
+        }
+        if self.has(RetryOn::Retriable4xx) && status == 409 {
+            return true;
+        }
+        if self.has(RetryOn::RetriableStatusCodes) && self.retriable_status_codes.contains(&status)
+        {
+            return true;
+        }
+        grpc_status.is_some_and(|code| self.conditions.iter().any(|c| c.grpc_code() == Some(code)))
+    }
+
     /// The `retryOn` string as a user would write it: conditions and status codes.
     pub fn retry_on_display(&self) -> String {
         let mut parts: Vec<String> = self

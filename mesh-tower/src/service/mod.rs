@@ -19,7 +19,8 @@ use tower::{Service, ServiceExt};
 
 use crate::BoxError;
 use crate::body::{BoxBody, boxed};
-use crate::execute::{Shared, handle};
+use crate::execute::{ReplyContext, Shared, handle, reply_response};
+use mesh_route::policy::{ReplyTo, local_reply};
 
 pub mod error;
 pub mod future;
@@ -32,8 +33,13 @@ use future::ResponseFuture;
 pub trait Mode: Send + Sync + 'static + private::Sealed {
     /// The service's error type.
     type Error: Send + 'static;
-    /// Turns the outcome of a request into the service's result.
-    fn finish(r: Result<Response<BoxBody>, MeshError>) -> Result<Response<BoxBody>, Self::Error>;
+    /// Turns the outcome of a request into the service's result; `reply` is what a local
+    /// reply for an error carries (a gRPC client gets it as a gRPC response; the failed
+    /// rule's response header operations).
+    fn finish(
+        r: Result<Response<BoxBody>, MeshError>,
+        reply: ReplyContext,
+    ) -> Result<Response<BoxBody>, Self::Error>;
 }
 
 mod private {
@@ -42,8 +48,9 @@ mod private {
     impl Sealed for super::Errors {}
 }
 
-/// Mesh errors become Envoy's local replies (404 `NR`, 503, 504 `UT`, ...): the service is
-/// infallible and fits axum's `Router::layer`. The default.
+/// Mesh errors become Envoy's local replies (404 `NR`, 503, 504 `UT`, ...; to a gRPC client,
+/// HTTP 200 with `grpc-status` as Envoy answers it): the service is infallible and fits
+/// axum's `Router::layer`. The default.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Responses;
 
@@ -53,30 +60,32 @@ pub struct Errors;
 
 impl Mode for Responses {
     type Error = Infallible;
-    fn finish(r: Result<Response<BoxBody>, MeshError>) -> Result<Response<BoxBody>, Infallible> {
+    fn finish(
+        r: Result<Response<BoxBody>, MeshError>,
+        context: ReplyContext,
+    ) -> Result<Response<BoxBody>, Infallible> {
         Ok(r.unwrap_or_else(|e| {
-            let mut resp = Response::new(crate::body::full(Bytes::from(e.body())));
-            *resp.status_mut() = e.status();
-            if !e.body().is_empty() {
-                resp.headers_mut().insert(
-                    http::header::CONTENT_TYPE,
-                    http::HeaderValue::from_static("text/plain"),
-                );
-            }
+            let body = e.body();
+            let reply = local_reply(e.status().as_u16(), body.as_bytes(), context.to, None);
+            let mut r = reply_response(&reply, None, None);
+            *r.headers_mut() = reply.finish(context.headers);
             if e.closes_connection() {
-                resp.headers_mut().insert(
+                r.headers_mut().insert(
                     http::header::CONNECTION,
                     http::HeaderValue::from_static("close"),
                 );
             }
-            resp
+            r
         }))
     }
 }
 
 impl Mode for Errors {
     type Error = BoxError;
-    fn finish(r: Result<Response<BoxBody>, MeshError>) -> Result<Response<BoxBody>, BoxError> {
+    fn finish(
+        r: Result<Response<BoxBody>, MeshError>,
+        _reply: ReplyContext,
+    ) -> Result<Response<BoxBody>, BoxError> {
         r.map_err(Into::into)
     }
 }
@@ -162,12 +171,17 @@ where
     }
 
     fn call(&mut self, req: Request<B>) -> Self::Future {
+        let to = ReplyTo::of(req.method().as_str(), req.headers());
         if let Some(e) = self.ready_error.take() {
             let r = Err(MeshError::Upstream {
                 reason: "connection failure",
                 source: e,
             });
-            return ResponseFuture::ready(M::finish(r));
+            let context = ReplyContext {
+                to,
+                ..ReplyContext::default()
+            };
+            return ResponseFuture::ready(M::finish(r, context));
         }
         // Take the service that was made ready; leave a clone in its place.
         let clone = self.inner.clone();
@@ -179,6 +193,9 @@ where
         );
         let shared = self.shared.clone();
         let req = req.map(boxed);
-        ResponseFuture::new(async move { M::finish(handle(shared, inner, req).await) })
+        ResponseFuture::new(async move {
+            let (r, context) = handle(shared, inner, req, to).await;
+            M::finish(r, context)
+        })
     }
 }
