@@ -112,7 +112,7 @@ pub fn load(
                 .map(ToString::to_string)
                 .collect::<Vec<_>>()
         })?;
-    let backends = Backends::from_service_entries(&resources, client);
+    let backends = Backends::from_endpoints(table.upstream_endpoints(), client);
     // The plain-HTTP ports of the proxy's Gateway: an Istio Gateway's HTTP servers, or a
     // Gateway API Gateway's HTTP listeners.
     let mut gateway_ports: Vec<u16> = match &settings.identity {

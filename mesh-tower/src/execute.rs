@@ -25,7 +25,7 @@ use crate::body::{self, BoxBody, Buffered};
 use crate::cluster::{AttemptResult, Cluster, Clusters, Dest, Overflow};
 use crate::flags::ResponseFlags;
 use crate::metrics::{Metrics, RequestLabels};
-use crate::options::{Options, RetryBudget};
+use crate::options::Options;
 use crate::rng::Samples;
 use crate::service::error::MeshError;
 use crate::upstream::{Failure, classify};
@@ -69,6 +69,8 @@ pub(crate) struct Shared {
     /// Bumped on every swap of the backends, so that clusters pick up new endpoints.
     pub(crate) backends_generation: AtomicU64,
     pub(crate) clusters: Clusters,
+    /// The policy of destinations no DestinationRule applies to (passthrough).
+    pub(crate) default_policy: Arc<mesh_route::policy::ClusterPolicy>,
     pub(crate) options: Options,
     pub(crate) metrics: Metrics,
     pub(crate) rng: Samples,
@@ -298,7 +300,7 @@ fn request_labels(
         }
     };
     let host = outcome.host.as_deref().unwrap_or("");
-    let (name, namespace) = mesh_model::host::split_service_fqdn(host).unwrap_or((host, ""));
+    let (name, namespace) = mesh_route::host::split_service_fqdn(host).unwrap_or((host, ""));
     RequestLabels {
         reporter: "source",
         source_workload_namespace: shared.source_namespace.clone(),
@@ -589,9 +591,7 @@ async fn inject_faults(
 ) -> Option<Response<BoxBody>> {
     if let Some(d) = rule.fault.delay {
         if d.fraction.selects(shared.rng.next_u64()) {
-            if let Some(t) = d.duration.to_std() {
-                tokio::time::sleep(t).await;
-            }
+            tokio::time::sleep(d.duration).await;
             outcome.flags.insert(ResponseFlags::DELAY_INJECTED);
         }
     }
@@ -714,7 +714,7 @@ fn dispatch_for(
         })?,
         None => &empty,
     };
-    let policy = dest.and_then(|d| d.policy.for_port(port));
+    let policy = dest.map_or(&shared.default_policy, |d| &d.policy.for_port(port).cluster);
     let key = Dest {
         host,
         subset: dest.map_or("", |d| d.subset.as_str()),
@@ -795,7 +795,7 @@ async fn forward(
                 upstream,
                 bytes.clone(),
                 view.port(),
-                rule.timeout.and_then(|t| t.to_std()),
+                rule.timeout,
             ),
             Buffered::Streaming(_) if wants_buffer => {
                 Metrics::count(&shared.metrics.mirrors, "not_buffered");
@@ -808,7 +808,7 @@ async fn forward(
     let attempts = attempts(
         shared, &inner, dispatch, cluster, policy, view, upstream, body, outcome,
     );
-    match rule.timeout.and_then(|t| t.to_std()) {
+    match rule.timeout {
         Some(t) => match tokio::time::timeout(t, attempts).await {
             Ok(r) => r,
             Err(_) => {
@@ -877,26 +877,13 @@ fn backoff(base: Duration, retry: u32, rng: &Samples) -> Duration {
 /// Whether another retry may start: the DestinationRule's `retryBudget` when set, else its
 /// `connectionPool.http.maxRetries` when set, else the layer's default budget.
 fn budget_allows(shared: &Shared, cluster: &Cluster) -> bool {
-    let dr_budget = cluster.policy().and_then(|p| p.retry_budget.as_ref());
-    if dr_budget.is_none() {
-        if let Some(max) = cluster.limits.max_retries {
-            return cluster.state.active_retries.load(Ordering::Relaxed) < max;
-        }
-    }
-    let budget = dr_budget
-        .map(|b| RetryBudget {
-            percent: b.percent.map_or(20.0, |p| p.0),
-            min_concurrency: if b.min_retry_concurrency == 0 {
-                3
-            } else {
-                b.min_retry_concurrency
-            },
-        })
-        .or(shared.options.default_retry_budget);
-    let Some(b) = budget else { return true };
-    let active = cluster.state.active_requests.load(Ordering::Relaxed) as f64;
-    let allowed = ((active * b.percent / 100.0) as u64).max(u64::from(b.min_concurrency));
-    cluster.state.active_retries.load(Ordering::Relaxed) < allowed
+    cluster
+        .policy()
+        .retry_limit(shared.options.default_retry_budget)
+        .allows(
+            cluster.state.active_requests.load(Ordering::Relaxed),
+            cluster.state.active_retries.load(Ordering::Relaxed),
+        )
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -969,7 +956,7 @@ async fn attempts(
             }
         };
         let call: UpstreamFuture = Box::pin(svc.oneshot(req));
-        let result = match policy.per_try_timeout.and_then(|t| t.to_std()) {
+        let result = match policy.per_try_timeout {
             Some(t) => match tokio::time::timeout(t, call).await {
                 Ok(r) => r.map_err(|e| (classify(&e), e)),
                 Err(_) => Err((Failure::PerTryTimeout, "per-try timeout".into())),
@@ -1015,11 +1002,7 @@ async fn attempts(
         attempt += 1;
         Metrics::count(&shared.metrics.retries, "attempted");
         retry_slot.replace(InFlight::enter(&cluster.state.active_retries));
-        let wait = backoff(
-            policy.backoff.to_std().unwrap_or(Duration::from_millis(25)),
-            attempt,
-            &shared.rng,
-        );
+        let wait = backoff(policy.backoff, attempt, &shared.rng);
         tokio::time::sleep(wait).await;
         // Envoy counts a retry against the budget while it waits for its back-off timer;
         // once the timer fires the retry is an ordinary request again.

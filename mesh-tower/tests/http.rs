@@ -114,7 +114,7 @@ async fn front(resources: &mesh_model::Resources, options: Options) -> (u16, Mes
         &CompileOptions::default(),
     )
     .expect("compiles");
-    let backends = Backends::from_service_entries(resources, &http_client());
+    let backends = Backends::from_endpoints(table.upstream_endpoints(), &http_client());
     let layer = MeshLayer::with_options(table, backends, options);
     let handle = layer.handle();
     let app = Router::new()

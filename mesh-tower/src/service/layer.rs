@@ -77,6 +77,7 @@ impl MeshLayer<Responses> {
             backends: ArcSwap::from_pointee(backends),
             backends_generation: std::sync::atomic::AtomicU64::new(0),
             clusters: Clusters::default(),
+            default_policy: Arc::default(),
             mirrors: Arc::new(Semaphore::new(options.mirror_queue)),
             options,
             metrics: Metrics::new(),
