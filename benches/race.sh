@@ -4,6 +4,7 @@
 #
 #   bash benches/race.sh                  # about 10 minutes once everything is built
 #   CONFIGS=bookinfo LOADS=h1-64 ROUNDS=1 DURATION=1s bash benches/race.sh   # one cell, quick
+#   bash benches/race.sh serve bookinfo+policies   # start one configuration, for profiling
 #
 # Configurations (CONFIGS, space-separated; default all six):
 #   three-rules   benches/vs-envoy.sh's three rules at the Gateway bench/bench-gateway
@@ -105,6 +106,12 @@ if [ -z "${WORK:-}" ]; then
 fi
 export WORK
 export RESULTS=${RESULTS:-$here/race/latest.json}
+
+if [ "${1:-}" = serve ]; then
+  # One configuration's upstream and proxies, left running for profiling by hand.
+  python3 "$here/race/race.py" serve "${2:?usage: race.sh serve CONFIGURATION}"
+  exit
+fi
 
 echo "uptime before: $(uptime)"
 python3 "$here/race/race.py"

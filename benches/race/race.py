@@ -311,6 +311,25 @@ def check(config, ports, control, repeats, sample):
     if len(requests) > 12:
         lines.append(f"  {len(requests)} requests x {repeats}: "
                      + ("all the same" if ok else "some differ (above)"))
+    # h2c with prior knowledge: the first request of each h2c connection's group, through
+    # each proxy, must get the status the HTTP/1.1 check got from Envoy.
+    for g in config.h2_groups[:2]:
+        r = g[0]
+        statuses = {}
+        for proxy, port in ports.items():
+            args = ["h2load", "-n", "20", "-c1", "-m4", "-H", f":authority: {r.authority}"]
+            for k, v in r.headers:
+                args += ["-H", f"{k}: {v}"]
+            out = subprocess.run(args + [f"http://127.0.0.1:{port}{r.path}"],
+                                 capture_output=True, text=True).stdout
+            m = re.search(r"status codes: (\d+) 2xx, (\d+) 3xx, (\d+) 4xx, (\d+) 5xx", out)
+            statuses[proxy] = tuple(map(int, m.groups())) if m else None
+        expected = (20, 0, 0, 0)
+        if statuses["envoy"] != expected or statuses["mesh"] != expected:
+            ok = False
+            lines.append(f"  DIFFERS h2c {r.name} (2xx, 3xx, 4xx, 5xx of 20): {statuses}")
+        else:
+            lines.append(f"  same    h2c prior knowledge {r.name}: 20 x 2xx")
     if config.policies:
         r = config.load[0]
         n = 300
@@ -400,147 +419,177 @@ def verdict(r):
     return "all met" if not missed else "missed: " + ", ".join(missed)
 
 
-def main():
-    root = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-    bins = {"mesh": env("MESH_PROXY", ""), "upstream": env("RACE_UPSTREAM", ""),
-            "race_yaml": env("RACE_YAML", ""), "envoy": env("ENVOY", "")}
-    for k, v in bins.items():
-        if not v or not os.access(v, os.X_OK):
-            die(f"no executable for {k}: {v!r} (run through benches/race.sh)")
-    work = env("WORK", "/tmp/race")
-    names = env("CONFIGS", "three-rules three-rules+policies bookinfo bookinfo+policies "
-                "generated generated+policies").split()
-    loads = env("LOADS", "h1-4 h1-64 h1-256 h2-4x32").split()
-    for load in loads:
-        if load not in LOADS:
-            die(f"unknown load {load!r} ({', '.join(LOADS)})")
-    rounds = int(env("ROUNDS", "3"))
-    dur = seconds(env("DURATION", "2s"))
-    warm = seconds(env("WARMUP", "1s"))
-    conc = int(env("CONCURRENCY", str(os.cpu_count())))
-    envoy_port = int(env("ENVOY_PORT", "28080"))
-    mesh_port = int(env("MESH_PORT", "28081"))
-    envoy_admin = int(env("ENVOY_ADMIN_PORT", "28090"))
-    mesh_admin = int(env("MESH_ADMIN_PORT", "28091"))
-    control = int(env("CONTROL_PORT", "28092"))
-    upstream_base = int(env("UPSTREAM_BASE", "20000"))
-    check_mode = env("CHECK", "strict")
-    repeats = int(env("CHECK_REPEATS", "30"))
-    results_path = env("RESULTS", os.path.join(root, "benches/race/latest.json"))
-    reserved = {envoy_port, mesh_port, envoy_admin, mesh_admin, control}
-    for p in reserved:
-        if listening(p):
-            die(f"127.0.0.1:{p} is in use; set ENVOY_PORT, MESH_PORT, ENVOY_ADMIN_PORT, "
-                "MESH_ADMIN_PORT, CONTROL_PORT")
+class Settings:
+    """The environment of a run (see benches/race.sh)."""
 
-    def on_signal(signum, _frame):
-        stop_all()
-        sys.exit(128 + signum)
+    def __init__(self):
+        self.root = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+        self.bins = {"mesh": env("MESH_PROXY", ""), "upstream": env("RACE_UPSTREAM", ""),
+                     "race_yaml": env("RACE_YAML", ""), "envoy": env("ENVOY", "")}
+        for k, v in self.bins.items():
+            if not v or not os.access(v, os.X_OK):
+                die(f"no executable for {k}: {v!r} (run through benches/race.sh)")
+        self.work = env("WORK", "/tmp/race")
+        self.names = env("CONFIGS", "three-rules three-rules+policies bookinfo "
+                         "bookinfo+policies generated generated+policies").split()
+        self.loads = env("LOADS", "h1-4 h1-64 h1-256 h2-4x32").split()
+        for load in self.loads:
+            if load not in LOADS:
+                die(f"unknown load {load!r} ({', '.join(LOADS)})")
+        self.rounds = int(env("ROUNDS", "3"))
+        self.dur = seconds(env("DURATION", "2s"))
+        self.warm = seconds(env("WARMUP", "1s"))
+        self.conc = int(env("CONCURRENCY", str(os.cpu_count())))
+        self.ports = {"envoy": int(env("ENVOY_PORT", "28080")),
+                      "mesh": int(env("MESH_PORT", "28081"))}
+        self.admin = {"envoy": int(env("ENVOY_ADMIN_PORT", "28090")),
+                      "mesh": int(env("MESH_ADMIN_PORT", "28091"))}
+        self.control = int(env("CONTROL_PORT", "28092"))
+        self.upstream_base = int(env("UPSTREAM_BASE", "20000"))
+        self.check_mode = env("CHECK", "strict")
+        self.repeats = int(env("CHECK_REPEATS", "30"))
+        self.sample = int(env("CHECK_SAMPLE", "40"))
+        self.results = env("RESULTS", os.path.join(self.root, "benches/race/latest.json"))
+        self.reserved = set(self.ports.values()) | set(self.admin.values()) | {self.control}
+        for p in self.reserved:
+            if listening(p):
+                die(f"127.0.0.1:{p} is in use; set ENVOY_PORT, MESH_PORT, ENVOY_ADMIN_PORT, "
+                    "MESH_ADMIN_PORT, CONTROL_PORT")
+
+
+def start(s, config):
+    """Writes the configuration's files, starts the upstream and both proxies, and waits
+    until they are ready. Returns (processes, files)."""
+    cdir = os.path.join(s.work, config.key)
+    os.makedirs(os.path.join(cdir, "mesh"), exist_ok=True)
+    cfgs.assign_endpoints(config, s.upstream_base, s.reserved)
+    with open(os.path.join(cdir, "mesh", "mesh.yaml"), "w") as f:
+        f.write(config.mesh_yaml())
+    with open(os.path.join(cdir, "envoy.json"), "w") as f:
+        json.dump(cfgs.envoy_bootstrap(config, s.ports["envoy"], s.admin["envoy"]), f)
+    with open(os.path.join(cdir, "upstream.listen"), "w") as f:
+        f.write(f"control {s.control}\n")
+        for p, fail in config.upstream:
+            f.write(f"{p} fail={fail}\n" if fail else f"{p}\n")
+    files = {"dir": cdir, "lua": os.path.join(cdir, "requests.lua")}
+    wrk_script(config.load, files["lua"])
+    log(f"{config.key}: {len(config.upstream)} upstream endpoints, {len(config.load)} load "
+        f"requests, h2c groups {[len(g) for g in config.h2_groups]}")
+    up = spawn([s.bins["upstream"], os.path.join(cdir, "upstream.listen"), "2"],
+               os.path.join(cdir, "upstream.log"))
+    wait_ready("race-upstream", up, f"http://127.0.0.1:{s.control}/counts", 60,
+               os.path.join(cdir, "upstream.log"))
+    envoy = spawn([s.bins["envoy"], "-c", os.path.join(cdir, "envoy.json"),
+                   "--concurrency", str(s.conc), "--disable-hot-restart", "--log-level", "warn"],
+                  os.path.join(cdir, "envoy.log"))
+    mesh = spawn([s.bins["mesh"], "--listen", f"127.0.0.1:{s.ports['mesh']}",
+                  "-f", os.path.join(cdir, "mesh"), "--admin", f"127.0.0.1:{s.admin['mesh']}",
+                  "--workers", str(s.conc)] + config.mesh_args(),
+                 os.path.join(cdir, "mesh-proxy.log"), {"RUST_LOG": "warn"})
+    wait_ready("Envoy", envoy, f"http://127.0.0.1:{s.admin['envoy']}/ready", 300,
+               os.path.join(cdir, "envoy.log"))
+    wait_ready("mesh-proxy", mesh, f"http://127.0.0.1:{s.admin['mesh']}/ready", 300,
+               os.path.join(cdir, "mesh-proxy.log"))
+    log(f"{config.key}: started (RSS idle: Envoy {status_kib(envoy.pid, 'VmRSS') / 1024:.1f} "
+        f"MiB, mesh-proxy {status_kib(mesh.pid, 'VmRSS') / 1024:.1f} MiB)")
+    return {"upstream": up, "envoy": envoy, "mesh": mesh}, files
+
+
+def race_config(s, config, cells, checks):
+    procs, files = start(s, config)
+    try:
+        ok, lines = check(config, s.ports, s.control, s.repeats, s.sample)
+        print(f"check {config.key}: "
+              f"{'both proxies answer the load the same' if ok else 'DIFFERENT'}",
+              file=sys.stderr)
+        for line in lines:
+            print(line, file=sys.stderr)
+        checks[config.key] = {"ok": ok, "lines": lines}
+        if not ok and s.check_mode == "strict":
+            log(f"{config.key}: not measured (CHECK=warn measures anyway)")
+            return
+        for load in s.loads:
+            runs = {"envoy": [], "mesh": []}
+            for rnd in range(s.rounds):
+                order = ["envoy", "mesh"] if rnd % 2 == 0 else ["mesh", "envoy"]
+                for proxy in order:
+                    tag = f"{config.key}-{load}-{rnd}-{proxy}"
+                    res = measure(proxy, procs[proxy].pid, s.ports[proxy], load, config, files,
+                                  s.dur, s.warm, files["dir"], tag)
+                    runs[proxy].append(res)
+                    log(f"{tag}: {res['rps']:.0f} rps, p50 {res['p50']:.3f} ms, p99 "
+                        f"{res['p99']:.3f} ms, {res['cpu_us']:.1f} us CPU/req, "
+                        f"{res['rss_mib']:.1f} MiB, {res['errors']} errors, "
+                        f"load {' '.join(res['load'])}")
+            cell = {"config": config.key, "title": config.title, "load": load, "runs": runs}
+            for proxy in ("envoy", "mesh"):
+                cell[proxy] = {k: median([r[k] for r in runs[proxy]])
+                               for k in ("rps", "p50", "p99", "cpu_us", "rss_mib")}
+                cell[proxy]["errors"] = sum(r["errors"] for r in runs[proxy])
+            e, m = cell["envoy"], cell["mesh"]
+            cell["ratio"] = {"rps": ratio(m["rps"], e["rps"]), "p50": ratio(m["p50"], e["p50"]),
+                             "p99": ratio(m["p99"], e["p99"]),
+                             "cpu": ratio(m["cpu_us"], e["cpu_us"]),
+                             "rss": ratio(m["rss_mib"], e["rss_mib"])}
+            cells.append(cell)
+    finally:
+        for name in ("mesh", "envoy", "upstream"):
+            stop(procs[name])
+
+
+def on_signal(signum, _frame):
+    stop_all()
+    sys.exit(128 + signum)
+
+
+def main():
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-
-    configs = build_configs(names, root, bins)
-    envoy_version = subprocess.run([bins["envoy"], "--version"], capture_output=True,
-                                   text=True).stdout
-    m = re.search(r"version: [0-9a-f]+/([^/]+)/", envoy_version)
-    envoy_version = m.group(1) if m else "?"
+    s = Settings()
+    configs = build_configs(s.names, s.root, s.bins)
+    version = subprocess.run([s.bins["envoy"], "--version"], capture_output=True,
+                             text=True).stdout
+    m = re.search(r"version: [0-9a-f]+/([^/]+)/", version)
     meta = {
         "date": time.strftime("%Y-%m-%dT%H:%MZ", time.gmtime()),
-        "cores": os.cpu_count(), "cpu": next((l.split(": ", 1)[1].strip() for l in
-                                              open("/proc/cpuinfo") if l.startswith("model name")), "?"),
-        "kernel": os.uname().release, "envoy": envoy_version, "concurrency": conc,
-        "rounds": rounds, "duration_s": dur, "warmup_s": warm, "loadavg_start": loadavg(),
-        "mesh_commit": env("MESH_COMMIT", "?"),
+        "cores": os.cpu_count(),
+        "cpu": next((line.split(": ", 1)[1].strip() for line in open("/proc/cpuinfo")
+                     if line.startswith("model name")), "?"),
+        "kernel": os.uname().release, "envoy": m.group(1) if m else "?",
+        "mesh_commit": env("MESH_COMMIT", "?"), "concurrency": s.conc, "rounds": s.rounds,
+        "duration_s": s.dur, "warmup_s": s.warm, "loadavg_start": loadavg(),
     }
-    cells = []
-    checks = {}
+    cells, checks = [], {}
     try:
         for config in configs:
-            cdir = os.path.join(work, config.key)
-            os.makedirs(os.path.join(cdir, "mesh"), exist_ok=True)
-            end = cfgs.assign_endpoints(config, upstream_base, reserved)
-            del end
-            with open(os.path.join(cdir, "mesh", "mesh.yaml"), "w") as f:
-                f.write(config.mesh_yaml())
-            with open(os.path.join(cdir, "envoy.json"), "w") as f:
-                json.dump(cfgs.envoy_bootstrap(config, envoy_port, envoy_admin), f)
-            with open(os.path.join(cdir, "upstream.listen"), "w") as f:
-                f.write(f"control {control}\n")
-                for p, fail in config.upstream:
-                    f.write(f"{p} fail={fail}\n" if fail else f"{p}\n")
-            files = {"lua": os.path.join(cdir, "requests.lua")}
-            wrk_script(config.load, files["lua"])
-            log(f"{config.key}: {len(config.upstream)} upstream endpoints, "
-                f"{len(config.load)} load requests, h2c groups "
-                f"{[len(g) for g in config.h2_groups]}")
-
-            up = spawn([bins["upstream"], os.path.join(cdir, "upstream.listen"), "2"],
-                       os.path.join(cdir, "upstream.log"))
-            wait_ready("race-upstream", up, f"http://127.0.0.1:{control}/counts", 60,
-                       os.path.join(cdir, "upstream.log"))
-            envoy = spawn([bins["envoy"], "-c", os.path.join(cdir, "envoy.json"),
-                           "--concurrency", str(conc), "--disable-hot-restart",
-                           "--log-level", "warn"], os.path.join(cdir, "envoy.log"))
-            mesh = spawn([bins["mesh"], "--listen", f"127.0.0.1:{mesh_port}",
-                          "-f", os.path.join(cdir, "mesh"), "--admin", f"127.0.0.1:{mesh_admin}",
-                          "--workers", str(conc)] + config.mesh_args(),
-                         os.path.join(cdir, "mesh-proxy.log"), {"RUST_LOG": "warn"})
-            wait_ready("Envoy", envoy, f"http://127.0.0.1:{envoy_admin}/ready", 300,
-                       os.path.join(cdir, "envoy.log"))
-            wait_ready("mesh-proxy", mesh, f"http://127.0.0.1:{mesh_admin}/ready", 300,
-                       os.path.join(cdir, "mesh-proxy.log"))
-            pids = {"envoy": envoy.pid, "mesh": mesh.pid}
-            ports = {"envoy": envoy_port, "mesh": mesh_port}
-            log(f"{config.key}: started (RSS idle: Envoy "
-                f"{status_kib(envoy.pid, 'VmRSS') / 1024:.1f} MiB, mesh-proxy "
-                f"{status_kib(mesh.pid, 'VmRSS') / 1024:.1f} MiB); checking")
-            ok, lines = check(config, ports, control, repeats, int(env("CHECK_SAMPLE", "40")))
-            print(f"check {config.key}: {'both proxies answer the same' if ok else 'DIFFERENT'}",
-                  file=sys.stderr)
-            for line in lines:
-                print(line, file=sys.stderr)
-            checks[config.key] = {"ok": ok, "lines": lines}
-            if not ok and check_mode == "strict":
-                log(f"{config.key}: not measured (CHECK=warn measures anyway)")
-                for p in (mesh, envoy, up):
-                    stop(p)
-                continue
-            for load in loads:
-                runs = {"envoy": [], "mesh": []}
-                for rnd in range(rounds):
-                    order = ["envoy", "mesh"] if rnd % 2 == 0 else ["mesh", "envoy"]
-                    for proxy in order:
-                        tag = f"{config.key}-{load}-{rnd}-{proxy}"
-                        res = measure(proxy, pids[proxy], ports[proxy], load, config, files,
-                                      dur, warm, cdir, tag)
-                        runs[proxy].append(res)
-                        log(f"{tag}: {res['rps']:.0f} rps, p50 {res['p50']:.3f} ms, p99 "
-                            f"{res['p99']:.3f} ms, {res['cpu_us']:.1f} us CPU/req, "
-                            f"{res['rss_mib']:.1f} MiB, {res['errors']} errors, "
-                            f"load {' '.join(res['load'])}")
-                cell = {"config": config.key, "title": config.title, "load": load, "runs": runs}
-                for proxy in ("envoy", "mesh"):
-                    cell[proxy] = {k: median([r[k] for r in runs[proxy]])
-                                   for k in ("rps", "p50", "p99", "cpu_us", "rss_mib")}
-                    cell[proxy]["errors"] = sum(r["errors"] for r in runs[proxy])
-                e, mm = cell["envoy"], cell["mesh"]
-                cell["ratio"] = {"rps": ratio(mm["rps"], e["rps"]),
-                                 "p50": ratio(mm["p50"], e["p50"]),
-                                 "p99": ratio(mm["p99"], e["p99"]),
-                                 "cpu": ratio(mm["cpu_us"], e["cpu_us"]),
-                                 "rss": ratio(mm["rss_mib"], e["rss_mib"])}
-                cells.append(cell)
-            for p in (mesh, envoy, up):
-                stop(p)
+            race_config(s, config, cells, checks)
     finally:
         stop_all()
     meta["loadavg_end"] = loadavg()
     results = {"meta": meta, "checks": checks, "cells": cells}
-    os.makedirs(os.path.dirname(results_path), exist_ok=True)
-    with open(results_path, "w") as f:
+    os.makedirs(os.path.dirname(s.results), exist_ok=True)
+    with open(s.results, "w") as f:
         json.dump(results, f, indent=1)
     print_table(results)
-    log(f"results: {results_path}")
+    log(f"results: {s.results}")
+
+
+def serve(name):
+    """Starts one configuration's upstream and proxies and keeps them running (for
+    profiling by hand) until interrupted."""
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    s = Settings()
+    config = build_configs([name], s.root, s.bins)[0]
+    procs, files = start(s, config)
+    print(f"serving {config.key} (Ctrl-C stops): Envoy 127.0.0.1:{s.ports['envoy']} pid "
+          f"{procs['envoy'].pid}, mesh-proxy 127.0.0.1:{s.ports['mesh']} pid {procs['mesh'].pid}, "
+          f"upstream pid {procs['upstream'].pid}; wrk script {files['lua']}", flush=True)
+    try:
+        while all(p.poll() is None for p in procs.values()):
+            time.sleep(1)
+    finally:
+        stop_all()
 
 
 def fmt(v, digits=2):
@@ -573,7 +622,9 @@ def print_table(results):
 
 
 if __name__ == "__main__":
-    if len(sys.argv) > 1 and sys.argv[1] == "table":
+    if len(sys.argv) > 2 and sys.argv[1] == "table":
         print_table(json.load(open(sys.argv[2])))
+    elif len(sys.argv) > 2 and sys.argv[1] == "serve":
+        serve(sys.argv[2])
     else:
         main()
