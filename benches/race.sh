@@ -2,7 +2,7 @@
 # The proxy race at real concurrency: mesh-proxy against Envoy on six configurations and four
 # loads, repeated and interleaved, in one command. A manual benchmark (not in CI).
 #
-#   bash benches/race.sh                  # about 10 minutes once everything is built
+#   bash benches/race.sh                  # about 9 minutes once everything is built
 #   CONFIGS=bookinfo LOADS=h1-64 ROUNDS=1 DURATION=1s bash benches/race.sh   # one cell, quick
 #   bash benches/race.sh serve bookinfo+policies   # start one configuration, for profiling
 #

@@ -604,17 +604,27 @@ def print_table(results):
           f"{meta['rounds']} rounds x {meta['duration_s']:g} s (median), load average "
           f"{' '.join(meta['loadavg_start'])} before, {' '.join(meta['loadavg_end'])} after")
     print()
+    print("Medians over the rounds; after each ratio, its range over the rounds (mesh-proxy's "
+          "run against the Envoy run of the same round).")
+    print()
     print("| configuration | load | Envoy RPS | mesh RPS | **RPS ×** | Envoy p99 ms | mesh p99 ms "
           "| **p99 ×** | p50 × | CPU µs/req Envoy / mesh | **CPU ×** | RSS MiB Envoy / mesh "
           "| **RSS ×** | errors E/m | goals |")
     print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
     for c in results["cells"]:
         e, m, r = c["envoy"], c["mesh"], c["ratio"]
+
+        def spread(key):
+            v = [ratio(mr[key], er[key]) for er, mr in zip(c["runs"]["envoy"], c["runs"]["mesh"])]
+            v = [x for x in v if x == x]
+            return f" ({min(v):.2f}–{max(v):.2f})" if len(v) > 1 else ""
         print(f"| {c['config']} | {c['load']} | {e['rps']:.0f} | {m['rps']:.0f} | "
-              f"{fmt(r['rps'])} | {fmt(e['p99'])} | {fmt(m['p99'])} | {fmt(r['p99'])} | "
-              f"{fmt(r['p50'])} | {fmt(e['cpu_us'], 1)} / {fmt(m['cpu_us'], 1)} | "
-              f"{fmt(r['cpu'])} | {fmt(e['rss_mib'], 1)} / {fmt(m['rss_mib'], 1)} | "
-              f"{fmt(r['rss'])} | {e['errors']}/{m['errors']} | {verdict(r)} |")
+              f"**{fmt(r['rps'])}**{spread('rps')} | {fmt(e['p99'])} | {fmt(m['p99'])} | "
+              f"**{fmt(r['p99'])}**{spread('p99')} | {fmt(r['p50'])} | "
+              f"{fmt(e['cpu_us'], 1)} / {fmt(m['cpu_us'], 1)} | "
+              f"**{fmt(r['cpu'])}**{spread('cpu_us')} | "
+              f"{fmt(e['rss_mib'], 1)} / {fmt(m['rss_mib'], 1)} | **{fmt(r['rss'])}** | "
+              f"{e['errors']}/{m['errors']} | {verdict(r)} |")
     failed = [k for k, v in results["checks"].items() if not v["ok"]]
     if failed:
         print(f"\nthe proxies answered differently (not measured unless CHECK=warn): "
