@@ -92,7 +92,7 @@ class Config:
         self.h2_groups = h2_groups or default_h2_groups(self.load)
         self.policies = False
         self.upstream = []  # (port, fail_every)
-        self.endpoint_names = {}  # upstream port -> "host|port|labels"
+        self.endpoint_names = {}  # upstream port -> "host:port labels"
         self.mirror_port = None
 
     def namespace(self):
@@ -209,31 +209,21 @@ def generated(race_yaml, hosts, rules, requests, seed=1):
         race_yaml, "generated-requests", str(hosts), str(rules), str(requests), str(seed)
     ).splitlines()]
     # h2c: h2load varies only the path, so each connection carries one host and one set of
-    # headers: four hosts, each with the paths of its rules that need no header.
+    # headers: four hosts, each with the requests of its rules that `gen_request` sends with
+    # `x-tenant: acme` (all but the header rules).
     h2_groups = []
     for r in load:
         if len(h2_groups) == 4:
             break
         if any(g[0].authority == r.authority for g in h2_groups):
             continue
-        i = int(r.authority.split(":")[0].split("-")[1])
-        headers = [(k, v) for k, v in r.headers if k != "x-tenant"] + [("x-tenant", "acme")]
-        h2_groups.append([Request(f"gen-h2-{i}-{j}", r.authority, p, headers)
-                          for j, p in enumerate(gen_paths(rules)) if p is not None])
-    return Config(f"{hosts}-hosts", f"{hosts} hosts x {rules} rules (sidecar)", resources,
+        i = r.authority.split(":")[0].split("-")[1]
+        mine = [from_json_line(line) for line in rust_fixture(
+            race_yaml, "generated-host-requests", str(rules), i).splitlines()]
+        h2_groups.append([x for x in mine if ("x-tenant", "acme") in x.headers])
+    return Config("generated", f"{hosts} hosts x {rules} rules (sidecar)", resources,
                   ("sidecar", ns, {}), 8080, load,
-                  [Request("no-rule", "svc-3:8080", "/nothing", load[0].headers)], h2_groups)
-
-
-def gen_paths(rules):
-    """The path that hits rule j of a generated host with `x-tenant: acme` (None for the
-    header rules), as `gen_request` builds it in benches/src/lib.rs."""
-    out = []
-    for j in range(rules):
-        kind = j % 4
-        out.append([f"/api/v{j}/orders/17?limit=5", f"/items/{j}", None,
-                    f"/r{j}/users/12345"][kind])
-    return out
+                  [Request("no-rule", load[0].authority, "/nothing", load[0].headers)], h2_groups)
 
 
 # ---- policies and endpoints ------------------------------------------------------------------

@@ -7,6 +7,7 @@
 //! race-yaml bookinfo-requests                 # bookinfo_cases(), one JSON object a line
 //! race-yaml generated HOSTS RULES             # generated_yaml(HOSTS, RULES)
 //! race-yaml generated-requests HOSTS RULES N SEED   # random_gen_requests(..), JSON lines
+//! race-yaml generated-host-requests RULES I   # gen_request(I, j) for every rule j, JSON lines
 //! ```
 //!
 //! A request line is `{"name": .., "authority": .., "path": .., "headers": [[k, v], ..]}`.
@@ -14,7 +15,9 @@
 
 use std::process::ExitCode;
 
-use benches::{BOOKINFO_YAML, Req, bookinfo_cases, generated_yaml, random_gen_requests};
+use benches::{
+    BOOKINFO_YAML, Req, bookinfo_cases, gen_request, generated_yaml, random_gen_requests,
+};
 
 /// A JSON string literal.
 fn json_str(s: &str) -> String {
@@ -83,10 +86,20 @@ fn run(args: &[String]) -> Result<(), String> {
                 println!("{}", request_json(&format!("gen-{i}"), r));
             }
         }
+        Some("generated-host-requests") => {
+            let rules = number(args.get(1), "RULES")?;
+            let host = number(args.get(2), "I")?;
+            for j in 0..rules {
+                println!(
+                    "{}",
+                    request_json(&format!("gen-{host}-{j}"), &gen_request(host, j))
+                );
+            }
+        }
         _ => {
             return Err(
                 "usage: race-yaml bookinfo | bookinfo-requests | generated HOSTS RULES | \
-                 generated-requests HOSTS RULES N SEED"
+                 generated-requests HOSTS RULES N SEED | generated-host-requests RULES I"
                     .to_owned(),
             );
         }
