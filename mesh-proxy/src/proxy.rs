@@ -251,8 +251,9 @@ pub(crate) fn reload_with(state: &State, check: Check, expected: Option<u64>) ->
         }
         tracing::warn!(kinds = ?emptied, "applying a configuration that lost every resource of a kind");
     }
-    state.handle.swap_backends(config.backends);
-    state.handle.swap_table(config.table);
+    // One snapshot: no request decides with the new table and dispatches to the old
+    // backends, or the reverse.
+    state.handle.swap(config.table, config.backends);
     if let Ok(mut s) = state.summary.write() {
         *s = config.summary;
     }
@@ -541,7 +542,7 @@ fn admin_router(state: Arc<State>) -> axum::Router {
                 (
                     [(
                         http::header::CONTENT_TYPE,
-                        "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                        mesh_tower::metrics::CONTENT_TYPE,
                     )],
                     text,
                 )

@@ -41,7 +41,8 @@
 //! let backends = Backends::new()
 //!     .with("shop.demo.svc.cluster.local", Endpoint::new("shop-v1", [("version", "v1")], version("v1")))
 //!     .with("shop.demo.svc.cluster.local", Endpoint::new("shop-v2", [("version", "v2")], version("v2")));
-//! // The inner service answers hosts that have no registered endpoints.
+//! // The inner service answers passthrough requests (hosts no resource knows); a route to a
+//! // host without registered endpoints gets 503 `no healthy upstream` (`UH`).
 //! let fallback = service_fn(|_req| async { Ok::<_, std::convert::Infallible>(http::Response::new(mesh_tower::body::empty())) });
 //! let svc = ServiceBuilder::new().layer(MeshLayer::new(table, backends)).service(fallback);
 //!
@@ -82,7 +83,7 @@ mod upstream;
 pub use backend::{Backends, Endpoint, EndpointService};
 pub use execute::{ClientAddr, ReplyContext, RouteInfo};
 pub use flags::ResponseFlags;
-pub use metrics::Metrics;
+pub use metrics::{ClusterMetric, Event, Metrics};
 pub use options::{Options, RetryBudget};
 pub use service::error::{ConnectFailure, MeshError, ProtocolError};
 pub use service::layer::{MeshHandle, MeshLayer};
