@@ -549,6 +549,22 @@ impl RouteTable {
         &self.warnings
     }
 
+    /// Every host a request can be forwarded (or mirrored) to by this table, fully
+    /// qualified as [`Target::host`] gives it, sorted: the destinations of its routes and
+    /// mirrors, and the declared services a sidecar's default routes go to.
+    pub fn destination_hosts(&self) -> std::collections::BTreeSet<&str> {
+        let mut hosts = std::collections::BTreeSet::new();
+        for entry in self.vhosts.iter().flat_map(|v| &v.entries) {
+            let rule = &entry.rule;
+            if let Some(split) = rule.split() {
+                hosts.extend(split.destinations().iter().map(|d| d.host.as_str()));
+            }
+            hosts.extend(rule.mirrors.iter().map(|m| m.destination.host.as_str()));
+        }
+        hosts.extend(self.service_hosts.iter().map(String::as_str));
+        hosts
+    }
+
     /// The endpoints of the configuration's ServiceEntries (see
     /// [`upstream_endpoints`](crate::upstream::upstream_endpoints)).
     pub fn upstream_endpoints(&self) -> &[crate::upstream::UpstreamEndpoint] {
