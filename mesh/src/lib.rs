@@ -12,7 +12,7 @@
 //!   ([`Error`]) and the serving one is kept.
 //! - [`metrics`] (feature `metrics`, default): typed metrics, OpenMetrics text with its
 //!   content type, registration into your own registry; with feature `axum`, a ready handler.
-//! - Feature `client`: [`Config::service_entry_endpoints`] serves ServiceEntry hosts with
+//! - Feature `client`: `Config::service_entry_endpoints` serves ServiceEntry hosts with
 //!   their endpoints over HTTP (hyper). Without it, no HTTP client, server or HTTP/2 code
 //!   is compiled.
 //!
