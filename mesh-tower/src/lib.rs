@@ -8,6 +8,12 @@
 //! no route gives 404. Mirrors are fire-and-forget with a bounded queue. Backends are
 //! registered per host with labels, and subsets select them by label as Istio's do.
 //!
+//! Most embeddings want the `mesh` crate, which builds this layer from YAML. Feature
+//! `client` (off by default) adds the `client` module: endpoints that forward over HTTP/1.1 and
+//! HTTP/2 with hyper's client (ServiceEntry endpoints) and websocket upgrades through them;
+//! without it the layer needs tokio's `rt`, `time` and `sync` only, and no HTTP client or
+//! server code.
+//!
 //! ```
 //! use mesh_tower::{Backends, Endpoint, MeshLayer};
 //! use mesh_route::{CompileOptions, Identity, RouteTable};
