@@ -252,6 +252,11 @@ async fn an_invalid_reload_is_rejected_and_the_serving_configuration_kept() {
         }
         other => panic!("{other:?}"),
     }
+    let missing = handle.reload(Config::new().path("/nonexistent/mesh-config"));
+    assert!(
+        matches!(missing, Err(Error::Load(ref e)) if !e.errors.is_empty()),
+        "{missing:?}"
+    );
     assert_eq!(get(addr, "shop", "/").await.text(), "v2");
 
     // New YAML, the same backends: `cart` now goes to `shop`.
@@ -329,4 +334,53 @@ async fn the_axum_metrics_handler_serves_openmetrics() {
     let text = reply.text();
     assert!(text.contains("istio_requests_total{"), "{text}");
     assert!(text.ends_with("# EOF\n"), "{text}");
+}
+
+/// A gateway's layer routes by the Gateway's servers and the VirtualServices bound to it,
+/// from YAML read from a folder.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gateway_layer_from_a_folder() {
+    let dir = std::env::temp_dir().join(format!("mesh-front-door-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    std::fs::write(
+        dir.join("gateway.yaml"),
+        r#"
+apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {name: edge, namespace: istio-system}
+spec:
+  selector: {istio: ingressgateway}
+  servers:
+  - port: {number: 80, name: http, protocol: HTTP}
+    hosts: ["shop.example.com"]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: shop, namespace: demo}
+spec:
+  hosts: [shop.example.com]
+  gateways: [istio-system/edge]
+  http:
+  - route:
+    - destination: {host: shop.demo.svc.cluster.local}
+"#,
+    )
+    .expect("write");
+    let mesh = Mesh::gateway("istio-system", "edge")
+        .path(&dir)
+        .backend(
+            "shop.demo.svc.cluster.local",
+            answering("shop-0", "v1", "shop"),
+        )
+        .options(mesh::Options {
+            listener_port: Some(80),
+            ..mesh::Options::default()
+        })
+        .build();
+    let _ = std::fs::remove_dir_all(&dir);
+    let mesh = mesh.expect("valid");
+    assert!(mesh.warnings().is_empty(), "{:?}", mesh.warnings());
+    let addr = serve(app().layer(mesh)).await;
+    assert_eq!(get(addr, "shop.example.com", "/").await.text(), "shop");
+    assert_eq!(get(addr, "other.example.com", "/").await.status, Some(404));
 }
