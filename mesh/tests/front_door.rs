@@ -384,3 +384,26 @@ spec:
     assert_eq!(get(addr, "shop.example.com", "/").await.text(), "shop");
     assert_eq!(get(addr, "other.example.com", "/").await.status, Some(404));
 }
+
+/// With `service_entry_endpoints` (feature `client`), a ServiceEntry's `STATIC` endpoints
+/// serve its host over HTTP: here a real server on 127.0.0.1, reached through the
+/// ServiceEntry's port map; the route needs no registered backend.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn service_entry_endpoints_serve_their_host_over_http() {
+    let upstream = serve(axum::Router::new().fallback(|| async { "over http" })).await;
+    let port = upstream.port();
+    let mesh = Mesh::sidecar("demo")
+        .yaml(format!(
+            "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {{name: api}}\nspec:\n  hosts: [api.internal]\n  location: MESH_INTERNAL\n  resolution: STATIC\n  ports:\n  - {{number: 80, name: http, protocol: HTTP}}\n  endpoints:\n  - {{address: 127.0.0.1, ports: {{http: {port}}}}}\n---\napiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {{name: api}}\nspec:\n  hosts: [api.internal]\n  http:\n  - route:\n    - destination: {{host: api.internal, port: {{number: 80}}}}\n"
+        ))
+        .service_entry_endpoints()
+        .build()
+        .expect("valid");
+    assert!(mesh.warnings().is_empty(), "{:?}", mesh.warnings());
+    let addr = serve(app().layer(mesh)).await;
+    let reply = get(addr, "api.internal", "/").await;
+    assert_eq!(
+        (reply.status, reply.text().as_str()),
+        (Some(200), "over http")
+    );
+}
