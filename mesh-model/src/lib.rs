@@ -67,7 +67,10 @@ pub use resource::{
 pub use service_entry::ServiceEntry;
 pub use virtual_service::VirtualService;
 
-/// Serializes a resource (or any model value) as YAML, as `kubectl get -o yaml` would print it.
-pub fn to_yaml<T: serde::Serialize>(value: &T) -> Result<String, String> {
-    yaml::to_yaml_string(value)
+/// Serializes a resource (or any model value) as YAML, as `kubectl get -o yaml` would print
+/// it. Fails only for a value that does not serialize to JSON's data model (a map with
+/// non-string keys, say).
+pub fn to_yaml<T: serde::Serialize>(value: &T) -> Result<String, serde_json::Error> {
+    let json = serde_json::to_value(value)?;
+    yaml::to_yaml_string(&json).map_err(<serde_json::Error as serde::ser::Error>::custom)
 }
