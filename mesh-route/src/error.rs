@@ -38,11 +38,11 @@ pub enum ProblemKind {
     #[error(transparent)]
     Match(#[from] mesh_match::CompileError),
     /// A header operation cannot be executed as written.
-    #[error("{0}")]
-    Headers(String),
+    #[error(transparent)]
+    Headers(#[from] crate::policy::headers::HeaderError),
     /// A direct response cannot be executed as written.
-    #[error("{0}")]
-    DirectResponse(String),
+    #[error(transparent)]
+    DirectResponse(#[from] crate::policy::direct::DirectResponseError),
     /// The sticky-split annotation cannot be read.
     #[error("{0}")]
     Sticky(String),

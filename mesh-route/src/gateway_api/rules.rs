@@ -115,7 +115,7 @@ fn header_ops(f: &HeaderFilter) -> HeaderOperations {
 fn headers_policy(
     request: Option<&HeaderFilter>,
     response: Option<&HeaderFilter>,
-) -> Result<(HeadersPolicy, Vec<String>), String> {
+) -> Result<(HeadersPolicy, Vec<String>), crate::policy::headers::HeaderError> {
     if request.is_none() && response.is_none() {
         return Ok((HeadersPolicy::default(), Vec::new()));
     }
@@ -451,7 +451,7 @@ fn compile<S: mesh_model::resource::Spec>(
                 format!("{path}.filters"),
                 format!("{e}; requests this rule matches are answered 500"),
             );
-            fail.get_or_insert(e);
+            fail.get_or_insert(e.to_string());
             (HeadersPolicy::default(), Vec::new())
         }
     };
@@ -557,7 +557,11 @@ fn compile<S: mesh_model::resource::Spec>(
             let (h, notes) = match headers_policy(b.request, b.response) {
                 Ok(h) => h,
                 Err(e) => {
-                    ctx.warn(route, format!("{path}.backendRefs[{j}].filters"), e);
+                    ctx.warn(
+                        route,
+                        format!("{path}.backendRefs[{j}].filters"),
+                        e.to_string(),
+                    );
                     (HeadersPolicy::default(), Vec::new())
                 }
             };

@@ -14,19 +14,29 @@ pub struct DirectResponse {
     pub body: Arc<[u8]>,
 }
 
+/// A direct response that cannot be executed as written.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum DirectResponseError {
+    /// The status is outside 200..=600.
+    #[error("direct response status {0} is out of range")]
+    Status(u32),
+    /// The body's `bytes` are not base64.
+    #[error("direct response body bytes are not valid base64")]
+    Base64,
+}
+
 impl DirectResponse {
     /// Compiles a `directResponse`; `bytes` bodies are base64 as in YAML.
-    pub fn compile(d: &HttpDirectResponse) -> Result<Self, String> {
+    pub fn compile(d: &HttpDirectResponse) -> Result<Self, DirectResponseError> {
         let status = u16::try_from(d.status)
             .ok()
             .filter(|s| (200..=600).contains(s))
-            .ok_or_else(|| format!("direct response status {} is out of range", d.status))?;
+            .ok_or(DirectResponseError::Status(d.status))?;
         let body: Vec<u8> = match &d.body {
             None => Vec::new(),
             Some(b) => match (&b.string, &b.bytes) {
                 (Some(s), _) => s.clone().into_bytes(),
-                (None, Some(b64)) => base64_decode(b64)
-                    .ok_or_else(|| "direct response body bytes are not valid base64".to_owned())?,
+                (None, Some(b64)) => base64_decode(b64).ok_or(DirectResponseError::Base64)?,
                 (None, None) => Vec::new(),
             },
         };

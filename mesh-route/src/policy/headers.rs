@@ -229,9 +229,25 @@ pub struct HeadersPolicy {
     pub authority: Option<String>,
 }
 
+/// A header operation that cannot be executed as written.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum HeaderError {
+    /// The name is not a valid HTTP header name.
+    #[error("invalid header name {0:?}")]
+    Name(String),
+    /// The value (after Envoy's `%%` escapes) is not a valid HTTP header value.
+    #[error("invalid header value {value:?} for {name:?}")]
+    Value {
+        /// The header's name.
+        name: String,
+        /// The value as written.
+        value: String,
+    },
+}
+
 impl HeadersPolicy {
     /// Compiles `headers`. Errors name the header; notes say what is kept as literal text.
-    pub fn compile(h: Option<&Headers>) -> Result<(Self, Vec<String>), String> {
+    pub fn compile(h: Option<&Headers>) -> Result<(Self, Vec<String>), HeaderError> {
         let mut notes = Vec::new();
         let Some(h) = h else {
             return Ok((HeadersPolicy::default(), notes));
@@ -278,7 +294,7 @@ fn compile_ops(
     ops: &HeaderOperations,
     request: bool,
     notes: &mut Vec<String>,
-) -> Result<HeaderOps, String> {
+) -> Result<HeaderOps, HeaderError> {
     let side = if request { "request" } else { "response" };
     let mut out = HeaderOps::default();
     let keep = |k: &str| {
@@ -302,11 +318,13 @@ fn compile_ops(
                 ));
                 continue;
             }
-            let name = HeaderName::from_bytes(k.as_bytes())
-                .map_err(|_| format!("invalid header name {k:?}"))?;
+            let name =
+                HeaderName::from_bytes(k.as_bytes()).map_err(|_| HeaderError::Name(k.clone()))?;
             let value = envoy_literal(v, notes);
-            let value = HeaderValue::from_str(&value)
-                .map_err(|_| format!("invalid header value {v:?} for {k:?}"))?;
+            let value = HeaderValue::from_str(&value).map_err(|_| HeaderError::Value {
+                name: k.clone(),
+                value: v.clone(),
+            })?;
             list.push((name, value));
         }
     }
@@ -314,10 +332,8 @@ fn compile_ops(
         if !keep(k) {
             continue;
         }
-        out.remove.push(
-            HeaderName::from_bytes(k.as_bytes())
-                .map_err(|_| format!("invalid header name {k:?}"))?,
-        );
+        out.remove
+            .push(HeaderName::from_bytes(k.as_bytes()).map_err(|_| HeaderError::Name(k.clone()))?);
     }
     Ok(out)
 }
