@@ -27,7 +27,7 @@ use serde::Deserialize;
 use serde::de::{DeserializeOwned, IgnoredAny};
 
 use crate::resource::{
-    AnyResource, ApiVersion, GROUP, Kind, ObjectMeta, Origin, PositionIndex, Resource, ResourceKey,
+    AnyResource, ApiVersion, GROUP, Kind, ObjectMeta, Origin, Resource, ResourceKey,
     Resources, Spec,
 };
 use crate::yaml::{self, Node, ParseLimits, Segment};
@@ -639,12 +639,10 @@ impl Loader {
             if is_foreign(&keys) {
                 match root.to_json(&mut Vec::new(), false) {
                     Ok(value) => {
-                        let mut lines = std::collections::HashMap::new();
-                        yaml::index_lines(root, &mut lines);
                         out.foreign.push(ForeignDocument {
                             value,
                             origin: Origin {
-                                positions: Some(Arc::new(PositionIndex { lines })),
+                                positions: Some(Arc::new(yaml::index_lines(root))),
                                 ..at(root.line, root.column).origin()
                             },
                         });
@@ -772,10 +770,8 @@ impl Loader {
                     return;
                 }
             };
-            let mut lines = std::collections::HashMap::new();
-            yaml::index_lines(node, &mut lines);
             let origin = Origin {
-                positions: Some(Arc::new(PositionIndex { lines })),
+                positions: Some(Arc::new(yaml::index_lines(node))),
                 ..here.origin()
             };
             let ns = &self.default_namespace;
@@ -842,10 +838,8 @@ impl Loader {
             ));
             return;
         };
-        let mut lines = std::collections::HashMap::new();
-        yaml::index_lines(node, &mut lines);
         let origin = Origin {
-            positions: Some(Arc::new(PositionIndex { lines })),
+            positions: Some(Arc::new(yaml::index_lines(node))),
             ..here.origin()
         };
         let result = match kind {
