@@ -178,17 +178,19 @@ pub fn forwarded_scheme(headers: &HeaderMap) -> Option<&'static str> {
     }
 }
 
-/// The host part of an authority (`[::1]:8080` gives `[::1]`, `a.b:80` gives `a.b`).
+/// The host of an authority, without the port, as Envoy finds the port
+/// (`HeaderUtility::getPortStart`): everything after the last `:` is the port unless that
+/// `:` is inside an IPv6 literal's brackets. `[::1]:8080` gives `[::1]`, `a.b:80` gives
+/// `a.b`, and so do `a.b:` and `a.b:x` (measured with Envoy 1.40 on a gateway: Hosts
+/// `bench.example.com:abc` and `bench.example.com:` select the `bench.example.com` virtual
+/// host).
 pub fn authority_host(authority: &str) -> &str {
-    if authority.starts_with('[') {
-        return match authority.find(']') {
-            Some(i) => &authority[..=i],
-            None => authority,
-        };
-    }
-    match authority.rsplit_once(':') {
-        Some((h, p)) if !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) => h,
-        _ => authority,
+    let Some(colon) = authority.rfind(':') else {
+        return authority;
+    };
+    match authority.rfind(']') {
+        Some(end) if end > colon => authority,
+        _ => &authority[..colon],
     }
 }
 

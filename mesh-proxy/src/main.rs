@@ -59,7 +59,8 @@ struct Args {
     #[arg(long, default_value = "300s", value_parser = parse_duration)]
     stream_idle_timeout: Duration,
     /// Time allowed to receive a request head (default: the stream idle timeout); past it
-    /// 408 `stream timeout`.
+    /// 408 `stream timeout`. A connection that sends nothing for this long, new or
+    /// keep-alive, is closed.
     #[arg(long, value_parser = parse_duration)]
     request_headers_timeout: Option<Duration>,
     /// Largest request head (request line and headers) in KiB; past it 431.

@@ -357,7 +357,7 @@ async fn serve<S>(
     state: &State,
 ) where
     S: tower::Service<
-            Request<hyper::body::Incoming>,
+            Request<listener::RequestBody>,
             Response = Response<BoxBody>,
             Error = Infallible,
         > + Clone
@@ -383,7 +383,9 @@ async fn serve<S>(
                 let _ = stream.set_nodelay(true);
                 let inner = service.clone();
                 let limit = state.settings.listener.max_request_headers_bytes;
-                let svc = service_fn(move |mut req: Request<hyper::body::Incoming>| {
+                let svc = service_fn(move |req: Request<hyper::body::Incoming>| {
+                    let version = req.version();
+                    let mut req = req.map(|b| listener::RequestBody::new(b, version));
                     let too_large = listener::head_too_large(&req, limit);
                     req.extensions_mut().insert(ClientAddr(peer));
                     let call = inner.clone().oneshot(req);
@@ -399,10 +401,32 @@ async fn serve<S>(
                     .serve_connection_with_upgrades(TokioIo::new(io), TowerToHyperService::new(svc))
                     .into_owned();
                 let conn = graceful.watch(conn);
+                let first_byte = state
+                    .settings
+                    .listener
+                    .head_timeout(state.settings.options.stream_idle_timeout);
                 tokio::spawn(async move {
                     let _admitted = admitted;
                     let mut conn = std::pin::pin!(conn);
-                    if let Err(e) = conn.as_mut().await {
+                    // hyper's head timer covers a head that has started and the wait for
+                    // the next request on a keep-alive connection, but the server first
+                    // reads a byte to tell HTTP/1.1 from h2c, with no timer: a connection
+                    // that has sent nothing by the head timeout is closed (dropped) here.
+                    let first_byte = async {
+                        match first_byte {
+                            Some(t) => tokio::time::sleep(t).await,
+                            None => std::future::pending().await,
+                        }
+                    };
+                    let served = tokio::select! {
+                        served = conn.as_mut() => Some(served),
+                        () = first_byte => None,
+                    };
+                    let served = match served {
+                        None if conn_state.ever_read() => Some(conn.as_mut().await),
+                        other => other,
+                    };
+                    if let Some(Err(e)) = served {
                         // hyper closes silently when a head does not arrive in time; Envoy
                         // answers a started request with 408.
                         if listener::is_head_timeout(&*e) && conn_state.has_read() {
@@ -432,7 +456,7 @@ async fn serve_on_workers<S>(
     state: &Arc<State>,
 ) where
     S: tower::Service<
-            Request<hyper::body::Incoming>,
+            Request<listener::RequestBody>,
             Response = Response<BoxBody>,
             Error = Infallible,
         > + Clone

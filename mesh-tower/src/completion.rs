@@ -1,7 +1,10 @@
 //! A response body that reports how it ended, so that a request is counted when its
 //! response is over, with the flag Envoy gives it: a body the upstream cuts (an error after
 //! the head) is counted with `UPE` (Envoy 1.40 logs `200 UPE` for a response cut mid-body,
-//! measured), never as a complete `200 -`.
+//! measured), never as a complete `200 -`; a body cut because it stalled for the stream
+//! idle timeout ([`StreamIdleTimeout`]) is counted with `SI` (Envoy 1.40 logs `200 SI`
+//! for a body that stalls after 5 of 100 bytes and for one that stalls right after its
+//! head, `stream_idle_timeout: 1s`, measured).
 //!
 //! A body that fails on its very first read yields once before the error, so that a
 //! server holding the response head sends it first (Envoy forwards the head of a response
@@ -14,14 +17,77 @@
 //! flag (Envoy would add `DC`; not done).
 
 use std::pin::Pin;
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, ready};
 
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
+use tokio::sync::oneshot;
 
 use crate::BoxError;
 use crate::body::{BoxBody, boxed};
 use crate::flags::ResponseFlags;
+use crate::idle::StreamIdleTimeout;
+
+/// The flag a body error adds: `SI` when the body stalled for the idle timeout, else `UPE`.
+fn flag_for(e: &BoxError) -> ResponseFlags {
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(&**e);
+    while let Some(err) = cur {
+        if err.is::<StreamIdleTimeout>() {
+            return ResponseFlags::STREAM_IDLE_TIMEOUT;
+        }
+        cur = err.source();
+    }
+    ResponseFlags::UPSTREAM_PROTOCOL_ERROR
+}
+
+/// The counting of a request handed to whoever carries its response on after the head: an
+/// upgraded connection's tunnel, which Envoy counts when it closes (`101 SI` for a tunnel
+/// closed by the stream idle timeout, measured with Envoy 1.40). Put in the response's
+/// extensions by the tunnel; the layer takes it out and hands the count over.
+#[derive(Clone)]
+pub(crate) struct Deferred(Arc<Mutex<Option<oneshot::Sender<OnEnd>>>>);
+
+/// Counts a request with the flags its end adds.
+type OnEnd = Box<dyn FnOnce(ResponseFlags) + Send>;
+
+/// The tunnel's side of a [`Deferred`]: reports the end.
+#[cfg_attr(not(feature = "client"), allow(dead_code))]
+pub(crate) struct DeferredEnd(oneshot::Receiver<OnEnd>);
+
+/// A pair: the extension for the response, and the end for the tunnel.
+#[cfg_attr(not(feature = "client"), allow(dead_code))]
+pub(crate) fn deferred() -> (Deferred, DeferredEnd) {
+    let (tx, rx) = oneshot::channel();
+    (Deferred(Arc::new(Mutex::new(Some(tx)))), DeferredEnd(rx))
+}
+
+impl Deferred {
+    /// Hands the count over; counts at once (no extra flag) if the tunnel is already gone.
+    pub(crate) fn hand_over(self, on_end: impl FnOnce(ResponseFlags) + Send + 'static) {
+        let tx = self.0.lock().ok().and_then(|mut t| t.take());
+        let on_end: OnEnd = Box::new(on_end);
+        match tx {
+            Some(tx) => {
+                if let Err(on_end) = tx.send(on_end) {
+                    on_end(ResponseFlags::NONE);
+                }
+            }
+            None => on_end(ResponseFlags::NONE),
+        }
+    }
+}
+
+#[cfg_attr(not(feature = "client"), allow(dead_code))]
+impl DeferredEnd {
+    /// Counts the request with `flags`, once the count has been handed over (at once, in
+    /// practice: the layer hands it over as it returns the response).
+    pub(crate) async fn report(self, flags: ResponseFlags) {
+        if let Ok(on_end) = self.0.await {
+            on_end(flags);
+        }
+    }
+}
 
 /// `body`, calling `on_end` once with the flags its end adds.
 pub(crate) fn counted<F>(body: BoxBody, on_end: F) -> BoxBody
@@ -62,7 +128,7 @@ impl<F: FnOnce(ResponseFlags) + Unpin> Body for Counted<F> {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         if let Some(e) = self.held.take() {
-            self.end(ResponseFlags::UPSTREAM_PROTOCOL_ERROR);
+            self.end(flag_for(&e));
             return Poll::Ready(Some(Err(e)));
         }
         let first = !std::mem::replace(&mut self.started, true);
@@ -79,7 +145,10 @@ impl<F: FnOnce(ResponseFlags) + Unpin> Body for Counted<F> {
         }
         match &frame {
             None => self.end(ResponseFlags::NONE),
-            Some(Err(_)) => self.end(ResponseFlags::UPSTREAM_PROTOCOL_ERROR),
+            Some(Err(e)) => {
+                let flag = flag_for(e);
+                self.end(flag);
+            }
             Some(Ok(_)) => {
                 if self.inner.is_end_stream() {
                     self.end(ResponseFlags::NONE);

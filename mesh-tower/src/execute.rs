@@ -178,6 +178,16 @@ pub(crate) async fn handle(
         grpc_status,
         started,
     };
+    let mut result = result;
+    // An upgraded connection's tunnel counts the request when it closes.
+    let deferred = result
+        .as_mut()
+        .ok()
+        .and_then(|r| r.extensions_mut().remove::<crate::completion::Deferred>());
+    if let Some(deferred) = deferred {
+        deferred.hand_over(move |flags| record.finish(flags));
+        return (result, context);
+    }
     let result = match result {
         // Counted when the body ends, so that a body the upstream cuts is counted with
         // `UPE`, never as a complete answer.
@@ -545,7 +555,12 @@ async fn forward_decision(
     )
     .await?;
     #[cfg(feature = "client")]
-    crate::upgrade::splice(&head.parts.extensions, &head.parts.headers, &mut response);
+    crate::upgrade::splice(
+        &head.parts.extensions,
+        &head.parts.headers,
+        &mut response,
+        shared.options.stream_idle_timeout,
+    );
     crate::hygiene::sanitize_response(&mut response);
     decision
         .header_ops(Side::Response)

@@ -10,7 +10,7 @@
 //!   sent, then its connection is closed.
 //!
 //! Activity is a request body frame from the client, and the upstream's response head and
-//! body frames. The request head itself is the listener's business (a proxy bounds the time
+//! body frames; on a websocket tunnel, bytes either way (see `upgrade`). The request head itself is the listener's business (a proxy bounds the time
 //! to read it, see mesh-proxy's `--stream-idle-timeout`).
 
 use std::pin::Pin;
@@ -44,7 +44,8 @@ impl Activity {
         })
     }
 
-    fn touch(&self) {
+    /// Records that something moved now.
+    pub(crate) fn touch(&self) {
         let ms = self.start.elapsed().as_millis() as u64;
         self.last_ms.fetch_max(ms, Ordering::Relaxed);
     }

@@ -52,8 +52,10 @@ pub struct Options {
     /// moves on a request for this long (no request body data from the client, no response
     /// head or body data from the upstream) the layer gives up on it with flag `SI`: 408
     /// `stream timeout` with `connection: close` when the client had not sent its whole
-    /// request, 504 `stream timeout` when the upstream had not answered, and a response
-    /// body that stalls this long is cut (the client's connection is closed). `None`
+    /// request, 504 `stream timeout` when the upstream had not answered, a response body
+    /// that stalls this long is cut (the client's connection is closed; counted `SI`), and
+    /// a websocket tunnel where neither side sends anything this long is closed (counted
+    /// `101 SI`). `None`
     /// disables it (Istio's sidecar default, `0s`; Istio's EDGE profile for gateways uses
     /// 300 s), which leaves every wait unbounded.
     pub stream_idle_timeout: Option<Duration>,

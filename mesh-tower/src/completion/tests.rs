@@ -69,3 +69,58 @@ impl Body for CutAfterOneFrame {
         Poll::Ready(Some(Ok(Frame::data(Bytes::from_static(b"0123456789")))))
     }
 }
+
+/// A body cut because it stalled for the stream idle timeout is reported with `SI`, not
+/// `UPE` (Envoy 1.40 logs `200 SI`), also when it stalls before its first byte.
+#[tokio::test(start_paused = true)]
+async fn a_body_cut_for_idleness_is_reported_with_si() {
+    for first in [Some("hello"), None] {
+        let (seen, f) = recorder();
+        let upstream = boxed(Stalls(
+            first.map(|d: &'static str| Bytes::from_static(d.as_bytes())),
+        ));
+        let stalled = crate::idle::ResponseBody::wrap(upstream, std::time::Duration::from_secs(1));
+        let mut body = counted(stalled, f);
+        if first.is_some() {
+            assert!(body.frame().await.expect("a frame").is_ok());
+        }
+        assert!(body.frame().await.expect("the cut").is_err());
+        assert_eq!(*seen.lock().unwrap(), [ResponseFlags::STREAM_IDLE_TIMEOUT]);
+    }
+}
+
+/// Its frame, if any, then nothing ever, as an upstream that stalls mid-body.
+struct Stalls(Option<Bytes>);
+
+impl Body for Stalls {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        match self.0.take() {
+            Some(data) => Poll::Ready(Some(Ok(Frame::data(data)))),
+            None => Poll::Pending,
+        }
+    }
+}
+
+/// A tunnel's count handed over is reported with the tunnel's flags when it ends; handed
+/// over after the tunnel is gone, it is reported at once with none.
+#[tokio::test]
+async fn a_deferred_count_is_reported_by_the_tunnel() {
+    let (seen, f) = recorder();
+    let (handle, end) = deferred();
+    handle.clone().hand_over(f);
+    assert!(seen.lock().unwrap().is_empty());
+    end.report(ResponseFlags::STREAM_IDLE_TIMEOUT).await;
+    assert_eq!(*seen.lock().unwrap(), [ResponseFlags::STREAM_IDLE_TIMEOUT]);
+
+    let (seen, f) = recorder();
+    let (handle, end) = deferred();
+    drop(end);
+    handle.hand_over(f);
+    assert_eq!(*seen.lock().unwrap(), [ResponseFlags::NONE]);
+}
