@@ -27,8 +27,8 @@ use serde::Deserialize;
 use serde::de::{DeserializeOwned, IgnoredAny};
 
 use crate::resource::{
-    AnyResource, ApiVersion, GROUP, Kind, ObjectMeta, Origin, Resource, ResourceKey,
-    Resources, Spec,
+    AnyResource, ApiVersion, GROUP, Kind, ObjectMeta, Origin, Resource, ResourceKey, Resources,
+    Spec,
 };
 use crate::yaml::{self, Node, ParseLimits, Segment};
 

@@ -759,7 +759,13 @@ pub(crate) fn index_lines(node: &Node) -> crate::resource::PositionIndex {
         }
     }
     let mut out = Vec::new();
-    visit(node, PositionIndex::key(""), true, &mut String::new(), &mut out);
+    visit(
+        node,
+        PositionIndex::key(""),
+        true,
+        &mut String::new(),
+        &mut out,
+    );
     PositionIndex::new(out)
 }
 

@@ -204,35 +204,89 @@ fn fold(x: u64) -> u64 {
     x | (upper >> 2)
 }
 
-/// The 8-byte words of `s`, the last one padded with zeros.
+/// The 8-byte word of `s` at `i` (`i + 8 <= s.len()`).
 #[inline]
-fn words(s: &[u8]) -> impl Iterator<Item = u64> + '_ {
-    let chunks = s.chunks_exact(8);
-    let tail = chunks.remainder();
-    chunks
-        .map(|c| u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]))
-        .chain((!tail.is_empty()).then(|| {
-            let mut w = [0u8; 8];
-            w[..tail.len()].copy_from_slice(tail);
-            u64::from_le_bytes(w)
-        }))
+fn word_at(s: &[u8], i: usize) -> u64 {
+    let mut w = [0u8; 8];
+    w.copy_from_slice(&s[i..i + 8]);
+    u64::from_le_bytes(w)
+}
+
+/// The bytes of `s` after its last whole 8-byte word, as a word padded with zeros (0 when
+/// there are none). With eight bytes or more, one read of the last eight bytes shifted
+/// (no copy of the tail byte by byte).
+#[inline]
+fn tail_word(s: &[u8]) -> u64 {
+    let rest = s.len() % 8;
+    if rest == 0 {
+        0
+    } else if s.len() >= 8 {
+        word_at(s, s.len() - 8) >> (8 * (8 - rest))
+    } else {
+        short_word(s)
+    }
+}
+
+/// `s` (fewer than eight bytes) as a word padded with zeros: two overlapping reads at most,
+/// no loop (a byte read twice lands in the same place both times).
+#[inline]
+fn short_word(s: &[u8]) -> u64 {
+    let n = s.len();
+    if n >= 4 {
+        let lo = u32::from_le_bytes([s[0], s[1], s[2], s[3]]);
+        let hi = u32::from_le_bytes([s[n - 4], s[n - 3], s[n - 2], s[n - 1]]);
+        u64::from(lo) | (u64::from(hi) << (8 * (n - 4)))
+    } else if n >= 2 {
+        let lo = u16::from_le_bytes([s[0], s[1]]);
+        let hi = u16::from_le_bytes([s[n - 2], s[n - 1]]);
+        u64::from(lo) | (u64::from(hi) << (8 * (n - 2)))
+    } else {
+        s.first().map_or(0, |b| u64::from(*b))
+    }
+}
+
+const K: u64 = 0x517c_c1b7_2722_0a95;
+
+/// One step of FxHash.
+#[inline]
+fn mix(h: u64, w: u64) -> u64 {
+    (h.rotate_left(5) ^ w).wrapping_mul(K)
 }
 
 /// FxHash (rustc's hasher) of `s` with its ASCII letters folded to lower case, and of its
-/// length: fast for short keys. The keys are configuration and lookups never insert, so
-/// a request cannot make the table slow.
+/// length, eight bytes at a time (the last word padded with zeros): fast for short keys.
+/// The keys are configuration and lookups never insert, so a request cannot make the
+/// table slow.
 #[inline]
 fn hash(s: &[u8]) -> u64 {
-    const K: u64 = 0x517c_c1b7_2722_0a95;
-    words(s).fold((s.len() as u64).wrapping_mul(K), |h, w| {
-        (h.rotate_left(5) ^ fold(w)).wrapping_mul(K)
-    })
+    let whole = s.len() / 8 * 8;
+    let mut h = (s.len() as u64).wrapping_mul(K);
+    let mut i = 0;
+    while i < whole {
+        h = mix(h, fold(word_at(s, i)));
+        i += 8;
+    }
+    if whole < s.len() {
+        h = mix(h, fold(tail_word(s)));
+    }
+    h
 }
 
 /// Whether `host` with its ASCII letters folded to lower case is `key`.
 #[inline]
 fn eq_folded(host: &[u8], key: &[u8]) -> bool {
-    host.len() == key.len() && words(host).zip(words(key)).all(|(h, k)| fold(h) == k)
+    if host.len() != key.len() {
+        return false;
+    }
+    let whole = host.len() / 8 * 8;
+    let mut i = 0;
+    while i < whole {
+        if fold(word_at(host, i)) != word_at(key, i) {
+            return false;
+        }
+        i += 8;
+    }
+    fold(tail_word(host)) == tail_word(key)
 }
 
 #[cfg(test)]

@@ -123,3 +123,17 @@ proptest! {
         }
     }
 }
+
+/// The word after the last whole eight bytes is those bytes in order, zero-padded, for
+/// every length (the short reads overlap; the long ones shift the last eight bytes).
+#[test]
+fn tail_word_is_the_trailing_bytes_zero_padded() {
+    let text: Vec<u8> = (1..=40u8).collect();
+    for len in 0..=text.len() {
+        let s = &text[..len];
+        let rest = &s[len / 8 * 8..];
+        let mut expected = [0u8; 8];
+        expected[..rest.len()].copy_from_slice(rest);
+        assert_eq!(tail_word(s), u64::from_le_bytes(expected), "length {len}");
+    }
+}

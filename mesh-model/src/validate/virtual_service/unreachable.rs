@@ -82,7 +82,11 @@ impl MatchKey<'_> {
             &Option<StringMatch>,
             &Option<StringMatch>,
         ),
-        (&BTreeMap<String, StringMatch>, u32, &BTreeMap<String, String>),
+        (
+            &BTreeMap<String, StringMatch>,
+            u32,
+            &BTreeMap<String, String>,
+        ),
         (&Vec<String>, &BTreeMap<String, StringMatch>, bool),
         (&BTreeMap<String, StringMatch>, &str, &str),
     ) {
@@ -193,7 +197,10 @@ fn covered(a: &PrefixMatch<'_>, b: &PrefixMatch<'_>) -> bool {
             &exact_or_prefix(x.authority.as_ref()),
             &exact_or_prefix(y.authority.as_ref()),
         )
-        && covers_map(&exact_or_prefix_map(&x.headers), &exact_or_prefix_map(&y.headers))
+        && covers_map(
+            &exact_or_prefix_map(&x.headers),
+            &exact_or_prefix_map(&y.headers),
+        )
         && covers_map(
             &exact_or_prefix_map(&x.query_params),
             &exact_or_prefix_map(&y.query_params),
@@ -255,7 +262,12 @@ pub(super) fn analyze_http(sink: &mut Sink<'_>, routes: &[HttpRoute]) {
             }
         }
         if duplicates == route.r#match.len() {
-            report_unreachable(sink, rule_path(), &name(), "all matches used by prior rules");
+            report_unreachable(
+                sink,
+                rule_path(),
+                &name(),
+                "all matches used by prior rules",
+            );
         }
     }
     // Istio compares every pair; a later match can only be covered by an earlier one whose
