@@ -621,7 +621,7 @@ impl Loader {
             NodeValue::Map(_) => {}
             _ => {
                 out.errors.push(LoadError::Schema {
-                    position: at(root.line, root.column),
+                    position: at(root.line as usize, root.column as usize),
                     kind: String::new(),
                     namespace: self.default_namespace.clone(),
                     name: String::new(),
@@ -643,7 +643,7 @@ impl Loader {
                             value,
                             origin: Origin {
                                 positions: Some(Arc::new(yaml::index_lines(root))),
-                                ..at(root.line, root.column).origin()
+                                ..at(root.line as usize, root.column as usize).origin()
                             },
                         });
                     }
@@ -676,7 +676,7 @@ impl Loader {
                 }
                 NodeValue::Null => {}
                 _ => out.errors.push(LoadError::Schema {
-                    position: at(items.line, items.column),
+                    position: at(items.line as usize, items.column as usize),
                     kind: kind.to_owned(),
                     namespace: self.default_namespace.clone(),
                     name: String::new(),
@@ -707,7 +707,7 @@ impl Loader {
             .and_then(|m| m.get_str("namespace"))
             .filter(|ns| !ns.is_empty())
             .unwrap_or(&self.default_namespace);
-        let here = at(node.line, node.column);
+        let here = at(node.line as usize, node.column as usize);
         let label = |kind: &str| kind.to_owned();
         let schema = |path: &[Segment], message: String, kind: String| {
             let mut full = prefix.to_vec();

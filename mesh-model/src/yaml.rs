@@ -22,8 +22,10 @@ use self::resolve::{ScalarTag, key_from_value, resolve_scalar};
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) struct Node {
     pub(crate) value: NodeValue,
-    pub(crate) line: usize,
-    pub(crate) column: usize,
+    /// Line and column, 1-based; `u32` (input is at most 16 MiB by default, and
+    /// `u32::MAX` stands for anything past 4 GiB), so that large trees stay small.
+    pub(crate) line: u32,
+    pub(crate) column: u32,
 }
 
 /// The value of a node.
@@ -43,8 +45,9 @@ pub(crate) enum NodeValue {
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) struct Key {
     pub(crate) name: String,
-    pub(crate) line: usize,
-    pub(crate) column: usize,
+    /// As [`Node::line`].
+    pub(crate) line: u32,
+    pub(crate) column: u32,
 }
 
 /// One YAML document of a stream.
@@ -198,7 +201,7 @@ pub(crate) fn parse(text: &str, limits: ParseLimits) -> (Vec<Document>, Option<Y
                 docs.push(Document {
                     root: root.take().unwrap_or(Node {
                         value: NodeValue::Null,
-                        line: mark.line(),
+                        line: to_pos(mark.line()),
                         column: 1,
                     }),
                 });
@@ -298,9 +301,9 @@ impl Builder {
                     anchor,
                 }) => self.complete(
                     Node {
-                        value: NodeValue::Seq(items),
-                        line,
-                        column,
+                        value: NodeValue::Seq(shrunk(items)),
+                        line: to_pos(line),
+                        column: to_pos(column),
                     },
                     anchor,
                     false,
@@ -317,9 +320,9 @@ impl Builder {
                     ..
                 }) => self.complete(
                     Node {
-                        value: NodeValue::Map(entries),
-                        line,
-                        column,
+                        value: NodeValue::Map(shrunk(entries)),
+                        line: to_pos(line),
+                        column: to_pos(column),
                     },
                     anchor,
                     false,
@@ -346,8 +349,8 @@ impl Builder {
                 };
                 let node = Node {
                     value,
-                    line,
-                    column,
+                    line: to_pos(line),
+                    column: to_pos(column),
                 };
                 self.complete(node, anchor, merge_key, mark)
             }
@@ -474,6 +477,18 @@ impl Builder {
             },
         }
     }
+}
+
+/// A line or column as a node keeps it (`u32::MAX` past 4 G).
+fn to_pos(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+/// `v` without spare capacity: a document's tree stays in memory while it is decoded, and
+/// most of its collections are small (a one-key mapping would keep room for four entries).
+fn shrunk<T>(mut v: Vec<T>) -> Vec<T> {
+    v.shrink_to_fit();
+    v
 }
 
 /// go-yaml's refusal of a merge key whose value is not a mapping or a list of mappings.
@@ -643,7 +658,7 @@ impl Node {
                 _ => break,
             }
         }
-        pos
+        (pos.0 as usize, pos.1 as usize)
     }
 }
 
@@ -742,7 +757,7 @@ pub(crate) fn index_lines(node: &Node) -> crate::resource::PositionIndex {
                     buf.clear();
                     push_index(buf, i);
                     let k = PositionIndex::extend(key, buf.as_bytes());
-                    out.push((k, item.line as u32));
+                    out.push((k, item.line));
                     visit(item, k, false, buf, out);
                 }
             }
@@ -751,7 +766,7 @@ pub(crate) fn index_lines(node: &Node) -> crate::resource::PositionIndex {
                     buf.clear();
                     push_key(buf, &name.name, first);
                     let k = PositionIndex::extend(key, buf.as_bytes());
-                    out.push((k, name.line as u32));
+                    out.push((k, name.line));
                     visit(v, k, false, buf, out);
                 }
             }
