@@ -104,7 +104,7 @@ fn main() {
         );
         run(
             &format!("bookinfo/hand/{name}"),
-            |v, n| gateway_hand_loop(v, n),
+            gateway_hand_loop,
             &views,
             n,
         );
