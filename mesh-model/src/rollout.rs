@@ -404,6 +404,18 @@ impl Rollout {
             let p = self.positions(r, namespace);
             any_stable |= !p.stable.is_empty();
             any_canary |= !p.canary.is_empty();
+            if let Some((s, c)) = p.pair() {
+                let pair = i64::from(r.route[s].weight) + i64::from(r.route[c].weight);
+                if pair < i64::from(self.max_weight) {
+                    out.push((
+                        format!("spec.http[{i}].route"),
+                        format!(
+                            "the stable and the canary destination weigh {pair} together, less than maxWeight {}: the rollout moves weight between the two only",
+                            self.max_weight
+                        ),
+                    ));
+                }
+            }
             for (which, list) in [("stable", &p.stable), ("canary", &p.canary)] {
                 if list.len() > 1 {
                     out.push((

@@ -56,6 +56,7 @@ pub mod gateway_api;
 pub mod identity;
 mod index;
 pub mod policy;
+pub mod rollout;
 pub mod rule;
 pub mod sticky;
 pub mod table;

@@ -256,3 +256,28 @@ fn without_the_annotation_nothing_changes() {
     .unwrap();
     assert_eq!(errors(&r), []);
 }
+
+/// The rollout moves weight between the stable and the canary destination only: their
+/// written weights must add up to at least `maxWeight`, or the canary could never reach it.
+#[test]
+fn the_pair_must_weigh_at_least_max_weight() {
+    let three = r#"  - route:
+    - destination: {host: shop, subset: v1}
+      weight: 30
+    - destination: {host: shop, subset: v2}
+      weight: 10
+    - destination: {host: shop, subset: v3}
+      weight: 60
+"#;
+    // FULL's maxWeight is 50; the pair weighs 40.
+    let e = errors(&vs(FULL, three));
+    assert!(
+        e.iter().any(|(p, m)| p == "spec.http[0].route"
+            && m.contains("weigh 40 together, less than maxWeight 50")),
+        "{e:?}"
+    );
+    let enough = three
+        .replace("weight: 30", "weight: 40")
+        .replace("weight: 60", "weight: 50");
+    assert_eq!(errors(&vs(FULL, &enough)), []);
+}
