@@ -80,6 +80,8 @@ pub struct Metrics {
     pub(crate) retry_overflow: Family<ClusterLabels, Counter>,
     pub(crate) ejections: Family<ClusterLabels, Counter>,
     pub(crate) ejected: Family<ClusterLabels, Gauge>,
+    /// Automated canaries' weights and states.
+    pub(crate) rollout: crate::rollout::RolloutMetrics,
 }
 
 fn duration_histogram() -> Histogram {
@@ -164,6 +166,8 @@ impl Metrics {
             "Endpoints ejected now",
             ejected.clone(),
         );
+        let rollout = crate::rollout::RolloutMetrics::default();
+        rollout.register(&mut registry);
         let body_counter = |result| bodies.get_or_create(&OutcomeLabels { result }).clone();
         Metrics {
             registry: Arc::new(registry),
@@ -180,6 +184,7 @@ impl Metrics {
             retry_overflow,
             ejections,
             ejected,
+            rollout,
         }
     }
 
@@ -189,6 +194,11 @@ impl Metrics {
         // Writing into a String cannot fail.
         let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
         out
+    }
+
+    /// The automated canaries' metrics (`mesh_rollout_*`).
+    pub fn rollout(&self) -> &crate::rollout::RolloutMetrics {
+        &self.rollout
     }
 
     /// The number of requests counted with these labels so far.

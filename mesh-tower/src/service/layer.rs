@@ -71,15 +71,19 @@ impl MeshLayer<Responses> {
             .seed
             .map_or_else(Samples::from_entropy, Samples::new);
         let loop_id = crate::loop_detect::LoopId::new(options.cdn_loop_id.as_deref());
+        let metrics = Metrics::new();
+        let rollouts =
+            crate::rollout::Rollouts::new(metrics.rollout.clone(), options.listener_port);
         let shared = Shared {
+            rollouts,
             loop_id,
-            table: ArcSwap::new(table),
+            table: ArcSwap::new(table.clone()),
             backends: ArcSwap::from_pointee(backends),
             backends_generation: std::sync::atomic::AtomicU64::new(0),
             clusters: Clusters::default(),
             mirrors: Arc::new(Semaphore::new(options.mirror_queue)),
             options,
-            metrics: Metrics::new(),
+            metrics,
             rng,
             source_namespace: ns,
             source_app: if app.is_empty() {
@@ -93,8 +97,10 @@ impl MeshLayer<Responses> {
                 version
             },
         };
+        let shared = Arc::new(shared);
+        shared.rollouts.install(&shared, table);
         MeshLayer {
-            shared: Arc::new(shared),
+            shared,
             mode: PhantomData,
         }
     }
@@ -133,9 +139,26 @@ pub struct MeshHandle {
 }
 
 impl MeshHandle {
-    /// Replaces the route table.
+    /// Replaces the route table. Automated canaries (see [`crate::rollout`]) whose rule and
+    /// annotation are unchanged keep their state; the others start from the written weights.
     pub fn swap_table(&self, table: impl Into<Arc<RouteTable>>) {
-        self.shared.table.store(table.into());
+        self.shared.rollouts.install(&self.shared, table.into());
+    }
+
+    /// Where the automated canaries stand, in table order.
+    pub fn rollouts(&self) -> Vec<crate::rollout::RolloutStatus> {
+        self.shared.rollouts.statuses()
+    }
+
+    /// Calls `callback` on every step of an automated canary, from the layer's interval
+    /// driver (keep it short), and on the start of the rollouts a later
+    /// [`swap_table`](Self::swap_table) begins (those of the layer's first table started
+    /// before any callback: see [`rollouts`](Self::rollouts)).
+    pub fn on_rollout(
+        &self,
+        callback: impl Fn(&crate::rollout::RolloutEvent) + Send + Sync + 'static,
+    ) {
+        self.shared.rollouts.on_step(Arc::new(callback));
     }
 
     /// Replaces the backends.
