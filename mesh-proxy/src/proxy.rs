@@ -519,6 +519,24 @@ pub(crate) async fn stopped_signal(stopped: &mut watch::Receiver<bool>) {
     let _ = stopped.wait_for(|s| *s).await;
 }
 
+/// The automated canaries' state, as `/config` shows it under `rollouts`.
+fn rollouts_json(handle: &mesh_tower::MeshHandle) -> serde_json::Value {
+    handle
+        .rollouts()
+        .into_iter()
+        .map(|r| {
+            serde_json::json!({
+                "virtualService": r.virtual_service,
+                "rule": r.rule,
+                "stable": {"destination": r.stable, "weight": r.stable_weight},
+                "canary": {"destination": r.canary, "weight": r.weight},
+                "state": r.state.as_str(),
+                "intervals": r.intervals,
+            })
+        })
+        .collect()
+}
+
 fn admin_router(state: Arc<State>) -> axum::Router {
     let metrics = {
         let state = state.clone();
@@ -554,7 +572,11 @@ fn admin_router(state: Arc<State>) -> axum::Router {
             let state = state.clone();
             async move {
                 let summary = state.summary.read().map(|s| s.clone()).ok();
-                axum::Json(summary)
+                let mut json = serde_json::to_value(summary).unwrap_or_default();
+                if let Some(object) = json.as_object_mut() {
+                    object.insert("rollouts".into(), rollouts_json(&state.handle));
+                }
+                axum::Json(json)
             }
         }
     };
