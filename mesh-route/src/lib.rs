@@ -48,6 +48,7 @@
     rust_2018_idioms
 )]
 
+pub mod compare;
 pub mod decision;
 mod delegate;
 pub mod destination;

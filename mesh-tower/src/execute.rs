@@ -406,7 +406,9 @@ async fn route(
     if let Some(ClientAddr(addr)) = parts.extensions.get::<ClientAddr>() {
         view = view.with_remote_ip(addr.ip());
     }
-    let decision = table.decide(&view, shared.rng.next_u64());
+    let sample = shared.rng.next_u64();
+    let decision = table.decide(&view, sample);
+    shared.rollouts.observe_candidate(&view, sample, &decision);
     if let Some(probe) = shared.rollouts.probe_for(&decision) {
         outcome.rollout = Some((probe, tokio::time::Instant::now()));
     }

@@ -29,12 +29,25 @@ pub struct RolloutLabels {
     pub rule: String,
 }
 
-/// The rollout metrics of one layer.
+/// Labels of `mesh_config_candidate_diff_total`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct DiffLabels {
+    /// `namespace/name` of the serving decision's VirtualService (the candidate's when the
+    /// serving table matched none).
+    pub virtual_service: String,
+    /// The rule's name (its index when it has none).
+    pub rule: String,
+    /// What differed: `outcome`, `rule`, `destination`, `rewrite`, `policies`.
+    pub field: String,
+}
+
+/// The rollout and configuration-candidate metrics of one layer.
 #[derive(Clone, Debug, Default)]
 pub struct RolloutMetrics {
     weight: Family<WeightLabels, Gauge>,
     state: Family<RolloutLabels, Gauge>,
     transitions: Family<RolloutLabels, Counter>,
+    candidate_diff: Family<DiffLabels, Counter>,
 }
 
 impl RolloutMetrics {
@@ -55,6 +68,32 @@ impl RolloutMetrics {
             "Steps of automated canaries that changed a weight or a state",
             self.transitions.clone(),
         );
+        registry.register(
+            "mesh_config_candidate_diff",
+            "Live requests a configuration candidate decided differently from the serving table, by rule and part",
+            self.candidate_diff.clone(),
+        );
+    }
+
+    pub(crate) fn candidate_diff(&self, virtual_service: &str, rule: &str, field: &str) {
+        self.candidate_diff
+            .get_or_create(&DiffLabels {
+                virtual_service: virtual_service.into(),
+                rule: rule.into(),
+                field: field.into(),
+            })
+            .inc();
+    }
+
+    /// The candidate differences counted for the rule and part.
+    pub fn candidate_diffs(&self, virtual_service: &str, rule: &str, field: &str) -> u64 {
+        self.candidate_diff
+            .get_or_create(&DiffLabels {
+                virtual_service: virtual_service.into(),
+                rule: rule.into(),
+                field: field.into(),
+            })
+            .get()
     }
 
     fn labels(s: &RolloutStatus) -> RolloutLabels {

@@ -19,6 +19,7 @@
 //! event per step (target `mesh_tower::rollout`); callbacks through
 //! [`MeshHandle::on_rollout`](crate::MeshHandle::on_rollout).
 
+pub mod candidate;
 mod metrics;
 mod probe;
 
@@ -30,7 +31,7 @@ use mesh_route::{Decision, RouteTable, Target};
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
-pub use metrics::{RolloutLabels, RolloutMetrics, WeightLabels};
+pub use metrics::{DiffLabels, RolloutLabels, RolloutMetrics, WeightLabels};
 pub(crate) use probe::Probe;
 
 use crate::execute::Shared;
@@ -99,6 +100,8 @@ pub(crate) struct Rollouts {
     pub(crate) metrics: RolloutMetrics,
     /// The port in cluster names of destinations without one.
     default_port: u16,
+    /// A configuration candidate decided beside the serving table.
+    candidate: arc_swap::ArcSwapOption<candidate::Candidate>,
 }
 
 #[derive(Debug, Default)]
@@ -134,7 +137,34 @@ impl Rollouts {
             callbacks: Mutex::new(Vec::new()),
             metrics,
             default_port: default_port.unwrap_or(80),
+            candidate: arc_swap::ArcSwapOption::empty(),
         }
+    }
+
+    /// Decides `view` with the candidate too, if there is one, and counts the differences.
+    #[inline]
+    pub(crate) fn observe_candidate(
+        &self,
+        view: &mesh_match::RequestView<'_>,
+        sample: u64,
+        serving: &Decision<'_>,
+    ) {
+        if let Some(c) = &*self.candidate.load() {
+            c.observe(view, sample, serving, &self.metrics);
+        }
+    }
+
+    pub(crate) fn set_candidate(&self, table: Option<Arc<RouteTable>>) {
+        self.candidate
+            .store(table.map(|t| Arc::new(candidate::Candidate::new(t))));
+    }
+
+    pub(crate) fn candidate_report(&self) -> Option<candidate::CandidateReport> {
+        self.candidate.load().as_ref().map(|c| c.report())
+    }
+
+    pub(crate) fn take_candidate(&self) -> Option<Arc<RouteTable>> {
+        self.candidate.swap(None).map(|c| c.table.clone())
     }
 
     /// The probe of the rollout whose canary `decision` picked, if any.

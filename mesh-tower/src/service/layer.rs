@@ -145,6 +145,35 @@ impl MeshHandle {
         self.shared.rollouts.install(&self.shared, table.into());
     }
 
+    /// Runs `table` as a configuration candidate beside the serving one (replacing any
+    /// candidate): every request is decided by both, the serving decision is executed, and
+    /// the differences are counted (see [`crate::rollout::candidate`]).
+    pub fn set_candidate(&self, table: impl Into<Arc<RouteTable>>) {
+        self.shared.rollouts.set_candidate(Some(table.into()));
+    }
+
+    /// The candidate's counts and example differences, if one runs.
+    pub fn candidate(&self) -> Option<crate::rollout::candidate::CandidateReport> {
+        self.shared.rollouts.candidate_report()
+    }
+
+    /// Serves the candidate (as [`swap_table`](Self::swap_table) would) and stops comparing;
+    /// false when no candidate runs.
+    pub fn promote_candidate(&self) -> bool {
+        match self.shared.rollouts.take_candidate() {
+            Some(table) => {
+                self.shared.rollouts.install(&self.shared, table);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Stops comparing without promoting.
+    pub fn drop_candidate(&self) {
+        self.shared.rollouts.set_candidate(None);
+    }
+
     /// Where the automated canaries stand, in table order.
     pub fn rollouts(&self) -> Vec<crate::rollout::RolloutStatus> {
         self.shared.rollouts.statuses()
