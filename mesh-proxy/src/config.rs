@@ -91,6 +91,25 @@ pub fn load(
     let loaded = Loader::new()
         .with_default_namespace(settings.default_namespace.clone())
         .load_paths(&settings.paths);
+    let (resources, table) = check_and_compile(settings, loaded)?;
+    finish(settings, client, generation, resources, table)
+}
+
+/// Loads, validates and compiles a configuration candidate given as YAML text (the admin
+/// port's `POST /candidate`), for the proxy's identity.
+pub fn candidate(settings: &Settings, text: &str) -> Result<RouteTable, Vec<String>> {
+    let loaded = Loader::new()
+        .with_default_namespace(settings.default_namespace.clone())
+        .load_str(text, None);
+    check_and_compile(settings, loaded).map(|(_, table)| table)
+}
+
+/// Validation, then compilation for the proxy's identity: the findings that refuse a
+/// configuration, one line each.
+fn check_and_compile(
+    settings: &Settings,
+    loaded: mesh_model::Loaded,
+) -> Result<(Resources, RouteTable), Vec<String>> {
     let mut errors: Vec<String> = loaded.errors.iter().map(ToString::to_string).collect();
     if errors.is_empty() {
         errors.extend(
@@ -112,6 +131,16 @@ pub fn load(
                 .map(ToString::to_string)
                 .collect::<Vec<_>>()
         })?;
+    Ok((resources, table))
+}
+
+fn finish(
+    settings: &Settings,
+    client: &HttpClient,
+    generation: u64,
+    resources: Resources,
+    table: RouteTable,
+) -> Result<Config, Vec<String>> {
     let backends = Backends::from_service_entries(&resources, client);
     // The plain-HTTP ports of the proxy's Gateway: an Istio Gateway's HTTP servers, or a
     // Gateway API Gateway's HTTP listeners.

@@ -196,3 +196,96 @@ async fn a_failing_canary_is_rolled_back() {
     assert_eq!(v2.calls(), before);
     running.shutdown().await;
 }
+
+fn plain_routes(subset: &str) -> String {
+    format!(
+        "{GATEWAY}apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {{name: shop, namespace: demo}}
+spec:
+  hosts: [shop.example.com]
+  gateways: [edge]
+  http:
+  - name: split
+    route:
+    - destination: {{host: shop, subset: {subset}, port: {{number: 8080}}}}
+---
+{SHOP_SUBSETS}"
+    )
+}
+
+async fn admin_send(
+    c: &HttpClient,
+    running: &mesh_proxy::Running,
+    method: http::Method,
+    path: &str,
+    body: &str,
+) -> Reply {
+    let addr = running.admin_addr.expect("admin");
+    let req = http::Request::builder()
+        .method(method)
+        .uri(format!("http://{addr}{path}"))
+        .body(http_body_util::Full::new(bytes::Bytes::from(
+            body.to_owned(),
+        )))
+        .expect("request");
+    send(c, req).await.expect("the admin answers")
+}
+
+/// A configuration candidate posted to the admin port is decided beside the serving table
+/// on live requests: the serving table answers, `/candidate` and
+/// `mesh_config_candidate_diff_total` count the differences per rule; an invalid
+/// candidate is refused with its findings (400); promotion serves the candidate.
+#[tokio::test]
+async fn a_candidate_is_compared_on_live_requests_then_promoted() {
+    let v1 = Upstream::ok("v1").await;
+    let v2 = Upstream::ok("v2").await;
+    let entries = service_entry(
+        "shop",
+        "shop.demo.svc.cluster.local",
+        &[(&v1, &[("version", "v1")]), (&v2, &[("version", "v2")])],
+    );
+    let dir = TempDir::new("candidate");
+    let file = dir.write("mesh.yaml", &format!("{}{entries}", plain_routes("v1")));
+    let running = start(settings(vec![file])).await;
+    let c = client();
+    let refused = admin_send(&c, &running, http::Method::POST, "/candidate", "kind: [").await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.body);
+    let set = admin_send(
+        &c,
+        &running,
+        http::Method::POST,
+        "/candidate",
+        &format!("{}{entries}", plain_routes("v2")),
+    )
+    .await;
+    assert_eq!(set.status, StatusCode::OK, "{}", set.body);
+    for _ in 0..10 {
+        let r = get(&c, running.addr, "shop.example.com", "/", &[]).await;
+        assert_eq!(r.body, "v1", "the serving table answers");
+    }
+    let report = admin(&c, running.admin_addr, "/candidate").await;
+    let json: serde_json::Value = serde_json::from_str(&report.body).expect("JSON");
+    assert_eq!(json["compared"], 10, "{json}");
+    assert_eq!(json["differing"], 10, "{json}");
+    assert_eq!(
+        json["samples"][0]["differences"][0], "destination",
+        "{json}"
+    );
+    let text = admin_text(&c, running.admin_addr).await;
+    assert_eq!(
+        metric(
+            &text,
+            "mesh_config_candidate_diff_total{virtual_service=\"demo/shop\",rule=\"split\",field=\"destination\"}"
+        ),
+        10,
+        "{text}"
+    );
+    let promoted = admin_send(&c, &running, http::Method::POST, "/candidate/promote", "").await;
+    assert_eq!(promoted.status, StatusCode::OK);
+    let r = get(&c, running.addr, "shop.example.com", "/", &[]).await;
+    assert_eq!(r.body, "v2", "the candidate serves once promoted");
+    let none = admin_send(&c, &running, http::Method::POST, "/candidate/promote", "").await;
+    assert_eq!(none.status, StatusCode::NOT_FOUND);
+    running.shutdown().await;
+}
