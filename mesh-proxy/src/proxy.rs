@@ -618,7 +618,7 @@ fn candidate_json(handle: &mesh_tower::MeshHandle) -> serde_json::Value {
             })
         })
         .collect();
-    serde_json::json!({"compared": r.compared, "differing": r.differing, "samples": samples})
+    serde_json::json!({"compared": r.compared, "differing": r.differing, "unexpected": r.unexpected, "samples": samples})
 }
 
 /// The admin port's configuration candidate: `POST /candidate` with YAML (validated and

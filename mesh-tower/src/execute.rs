@@ -408,7 +408,9 @@ async fn route(
     }
     let sample = shared.rng.next_u64();
     let decision = table.decide(&view, sample);
-    shared.rollouts.observe_candidate(&view, sample, &decision);
+    shared
+        .rollouts
+        .observe_candidate(shared, &view, sample, &decision);
     if let Some(probe) = shared.rollouts.probe_for(&decision) {
         outcome.rollout = Some((probe, tokio::time::Instant::now()));
     }

@@ -6,7 +6,7 @@
 mod common;
 
 use common::*;
-use mesh_tower::rollout::candidate::SAMPLE_CAP;
+use mesh_tower::rollout::candidate::{AutoPromote, SAMPLE_CAP};
 use mesh_tower::{Backends, MeshLayer, Options};
 
 fn yaml(api_timeout: &str, legacy_subset: &str) -> String {
@@ -78,6 +78,10 @@ async fn candidate_differences_are_counted_per_rule_then_promoted() {
     let report = handle.candidate().expect("a candidate runs");
     assert_eq!(report.compared, 60);
     assert_eq!(report.differing, 40);
+    assert_eq!(
+        report.unexpected, 0,
+        "nothing is expected without AutoPromote"
+    );
     assert_eq!(report.samples.len(), SAMPLE_CAP);
     let first = &report.samples[0];
     assert_eq!(first.path, "/legacy/a");
@@ -102,4 +106,53 @@ async fn candidate_differences_are_counted_per_rule_then_promoted() {
     let r = send(&svc, get("http://shop/legacy/a")).await;
     assert_eq!(r.body, "v2", "the candidate serves once promoted");
     assert!(!handle.promote_candidate(), "nothing left to promote");
+}
+
+fn layer_with_backends(yaml: &str) -> (Mesh, mesh_tower::MeshHandle) {
+    let host = fqdn("shop");
+    let backends = Backends::new()
+        .with(
+            &host,
+            Backend::ok("v1").endpoint("shop-v1", [("version", "v1")]),
+        )
+        .with(
+            &host,
+            Backend::ok("v2").endpoint("shop-v2", [("version", "v2")]),
+        );
+    let layer = MeshLayer::with_options(table(yaml, sidecar()), backends, Options::default());
+    let handle = layer.handle();
+    (mesh(layer), handle)
+}
+
+/// With automatic promotion, a candidate that differs only under the expected rule serves
+/// by itself once `after` requests were compared (not before); one that differs under
+/// another rule never promotes itself and reports the unexpected differences.
+#[tokio::test]
+async fn a_candidate_promotes_itself_when_differences_are_only_where_expected() {
+    let expected = AutoPromote {
+        after: 10,
+        expected: vec![("default/shop".into(), "legacy".into())],
+    };
+    let (svc, handle) = layer_with_backends(&yaml("5s", "v1"));
+    // Moves /legacy only: expected.
+    handle.set_candidate_with(table(&yaml("5s", "v2"), sidecar()), expected.clone());
+    for i in 0..10 {
+        let r = send(&svc, get("http://shop/legacy/x")).await;
+        assert_eq!(r.body, "v1", "request {i} is served before the promotion");
+    }
+    assert_eq!(handle.candidate(), None, "promoted after 10 requests");
+    let r = send(&svc, get("http://shop/legacy/x")).await;
+    assert_eq!(r.body, "v2");
+
+    let (svc, handle) = layer_with_backends(&yaml("5s", "v1"));
+    // Also changes /api's timeout: unexpected.
+    handle.set_candidate_with(table(&yaml("1s", "v2"), sidecar()), expected);
+    send(&svc, get("http://shop/api/x")).await;
+    for _ in 0..20 {
+        send(&svc, get("http://shop/legacy/x")).await;
+    }
+    let report = handle.candidate().expect("still a candidate");
+    assert_eq!((report.compared, report.unexpected), (21, 1));
+    let r = send(&svc, get("http://shop/legacy/x")).await;
+    assert_eq!(r.body, "v1");
 }

@@ -2,7 +2,9 @@
 //! both, the serving decision is executed, and the two are compared with
 //! [`mesh_route::compare::compare`]. Differences are counted per rule and part
 //! (`mesh_config_candidate_diff_total`) with a bounded sample of example requests; the
-//! candidate is promoted on command ([`MeshHandle::promote_candidate`](crate::MeshHandle::promote_candidate)).
+//! candidate is promoted on command ([`MeshHandle::promote_candidate`](crate::MeshHandle::promote_candidate)),
+//! or by itself after a number of requests that differed only under the rules where
+//! differences were expected ([`AutoPromote`]).
 
 use std::sync::Arc;
 use std::sync::Mutex;
@@ -34,6 +36,17 @@ pub struct DiffSample {
     pub differences: Vec<&'static str>,
 }
 
+/// When a candidate promotes itself.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AutoPromote {
+    /// Requests to compare before the promotion.
+    pub after: u64,
+    /// The rules under which differences are expected, as `(namespace/name, rule)` (the
+    /// rule's name, or its index when it has none). One difference under any other rule
+    /// stops the automatic promotion: the candidate keeps running for a command.
+    pub expected: Vec<(String, String)>,
+}
+
 /// Where a candidate stands.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CandidateReport {
@@ -41,6 +54,8 @@ pub struct CandidateReport {
     pub compared: u64,
     /// Of those, decided differently.
     pub differing: u64,
+    /// Of those, under a rule where no difference was expected (with [`AutoPromote`]).
+    pub unexpected: u64,
     /// The first differing requests, at most [`SAMPLE_CAP`].
     pub samples: Vec<DiffSample>,
 }
@@ -51,7 +66,10 @@ pub(crate) struct Candidate {
     pub(crate) table: Arc<RouteTable>,
     compared: AtomicU64,
     differing: AtomicU64,
+    unexpected: AtomicU64,
     samples: Mutex<Vec<DiffSample>>,
+    auto: Option<AutoPromote>,
+    promoting: std::sync::atomic::AtomicBool,
 }
 
 fn rule_label(decision: &Decision<'_>) -> (String, String) {
@@ -69,13 +87,27 @@ fn rule_label(decision: &Decision<'_>) -> (String, String) {
 }
 
 impl Candidate {
-    pub(crate) fn new(table: Arc<RouteTable>) -> Self {
+    pub(crate) fn new(table: Arc<RouteTable>, auto: Option<AutoPromote>) -> Self {
         Candidate {
             table,
             compared: AtomicU64::new(0),
             differing: AtomicU64::new(0),
+            unexpected: AtomicU64::new(0),
             samples: Mutex::new(Vec::new()),
+            auto,
+            promoting: std::sync::atomic::AtomicBool::new(false),
         }
+    }
+
+    /// Whether the candidate promotes itself now: automatic promotion is on, enough
+    /// requests were compared, none differed unexpectedly; true once.
+    pub(crate) fn ready(&self) -> bool {
+        let Some(auto) = &self.auto else {
+            return false;
+        };
+        self.compared.load(Ordering::Relaxed) >= auto.after
+            && self.unexpected.load(Ordering::Relaxed) == 0
+            && !self.promoting.swap(true, Ordering::AcqRel)
     }
 
     /// Decides `view` with the candidate (with the serving decision's `sample`) and counts
@@ -102,6 +134,11 @@ impl Candidate {
         for field in d.names() {
             metrics.candidate_diff(&vs, &rule, field);
         }
+        if let Some(auto) = &self.auto {
+            if !auto.expected.iter().any(|(v, r)| *v == vs && *r == rule) {
+                self.unexpected.fetch_add(1, Ordering::Relaxed);
+            }
+        }
         let mut samples = super::lock(&self.samples);
         if samples.len() < SAMPLE_CAP {
             let label = |(v, r): (String, String)| {
@@ -126,6 +163,7 @@ impl Candidate {
         CandidateReport {
             compared: self.compared.load(Ordering::Relaxed),
             differing: self.differing.load(Ordering::Relaxed),
+            unexpected: self.unexpected.load(Ordering::Relaxed),
             samples: super::lock(&self.samples).clone(),
         }
     }

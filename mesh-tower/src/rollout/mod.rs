@@ -141,22 +141,40 @@ impl Rollouts {
         }
     }
 
-    /// Decides `view` with the candidate too, if there is one, and counts the differences.
+    /// Decides `view` with the candidate too, if there is one, and counts the differences;
+    /// promotes a candidate whose automatic promotion is due.
     #[inline]
     pub(crate) fn observe_candidate(
         &self,
+        shared: &Arc<Shared>,
         view: &mesh_match::RequestView<'_>,
         sample: u64,
         serving: &Decision<'_>,
     ) {
-        if let Some(c) = &*self.candidate.load() {
-            c.observe(view, sample, serving, &self.metrics);
+        let current = self.candidate.load_full();
+        let Some(c) = current else { return };
+        c.observe(view, sample, serving, &self.metrics);
+        if c.ready() {
+            // Only if it is still the candidate (not replaced meanwhile).
+            let previous = self.candidate.compare_and_swap(&Some(c.clone()), None);
+            if previous.as_ref().is_some_and(|p| Arc::ptr_eq(p, &c)) {
+                tracing::info!(
+                    target: "mesh_tower::rollout",
+                    compared = c.report().compared,
+                    "configuration candidate promoted automatically"
+                );
+                self.install(shared, c.table.clone());
+            }
         }
     }
 
-    pub(crate) fn set_candidate(&self, table: Option<Arc<RouteTable>>) {
+    pub(crate) fn set_candidate(
+        &self,
+        table: Option<Arc<RouteTable>>,
+        auto: Option<candidate::AutoPromote>,
+    ) {
         self.candidate
-            .store(table.map(|t| Arc::new(candidate::Candidate::new(t))));
+            .store(table.map(|t| Arc::new(candidate::Candidate::new(t, auto))));
     }
 
     pub(crate) fn candidate_report(&self) -> Option<candidate::CandidateReport> {

@@ -149,7 +149,19 @@ impl MeshHandle {
     /// candidate): every request is decided by both, the serving decision is executed, and
     /// the differences are counted (see [`crate::rollout::candidate`]).
     pub fn set_candidate(&self, table: impl Into<Arc<RouteTable>>) {
-        self.shared.rollouts.set_candidate(Some(table.into()));
+        self.shared.rollouts.set_candidate(Some(table.into()), None);
+    }
+
+    /// As [`set_candidate`](Self::set_candidate), and the candidate promotes itself after
+    /// `auto.after` compared requests if none differed under a rule outside `auto.expected`.
+    pub fn set_candidate_with(
+        &self,
+        table: impl Into<Arc<RouteTable>>,
+        auto: crate::rollout::candidate::AutoPromote,
+    ) {
+        self.shared
+            .rollouts
+            .set_candidate(Some(table.into()), Some(auto));
     }
 
     /// The candidate's counts and example differences, if one runs.
@@ -171,7 +183,7 @@ impl MeshHandle {
 
     /// Stops comparing without promoting.
     pub fn drop_candidate(&self) {
-        self.shared.rollouts.set_candidate(None);
+        self.shared.rollouts.set_candidate(None, None);
     }
 
     /// Where the automated canaries stand, in table order.
