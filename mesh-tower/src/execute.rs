@@ -411,7 +411,7 @@ async fn route(
     shared
         .rollouts
         .observe_candidate(shared, &view, sample, &decision);
-    if let Some(probe) = shared.rollouts.probe_for(&decision) {
+    if let Some(probe) = shared.rollouts.probe_for(shared, &decision) {
         outcome.rollout = Some((probe, tokio::time::Instant::now()));
     }
     let span = tracing::debug_span!(

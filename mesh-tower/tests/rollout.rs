@@ -331,3 +331,21 @@ async fn state_is_kept_across_an_unrelated_reload_and_reset_by_a_related_one() {
     assert_eq!(s.handle.rollouts()[0].intervals, 0);
     assert_eq!(s.metric_weight(CANARY), 25);
 }
+
+/// A layer built outside a tokio runtime cannot start its interval driver then; its first
+/// request on a runtime starts it, and the rollout steps as usual.
+#[test]
+fn a_layer_built_outside_a_runtime_steps_once_it_serves() {
+    let s = setup(SPEC, 25);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .start_paused(true)
+        .build()
+        .expect("a runtime");
+    runtime.block_on(async {
+        mid_interval().await;
+        s.traffic(200).await;
+        next_interval().await;
+        assert_eq!(s.status(), (50, State::Progressing));
+    });
+}

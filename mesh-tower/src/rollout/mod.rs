@@ -102,6 +102,8 @@ pub(crate) struct Rollouts {
     default_port: u16,
     /// A configuration candidate decided beside the serving table.
     candidate: arc_swap::ArcSwapOption<candidate::Candidate>,
+    /// Whether the interval driver runs (`Control::driver`, readable without the lock).
+    driving: std::sync::atomic::AtomicBool,
 }
 
 #[derive(Debug, Default)]
@@ -138,6 +140,17 @@ impl Rollouts {
             metrics,
             default_port: default_port.unwrap_or(80),
             candidate: arc_swap::ArcSwapOption::empty(),
+            driving: std::sync::atomic::AtomicBool::new(false),
+        }
+    }
+
+    /// Starts the interval driver if rollouts run and it does not yet (a layer built
+    /// outside a tokio runtime starts it with its first request).
+    fn ensure_driver(&self, shared: &Arc<Shared>, control: &mut Control) {
+        if !control.driver && !control.running.is_empty() {
+            control.driver = spawn_driver(Arc::downgrade(shared), self.wake.clone());
+            self.driving
+                .store(control.driver, std::sync::atomic::Ordering::Release);
         }
     }
 
@@ -187,10 +200,17 @@ impl Rollouts {
 
     /// The probe of the rollout whose canary `decision` picked, if any.
     #[inline]
-    pub(crate) fn probe_for(&self, decision: &Decision<'_>) -> Option<Arc<Probe>> {
+    pub(crate) fn probe_for(
+        &self,
+        shared: &Arc<Shared>,
+        decision: &Decision<'_>,
+    ) -> Option<Arc<Probe>> {
         let watches = self.watches.load();
         if watches.is_empty() {
             return None;
+        }
+        if !self.driving.load(std::sync::atomic::Ordering::Acquire) {
+            self.ensure_driver(shared, &mut lock(&self.control));
         }
         let Decision::Route {
             rule,
@@ -257,10 +277,7 @@ impl Rollouts {
                 }
             })
             .collect();
-        let driver = !control.driver && !control.running.is_empty();
-        if driver {
-            control.driver = spawn_driver(Arc::downgrade(shared), self.wake.clone());
-        }
+        self.ensure_driver(shared, &mut control);
         drop(control);
         self.wake.notify_one();
         self.emit(&events);
@@ -399,7 +416,7 @@ fn spawn_driver(shared: Weak<Shared>, wake: Arc<Notify>) -> bool {
     let Ok(runtime) = tokio::runtime::Handle::try_current() else {
         tracing::warn!(
             target: "mesh_tower::rollout",
-            "no tokio runtime: rollouts do not step until the table is swapped within one"
+            "no tokio runtime yet: rollouts start stepping with the first request the layer serves"
         );
         return false;
     };
