@@ -532,6 +532,7 @@ fn rollouts_json(handle: &mesh_tower::MeshHandle) -> serde_json::Value {
                 "canary": {"destination": r.canary, "weight": r.weight},
                 "state": r.state.as_str(),
                 "intervals": r.intervals,
+                "verdict": r.verdict,
             })
         })
         .collect()

@@ -188,6 +188,8 @@ async fn a_failing_canary_is_rolled_back() {
     let config = admin(&c, running.admin_addr, "/config").await;
     let json: serde_json::Value = serde_json::from_str(&config.body).expect("JSON");
     assert_eq!(json["rollouts"][0]["state"], "rolled_back", "{json}");
+    let verdict = json["rollouts"][0]["verdict"].as_str().unwrap_or_default();
+    assert!(verdict.contains("success rate"), "{json}");
     let before = v2.calls();
     for _ in 0..20 {
         let reply = get(&c, running.addr, "shop.example.com", "/", &[]).await;

@@ -66,6 +66,8 @@ pub struct RolloutStatus {
     pub state: State,
     /// Steps taken since the rollout started (waiting intervals included).
     pub intervals: u64,
+    /// Why the last step gave its answer.
+    pub verdict: String,
 }
 
 /// A callback for rollout steps.
@@ -321,6 +323,7 @@ impl Rollouts {
             stable_weight: weighted[site.stable].weight,
             state: at.state,
             intervals,
+            verdict: at.verdict.to_string(),
         }
     }
 
