@@ -257,7 +257,7 @@ impl Rollouts {
                 site: site.clone(),
                 probe: Arc::new(Probe::default()),
                 at,
-                due: now + site.spec.interval.to_std().unwrap_or_default(),
+                due: due(now, site.spec.interval.to_std().unwrap_or_default()),
                 status,
             });
             started.push(control.running.len() - 1);
@@ -368,7 +368,7 @@ impl Rollouts {
             r.status = status;
             // The next interval starts now (not at the missed due time), so that a late
             // tick never judges a short interval.
-            r.due = now + interval;
+            r.due = due(now, interval);
         }
         if changed {
             self.publish(shared, &control);
@@ -407,6 +407,15 @@ impl Rollouts {
             .map(|r| r.status.clone())
             .collect()
     }
+}
+
+/// When an interval that starts at `now` ends; an interval too long for the clock ends
+/// in about a year (validation sets no upper bound on `interval`).
+fn due(now: Instant, interval: std::time::Duration) -> Instant {
+    const YEAR: std::time::Duration = std::time::Duration::from_secs(365 * 24 * 3600);
+    now.checked_add(interval)
+        .or_else(|| now.checked_add(YEAR))
+        .unwrap_or(now)
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
