@@ -101,6 +101,17 @@ fn failure_rate_breach_rolls_back() {
     assert_eq!(at.verdict, Verdict::SuccessRate { percent: 98.0 });
 }
 
+/// An interval of `n` requests tolerates `floor(n * (100 - successRate) / 100)` failures:
+/// 50 requests at `successRate: 99` tolerate none, 100 tolerate one (README's bound).
+#[test]
+fn an_interval_tolerates_its_share_of_failures_only() {
+    let s = spec(10, 100);
+    let at = step(&s, 40, State::Progressing, &stats(50, 1, 10));
+    assert_eq!(at.state, State::RolledBack);
+    let at = step(&s, 40, State::Progressing, &stats(100, 1, 10));
+    assert_eq!(at.state, State::Progressing);
+}
+
 /// A p99 over `maxLatency` rolls back; equal to it is healthy; no `maxLatency`, no judgement.
 #[test]
 fn latency_breach_rolls_back() {
