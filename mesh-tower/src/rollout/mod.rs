@@ -55,6 +55,9 @@ pub struct RolloutStatus {
     /// The rule's name, or its index in `http` when it has none.
     pub rule: String,
     /// The canary, named as Envoy names Istio's clusters (`outbound|80|v2|shop.demo.svc.cluster.local`).
+    /// The port is the destination's (written, or the service's only port); a destination
+    /// without one, whose port is each request's, is named with `Options::listener_port`,
+    /// else 80.
     pub canary: String,
     /// The stable destination, named alike.
     pub stable: String,
