@@ -325,3 +325,29 @@ fn same_rollout_across_an_unrelated_reload_only() {
     );
     assert!(!a.rollouts()[0].same_as(&rule_changed.rollouts()[0]));
 }
+
+/// A rule with a third destination: the rollout moves weight between the stable and the
+/// canary destination only; the third keeps its written weight.
+#[test]
+fn other_destinations_keep_their_weight() {
+    let yaml = SHOP
+        .replace(
+            "      interval: 1s",
+            "      interval: 1s\n      maxWeight: 50",
+        )
+        .replace("      weight: 100", "      weight: 40")
+        .replace(
+            "      weight: 0\n",
+            "      weight: 10\n    - destination: {host: shop, subset: v3}\n      weight: 50\n",
+        )
+        .replace(
+            "  - {name: v2, labels: {version: v2}}",
+            "  - {name: v2, labels: {version: v2}}\n  - {name: v3, labels: {version: v3}}",
+        );
+    let table = compile(&yaml);
+    let site = &table.rollouts()[0];
+    let weights: Vec<u32> = site.weighted(30).iter().map(|d| d.weight).collect();
+    assert_eq!(weights, [20, 30, 50]);
+    let weights: Vec<u32> = site.weighted(50).iter().map(|d| d.weight).collect();
+    assert_eq!(weights, [0, 50, 50]);
+}
