@@ -89,6 +89,10 @@ struct Args {
     /// replicas behind one load balancer the same id).
     #[arg(long)]
     cdn_loop_id: Option<String>,
+    /// Serve HTTP/1.0 requests (Envoy's accept_http_10; default off as in Istio's
+    /// listeners: an HTTP/1.0 request gets 426 Upgrade Required).
+    #[arg(long)]
+    accept_http10: bool,
     /// The port requests on this listener are matched and routed as (a Gateway server port
     /// or a service port); default: for a Gateway its only HTTP server port, else the
     /// listen port; for a sidecar the port of each request's authority (80 without one),
@@ -188,6 +192,7 @@ async fn main() -> ExitCode {
         listener_port: args.port_as,
         stream_idle_timeout: nonzero(args.stream_idle_timeout),
         cdn_loop_id: args.cdn_loop_id.clone(),
+        accept_http_10: args.accept_http10,
         ..mesh_tower::Options::default()
     };
     let defaults = mesh_proxy::ListenerLimits::default();

@@ -527,7 +527,7 @@ fn cases() -> Vec<Case> {
     cases.push(case(
         "HTTP/1.0",
         format!("GET /public/old HTTP/1.0\r\nhost: {HOST}\r\n\r\n").into_bytes(),
-        Differs("Envoy as Istio configures it refuses HTTP/1.0 (426, `DPE`); mesh-proxy serves it"),
+        Same,
     ));
     // Upstream responses.
     for (name, expect) in [

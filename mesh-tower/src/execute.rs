@@ -363,7 +363,7 @@ async fn route(
     outcome: &mut Outcome,
 ) -> Result<Response<BoxBody>, MeshError> {
     let (mut parts, body) = req.into_parts();
-    if let Err(refusal) = crate::hygiene::check_request(&mut parts) {
+    if let Err(refusal) = crate::hygiene::check_request(&mut parts, shared.options.accept_http_10) {
         outcome.flags.insert(refusal.flags);
         return Err(refusal.error);
     }

@@ -6,6 +6,9 @@
 //! `mesh-proxy/tests/envoy_edge.rs`, which checks the same inputs through Envoy and
 //! mesh-proxy):
 //!
+//! - HTTP/1.0 (and 0.9) requests get `426 Upgrade Required`, `DPE`, `connection: close`
+//!   unless [`Options::accept_http_10`](crate::Options::accept_http_10) is set (Envoy's
+//!   `accept_http_10`, off in Istio's listeners).
 //! - HTTP/1 methods are case-sensitive and from a fixed list
 //!   ([`mesh_match::ENVOY_HTTP1_METHODS`]): `delete`,
 //!   `Delete`, `FOO`, a 10 000-byte method get `400 Bad Request`, flag `DPE`, and
@@ -159,8 +162,16 @@ fn connection_tokens(headers: &HeaderMap) -> impl Iterator<Item = &str> {
 
 /// Checks and cleans a request before routing, as Envoy's codec and connection manager do;
 /// an error is the answer to send instead (and its flag).
-pub(crate) fn check_request(parts: &mut Parts) -> Result<(), Refusal> {
+pub(crate) fn check_request(parts: &mut Parts, accept_http_10: bool) -> Result<(), Refusal> {
     let http1 = parts.version <= Version::HTTP_11;
+    if parts.version < Version::HTTP_11 && !accept_http_10 {
+        return Err(refuse(
+            StatusCode::UPGRADE_REQUIRED,
+            "Upgrade Required",
+            "HTTP/1.0, and accept_http_10 is off",
+            ResponseFlags::DOWNSTREAM_PROTOCOL_ERROR,
+        ));
+    }
     if http1 && !mesh_match::is_envoy_http1_method(parts.method.as_str()) {
         return Err(bad_request("a method Envoy's HTTP/1 codec does not know"));
     }

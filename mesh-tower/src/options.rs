@@ -67,6 +67,11 @@ pub struct Options {
     /// Give every replica of one deployment the same id to detect loops through a load
     /// balancer in front of them.
     pub cdn_loop_id: Option<String>,
+    /// Serve HTTP/1.0 requests (default false, as Envoy's `accept_http_10`, which Istio
+    /// turns on only for proxies with the `HTTP10` metadata or `PILOT_HTTP10`): when false,
+    /// an HTTP/1.0 request gets `426 Upgrade Required`, flag `DPE`, `connection: close`,
+    /// and nothing goes upstream.
+    pub accept_http_10: bool,
 }
 
 impl Default for Options {
@@ -81,6 +86,7 @@ impl Default for Options {
             seed: None,
             stream_idle_timeout: Some(Duration::from_secs(300)),
             cdn_loop_id: None,
+            accept_http_10: false,
         }
     }
 }
