@@ -45,18 +45,27 @@ pub fn decide(resources: &mesh_model::Resources) -> Result<(String, String), Box
 }
 
 #[rustfmt::skip]
-/// README "mesh-tower: the layer": the app and the handle, for `table`.
-pub fn layer(table: mesh_route::RouteTable) -> (axum::Router, mesh_tower::MeshHandle) {
-    use mesh_tower::{Backends, Endpoint, MeshLayer};
+/// README "mesh: the layer in one expression", run in `dir` (the README loads `istio/`):
+/// the app, the handle, and the warnings.
+pub fn layer(dir: &std::path::Path) -> Result<(axum::Router, mesh::Handle, usize), Box<dyn Error>> {
+    use mesh::{Endpoint, Mesh};
+    std::env::set_current_dir(dir)?;
     let v1_router = axum::Router::new().fallback(|| async { "v1" });
     let v2_router = axum::Router::new().fallback(|| async { "v2" });
     let passthrough = || async { "passthrough" };
     // README begin
-    let layer = MeshLayer::new(table, Backends::new()
-        .with("shop.demo.svc.cluster.local", Endpoint::new("v1", [("version", "v1")], v1_router))
-        .with("shop.demo.svc.cluster.local", Endpoint::new("v2", [("version", "v2")], v2_router)));
-    let handle = layer.handle();                       // swap_table(), metrics().encode()
-    let app = axum::Router::new().fallback(passthrough).layer(layer);
+    let mesh = Mesh::sidecar("demo")                     // or Mesh::gateway("istio-system", "gw")
+        .path("istio/")                                  // and/or .yaml(text): files, folders, strings
+        .backend("shop", Endpoint::new("v1", [("version", "v1")], v1_router))
+        .backend("shop", Endpoint::new("v2", [("version", "v2")], v2_router))
+        .build()?;                                       // every error: file:line, resource, field path
+    for w in mesh.warnings() { eprintln!("{w}"); }      // e.g. a backend no route reaches (misspelled?)
+    let handle = mesh.handle();                          // reload(config), reload_yaml(text), metrics()
+    let app = axum::Router::new()
+        .fallback(passthrough)
+        .layer(mesh)
+        .route("/metrics", mesh::metrics::handler(handle.clone()));  // feature "axum"
     // README end
-    (app, handle)
+    let warnings = handle.table().warnings().len();
+    Ok((app, handle, warnings))
 }

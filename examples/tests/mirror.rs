@@ -31,5 +31,10 @@ async fn v2_receives_a_copy_of_every_request() {
     );
     assert_eq!(app.calls("service2-v1"), 50);
     assert_eq!(app.calls("service2-v2"), 50);
-    assert_eq!(app.handle.metrics().outcome("mirrors", "sent"), 50);
+    assert_eq!(
+        app.handle
+            .metrics()
+            .outcome(mesh_tower::metrics::Event::MirrorSent),
+        50
+    );
 }

@@ -60,6 +60,9 @@ fn every_readme_snippet_is_compiled() {
     }
 }
 
+/// The snippets that read `istio/` change the working directory: one at a time.
+static CWD: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 const BOOKINFO: &str = "
 apiVersion: networking.istio.io/v1
 kind: VirtualService
@@ -76,7 +79,11 @@ fn the_model_snippet_loads_a_folder() {
     let dir = std::env::temp_dir().join(format!("readme-snippet-{}", std::process::id()));
     std::fs::create_dir_all(dir.join("istio")).expect("temp dir");
     std::fs::write(dir.join("istio/vs.yaml"), BOOKINFO).expect("write");
-    assert_eq!(examples::readme::read_and_validate(&dir), 1);
+    let count = {
+        let _cwd = CWD.lock().unwrap_or_else(|p| p.into_inner());
+        examples::readme::read_and_validate(&dir)
+    };
+    assert_eq!(count, 1);
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -91,14 +98,18 @@ fn the_route_snippet_decides() {
     );
 }
 
-/// The layer snippet serves the subset's endpoint, and other hosts from the inner router.
+/// The layer snippet, on a folder holding shop's VirtualService and DestinationRule,
+/// serves the subset's endpoint, other hosts from the inner router, and the metrics.
 #[tokio::test]
 async fn the_layer_snippet_routes() {
-    let resources = mesh_model::load_str(
+    let dir = std::env::temp_dir().join(format!("readme-layer-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("istio")).expect("temp dir");
+    std::fs::write(
+        dir.join("istio/shop.yaml"),
         "
 apiVersion: networking.istio.io/v1
 kind: VirtualService
-metadata: {name: shop, namespace: demo}
+metadata: {name: shop}
 spec:
   hosts: [shop]
   http:
@@ -106,7 +117,7 @@ spec:
 ---
 apiVersion: networking.istio.io/v1
 kind: DestinationRule
-metadata: {name: shop, namespace: demo}
+metadata: {name: shop}
 spec:
   host: shop
   subsets:
@@ -114,16 +125,19 @@ spec:
   - {name: v2, labels: {version: v2}}
 ",
     )
-    .expect("loads");
-    let table = mesh_route::RouteTable::compile(
-        &resources,
-        &mesh_route::Identity::sidecar("demo"),
-        &mesh_route::CompileOptions::default(),
-    )
-    .expect("compiles");
-    let (app, _handle) = examples::readme::layer(table);
-    for (host, want) in [("shop", "v2"), ("elsewhere.example.com", "passthrough")] {
-        let req = http::Request::get(format!("http://{host}/"))
+    .expect("write");
+    let built = {
+        let _cwd = CWD.lock().unwrap_or_else(|p| p.into_inner());
+        examples::readme::layer(&dir)
+    };
+    let (app, handle, warnings) = built.expect("builds");
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(warnings, 0);
+    for (host, path, want) in [
+        ("shop", "/", "v2"),
+        ("elsewhere.example.com", "/", "passthrough"),
+    ] {
+        let req = http::Request::get(format!("http://{host}{path}"))
             .body(axum::body::Body::empty())
             .expect("request");
         let resp = app.clone().oneshot(req).await.expect("infallible");
@@ -133,4 +147,13 @@ spec:
             .to_bytes();
         assert_eq!(&body[..], want.as_bytes(), "{host}");
     }
+    let req = http::Request::get("http://admin/metrics")
+        .body(axum::body::Body::empty())
+        .expect("request");
+    let resp = app.oneshot(req).await.expect("infallible");
+    assert_eq!(
+        resp.headers().get("content-type").map(|v| v.as_bytes()),
+        Some(mesh::metrics::CONTENT_TYPE.as_bytes())
+    );
+    assert!(handle.metrics().encode().contains("istio_requests_total"));
 }

@@ -21,7 +21,12 @@ async fn explicit_retries_hide_a_flaky_backend() {
         assert_eq!(r.body.trim(), "service2 v1 (answered attempt 2)");
     }
     assert_eq!(app.calls("service2-v1"), 30, "three attempts per request");
-    assert_eq!(app.handle.metrics().outcome("retries", "attempted"), 20);
+    assert_eq!(
+        app.handle
+            .metrics()
+            .outcome(mesh_tower::metrics::Event::RetryAttempted),
+        20
+    );
 }
 
 /// Without the header the 90/10 split applies, and Istio's default policy (2 retries on

@@ -130,7 +130,7 @@ impl Row {
             namespace: p.resource.namespace.clone(),
             name: p.resource.name.clone(),
             path: p.path.clone(),
-            message: p.message.clone(),
+            message: p.message(),
             file: None,
             line: None,
             document: 0,

@@ -376,7 +376,9 @@ pub(crate) fn explain(table: &RouteTable, request: &Request, sample: u64) -> Rep
             report.path = Some(decision.upstream_path(&view).into_owned());
             report.authority = Some(decision.upstream_authority(&view).to_owned());
             report.retries = Some(retries(&rule.retries));
-            report.timeout = rule.timeout.map(|t| t.to_string());
+            report.timeout = rule
+                .timeout
+                .map(|t| mesh_model::Duration::from(t).to_string());
             report.mirrors = Some(
                 rule.mirrors
                     .iter()
@@ -511,7 +513,7 @@ pub(crate) fn fault(f: &FaultPolicy, to: ReplyTo) -> Option<Fault> {
     }
     Some(Fault {
         delay: f.delay.map(|d| Delay {
-            fixed_delay: d.duration.to_string(),
+            fixed_delay: mesh_model::Duration::from(d.duration).to_string(),
             percent: d.fraction.percent(),
         }),
         abort: f.abort.map(|a| {
@@ -541,7 +543,9 @@ pub(crate) fn fault(f: &FaultPolicy, to: ReplyTo) -> Option<Fault> {
 fn retries(r: &RetryPolicy) -> Retries {
     Retries {
         attempts: r.attempts,
-        per_try_timeout: r.per_try_timeout.map(|t| t.to_string()),
+        per_try_timeout: r
+            .per_try_timeout
+            .map(|t| mesh_model::Duration::from(t).to_string()),
         retry_on: (r.attempts > 0)
             .then(|| r.retry_on_display())
             .filter(|s| !s.is_empty()),

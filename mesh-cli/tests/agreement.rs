@@ -1,3 +1,6 @@
+//! `meshctl route -o json` and the layer agree on what both take from the decision: header
+//! operations, the redirect `Location`, the rewritten path and the retry policy.
+//!
 //! `meshctl route -o json` lists the header operations in the order they are applied, and
 //! the layer applies exactly that list: one function in mesh-route
 //! (`Decision::header_ops`) decides the order for both. Checked here by replaying the
@@ -252,4 +255,95 @@ fn meshctl_lists_operations_in_envoys_order() {
             "set x-a route",
         ]
     );
+}
+
+/// A redirect, a prefix rewrite and a retry policy, for the agreement of their reports.
+const ACTIONS: &str = r#"
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: shop}
+spec:
+  hosts: [shop]
+  http:
+  - match: [{uri: {prefix: /old}}]
+    redirect: {uri: /new, authority: moved.example, redirectCode: 301}
+  - match: [{uri: {prefix: /api/}}]
+    rewrite: {uri: /v2/}
+    retries: {attempts: 3, retryOn: 5xx}
+    route: [{destination: {host: shop}}]
+"#;
+
+/// What the layer did with `path` under [`ACTIONS`]: the response's status and `Location`,
+/// and the path and query of every attempt its backend received (it answers 503).
+async fn actions_through_the_layer(path: &str) -> (u16, Option<String>, Vec<String>) {
+    let resources = mesh_model::load_str(ACTIONS).unwrap();
+    let table = RouteTable::compile(
+        &resources,
+        &Identity::sidecar("default"),
+        &CompileOptions::default(),
+    )
+    .unwrap();
+    let seen: Arc<Mutex<Vec<String>>> = Arc::default();
+    let record = seen.clone();
+    let backend = service_fn(move |req: Request<BoxBody>| {
+        let target = req.uri().path_and_query().map_or("", |p| p.as_str());
+        record.lock().unwrap().push(target.to_owned());
+        async move {
+            let mut r = Response::new(body::empty());
+            *r.status_mut() = http::StatusCode::SERVICE_UNAVAILABLE;
+            Ok::<_, Infallible>(r)
+        }
+    });
+    let backends = Backends::new().with(
+        "shop.default.svc.cluster.local",
+        Endpoint::new("shop-0", [("version", "v1")], backend),
+    );
+    let inner = service_fn(|_req: Request<BoxBody>| async {
+        Ok::<_, Infallible>(Response::new(body::empty()))
+    });
+    let svc = tower::Layer::layer(&MeshLayer::new(table, backends), inner);
+    let req = Request::get(path).header("host", "shop");
+    let resp = svc.oneshot(req.body(body::empty()).unwrap()).await.unwrap();
+    let (parts, b) = resp.into_parts();
+    let _ = b.collect().await;
+    let location = parts
+        .headers
+        .get(http::header::LOCATION)
+        .map(|v| v.to_str().unwrap().to_owned());
+    let attempts = seen.lock().unwrap().clone();
+    (parts.status.as_u16(), location, attempts)
+}
+
+/// `meshctl route` and the layer agree on what they both compute from the decision (one
+/// function each in mesh-route: `Decision::location`, `Decision::upstream_path`, the rule's
+/// checked `RetryPolicy`): the redirect's `Location` meshctl reports is the one the layer
+/// answers; the rewritten path and query it reports is what every attempt of the layer
+/// sends; the layer makes `1 + attempts` attempts (`retryOn: 5xx`, a backend answering 503).
+#[test]
+fn meshctl_reports_the_location_path_and_retries_the_layer_executes() {
+    let (_dir, file) = config("agreement-actions", ACTIONS);
+    let f = file.display().to_string();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+
+    let j = json(&["route", "-f", &f, "-o", "json", "http://shop/old/page?x=1"]);
+    assert_eq!(j["outcome"], "redirect", "{j}");
+    let (status, location, attempts) = rt.block_on(actions_through_the_layer("/old/page?x=1"));
+    assert_eq!(status, 301);
+    assert!(attempts.is_empty());
+    assert_eq!(location.as_deref(), Some("http://moved.example/new?x=1"));
+    assert_eq!(location.as_deref(), j["location"].as_str(), "{j}");
+
+    let j = json(&["route", "-f", &f, "-o", "json", "http://shop/api/items?q=1"]);
+    assert_eq!(j["outcome"], "route", "{j}");
+    let (status, _, attempts) = rt.block_on(actions_through_the_layer("/api/items?q=1"));
+    assert_eq!(status, 503);
+    let reported = j["path"].as_str().expect("a path");
+    assert_eq!(reported, "/v2/items?q=1");
+    assert!(attempts.iter().all(|p| p == reported), "{attempts:?}");
+    let retries = j["retries"]["attempts"].as_u64().expect("attempts") as usize;
+    assert_eq!(retries, 3);
+    assert_eq!(attempts.len(), 1 + retries, "{attempts:?}");
 }

@@ -171,6 +171,15 @@ fn parse_go(orig: &str) -> Option<Duration> {
     })
 }
 
+impl From<std::time::Duration> for Duration {
+    /// The same duration (saturating at `i64::MAX` nanoseconds, about 292 years).
+    fn from(d: std::time::Duration) -> Self {
+        Duration {
+            nanos: i64::try_from(d.as_nanos()).unwrap_or(i64::MAX),
+        }
+    }
+}
+
 impl fmt::Display for Duration {
     /// Formats as Istio prints durations: seconds with the fraction trimmed (`7s`, `0.5s`).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -81,13 +81,41 @@ pub struct Config {
     pub gateway_ports: Vec<u16>,
 }
 
-/// Loads, validates and compiles the configuration. Errors are the findings, one line each,
-/// as `meshctl validate` prints them.
+/// Why a configuration was not loaded: the one serving (if any) is kept.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// Files that could not be read or parsed (each with file, line and field path).
+    #[error("{} error(s) reading the configuration; first: {}", .0.len(), first(.0))]
+    Load(Vec<mesh_model::LoadError>),
+    /// Resources Istio's validation rejects.
+    #[error("{} resource(s) Istio would reject; first: {}", .0.len(), first(.0))]
+    Invalid(Vec<mesh_model::validate::Finding>),
+    /// Resources that cannot be compiled into a route table.
+    #[error(transparent)]
+    Compile(#[from] mesh_route::CompileError),
+}
+
+fn first<T: std::fmt::Display>(items: &[T]) -> String {
+    items.first().map(ToString::to_string).unwrap_or_default()
+}
+
+impl ConfigError {
+    /// Every finding, one line each, as `meshctl validate` prints them.
+    pub fn findings(&self) -> Vec<String> {
+        match self {
+            ConfigError::Load(errors) => errors.iter().map(ToString::to_string).collect(),
+            ConfigError::Invalid(findings) => findings.iter().map(ToString::to_string).collect(),
+            ConfigError::Compile(e) => e.problems.iter().map(ToString::to_string).collect(),
+        }
+    }
+}
+
+/// Loads, validates and compiles the configuration; an error holds every finding.
 pub fn load(
     settings: &Settings,
     client: &HttpClient,
     generation: u64,
-) -> Result<Config, Vec<String>> {
+) -> Result<Config, ConfigError> {
     let loaded = Loader::new()
         .with_default_namespace(settings.default_namespace.clone())
         .load_paths(&settings.paths);
@@ -97,40 +125,31 @@ pub fn load(
 
 /// Loads, validates and compiles a configuration candidate given as YAML text (the admin
 /// port's `POST /candidate`), for the proxy's identity.
-pub fn candidate(settings: &Settings, text: &str) -> Result<RouteTable, Vec<String>> {
+pub fn candidate(settings: &Settings, text: &str) -> Result<RouteTable, ConfigError> {
     let loaded = Loader::new()
         .with_default_namespace(settings.default_namespace.clone())
         .load_str(text, None);
     check_and_compile(settings, loaded).map(|(_, table)| table)
 }
 
-/// Validation, then compilation for the proxy's identity: the findings that refuse a
-/// configuration, one line each.
+/// Validation, then compilation for the proxy's identity.
 fn check_and_compile(
     settings: &Settings,
     loaded: mesh_model::Loaded,
-) -> Result<(Resources, RouteTable), Vec<String>> {
-    let mut errors: Vec<String> = loaded.errors.iter().map(ToString::to_string).collect();
-    if errors.is_empty() {
-        errors.extend(
-            validate(&loaded.resources)
-                .findings
-                .iter()
-                .filter(|f| f.severity == Severity::Error && f.code.is_none())
-                .map(ToString::to_string),
-        );
+) -> Result<(Resources, RouteTable), ConfigError> {
+    if !loaded.errors.is_empty() {
+        return Err(ConfigError::Load(loaded.errors));
     }
-    if !errors.is_empty() {
-        return Err(errors);
+    let invalid: Vec<_> = validate(&loaded.resources)
+        .findings
+        .into_iter()
+        .filter(|f| f.severity == Severity::Error && f.code.is_none())
+        .collect();
+    if !invalid.is_empty() {
+        return Err(ConfigError::Invalid(invalid));
     }
     let resources = loaded.resources;
-    let table = RouteTable::compile(&resources, &settings.identity, &CompileOptions::default())
-        .map_err(|e| {
-            e.problems
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-        })?;
+    let table = RouteTable::compile(&resources, &settings.identity, &CompileOptions::default())?;
     Ok((resources, table))
 }
 
@@ -140,8 +159,8 @@ fn finish(
     generation: u64,
     resources: Resources,
     table: RouteTable,
-) -> Result<Config, Vec<String>> {
-    let backends = Backends::from_service_entries(&resources, client);
+) -> Result<Config, ConfigError> {
+    let backends = Backends::from_endpoints(table.upstream_endpoints(), client);
     // The plain-HTTP ports of the proxy's Gateway: an Istio Gateway's HTTP servers, or a
     // Gateway API Gateway's HTTP listeners.
     let mut gateway_ports: Vec<u16> = match &settings.identity {

@@ -239,8 +239,8 @@ async fn main() -> ExitCode {
     };
     let running = match start(settings, listener, admin).await {
         Ok(r) => r,
-        Err(findings) => {
-            for f in findings {
+        Err(e) => {
+            for f in e.findings() {
                 eprintln!("{f}");
             }
             eprintln!("mesh-proxy: the configuration is invalid");

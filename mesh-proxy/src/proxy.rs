@@ -20,7 +20,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tower::{Layer, ServiceExt, service_fn};
 
-use crate::config::{Settings, Summary, load};
+use crate::config::{ConfigError, Settings, Summary, load};
 use crate::listener::{self, Gate};
 use crate::reload::{fingerprint, spawn_reloader};
 
@@ -74,11 +74,65 @@ impl Running {
     /// Reloads the configuration now; returns the findings when it is rejected. An explicit
     /// reload applies a valid configuration even if it lost every resource of a kind (the
     /// watcher holds such a change back, see [`crate::reload`]).
-    pub fn reload(&self) -> Result<u64, Vec<String>> {
+    pub fn reload(&self) -> Result<u64, ReloadError> {
         match reload_with(&self.state, Check::AllowSuspicious, None) {
             Outcome::Applied(g) => Ok(g),
-            Outcome::Rejected(f) | Outcome::Suspicious(f) => Err(f),
-            Outcome::Changed => Err(vec!["the configuration changed while loading".to_owned()]),
+            Outcome::Rejected(e) => Err(ReloadError::Rejected(e)),
+            Outcome::Suspicious(kinds) => Err(ReloadError::Suspicious { kinds }),
+            Outcome::Changed => Err(ReloadError::Changed),
+        }
+    }
+}
+
+/// Why a reload did not apply a configuration: the one serving keeps serving.
+#[derive(Debug, thiserror::Error)]
+pub enum ReloadError {
+    /// The configuration is invalid.
+    #[error(transparent)]
+    Rejected(#[from] ConfigError),
+    /// Valid, but it lost every resource of these kinds (a file being written?).
+    #[error("the new configuration has no {} left (it had some)", .kinds.join(", "))]
+    Suspicious {
+        /// The kinds emptied.
+        kinds: Vec<String>,
+    },
+    /// The files changed while they were loaded.
+    #[error("the configuration changed while loading")]
+    Changed,
+}
+
+impl ReloadError {
+    /// Every finding, one line each (for a rejected configuration, as `meshctl validate`
+    /// prints them).
+    pub fn findings(&self) -> Vec<String> {
+        match self {
+            ReloadError::Rejected(e) => e.findings(),
+            ReloadError::Suspicious { kinds } => kinds
+                .iter()
+                .map(|k| format!("the new configuration has no {k} left (it had some)"))
+                .collect(),
+            ReloadError::Changed => vec![self.to_string()],
+        }
+    }
+}
+
+/// Why the proxy did not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The configuration is invalid.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The listener's address cannot be read.
+    #[error("cannot read the listen address: {0}")]
+    Listener(#[source] std::io::Error),
+}
+
+impl StartError {
+    /// Every finding, one line each.
+    pub fn findings(&self) -> Vec<String> {
+        match self {
+            StartError::Config(e) => e.findings(),
+            StartError::Listener(_) => vec![self.to_string()],
         }
     }
 }
@@ -187,9 +241,9 @@ pub(crate) enum Check {
 pub(crate) enum Outcome {
     /// Applied, with this generation.
     Applied(u64),
-    /// Invalid: the findings.
-    Rejected(Vec<String>),
-    /// Valid, but it lost every resource of a kind: why.
+    /// Invalid: why.
+    Rejected(ConfigError),
+    /// Valid, but it lost every resource of these kinds.
     Suspicious(Vec<String>),
     /// The files changed while they were loaded.
     Changed,
@@ -213,15 +267,15 @@ pub(crate) fn reload_with(state: &State, check: Check, expected: Option<u64>) ->
     let generation = state.stats.generation.load(Ordering::Relaxed) + 1;
     let config = match load(&state.settings, &state.client, generation) {
         Ok(c) => c,
-        Err(findings) => {
+        Err(error) => {
             if expected.is_some_and(|fp| fp != fingerprint(&state.settings.paths)) {
                 return Outcome::Changed;
             }
             state.stats.reloads_rejected.fetch_add(1, Ordering::Relaxed);
-            for f in &findings {
+            for f in error.findings() {
                 tracing::warn!(finding = %f, "configuration rejected; the previous one keeps serving");
             }
-            return Outcome::Rejected(findings);
+            return Outcome::Rejected(error);
         }
     };
     if expected.is_some_and(|fp| fp != fingerprint(&state.settings.paths)) {
@@ -232,10 +286,6 @@ pub(crate) fn reload_with(state: &State, check: Check, expected: Option<u64>) ->
         Err(_) => Vec::new(),
     };
     if !emptied.is_empty() {
-        let why: Vec<String> = emptied
-            .iter()
-            .map(|k| format!("the new configuration has no {k} left (it had some)"))
-            .collect();
         if check == Check::Strict {
             state
                 .stats
@@ -247,12 +297,13 @@ pub(crate) fn reload_with(state: &State, check: Check, expected: Option<u64>) ->
                 "configuration held back: it lost every resource of a kind (a file being written?); \
                  it is applied if it stays unchanged for the hold time"
             );
-            return Outcome::Suspicious(why);
+            return Outcome::Suspicious(emptied);
         }
         tracing::warn!(kinds = ?emptied, "applying a configuration that lost every resource of a kind");
     }
-    state.handle.swap_backends(config.backends);
-    state.handle.swap_table(config.table);
+    // One snapshot: no request decides with the new table and dispatches to the old
+    // backends, or the reverse.
+    state.handle.swap(config.table, config.backends);
     if let Ok(mut s) = state.summary.write() {
         *s = config.summary;
     }
@@ -268,10 +319,8 @@ pub async fn start(
     settings: Settings,
     listener: TcpListener,
     admin: Option<TcpListener>,
-) -> Result<Running, Vec<String>> {
-    let addr = listener
-        .local_addr()
-        .map_err(|e| vec![format!("cannot read the listen address: {e}")])?;
+) -> Result<Running, StartError> {
+    let addr = listener.local_addr().map_err(StartError::Listener)?;
     let admin_addr = admin.as_ref().and_then(|a| a.local_addr().ok());
     // Never send a request to one of our own listeners: it would come back, for ever.
     let own: Vec<SocketAddr> = std::iter::once(addr).chain(admin_addr).collect();
@@ -560,7 +609,7 @@ fn admin_router(state: Arc<State>) -> axum::Router {
                 (
                     [(
                         http::header::CONTENT_TYPE,
-                        "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                        mesh_tower::metrics::CONTENT_TYPE,
                     )],
                     text,
                 )
@@ -640,9 +689,9 @@ fn candidate_router(state: Arc<State>) -> axum::Router {
                         tracing::info!("configuration candidate set");
                         (StatusCode::OK, "candidate set\n".to_owned())
                     }
-                    Err(findings) => (
+                    Err(e) => (
                         StatusCode::BAD_REQUEST,
-                        format!("candidate refused:\n{}\n", findings.join("\n")),
+                        format!("candidate refused:\n{}\n", e.findings().join("\n")),
                     ),
                 }
             }

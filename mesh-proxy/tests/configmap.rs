@@ -194,7 +194,8 @@ async fn an_update_that_gives_a_resource_twice_is_refused() {
     volume.update(&keys);
     let findings = proxy
         .reload()
-        .expect_err("a resource given twice is refused");
+        .expect_err("a resource given twice is refused")
+        .findings();
     let root = volume.path().display().to_string();
     assert_eq!(
         findings,

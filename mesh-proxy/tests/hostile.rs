@@ -1060,7 +1060,8 @@ async fn hostile_configurations_are_refused_and_the_serving_one_stays() {
         let started = Instant::now();
         let err = mesh_proxy::start(settings(vec![f]), listener, None)
             .await
-            .expect_err(what);
+            .expect_err(what)
+            .findings();
         let took = started.elapsed();
         let first = err
             .first()
@@ -1072,7 +1073,7 @@ async fn hostile_configurations_are_refused_and_the_serving_one_stays() {
 
         // On reload: refused, and the configuration serving keeps serving.
         dir.write("mesh.yaml", text);
-        let err = proxy.reload().expect_err(what);
+        let err = proxy.reload().expect_err(what).findings();
         assert!(err.iter().any(|e| e.contains(expect)), "{what}: {err:?}");
         let r = get(&c, proxy.addr, "shop.example.com", "/", &[]).await;
         assert_eq!(

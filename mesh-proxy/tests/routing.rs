@@ -470,7 +470,8 @@ spec:
         .expect("bind loopback");
     let err = mesh_proxy::start(settings(vec![file]), listener, None)
         .await
-        .expect_err("a schema error is refused");
+        .expect_err("a schema error is refused")
+        .findings();
     assert!(err.iter().any(|f| f.contains("wieght")), "{err:?}");
 }
 

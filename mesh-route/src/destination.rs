@@ -8,7 +8,7 @@ use mesh_model::host::{self, resolve_short_name, split_service_fqdn};
 use mesh_model::{Resource, ResourceKey, Resources};
 
 use crate::identity::Identity;
-use crate::policy::{HeadersPolicy, PolicySet};
+use crate::policy::{ClusterPolicy, HeadersPolicy, PolicySet};
 
 /// A resolved route destination.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -46,7 +46,13 @@ impl RouteDestination {
     pub fn traffic_policy(&self, request_port: u16) -> Option<&TrafficPolicy> {
         self.policy
             .for_port(self.port_for(request_port))
-            .map(|p| &**p)
+            .traffic
+            .as_deref()
+    }
+
+    /// The checked policy for a request sent to `request_port`: what an executor runs.
+    pub fn cluster_policy(&self, request_port: u16) -> &std::sync::Arc<ClusterPolicy> {
+        &self.policy.for_port(self.port_for(request_port)).cluster
     }
 }
 

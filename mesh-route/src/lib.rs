@@ -62,6 +62,7 @@ pub mod rule;
 pub mod sticky;
 pub mod table;
 mod unexecuted;
+pub mod upstream;
 
 pub use decision::{Decision, Matched, NoRoute, Target};
 pub use destination::RouteDestination;
@@ -72,3 +73,7 @@ pub use policy::headers::Side;
 pub use rule::{Action, Mirror, RouteEntry, Rule, RuleNames, Split};
 pub use sticky::{STICKY_ANNOTATION, StickyKey, stable_hash};
 pub use table::{CompileOptions, RouteTable, VirtualHost};
+pub use upstream::{UpstreamEndpoint, UpstreamPort};
+
+/// Host names as Istio resolves them (short names, service FQDNs, wildcards).
+pub use mesh_model::host;

@@ -15,9 +15,9 @@
 
 use std::sync::Arc;
 
+use mesh_model::ResourceKey;
 use mesh_model::rollout::Rollout;
 use mesh_model::virtual_service::HttpRoute;
-use mesh_model::{Duration, ResourceKey};
 
 use crate::destination::RouteDestination;
 use crate::rule::{Action, Rule, RuleNames, Split};
@@ -79,7 +79,7 @@ pub struct IntervalStats {
     /// Of those, answered with a 5xx or failed locally (no response from the canary).
     pub failures: u64,
     /// The 99th percentile of their latency; `None` without requests.
-    pub p99: Option<Duration>,
+    pub p99: Option<std::time::Duration>,
 }
 
 /// Why a step gave its answer.
@@ -105,7 +105,7 @@ pub enum Verdict {
     /// The canary's p99 latency was over `maxLatency`.
     Latency {
         /// The interval's p99.
-        p99: Duration,
+        p99: std::time::Duration,
     },
     /// The rollout had already stopped; nothing changes.
     Stopped,
@@ -125,7 +125,9 @@ impl std::fmt::Display for Verdict {
             Verdict::SuccessRate { percent } => {
                 write!(f, "canary success rate {percent:.2}% under the minimum")
             }
-            Verdict::Latency { p99 } => write!(f, "canary p99 latency {p99} over the maximum"),
+            Verdict::Latency { p99 } => {
+                write!(f, "canary p99 latency {p99:?} over the maximum")
+            }
             Verdict::Stopped => f.write_str("stopped"),
         }
     }
@@ -214,7 +216,7 @@ pub fn step(spec: &Rollout, weight: u32, state: State, stats: &IntervalStats) ->
             },
         };
     }
-    if let (Some(max), Some(p99)) = (spec.max_latency, stats.p99) {
+    if let (Some(max), Some(p99)) = (spec.max_latency.and_then(|d| d.to_std()), stats.p99) {
         if p99 > max {
             return Step {
                 weight: 0,
@@ -257,6 +259,11 @@ impl RolloutSite {
     /// The stable destination as written.
     pub fn stable(&self) -> &RouteDestination {
         &self.written[self.stable]
+    }
+
+    /// How long each step is observed.
+    pub fn interval(&self) -> std::time::Duration {
+        self.spec.interval.to_std().unwrap_or_default()
     }
 
     /// The canary's written weight, where the rollout starts.

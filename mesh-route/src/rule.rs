@@ -4,7 +4,9 @@
 use std::sync::Arc;
 
 use mesh_match::HttpMatch;
-use mesh_model::{Duration, ResourceKey};
+use std::time::Duration;
+
+use mesh_model::ResourceKey;
 
 use crate::destination::RouteDestination;
 use crate::policy::{

@@ -12,7 +12,7 @@ use mesh_model::{AnyResource, Resource, ResourceKey, Resources};
 use crate::decision::{Decision, Matched, NoRoute, Target};
 use crate::delegate::merge_route;
 use crate::destination::{DrIndex, Registry, RouteDestination, visible};
-use crate::error::{CompileError, Problem, Warning};
+use crate::error::{CompileError, Problem, ProblemKind, Warning};
 use crate::identity::Identity;
 use crate::index::{HostIndex, MAX_HOST_LEN, lowercase};
 use crate::policy::{
@@ -69,20 +69,22 @@ pub struct RouteTable {
     warnings: Vec<Warning>,
     /// The rules of the automated canaries (`mesh-route.dev/rollout`), in table order.
     rollouts: Arc<[RolloutSite]>,
+    /// The ServiceEntry endpoints of the configuration.
+    upstream: Vec<crate::upstream::UpstreamEndpoint>,
 }
 
 fn problem(
     key: &ResourceKey,
     origin: &mesh_model::Origin,
     path: impl Into<String>,
-    message: impl Into<String>,
+    kind: impl Into<ProblemKind>,
 ) -> Problem {
     let path = path.into();
     Problem {
         resource: key.clone(),
         origin: origin.at_path(&path).to_string(),
         path,
-        message: message.into(),
+        kind: kind.into(),
     }
 }
 
@@ -209,23 +211,13 @@ impl RouteTable {
         // Gateway API resources the API server would reject (their CRDs' validation).
         for f in mesh_model::validate::validate_gateway_api(resources) {
             if f.severity == Severity::Error {
-                problems.push(Problem {
-                    resource: f.resource,
-                    path: f.path,
-                    message: f.message,
-                    origin: f.origin.to_string(),
-                });
+                problems.push(Problem::from(f));
             }
         }
         for r in all {
             for f in validate_resource(&r) {
                 if f.severity == Severity::Error {
-                    problems.push(Problem {
-                        resource: f.resource,
-                        path: f.path,
-                        message: f.message,
-                        origin: f.origin.to_string(),
-                    });
+                    problems.push(Problem::from(f));
                 }
             }
         }
@@ -253,7 +245,7 @@ impl RouteTable {
                                     name: name.clone(),
                                 },
                                 path: String::new(),
-                                message: "the gateway this table is compiled for is not in the configuration".into(),
+                                kind: ProblemKind::MissingGateway,
                                 origin: String::new(),
                             }],
                         });
@@ -364,7 +356,7 @@ impl RouteTable {
                                 name: vh.name.clone(),
                             },
                             path: String::new(),
-                            message: "a VirtualService already routes this Service's host on sidecars; its Gateway API mesh routes are not applied".into(),
+                            kind: "a VirtualService already routes this Service's host on sidecars; its Gateway API mesh routes are not applied".into(),
                             origin: String::new(),
                         });
                         continue;
@@ -497,6 +489,7 @@ impl RouteTable {
             https_redirect: Redirect::https(),
             warnings: ctx.warnings,
             rollouts: ctx.rollouts.into(),
+            upstream: crate::upstream::upstream_endpoints(resources),
         })
     }
 
@@ -544,6 +537,7 @@ impl RouteTable {
             // Gateways route by their listeners; declared services only serve sidecars.
             services: HostIndex::default(),
             service_hosts: Vec::new(),
+            upstream: crate::upstream::upstream_endpoints(resources),
         }
     }
 
@@ -583,6 +577,28 @@ impl RouteTable {
             }
         }
         out
+    }
+
+    /// Every host a request can be forwarded (or mirrored) to by this table, fully
+    /// qualified as [`Target::host`] gives it, sorted: the destinations of its routes and
+    /// mirrors, and the declared services a sidecar's default routes go to.
+    pub fn destination_hosts(&self) -> std::collections::BTreeSet<&str> {
+        let mut hosts = std::collections::BTreeSet::new();
+        for entry in self.vhosts.iter().flat_map(|v| &v.entries) {
+            let rule = &entry.rule;
+            if let Some(split) = rule.split() {
+                hosts.extend(split.destinations().iter().map(|d| d.host.as_str()));
+            }
+            hosts.extend(rule.mirrors.iter().map(|m| m.destination.host.as_str()));
+        }
+        hosts.extend(self.service_hosts.iter().map(String::as_str));
+        hosts
+    }
+
+    /// The endpoints of the configuration's ServiceEntries (see
+    /// [`upstream_endpoints`](crate::upstream::upstream_endpoints)).
+    pub fn upstream_endpoints(&self) -> &[crate::upstream::UpstreamEndpoint] {
+        &self.upstream
     }
 
     /// The virtual host that answers `req`, if any.
@@ -781,7 +797,7 @@ fn compile_vs(
                     &vs.key(),
                     &vs.origin,
                     format!("metadata.annotations[{STICKY_ANNOTATION:?}]"),
-                    e,
+                    ProblemKind::Sticky(e),
                 ));
                 None
             }
@@ -869,12 +885,8 @@ fn compile_vs(
             let compiled = match HttpMatch::compile(m, vs.namespace()) {
                 Ok(c) => c,
                 Err(e) => {
-                    ctx.problems.push(problem(
-                        &owner,
-                        &vs.origin,
-                        format!("{path}.match[{j}]"),
-                        e.to_string(),
-                    ));
+                    ctx.problems
+                        .push(problem(&owner, &vs.origin, format!("{path}.match[{j}]"), e));
                     continue;
                 }
             };
@@ -967,14 +979,14 @@ fn compile_rule(
     sticky: Option<StickyKey>,
 ) -> Option<Rule> {
     let path = format!("spec.http[{index}]");
-    let fail = |ctx: &mut Ctx<'_>, field: &str, msg: String| {
+    let fail = |ctx: &mut Ctx<'_>, field: &str, msg: ProblemKind| {
         ctx.problems
             .push(problem(owner, &vs.origin, format!("{path}.{field}"), msg));
     };
     let (headers, notes) = match HeadersPolicy::compile(r.headers.as_ref()) {
         Ok(h) => h,
         Err(e) => {
-            fail(ctx, "headers", e);
+            fail(ctx, "headers", ProblemKind::Headers(e));
             return None;
         }
     };
@@ -989,10 +1001,7 @@ fn compile_rule(
                 fail(
                     ctx,
                     "redirect.redirectCode",
-                    format!(
-                        "Redirect Code {} is not yet supported (Istio emits a route without an action, which Envoy rejects)",
-                        redirect.redirect_code
-                    ),
+                    ProblemKind::RedirectCode(redirect.redirect_code),
                 );
                 return None;
             }
@@ -1001,7 +1010,7 @@ fn compile_rule(
         match DirectResponse::compile(dr) {
             Ok(d) => Action::DirectResponse(d),
             Err(e) => {
-                fail(ctx, "directResponse", e);
+                fail(ctx, "directResponse", ProblemKind::DirectResponse(e));
                 return None;
             }
         }
@@ -1012,7 +1021,7 @@ fn compile_rule(
             let (h, notes) = match HeadersPolicy::compile(rd.headers.as_ref()) {
                 Ok(h) => h,
                 Err(e) => {
-                    fail(ctx, &format!("route[{j}].headers"), e);
+                    fail(ctx, &format!("route[{j}].headers"), ProblemKind::Headers(e));
                     return None;
                 }
             };
@@ -1031,14 +1040,14 @@ fn compile_rule(
     let rewrite = match r.rewrite.as_ref().map(Rewrite::compile).transpose() {
         Ok(rw) => rw,
         Err(e) => {
-            fail(ctx, "rewrite", e.to_string());
+            fail(ctx, "rewrite", e.into());
             return None;
         }
     };
     let cors = match r.cors_policy.as_ref().map(CorsPolicy::compile).transpose() {
         Ok(c) => c,
         Err(e) => {
-            fail(ctx, "corsPolicy", e.to_string());
+            fail(ctx, "corsPolicy", e.into());
             return None;
         }
     };
@@ -1119,7 +1128,7 @@ fn compile_rule(
         delegate_index: None,
         action,
         rewrite,
-        timeout: r.timeout,
+        timeout: r.timeout.and_then(|d| d.to_std()),
         retries: {
             for (p, m) in crate::unexecuted::http_route(r, &path) {
                 ctx.warnings.push(problem(owner, &vs.origin, p, m));

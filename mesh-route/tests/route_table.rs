@@ -1287,10 +1287,10 @@ fn delegate_conflicts_and_missing_delegates_drop_routes() {
 fn delegate_routes_inherit_unset_fields_from_the_root() {
     let t = compile(DELEGATION, &sidecar("default"));
     let own = rule_h(&t, "http://shop.example.com/products/v2", &[("x-v2", "1")]);
-    assert_eq!(own.timeout, Some(mesh_model::Duration::from_secs(1)));
+    assert_eq!(own.timeout, Some(std::time::Duration::from_secs(1)));
     assert_eq!(own.retries.attempts, 4);
     let inherited = rule(&t, "http://shop.example.com/products/x");
-    assert_eq!(inherited.timeout, Some(mesh_model::Duration::from_secs(5)));
+    assert_eq!(inherited.timeout, Some(std::time::Duration::from_secs(5)));
     assert_eq!(inherited.retries.attempts, 4);
     assert_eq!(inherited.headers.request.set.len(), 1);
     assert_eq!(inherited.fault.abort.unwrap().kind, AbortKind::Http(503));
@@ -1742,7 +1742,7 @@ fn retries_numeric_retry_on_tokens_are_status_codes() {
         policy("    retries: {attempts: 3, perTryTimeout: 2s, retryOn: \"503,connect-failure\"}\n")
             .retries;
     assert_eq!(r.attempts, 3);
-    assert_eq!(r.per_try_timeout, Some(mesh_model::Duration::from_secs(2)));
+    assert_eq!(r.per_try_timeout, Some(std::time::Duration::from_secs(2)));
     assert_eq!(r.retriable_status_codes, vec![503]);
     assert_eq!(r.retry_on, "connect-failure,retriable-status-codes");
     let r = policy(
@@ -1762,7 +1762,7 @@ fn timeout_default_is_none() {
     assert_eq!(policy("").timeout, None);
     assert_eq!(
         policy("    timeout: 3m\n").timeout,
-        Some(mesh_model::Duration::from_secs(180))
+        Some(std::time::Duration::from_secs(180))
     );
     let err = compile_error(&one_rule("    timeout: 0s\n"), &sidecar("default"));
     assert!(err.contains("1ms"), "{err}");
@@ -1783,10 +1783,7 @@ fn fault_percentages() {
     let f = |fault: &str| policy(&format!("    fault: {fault}\n")).fault;
     let d = f("{delay: {fixedDelay: 7s}, abort: {httpStatus: 503}}");
     assert_eq!(d.delay.unwrap().fraction.numerator, 0);
-    assert_eq!(
-        d.delay.unwrap().duration,
-        mesh_model::Duration::from_secs(7)
-    );
+    assert_eq!(d.delay.unwrap().duration, std::time::Duration::from_secs(7));
     assert_eq!(d.abort.unwrap().fraction.numerator, 0);
     assert!(!d.abort.unwrap().fraction.selects(0));
     assert_eq!(

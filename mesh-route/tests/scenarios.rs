@@ -130,8 +130,11 @@ fn scenarios_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scenarios")
 }
 
-fn dur(s: &str) -> mesh_model::Duration {
-    mesh_model::Duration::parse(s).expect("duration in expectation")
+fn dur(s: &str) -> std::time::Duration {
+    mesh_model::Duration::parse(s)
+        .ok()
+        .and_then(|d| d.to_std())
+        .expect("duration in expectation")
 }
 
 /// Runs one scenario; returns the failures.

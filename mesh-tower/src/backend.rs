@@ -118,6 +118,11 @@ impl Backends {
         self.hosts.get(host).map(Vec::as_slice)
     }
 
+    /// Whether no host has endpoints (then the inner service answers every route).
+    pub fn is_empty(&self) -> bool {
+        self.hosts.is_empty()
+    }
+
     /// The registered hosts.
     pub fn hosts(&self) -> impl Iterator<Item = &str> {
         self.hosts.keys().map(String::as_str)

@@ -14,9 +14,8 @@ use std::sync::Arc;
 use http::{Request, Response, Uri, Version};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
-use mesh_model::Resources;
-use mesh_model::host::resolve_short_name;
-use mesh_model::service_entry::Resolution;
+use mesh_route::UpstreamEndpoint;
+pub use mesh_route::UpstreamPort;
 use tower::service_fn;
 
 use crate::BoxError;
@@ -73,15 +72,6 @@ impl HttpClient {
 /// timeout, keep-alive).
 pub fn http_client() -> HttpClient {
     HttpClient::new(DestinationGuard::new())
-}
-
-/// The upstream side of one service port of an endpoint.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct UpstreamPort {
-    /// The endpoint's port for it.
-    pub port: u16,
-    /// Whether the port speaks HTTP/2 (protocol `HTTP2`, `GRPC`, `GRPC-WEB`).
-    pub http2: bool,
 }
 
 /// A request for a service port the endpoint's ServiceEntry does not declare. Istio has no
@@ -150,62 +140,23 @@ pub fn http_endpoint(
 }
 
 impl Backends {
-    /// Backends for every ServiceEntry endpoint of `resources` (STATIC and DNS resolution),
-    /// each forwarding over `client`. Endpoint ports are taken by the ServiceEntry port's
-    /// name (`endpoints[].ports`), else its `targetPort`, else its number; the protocol
-    /// by the port's `protocol` (HTTP/2 for `HTTP2`, `GRPC`, `GRPC-WEB`).
-    pub fn from_service_entries(resources: &Resources, client: &HttpClient) -> Backends {
+    /// Backends for the ServiceEntry endpoints of a route table
+    /// ([`RouteTable::upstream_endpoints`](mesh_route::RouteTable::upstream_endpoints)),
+    /// each forwarding over `client` to its address, on its port for the service port the
+    /// request was routed to, over HTTP/2 for `HTTP2`, `GRPC` and `GRPC-WEB` ports.
+    pub fn from_endpoints(endpoints: &[UpstreamEndpoint], client: &HttpClient) -> Backends {
         let mut backends = Backends::new();
-        for se in &resources.service_entries {
-            if !matches!(
-                se.spec.resolution,
-                Resolution::Static | Resolution::Dns | Resolution::DnsRoundRobin
-            ) {
-                continue;
-            }
-            for (i, ep) in se.spec.endpoints.iter().enumerate() {
-                if ep.address.is_empty() || ep.address.starts_with("unix://") {
-                    continue;
-                }
-                let mut ports = HashMap::new();
-                for p in &se.spec.ports {
-                    let Ok(number) = u16::try_from(p.number) else {
-                        continue;
-                    };
-                    let target = ep
-                        .ports
-                        .get(&p.name)
-                        .copied()
-                        .or((p.target_port != 0).then_some(p.target_port))
-                        .and_then(|t| u16::try_from(t).ok())
-                        .unwrap_or(number);
-                    let http2 = matches!(
-                        p.protocol.to_ascii_uppercase().as_str(),
-                        "HTTP2" | "GRPC" | "GRPC-WEB"
-                    );
-                    ports.insert(
-                        number,
-                        UpstreamPort {
-                            port: target,
-                            http2,
-                        },
-                    );
-                }
-                for h in &se.spec.hosts {
-                    let host = resolve_short_name(h, se.namespace());
-                    let id = format!("{}/{}#{i}:{}", se.namespace(), se.name(), ep.address);
-                    backends.add(
-                        &host,
-                        http_endpoint(
-                            id,
-                            ep.labels.clone(),
-                            ep.address.clone(),
-                            ports.clone(),
-                            client.clone(),
-                        ),
-                    );
-                }
-            }
+        for ep in endpoints {
+            backends.add(
+                &ep.host,
+                http_endpoint(
+                    ep.id.clone(),
+                    ep.labels.clone(),
+                    ep.address.clone(),
+                    ep.ports.clone(),
+                    client.clone(),
+                ),
+            );
         }
         backends
     }

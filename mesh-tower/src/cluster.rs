@@ -9,11 +9,9 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
-use std::time::Duration;
 
 use mesh_match::RequestView;
-use mesh_model::destination_rule::{ConsistentHashLb, OutlierDetection, SimpleLb, TrafficPolicy};
-use mesh_route::sticky::{cookie, hash_ip, stable_hash};
+use mesh_route::policy::{ClusterPolicy, ConnectionLimits, LoadBalancer, OutlierPolicy};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 
@@ -61,95 +59,6 @@ pub(crate) struct Member {
     pub(crate) state: Arc<MemberState>,
 }
 
-#[derive(Clone, Debug)]
-enum Balancer {
-    RoundRobin,
-    Random,
-    LeastRequest,
-    Hash(ConsistentHashLb),
-}
-
-/// Circuit-breaker limits from `connectionPool` (0 or absent: no limit, Istio's defaults of
-/// 2^32-1).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Limits {
-    /// `tcp.maxConnections`: requests in flight at once (an HTTP/1.1 connection carries one).
-    max_connections: Option<u64>,
-    /// `http.http1MaxPendingRequests`: requests waiting for a connection.
-    max_pending: Option<u64>,
-    /// `http.http2MaxRequests`: requests in flight at once.
-    max_requests: Option<u64>,
-    /// `http.maxRetries`: retries in flight at once.
-    pub(crate) max_retries: Option<u64>,
-}
-
-impl Limits {
-    fn from_policy(policy: Option<&TrafficPolicy>) -> Self {
-        let cp = policy.and_then(|p| p.connection_pool.as_ref());
-        let positive = |v: i32| (v > 0).then_some(v as u64);
-        Limits {
-            max_connections: cp
-                .and_then(|c| c.tcp.as_ref())
-                .and_then(|t| positive(t.max_connections)),
-            max_pending: cp
-                .and_then(|c| c.http.as_ref())
-                .and_then(|h| positive(h.http1_max_pending_requests)),
-            max_requests: cp
-                .and_then(|c| c.http.as_ref())
-                .and_then(|h| positive(h.http2_max_requests)),
-            max_retries: cp
-                .and_then(|c| c.http.as_ref())
-                .and_then(|h| positive(h.max_retries)),
-        }
-    }
-}
-
-/// Outlier detection settings with Istio's and Envoy's defaults applied.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct Outlier {
-    consecutive_5xx: u32,
-    consecutive_gateway: u32,
-    consecutive_local: u32,
-    split_local: bool,
-    base_ejection: Duration,
-    max_ejection_percent: u32,
-    min_health_percent: u32,
-    error_codes: Vec<u16>,
-}
-
-/// Envoy's `max_ejection_time` default: ejections never last longer.
-const MAX_EJECTION: Duration = Duration::from_secs(300);
-
-impl Outlier {
-    fn from_policy(o: &OutlierDetection) -> Self {
-        let std = |d: Option<mesh_model::Duration>, default: u64| {
-            d.and_then(|d| d.to_std())
-                .unwrap_or(Duration::from_secs(default))
-        };
-        Outlier {
-            // Deprecated `consecutiveErrors` counts gateway errors (Istio maps it so).
-            consecutive_5xx: o.consecutive_5xx_errors.unwrap_or(5),
-            consecutive_gateway: o
-                .consecutive_gateway_errors
-                .unwrap_or(u32::try_from(o.consecutive_errors).unwrap_or(0)),
-            consecutive_local: o.consecutive_local_origin_failures.unwrap_or(5),
-            split_local: o.split_external_local_origin_errors,
-            base_ejection: std(o.base_ejection_time, 30),
-            max_ejection_percent: if o.max_ejection_percent > 0 {
-                o.max_ejection_percent.min(100) as u32
-            } else {
-                10
-            },
-            min_health_percent: o.min_health_percent.clamp(0, 100) as u32,
-            error_codes: o
-                .outlier_detection_http_error_codes
-                .iter()
-                .filter_map(|c| u16::try_from(*c).ok())
-                .collect(),
-        }
-    }
-}
-
 /// What an attempt to an endpoint ended as, for outlier detection.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum AttemptResult {
@@ -177,7 +86,7 @@ pub(crate) struct ClusterState {
 }
 
 impl ClusterState {
-    fn new(limits: &Limits) -> Self {
+    fn new(limits: &ConnectionLimits) -> Self {
         ClusterState {
             active_requests: AtomicU64::new(0),
             active_retries: AtomicU64::new(0),
@@ -219,15 +128,12 @@ impl Drop for Admission {
 pub(crate) struct Cluster {
     pub(crate) key: ClusterKey,
     pub(crate) members: Vec<Member>,
-    balancer: Balancer,
     next: AtomicUsize,
     pub(crate) state: Arc<ClusterState>,
-    pub(crate) limits: Limits,
-    outlier: Option<Outlier>,
     labels: Arc<BTreeMap<String, String>>,
     /// The subset's `version` label, or its name: Istio's `destination_version`.
     pub(crate) version: Arc<str>,
-    policy: Option<Arc<TrafficPolicy>>,
+    policy: Arc<ClusterPolicy>,
     generation: u64,
     /// Istio metric series of this destination by (code, flags, gRPC status), so that a
     /// request does not build and hash a dozen label strings.
@@ -291,19 +197,14 @@ impl Cluster {
         key: ClusterKey,
         endpoints: &[Endpoint],
         labels: &BTreeMap<String, String>,
-        policy: Option<Arc<TrafficPolicy>>,
+        policy: Arc<ClusterPolicy>,
         generation: u64,
         previous: Option<&Cluster>,
     ) -> Self {
-        let limits = Limits::from_policy(policy.as_deref());
-        let outlier = policy
-            .as_deref()
-            .and_then(|p| p.outlier_detection.as_ref())
-            .map(Outlier::from_policy);
         // Keep the live state when the policy did not change.
         let state = match previous {
             Some(p) if p.policy == policy => p.state.clone(),
-            _ => Arc::new(ClusterState::new(&limits)),
+            _ => Arc::new(ClusterState::new(&policy.limits)),
         };
         let mut members: Vec<Member> = {
             let mut known = state.members.lock().unwrap_or_else(|e| e.into_inner());
@@ -318,23 +219,10 @@ impl Cluster {
         };
         // A stable order, so that hashing picks the same endpoint in every process.
         members.sort_by(|a, b| a.endpoint.id.cmp(&b.endpoint.id));
-        let lb = policy.as_ref().and_then(|p| p.load_balancer.as_ref());
-        let balancer = match lb {
-            Some(lb) => match (&lb.simple, &lb.consistent_hash) {
-                (_, Some(h)) => Balancer::Hash(h.clone()),
-                (Some(SimpleLb::RoundRobin), _) => Balancer::RoundRobin,
-                (Some(SimpleLb::Random), _) => Balancer::Random,
-                _ => Balancer::LeastRequest,
-            },
-            None => Balancer::LeastRequest,
-        };
         Cluster {
             members,
-            balancer,
             next: AtomicUsize::new(0),
             state,
-            limits,
-            outlier,
             version: Arc::from(labels.get("version").map_or(&*key.subset, String::as_str)),
             labels: Arc::new(labels.clone()),
             policy,
@@ -350,8 +238,12 @@ impl Cluster {
     }
 
     /// The policy the cluster was built with.
-    pub(crate) fn policy(&self) -> Option<&TrafficPolicy> {
-        self.policy.as_deref()
+    pub(crate) fn policy(&self) -> &ClusterPolicy {
+        &self.policy
+    }
+
+    fn outlier(&self) -> Option<&OutlierPolicy> {
+        self.policy.outlier_detection.as_ref()
     }
 
     /// Admits an attempt through the circuit breakers: at most `http2MaxRequests` in flight;
@@ -360,7 +252,7 @@ impl Cluster {
         let labels = || ClusterLabels {
             cluster_name: self.key.name(),
         };
-        if let Some(max) = self.limits.max_requests {
+        if let Some(max) = self.policy.limits.max_requests {
             if self.state.in_flight.load(Ordering::Relaxed) >= max {
                 metrics.rq_overflow.get_or_create(&labels()).inc();
                 return Err(Overflow::Requests);
@@ -373,7 +265,7 @@ impl Cluster {
                 Err(_) => {
                     metrics.cx_overflow.get_or_create(&labels()).inc();
                     // Envoy's default for pending requests is unlimited (2^32-1).
-                    let max_pending = self.limits.max_pending.unwrap_or(u64::MAX);
+                    let max_pending = self.policy.limits.max_pending_requests.unwrap_or(u64::MAX);
                     let pending = self.state.pending.fetch_add(1, Ordering::Relaxed);
                     if pending >= max_pending {
                         self.state.pending.fetch_sub(1, Ordering::Relaxed);
@@ -396,21 +288,18 @@ impl Cluster {
     /// Records an attempt's result for outlier detection; ejects the endpoint when it
     /// reaches a threshold and `maxEjectionPercent` allows.
     pub(crate) fn record(&self, member: usize, result: AttemptResult, metrics: &Metrics) {
-        let (Some(o), Some(m)) = (&self.outlier, self.members.get(member)) else {
+        let (Some(o), Some(m)) = (self.outlier(), self.members.get(member)) else {
             return;
         };
         let mut h = m.state.health.lock().unwrap_or_else(|e| e.into_inner());
         let (is_5xx, is_gateway, is_local) = match result {
-            AttemptResult::Status(s) => {
-                let error = if o.error_codes.is_empty() {
-                    s >= 500
-                } else {
-                    o.error_codes.contains(&s)
-                };
-                (error, matches!(s, 502..=504), false)
-            }
+            AttemptResult::Status(s) => (o.is_error(s), matches!(s, 502..=504), false),
             // Without the split, a local-origin failure counts as a gateway error (503).
-            AttemptResult::LocalFailure => (!o.split_local, !o.split_local, o.split_local),
+            AttemptResult::LocalFailure => (
+                !o.split_local_origin,
+                !o.split_local_origin,
+                o.split_local_origin,
+            ),
         };
         if !is_5xx && !is_gateway && !is_local {
             h.consecutive_5xx = 0;
@@ -431,9 +320,9 @@ impl Cluster {
         }
         let trip = (o.consecutive_5xx > 0 && h.consecutive_5xx >= o.consecutive_5xx)
             || (o.consecutive_gateway > 0 && h.consecutive_gateway >= o.consecutive_gateway)
-            || (o.split_local
-                && o.consecutive_local > 0
-                && h.consecutive_local >= o.consecutive_local);
+            || (o.split_local_origin
+                && o.consecutive_local_origin > 0
+                && h.consecutive_local >= o.consecutive_local_origin);
         if !trip || h.ejected_until.is_some() {
             return;
         }
@@ -443,10 +332,7 @@ impl Cluster {
             return;
         }
         h.times_ejected += 1;
-        let time = o
-            .base_ejection
-            .saturating_mul(h.times_ejected)
-            .min(MAX_EJECTION.max(o.base_ejection));
+        let time = o.ejection_time(h.times_ejected);
         h.ejected_until = Some(Instant::now() + time);
         h.consecutive_5xx = 0;
         h.consecutive_gateway = 0;
@@ -497,9 +383,9 @@ impl Cluster {
         if n == 0 {
             return None;
         }
-        if self.outlier.is_some() && self.state.ejected.load(Ordering::Relaxed) > 0 {
+        if self.outlier().is_some() && self.state.ejected.load(Ordering::Relaxed) > 0 {
             let healthy: Vec<usize> = (0..n).filter(|i| !self.is_ejected(*i, metrics)).collect();
-            let min = self.outlier.as_ref().map_or(0, |o| o.min_health_percent) as usize;
+            let min = self.outlier().map_or(0, |o| o.min_health_percent) as usize;
             if healthy.len() < n {
                 let panic = healthy.len() * 100 < min * n;
                 if !panic {
@@ -535,43 +421,22 @@ impl Cluster {
             }
         };
         let allowed = |i: usize| !exclude.contains(&i) || exclude.len() >= self.members.len();
-        let first = match &self.balancer {
-            Balancer::RoundRobin => self.next.fetch_add(1, Ordering::Relaxed) % n,
-            Balancer::Random => rng.below(n as u64) as usize,
-            Balancer::LeastRequest => {
+        let first = match &self.policy.load_balancer {
+            LoadBalancer::RoundRobin => self.next.fetch_add(1, Ordering::Relaxed) % n,
+            LoadBalancer::Random => rng.below(n as u64) as usize,
+            LoadBalancer::LeastRequest => {
                 let a = rng.below(n as u64) as usize;
                 let b = rng.below(n as u64) as usize;
                 let load = |k: usize| self.members[at(k)].state.active.load(Ordering::Relaxed);
                 if load(b) < load(a) { b } else { a }
             }
-            Balancer::Hash(h) => match hash_key(h, req) {
+            lb @ LoadBalancer::ConsistentHash(_) => match lb.hash(req) {
                 Some(key) => jump_hash(key, n),
                 None => rng.below(n as u64) as usize,
             },
         };
         (0..n).map(|k| at((first + k) % n)).find(|i| allowed(*i))
     }
-}
-
-/// The hash of a request for consistent hashing, or `None` when it lacks the key (Envoy then
-/// picks a random host).
-fn hash_key(h: &ConsistentHashLb, req: &RequestView<'_>) -> Option<u64> {
-    if let Some(name) = &h.http_header_name {
-        return req
-            .headers()
-            .get(name.as_str())
-            .map(|v| stable_hash(v.as_bytes()));
-    }
-    if let Some(c) = &h.http_cookie {
-        return cookie(req.headers(), &c.name).map(|v| stable_hash(v.as_bytes()));
-    }
-    if let Some(q) = &h.http_query_parameter_name {
-        return req.query_param(q).map(|v| stable_hash(v.as_bytes()));
-    }
-    if h.use_source_ip == Some(true) {
-        return req.remote_ip().map(hash_ip);
-    }
-    None
 }
 
 /// Jump consistent hash (Lamping and Veach): a bucket in `0..n` that moves for only 1/n of
@@ -614,17 +479,13 @@ impl Clusters {
         dest: Dest<'_>,
         endpoints: &[Endpoint],
         labels: &BTreeMap<String, String>,
-        policy: Option<&Arc<TrafficPolicy>>,
+        policy: &Arc<ClusterPolicy>,
         generation: u64,
     ) -> Arc<Cluster> {
         let same = |c: &Cluster| {
             c.generation == generation
                 && *c.labels == *labels
-                && match (&c.policy, policy) {
-                    (None, None) => true,
-                    (Some(a), Some(b)) => Arc::ptr_eq(a, b) || a == b,
-                    _ => false,
-                }
+                && (Arc::ptr_eq(&c.policy, policy) || c.policy == *policy)
         };
         let find = |list: &Vec<Arc<Cluster>>| {
             list.iter()
@@ -647,7 +508,7 @@ impl Clusters {
             key,
             endpoints,
             labels,
-            policy.cloned(),
+            policy.clone(),
             generation,
             previous.as_deref(),
         ));
@@ -673,7 +534,7 @@ impl Clusters {
         generation: u64,
         dest: Dest<'_>,
         labels: &BTreeMap<String, String>,
-        policy: Option<&Arc<TrafficPolicy>>,
+        policy: &Arc<ClusterPolicy>,
     ) -> Option<Arc<Cluster>> {
         let endpoints = backends.endpoints(dest.host)?;
         Some(Self::lookup(
@@ -687,7 +548,7 @@ impl Clusters {
         &self,
         dest: Dest<'_>,
         labels: &BTreeMap<String, String>,
-        policy: Option<&Arc<TrafficPolicy>>,
+        policy: &Arc<ClusterPolicy>,
     ) -> Arc<Cluster> {
         Self::lookup(&self.inner, dest, &[], labels, policy, 0)
     }

@@ -24,8 +24,8 @@ use crate::backend::{Backends, EndpointService};
 use crate::body::{self, BoxBody, Buffered};
 use crate::cluster::{AttemptResult, Cluster, Clusters, Dest, Overflow};
 use crate::flags::ResponseFlags;
-use crate::metrics::{Metrics, RequestLabels};
-use crate::options::{Options, RetryBudget};
+use crate::metrics::{Event, Metrics, RequestLabels};
+use crate::options::Options;
 use crate::rng::Samples;
 use crate::service::error::MeshError;
 use crate::upstream::{Failure, classify};
@@ -35,12 +35,15 @@ use crate::upstream::{Failure, classify};
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ClientAddr(pub std::net::SocketAddr);
 
-/// What the mesh decided, attached to every request it forwards (and, in annotate mode, to
-/// the request passed to the inner service).
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// What the mesh decided, attached (as a request extension) to every request the layer
+/// forwards: to an endpoint's service, and to the inner service when it answers a
+/// passthrough request (a host no resource knows) or a destination without registered
+/// endpoints. Requests the layer answers itself (no route, redirect, direct response,
+/// fault abort, CORS preflight, local replies) reach no service and carry none.
 ///
 /// Its strings are shared (`Arc`) with the route table and the destination's state, so that
 /// attaching it to every attempt copies nothing.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RouteInfo {
     /// The VirtualService (`namespace/name`), if one matched.
     pub virtual_service: Option<Arc<str>>,
@@ -62,13 +65,24 @@ pub struct RouteInfo {
     pub mirror: bool,
 }
 
+/// The route table and the backends it routes to: swapped together, read once per request,
+/// so that no request decides with one table and dispatches with another's backends.
+#[derive(Debug)]
+pub(crate) struct Snapshot {
+    pub(crate) table: Arc<RouteTable>,
+    pub(crate) backends: Arc<Backends>,
+    /// Distinct for every set of backends, so that clusters pick up new endpoints.
+    pub(crate) generation: u64,
+}
+
 /// State shared by every clone of the service.
 pub(crate) struct Shared {
-    pub(crate) table: ArcSwap<RouteTable>,
-    pub(crate) backends: ArcSwap<Backends>,
-    /// Bumped on every swap of the backends, so that clusters pick up new endpoints.
-    pub(crate) backends_generation: AtomicU64,
+    pub(crate) state: ArcSwap<Snapshot>,
+    /// The last generation handed out to a set of backends.
+    pub(crate) generations: AtomicU64,
     pub(crate) clusters: Clusters,
+    /// The policy of destinations no DestinationRule applies to (passthrough).
+    pub(crate) default_policy: Arc<mesh_route::policy::ClusterPolicy>,
     pub(crate) options: Options,
     pub(crate) metrics: Metrics,
     pub(crate) rng: Samples,
@@ -85,7 +99,7 @@ pub(crate) struct Shared {
 impl std::fmt::Debug for Shared {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Shared")
-            .field("identity", self.table.load().identity())
+            .field("identity", self.state.load().table.identity())
             .field("options", &self.options)
             .finish_non_exhaustive()
     }
@@ -93,6 +107,8 @@ impl std::fmt::Debug for Shared {
 
 /// What the request looked like when it arrived, borrowed from its parts.
 struct Head<'a> {
+    /// The table the request is decided with and the backends it is dispatched to.
+    snapshot: &'a Snapshot,
     /// Method, target as received, version, headers and extensions.
     parts: &'a http::request::Parts,
     /// An explicit `:scheme` (HTTP/2, or an absolute-form target).
@@ -316,7 +332,7 @@ fn request_labels(
         }
     };
     let host = outcome.host.as_deref().unwrap_or("");
-    let (name, namespace) = mesh_model::host::split_service_fqdn(host).unwrap_or((host, ""));
+    let (name, namespace) = mesh_route::host::split_service_fqdn(host).unwrap_or((host, ""));
     RequestLabels {
         reporter: "source",
         source_workload_namespace: shared.source_namespace.clone(),
@@ -381,13 +397,15 @@ async fn route(
     let scheme = parts.uri.scheme_str();
     let raw_path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
     let path = normalize_target(raw_path, shared.options.path_normalization)?;
+    let snapshot = shared.state.load_full();
     let head = Head {
+        snapshot: &snapshot,
         parts: &parts,
         scheme,
         authority,
         path: &path,
     };
-    let table = shared.table.load_full();
+    let table = &snapshot.table;
     // The connection is plain HTTP as far as the layer knows; `x-forwarded-proto` can make
     // the request's `:scheme` https, as with Envoy, unless the request names its scheme.
     let mut view = RequestView::new(
@@ -526,11 +544,14 @@ async fn forward_decision(
     let dest = target.destination();
     let port = target.port(view.port());
     let host = target.host();
-    let dispatch = match dispatch_for(shared, &host, dest, port) {
+    let dispatch = match dispatch_for(shared, head.snapshot, &host, dest, port) {
         Ok(d) => d,
         Err(e) => {
             note_destination(outcome, &target);
-            outcome.flags.insert(ResponseFlags::NO_CLUSTER);
+            outcome.flags.insert(match e {
+                MeshError::NoHealthyUpstream => ResponseFlags::NO_HEALTHY_UPSTREAM,
+                _ => ResponseFlags::NO_CLUSTER,
+            });
             return Err(e);
         }
     };
@@ -619,9 +640,7 @@ async fn inject_faults(
 ) -> Option<Response<BoxBody>> {
     if let Some(d) = rule.fault.delay {
         if d.fraction.selects(shared.rng.next_u64()) {
-            if let Some(t) = d.duration.to_std() {
-                tokio::time::sleep(t).await;
-            }
+            tokio::time::sleep(d.duration).await;
             outcome.flags.insert(ResponseFlags::DELAY_INJECTED);
         }
     }
@@ -733,6 +752,7 @@ enum Dispatch {
 
 fn dispatch_for(
     shared: &Shared,
+    snapshot: &Snapshot,
     host: &str,
     dest: Option<&RouteDestination>,
     port: u16,
@@ -744,18 +764,16 @@ fn dispatch_for(
         })?,
         None => &empty,
     };
-    let policy = dest.and_then(|d| d.policy.for_port(port));
+    let policy = dest.map_or(&shared.default_policy, |d| &d.policy.for_port(port).cluster);
     let key = Dest {
         host,
         subset: dest.map_or("", |d| d.subset.as_str()),
         port,
     };
-    // Read the generation before the backends: a swap in between rebuilds once more.
-    let generation = shared.backends_generation.load(Ordering::Acquire);
-    let backends = shared.backends.load();
+    let backends = &snapshot.backends;
     match shared
         .clusters
-        .get(&backends, generation, key, labels, policy)
+        .get(backends, snapshot.generation, key, labels, policy)
     {
         Some(c) => Ok(Dispatch::Cluster(c)),
         // Hosts no resource knows share one state, as in Envoy, whatever the client sent:
@@ -769,6 +787,10 @@ fn dispatch_for(
             labels,
             policy,
         ))),
+        // A destination without registered endpoints, when the layer has backends for other
+        // hosts: Envoy's answer for a cluster without endpoints. With no backends at all the
+        // inner service is the upstream of every route.
+        None if !backends.is_empty() => Err(MeshError::NoHealthyUpstream),
         None => Ok(Dispatch::Inner(
             shared.clusters.inner_cluster(key, labels, policy),
         )),
@@ -825,10 +847,10 @@ async fn forward(
                 upstream,
                 bytes.clone(),
                 view.port(),
-                rule.timeout.and_then(|t| t.to_std()),
+                rule.timeout,
             ),
             Buffered::Streaming(_) if wants_buffer => {
-                Metrics::count(&shared.metrics.mirrors, "not_buffered");
+                shared.metrics.record(Event::MirrorNotBuffered);
             }
             Buffered::Streaming(_) => {}
         }
@@ -838,7 +860,7 @@ async fn forward(
     let attempts = attempts(
         shared, &inner, dispatch, cluster, policy, view, upstream, body, outcome,
     );
-    match rule.timeout.and_then(|t| t.to_std()) {
+    match rule.timeout {
         Some(t) => match tokio::time::timeout(t, attempts).await {
             Ok(r) => r,
             Err(_) => {
@@ -907,26 +929,13 @@ fn backoff(base: Duration, retry: u32, rng: &Samples) -> Duration {
 /// Whether another retry may start: the DestinationRule's `retryBudget` when set, else its
 /// `connectionPool.http.maxRetries` when set, else the layer's default budget.
 fn budget_allows(shared: &Shared, cluster: &Cluster) -> bool {
-    let dr_budget = cluster.policy().and_then(|p| p.retry_budget.as_ref());
-    if dr_budget.is_none() {
-        if let Some(max) = cluster.limits.max_retries {
-            return cluster.state.active_retries.load(Ordering::Relaxed) < max;
-        }
-    }
-    let budget = dr_budget
-        .map(|b| RetryBudget {
-            percent: b.percent.map_or(20.0, |p| p.0),
-            min_concurrency: if b.min_retry_concurrency == 0 {
-                3
-            } else {
-                b.min_retry_concurrency
-            },
-        })
-        .or(shared.options.default_retry_budget);
-    let Some(b) = budget else { return true };
-    let active = cluster.state.active_requests.load(Ordering::Relaxed) as f64;
-    let allowed = ((active * b.percent / 100.0) as u64).max(u64::from(b.min_concurrency));
-    cluster.state.active_retries.load(Ordering::Relaxed) < allowed
+    cluster
+        .policy()
+        .retry_limit(shared.options.default_retry_budget)
+        .allows(
+            cluster.state.active_requests.load(Ordering::Relaxed),
+            cluster.state.active_retries.load(Ordering::Relaxed),
+        )
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -999,7 +1008,7 @@ async fn attempts(
             }
         };
         let call: UpstreamFuture = Box::pin(svc.oneshot(req));
-        let result = match policy.per_try_timeout.and_then(|t| t.to_std()) {
+        let result = match policy.per_try_timeout {
             Some(t) => match tokio::time::timeout(t, call).await {
                 Ok(r) => r.map_err(|e| (classify(&e), e)),
                 Err(_) => Err((Failure::PerTryTimeout, "per-try timeout".into())),
@@ -1029,7 +1038,7 @@ async fn attempts(
         }
         if !budget_allows(shared, cluster) {
             // Envoy: the retry overflows (`UO`); the attempt's own outcome is the answer.
-            Metrics::count(&shared.metrics.retries, "budget_exhausted");
+            shared.metrics.record(Event::RetryBudgetExhausted);
             shared
                 .metrics
                 .retry_overflow
@@ -1043,13 +1052,9 @@ async fn attempts(
         // Drop the failed response before waiting.
         drop(result);
         attempt += 1;
-        Metrics::count(&shared.metrics.retries, "attempted");
+        shared.metrics.record(Event::RetryAttempted);
         retry_slot.replace(InFlight::enter(&cluster.state.active_retries));
-        let wait = backoff(
-            policy.backoff.to_std().unwrap_or(Duration::from_millis(25)),
-            attempt,
-            &shared.rng,
-        );
+        let wait = backoff(policy.backoff, attempt, &shared.rng);
         tokio::time::sleep(wait).await;
         // Envoy counts a retry against the budget while it waits for its back-off timer;
         // once the timer fires the retry is an ordinary request again.
@@ -1115,13 +1120,13 @@ fn send_mirror(
     timeout: Option<Duration>,
 ) {
     let Ok(permit) = shared.mirrors.clone().try_acquire_owned() else {
-        Metrics::count(&shared.metrics.mirrors, "dropped");
+        shared.metrics.record(Event::MirrorDropped);
         return;
     };
     let d = &mirror.destination;
     let port = d.port_for(request_port);
-    let Ok(dispatch) = dispatch_for(shared, &d.host, Some(d), port) else {
-        Metrics::count(&shared.metrics.mirrors, "dropped");
+    let Ok(dispatch) = dispatch_for(shared, upstream.head.snapshot, &d.host, Some(d), port) else {
+        shared.metrics.record(Event::MirrorDropped);
         return;
     };
     let mut req = upstream.request(body::full(bytes), 0);
@@ -1154,14 +1159,14 @@ fn send_mirror(
             match c.pick(&view, &shared.rng, &[], &shared.metrics) {
                 Some(i) => c.members[i].endpoint.service.clone(),
                 None => {
-                    Metrics::count(&shared.metrics.mirrors, "dropped");
+                    shared.metrics.record(Event::MirrorDropped);
                     return;
                 }
             }
         }
         Dispatch::Inner(_) => inner.clone(),
     };
-    Metrics::count(&shared.metrics.mirrors, "sent");
+    shared.metrics.record(Event::MirrorSent);
     let call: UpstreamFuture = Box::pin(svc.oneshot(req));
     tokio::spawn(async move {
         let _permit = permit;

@@ -70,22 +70,25 @@ pub(crate) async fn watch<F: Future>(
     let start = Instant::now();
     let last = || activity.map_or(start, Activity::last);
     let mut seen = last();
-    let sleep = tokio::time::sleep_until(seen + timeout);
-    tokio::pin!(fut, sleep);
-    loop {
-        tokio::select! {
-            biased;
-            out = &mut fut => return Some(out),
-            () = &mut sleep => {
-                let now = last();
-                if now == seen {
-                    return None;
-                }
-                seen = now;
-                sleep.as_mut().reset(seen + timeout);
-            }
+    let mut sleep = std::pin::pin!(tokio::time::sleep_until(seen + timeout));
+    let mut fut = std::pin::pin!(fut);
+    // The future first (as `select!` with `biased;`), then the timer: when it fires and
+    // something moved since, it is set again from the last activity.
+    std::future::poll_fn(move |cx| {
+        if let Poll::Ready(out) = fut.as_mut().poll(cx) {
+            return Poll::Ready(Some(out));
         }
-    }
+        while sleep.as_mut().poll(cx).is_ready() {
+            let now = last();
+            if now == seen {
+                return Poll::Ready(None);
+            }
+            seen = now;
+            sleep.as_mut().reset(seen + timeout);
+        }
+        Poll::Pending
+    })
+    .await
 }
 
 /// A request body that records its activity.

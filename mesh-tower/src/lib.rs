@@ -8,6 +8,12 @@
 //! no route gives 404. Mirrors are fire-and-forget with a bounded queue. Backends are
 //! registered per host with labels, and subsets select them by label as Istio's do.
 //!
+//! Most embeddings want the `mesh` crate, which builds this layer from YAML. Feature
+//! `client` (off by default) adds the `client` module: endpoints that forward over HTTP/1.1 and
+//! HTTP/2 with hyper's client (ServiceEntry endpoints) and websocket upgrades through them;
+//! without it the layer needs tokio's `rt`, `time` and `sync` only, and no HTTP client or
+//! server code.
+//!
 //! ```
 //! use mesh_tower::{Backends, Endpoint, MeshLayer};
 //! use mesh_route::{CompileOptions, Identity, RouteTable};
@@ -41,7 +47,8 @@
 //! let backends = Backends::new()
 //!     .with("shop.demo.svc.cluster.local", Endpoint::new("shop-v1", [("version", "v1")], version("v1")))
 //!     .with("shop.demo.svc.cluster.local", Endpoint::new("shop-v2", [("version", "v2")], version("v2")));
-//! // The inner service answers hosts that have no registered endpoints.
+//! // The inner service answers passthrough requests (hosts no resource knows); a route to a
+//! // host without registered endpoints gets 503 `no healthy upstream` (`UH`).
 //! let fallback = service_fn(|_req| async { Ok::<_, std::convert::Infallible>(http::Response::new(mesh_tower::body::empty())) });
 //! let svc = ServiceBuilder::new().layer(MeshLayer::new(table, backends)).service(fallback);
 //!
@@ -83,7 +90,7 @@ mod upstream;
 pub use backend::{Backends, Endpoint, EndpointService};
 pub use execute::{ClientAddr, ReplyContext, RouteInfo};
 pub use flags::ResponseFlags;
-pub use metrics::Metrics;
+pub use metrics::{ClusterMetric, Event, Metrics};
 pub use options::{Options, RetryBudget};
 pub use service::error::{ConnectFailure, MeshError, ProtocolError};
 pub use service::layer::{MeshHandle, MeshLayer};

@@ -1,7 +1,11 @@
 //! Istio-compatible Prometheus metrics: `istio_requests_total` and
 //! `istio_request_duration_milliseconds` with Istio's standard labels that apply in-process,
 //! so Istio's dashboards and queries work unchanged; plus this layer's own counters
-//! (mirrors, retries, buffering) under `mesh_`.
+//! (mirrors, retries, buffering) under `mesh_`, and Envoy's per-cluster overflow and
+//! outlier-detection counters.
+//!
+//! [`Metrics::encode`] gives OpenMetrics text ([`CONTENT_TYPE`]); [`Metrics::register`] adds
+//! the same metrics to an application's own `prometheus_client` registry.
 
 use std::sync::Arc;
 
@@ -80,7 +84,7 @@ pub struct Metrics {
     pub(crate) retry_overflow: Family<ClusterLabels, Counter>,
     pub(crate) ejections: Family<ClusterLabels, Counter>,
     pub(crate) ejected: Family<ClusterLabels, Gauge>,
-    /// Automated canaries' weights and states.
+    /// Automated canaries' weights and states, configuration candidates' differences.
     pub(crate) rollout: crate::rollout::RolloutMetrics,
 }
 
@@ -94,101 +98,164 @@ impl Default for Metrics {
     }
 }
 
+/// The content type of [`Metrics::encode`]'s output: OpenMetrics text, which Prometheus
+/// scrapes (and negotiates with this header).
+pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+/// Something the layer counts besides Istio's request metrics (see [`Metrics::outcome`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Event {
+    /// A mirrored copy was sent (`mesh_mirror_requests_total{result="sent"}`).
+    MirrorSent,
+    /// A mirrored copy was dropped: the mirror queue was full, or its destination has no
+    /// endpoint to send it to (`result="dropped"`).
+    MirrorDropped,
+    /// No copy: the request body was over the buffering limit (`result="not_buffered"`).
+    MirrorNotBuffered,
+    /// A retry was attempted (`mesh_retries_total{result="attempted"}`).
+    RetryAttempted,
+    /// A retry was denied by the retry budget (`result="budget_exhausted"`).
+    RetryBudgetExhausted,
+    /// A request body was buffered for retries and mirrors
+    /// (`mesh_request_bodies_total{result="buffered"}`).
+    BodyBuffered,
+    /// A request body was streamed, being over the buffering limit (`result="streamed"`).
+    BodyStreamed,
+}
+
+impl Event {
+    /// The value of the `result` label.
+    pub fn result(self) -> &'static str {
+        match self {
+            Event::MirrorSent => "sent",
+            Event::MirrorDropped => "dropped",
+            Event::MirrorNotBuffered => "not_buffered",
+            Event::RetryAttempted => "attempted",
+            Event::RetryBudgetExhausted => "budget_exhausted",
+            Event::BodyBuffered => "buffered",
+            Event::BodyStreamed => "streamed",
+        }
+    }
+}
+
+/// A per-destination (Envoy cluster) metric (see [`Metrics::cluster`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ClusterMetric {
+    /// `envoy_cluster_upstream_rq_overflow`: requests refused at `http2MaxRequests` (503 UO).
+    RqOverflow,
+    /// `envoy_cluster_upstream_cx_overflow`: requests that found `maxConnections` busy.
+    CxOverflow,
+    /// `envoy_cluster_upstream_rq_pending_overflow`: requests refused at
+    /// `http1MaxPendingRequests` (503 UO).
+    PendingOverflow,
+    /// `envoy_cluster_upstream_rq_retry_overflow`: retries not attempted (`maxRetries`, budget).
+    RetryOverflow,
+    /// `envoy_cluster_outlier_detection_ejections_enforced`: ejections so far.
+    Ejections,
+    /// `envoy_cluster_outlier_detection_ejections_active`: endpoints ejected now (a gauge).
+    Ejected,
+}
+
 impl Metrics {
     /// A new set of metrics in its own registry.
     pub fn new() -> Self {
-        let mut registry = Registry::default();
-        let requests = Family::<RequestLabels, Counter>::default();
-        let duration = Family::<RequestLabels, Histogram, fn() -> Histogram>::new_with_constructor(
-            duration_histogram as fn() -> Histogram,
-        );
-        let mirrors = Family::<OutcomeLabels, Counter>::default();
-        let retries = Family::<OutcomeLabels, Counter>::default();
         let bodies = Family::<OutcomeLabels, Counter>::default();
+        let body_counter = |result| bodies.get_or_create(&OutcomeLabels { result }).clone();
+        let mut metrics = Metrics {
+            registry: Arc::new(Registry::default()),
+            requests: Family::default(),
+            duration: Family::new_with_constructor(duration_histogram as fn() -> Histogram),
+            mirrors: Family::default(),
+            retries: Family::default(),
+            bodies_buffered: body_counter(Event::BodyBuffered.result()),
+            bodies_streamed: body_counter(Event::BodyStreamed.result()),
+            bodies,
+            rq_overflow: Family::default(),
+            cx_overflow: Family::default(),
+            pending_overflow: Family::default(),
+            retry_overflow: Family::default(),
+            ejections: Family::default(),
+            ejected: Family::default(),
+            rollout: crate::rollout::RolloutMetrics::default(),
+        };
+        let mut registry = Registry::default();
+        metrics.register(&mut registry);
+        metrics.registry = Arc::new(registry);
+        metrics
+    }
+
+    /// Registers every metric of this layer into `registry` (an application's own, e.g.
+    /// with `registry.sub_registry_with_prefix(..)` or beside its own metrics): the
+    /// registered metrics are these, shared, so both registries show the same values.
+    pub fn register(&self, registry: &mut Registry) {
         registry.register(
             "istio_requests",
             "Requests, as Istio counts them",
-            requests.clone(),
+            self.requests.clone(),
         );
         registry.register(
             "istio_request_duration_milliseconds",
             "Request duration, as Istio measures it",
-            duration.clone(),
+            self.duration.clone(),
         );
         registry.register(
             "mesh_mirror_requests",
             "Mirrored copies: sent, dropped (queue full) or not_buffered (body over the limit)",
-            mirrors.clone(),
+            self.mirrors.clone(),
         );
         registry.register(
             "mesh_retries",
             "Retries: attempted, or denied by the retry budget",
-            retries.clone(),
+            self.retries.clone(),
         );
         registry.register(
             "mesh_request_bodies",
             "Request bodies: buffered for retries and mirrors, or streamed because over the limit",
-            bodies.clone(),
+            self.bodies.clone(),
         );
-        let rq_overflow = Family::<ClusterLabels, Counter>::default();
-        let cx_overflow = Family::<ClusterLabels, Counter>::default();
-        let pending_overflow = Family::<ClusterLabels, Counter>::default();
-        let retry_overflow = Family::<ClusterLabels, Counter>::default();
-        let ejections = Family::<ClusterLabels, Counter>::default();
-        let ejected = Family::<ClusterLabels, Gauge>::default();
         registry.register(
             "envoy_cluster_upstream_rq_overflow",
             "Requests refused because http2MaxRequests were in flight (503 UO)",
-            rq_overflow.clone(),
+            self.rq_overflow.clone(),
         );
         registry.register(
             "envoy_cluster_upstream_cx_overflow",
             "Requests that found maxConnections busy (they wait as pending, or overflow)",
-            cx_overflow.clone(),
+            self.cx_overflow.clone(),
         );
         registry.register(
             "envoy_cluster_upstream_rq_pending_overflow",
             "Requests refused because http1MaxPendingRequests were waiting (503 UO)",
-            pending_overflow.clone(),
+            self.pending_overflow.clone(),
         );
         registry.register(
             "envoy_cluster_upstream_rq_retry_overflow",
             "Retries not attempted because of maxRetries or the retry budget",
-            retry_overflow.clone(),
+            self.retry_overflow.clone(),
         );
         registry.register(
             "envoy_cluster_outlier_detection_ejections_enforced",
             "Endpoints ejected by outlier detection",
-            ejections.clone(),
+            self.ejections.clone(),
         );
         registry.register(
             "envoy_cluster_outlier_detection_ejections_active",
             "Endpoints ejected now",
-            ejected.clone(),
+            self.ejected.clone(),
         );
-        let rollout = crate::rollout::RolloutMetrics::default();
-        rollout.register(&mut registry);
-        let body_counter = |result| bodies.get_or_create(&OutcomeLabels { result }).clone();
-        Metrics {
-            registry: Arc::new(registry),
-            requests,
-            duration,
-            mirrors,
-            retries,
-            bodies_buffered: body_counter("buffered"),
-            bodies_streamed: body_counter("streamed"),
-            bodies,
-            rq_overflow,
-            cx_overflow,
-            pending_overflow,
-            retry_overflow,
-            ejections,
-            ejected,
-            rollout,
-        }
+        self.rollout.register(registry);
     }
 
-    /// The Prometheus text exposition of every metric.
+    /// The automated canaries' and configuration candidates' metrics (`mesh_rollout_*`,
+    /// `mesh_config_candidate_diff_total`).
+    pub fn rollout(&self) -> &crate::rollout::RolloutMetrics {
+        &self.rollout
+    }
+
+    /// Every metric in the OpenMetrics text format (ending with `# EOF`): serve it with the
+    /// `Content-Type` [`CONTENT_TYPE`].
     pub fn encode(&self) -> String {
         let mut out = String::new();
         // Writing into a String cannot fail.
@@ -196,45 +263,51 @@ impl Metrics {
         out
     }
 
-    /// The automated canaries' metrics (`mesh_rollout_*`).
-    pub fn rollout(&self) -> &crate::rollout::RolloutMetrics {
-        &self.rollout
-    }
-
     /// The number of requests counted with these labels so far.
     pub fn requests(&self, labels: &RequestLabels) -> u64 {
         self.requests.get_or_create(labels).get()
     }
 
-    pub(crate) fn count(family: &Family<OutcomeLabels, Counter>, result: &'static str) {
-        family.get_or_create(&OutcomeLabels { result }).inc();
+    /// Counts `event`.
+    pub(crate) fn record(&self, event: Event) {
+        self.family(event)
+            .get_or_create(&OutcomeLabels {
+                result: event.result(),
+            })
+            .inc();
     }
 
-    /// The value of a per-destination metric for `cluster_name`: `rq_overflow`,
-    /// `cx_overflow`, `pending_overflow`, `retry_overflow`, `ejections` or `ejected`.
-    pub fn cluster(&self, metric: &str, cluster_name: &str) -> i64 {
+    fn family(&self, event: Event) -> &Family<OutcomeLabels, Counter> {
+        match event {
+            Event::MirrorSent | Event::MirrorDropped | Event::MirrorNotBuffered => &self.mirrors,
+            Event::RetryAttempted | Event::RetryBudgetExhausted => &self.retries,
+            Event::BodyBuffered | Event::BodyStreamed => &self.bodies,
+        }
+    }
+
+    /// The value of the per-destination `metric` for `cluster_name`
+    /// (`outbound|port|subset|host`).
+    pub fn cluster(&self, metric: ClusterMetric, cluster_name: &str) -> i64 {
         let labels = ClusterLabels {
             cluster_name: cluster_name.to_owned(),
         };
         let counter = |f: &Family<ClusterLabels, Counter>| f.get_or_create(&labels).get() as i64;
         match metric {
-            "rq_overflow" => counter(&self.rq_overflow),
-            "cx_overflow" => counter(&self.cx_overflow),
-            "pending_overflow" => counter(&self.pending_overflow),
-            "retry_overflow" => counter(&self.retry_overflow),
-            "ejections" => counter(&self.ejections),
-            _ => self.ejected.get_or_create(&labels).get(),
+            ClusterMetric::RqOverflow => counter(&self.rq_overflow),
+            ClusterMetric::CxOverflow => counter(&self.cx_overflow),
+            ClusterMetric::PendingOverflow => counter(&self.pending_overflow),
+            ClusterMetric::RetryOverflow => counter(&self.retry_overflow),
+            ClusterMetric::Ejections => counter(&self.ejections),
+            ClusterMetric::Ejected => self.ejected.get_or_create(&labels).get(),
         }
     }
 
-    /// How many times `result` happened for mirrors (`sent`, `dropped`, `not_buffered`),
-    /// retries (`attempted`, `budget_exhausted`) or bodies (`buffered`, `streamed`).
-    pub fn outcome(&self, kind: &str, result: &'static str) -> u64 {
-        let family = match kind {
-            "mirrors" => &self.mirrors,
-            "retries" => &self.retries,
-            _ => &self.bodies,
-        };
-        family.get_or_create(&OutcomeLabels { result }).get()
+    /// How many times `event` happened so far.
+    pub fn outcome(&self, event: Event) -> u64 {
+        self.family(event)
+            .get_or_create(&OutcomeLabels {
+                result: event.result(),
+            })
+            .get()
     }
 }

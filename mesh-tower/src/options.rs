@@ -4,24 +4,7 @@ use std::time::Duration;
 
 use mesh_match::PathNormalization;
 
-/// A retry budget: retries in flight to a destination may not exceed `percent` of the
-/// requests in flight to it, but `min_concurrency` retries are always allowed (Envoy's
-/// `retry_budget`).
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct RetryBudget {
-    /// Share of active requests that may be retries.
-    pub percent: f64,
-    /// Retries always allowed.
-    pub min_concurrency: u32,
-}
-
-impl RetryBudget {
-    /// Envoy's defaults: 20%, at least 3.
-    pub const DEFAULT: RetryBudget = RetryBudget {
-        percent: 20.0,
-        min_concurrency: 3,
-    };
-}
+pub use mesh_route::policy::RetryBudget;
 
 /// Settings of a [`MeshLayer`](crate::MeshLayer).
 #[derive(Clone, Debug)]

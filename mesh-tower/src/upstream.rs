@@ -35,6 +35,7 @@ pub(crate) enum Failure {
     PerTryTimeout,
     /// The endpoint has no such service port (the client's `NoSuchPort`): no cluster
     /// (503 `NC`).
+    #[cfg_attr(not(feature = "client"), allow(dead_code))]
     NoCluster,
 }
 
@@ -70,7 +71,9 @@ fn classify_hyper(e: &BoxError) -> Option<Failure> {
     let mut source = std::error::Error::source(client);
     while let Some(s) = source {
         if let Some(h) = s.downcast_ref::<hyper::Error>() {
-            if h.is_parse() || h.is_parse_status() || h.is_parse_too_large() {
+            // `is_parse` covers every parse error (a head too large too; hyper's
+            // `is_parse_too_large` exists only with its server, which the layer leaves out).
+            if h.is_parse() || h.is_parse_status() {
                 return Some(Failure::Protocol);
             }
             if h.is_incomplete_message() {

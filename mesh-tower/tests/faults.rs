@@ -237,6 +237,16 @@ async fn aborted_requests_are_not_retried_or_mirrored() {
     }
     tokio::task::yield_now().await;
     assert_eq!((v1.calls(), v2.calls()), (0, 0));
-    assert_eq!(handle.metrics().outcome("retries", "attempted"), 0);
-    assert_eq!(handle.metrics().outcome("mirrors", "sent"), 0);
+    assert_eq!(
+        handle
+            .metrics()
+            .outcome(mesh_tower::metrics::Event::RetryAttempted),
+        0
+    );
+    assert_eq!(
+        handle
+            .metrics()
+            .outcome(mesh_tower::metrics::Event::MirrorSent),
+        0
+    );
 }

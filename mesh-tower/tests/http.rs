@@ -114,7 +114,7 @@ async fn front(resources: &mesh_model::Resources, options: Options) -> (u16, Mes
         &CompileOptions::default(),
     )
     .expect("compiles");
-    let backends = Backends::from_service_entries(resources, &http_client());
+    let backends = Backends::from_endpoints(table.upstream_endpoints(), &http_client());
     let layer = MeshLayer::with_options(table, backends, options);
     let handle = layer.handle();
     let app = Router::new()
@@ -212,7 +212,9 @@ async fn a_refused_connection_is_retried_by_default() {
         let r = call(&client, port, "shop", "/", &[]).await;
         assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     }
-    let retried = handle.metrics().outcome("retries", "attempted");
+    let retried = handle
+        .metrics()
+        .outcome(mesh_tower::metrics::Event::RetryAttempted);
     eprintln!("one endpoint of two refusing: 20/20 succeeded, {retried} retries");
     assert!(retried > 0);
 
@@ -294,5 +296,10 @@ async fn mirrors_arrive_over_http() {
         "copies counted at the mirror"
     );
     assert_eq!(c1.load(Ordering::SeqCst), 10);
-    assert_eq!(handle.metrics().outcome("mirrors", "sent"), 10);
+    assert_eq!(
+        handle
+            .metrics()
+            .outcome(mesh_tower::metrics::Event::MirrorSent),
+        10
+    );
 }

@@ -93,7 +93,12 @@ async fn a_hung_mirror_does_not_delay_the_primary() {
         assert_eq!(started.elapsed(), Duration::from_millis(10));
     }
     assert_eq!(arrivals(&v2, 20).await, 20, "the copies arrived and hang");
-    assert_eq!(handle.metrics().outcome("mirrors", "sent"), 20);
+    assert_eq!(
+        handle
+            .metrics()
+            .outcome(mesh_tower::metrics::Event::MirrorSent),
+        20
+    );
 }
 
 /// Every request is copied to the mirror (no percentage = 100%) with its method, path, body
@@ -188,9 +193,16 @@ async fn mirror_percentages_converge() {
     eprintln!("mirror 25% over {N}: {to_v2} copies ({share:.1}%); 100% mirror: {to_v3}");
     assert!((share - 25.0).abs() < 3.0, "{share}");
     assert_eq!(to_v3, N);
-    assert_eq!(handle.metrics().outcome("mirrors", "dropped"), 0);
     assert_eq!(
-        handle.metrics().outcome("mirrors", "sent") as usize,
+        handle
+            .metrics()
+            .outcome(mesh_tower::metrics::Event::MirrorDropped),
+        0
+    );
+    assert_eq!(
+        handle
+            .metrics()
+            .outcome(mesh_tower::metrics::Event::MirrorSent) as usize,
         to_v2 + to_v3
     );
 }
@@ -215,8 +227,8 @@ async fn a_full_mirror_queue_drops_copies_and_counts_them() {
         assert_eq!(send(&svc, get("http://service2/")).await.body, "v1");
     }
     let m = handle.metrics();
-    assert_eq!(m.outcome("mirrors", "sent"), 4);
-    assert_eq!(m.outcome("mirrors", "dropped"), 16);
+    assert_eq!(m.outcome(mesh_tower::metrics::Event::MirrorSent), 4);
+    assert_eq!(m.outcome(mesh_tower::metrics::Event::MirrorDropped), 16);
     assert_eq!(arrivals(&v2, 4).await, 4);
     assert!(
         m.encode()

@@ -100,7 +100,12 @@ async fn a_backend_failing_twice_succeeds_on_the_third_attempt() {
         assert_eq!((r.status, r.body.as_str()), (StatusCode::OK, "v1"));
         assert_eq!(v1.calls(), 3 * i);
     }
-    assert_eq!(handle.metrics().outcome("retries", "attempted"), 10);
+    assert_eq!(
+        handle
+            .metrics()
+            .outcome(mesh_tower::metrics::Event::RetryAttempted),
+        10
+    );
     // Every attempt carries its number for the backend to see.
     let attempts: Vec<u32> = v1
         .seen()
@@ -377,8 +382,12 @@ async fn storm(n: usize, budget: Option<mesh_tower::RetryBudget>) -> usize {
     eprintln!(
         "retry storm, {n} concurrent requests, budget {budget:?}: backend requests {}, retries attempted {}, denied by budget {}",
         v1.calls(),
-        handle.metrics().outcome("retries", "attempted"),
-        handle.metrics().outcome("retries", "budget_exhausted"),
+        handle
+            .metrics()
+            .outcome(mesh_tower::metrics::Event::RetryAttempted),
+        handle
+            .metrics()
+            .outcome(mesh_tower::metrics::Event::RetryBudgetExhausted),
     );
     v1.calls()
 }
@@ -488,7 +497,9 @@ async fn abandoned_retries_release_the_retry_budget() {
         (r.status, r.body.as_str()),
         (StatusCode::OK, "v1"),
         "retries denied: {}",
-        handle.metrics().outcome("retries", "budget_exhausted")
+        handle
+            .metrics()
+            .outcome(mesh_tower::metrics::Event::RetryBudgetExhausted)
     );
 }
 
@@ -549,14 +560,14 @@ async fn a_body_over_the_limit_is_streamed_not_retried_not_mirrored() {
         "every byte arrives, in order"
     );
     let m = handle.metrics();
-    assert_eq!(m.outcome("bodies", "streamed"), 1);
-    assert_eq!(m.outcome("mirrors", "not_buffered"), 1);
+    assert_eq!(m.outcome(mesh_tower::metrics::Event::BodyStreamed), 1);
+    assert_eq!(m.outcome(mesh_tower::metrics::Event::MirrorNotBuffered), 1);
 
     let r = send(&svc, post(1000, 100)).await;
     assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(v1.calls(), 1 + 4, "retried three times");
     assert!(v1.seen()[1..].iter().all(|s| s.body.len() == 1000));
-    assert_eq!(m.outcome("bodies", "buffered"), 1);
+    assert_eq!(m.outcome(mesh_tower::metrics::Event::BodyBuffered), 1);
     for _ in 0..100 {
         if v2.calls() == 1 {
             break;

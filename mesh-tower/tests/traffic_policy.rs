@@ -92,7 +92,8 @@ async fn istio_circuit_breaking_task() {
         }
     }
     let metrics = handle.metrics();
-    let pending_overflow = metrics.cluster("pending_overflow", CLUSTER);
+    let pending_overflow =
+        metrics.cluster(mesh_tower::metrics::ClusterMetric::PendingOverflow, CLUSTER);
     println!(
         "circuit breaking: 3 callers x 30 requests: 200 = {ok}, 503 UO = {overflow}, other = {other}; pending overflows counted = {pending_overflow}"
     );
@@ -135,7 +136,12 @@ async fn max_requests_overflow_fails_fast() {
     );
     assert_eq!(a.await.expect("a").status, StatusCode::OK);
     assert_eq!(b.await.expect("b").status, StatusCode::OK);
-    assert_eq!(handle.metrics().cluster("rq_overflow", CLUSTER), 1);
+    assert_eq!(
+        handle
+            .metrics()
+            .cluster(mesh_tower::metrics::ClusterMetric::RqOverflow, CLUSTER),
+        1
+    );
 }
 
 /// `http.maxRetries` bounds retries in flight when no retry budget is set.
@@ -159,7 +165,9 @@ async fn max_retries_bounds_concurrent_retries() {
         all.spawn(send(&svc, get("http://httpbin:8000/")));
     }
     while all.join_next().await.is_some() {}
-    let overflowed = handle.metrics().cluster("retry_overflow", CLUSTER);
+    let overflowed = handle
+        .metrics()
+        .cluster(mesh_tower::metrics::ClusterMetric::RetryOverflow, CLUSTER);
     println!(
         "maxRetries 1, 20 concurrent failing requests: backend calls {}, retry overflows {overflowed}",
         backend.calls()
@@ -218,7 +226,12 @@ async fn failing_endpoint_is_ejected_and_returns() {
         3,
         "ejected after three consecutive 5xx"
     );
-    assert_eq!(handle.metrics().cluster("ejected", CLUSTER), 1);
+    assert_eq!(
+        handle
+            .metrics()
+            .cluster(mesh_tower::metrics::ClusterMetric::Ejected, CLUSTER),
+        1
+    );
     for _ in 0..30 {
         let r = send(&svc, get("http://httpbin:8000/")).await;
         assert_eq!(r.status, StatusCode::OK);
@@ -235,7 +248,12 @@ async fn failing_endpoint_is_ejected_and_returns() {
         6,
         "back in rotation, and ejected again after 3 more"
     );
-    assert_eq!(handle.metrics().cluster("ejections", CLUSTER), 2);
+    assert_eq!(
+        handle
+            .metrics()
+            .cluster(mesh_tower::metrics::ClusterMetric::Ejections, CLUSTER),
+        2
+    );
     // The second ejection lasts 2 x baseEjectionTime.
     tokio::time::advance(Duration::from_secs(31)).await;
     for _ in 0..6 {
@@ -264,7 +282,12 @@ async fn max_ejection_percent_is_honoured() {
     for _ in 0..30 {
         send(&svc, get("http://httpbin:8000/")).await;
     }
-    assert_eq!(handle.metrics().cluster("ejected", CLUSTER), 1);
+    assert_eq!(
+        handle
+            .metrics()
+            .cluster(mesh_tower::metrics::ClusterMetric::Ejected, CLUSTER),
+        1
+    );
     let bad_calls = backends[0].calls() + backends[1].calls();
     assert!(
         bad_calls > 6,
@@ -386,7 +409,12 @@ async fn consecutive_gateway_errors_eject_at_exactly_the_threshold() {
         send(&svc, get("http://httpbin:8000/")).await;
     }
     assert_eq!(b[0].calls(), 2, "ejected at the second gateway error");
-    assert_eq!(handle.metrics().cluster("ejected", CLUSTER), 1);
+    assert_eq!(
+        handle
+            .metrics()
+            .cluster(mesh_tower::metrics::ClusterMetric::Ejected, CLUSTER),
+        1
+    );
 }
 
 /// Gateway errors are 502, 503 and 504 only: an endpoint answering 500 is never ejected by
@@ -401,7 +429,12 @@ async fn a_500_is_not_a_gateway_error() {
         send(&svc, get("http://httpbin:8000/")).await;
     }
     assert_eq!(b[0].calls(), 3);
-    assert_eq!(handle.metrics().cluster("ejected", CLUSTER), 0);
+    assert_eq!(
+        handle
+            .metrics()
+            .cluster(mesh_tower::metrics::ClusterMetric::Ejected, CLUSTER),
+        0
+    );
 }
 
 /// Without `splitExternalLocalOriginErrors`, a connect failure counts as a gateway error
@@ -414,7 +447,12 @@ async fn local_origin_failures_count_as_gateway_errors_without_the_split() {
         send(&svc, get("http://httpbin:8000/")).await;
     }
     assert_eq!(b[0].calls(), 2);
-    assert_eq!(handle.metrics().cluster("ejected", CLUSTER), 1);
+    assert_eq!(
+        handle
+            .metrics()
+            .cluster(mesh_tower::metrics::ClusterMetric::Ejected, CLUSTER),
+        1
+    );
 }
 
 /// With `splitExternalLocalOriginErrors: true`, local-origin failures are counted apart:
@@ -436,7 +474,12 @@ async fn split_local_origin_failures_eject_at_their_own_threshold() {
         3,
         "ejected at the third local failure, not the first"
     );
-    assert_eq!(handle.metrics().cluster("ejected", CLUSTER), 1);
+    assert_eq!(
+        handle
+            .metrics()
+            .cluster(mesh_tower::metrics::ClusterMetric::Ejected, CLUSTER),
+        1
+    );
 }
 
 /// `outlierDetectionHttpErrorCodes` replaces "5xx" for `consecutive5xxErrors`: with
@@ -450,12 +493,22 @@ async fn outlier_http_error_codes_choose_what_counts() {
         send(&svc, get("http://httpbin:8000/")).await;
     }
     assert_eq!(b[0].calls(), 2);
-    assert_eq!(handle.metrics().cluster("ejected", CLUSTER), 1);
+    assert_eq!(
+        handle
+            .metrics()
+            .cluster(mesh_tower::metrics::ClusterMetric::Ejected, CLUSTER),
+        1
+    );
 
     let (b, svc, handle) = one_bad_of_three(Some(StatusCode::INTERNAL_SERVER_ERROR), codes);
     for _ in 0..9 {
         send(&svc, get("http://httpbin:8000/")).await;
     }
     assert_eq!(b[0].calls(), 3);
-    assert_eq!(handle.metrics().cluster("ejected", CLUSTER), 0);
+    assert_eq!(
+        handle
+            .metrics()
+            .cluster(mesh_tower::metrics::ClusterMetric::Ejected, CLUSTER),
+        0
+    );
 }

@@ -140,7 +140,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let admin = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let proxy = mesh_proxy::start(settings, listener, Some(admin))
         .await
-        .map_err(|f| f.join("\n"))?;
+        .map_err(|e| e.findings().join("\n"))?;
     let addr = proxy.addr;
     let admin_addr = proxy.admin_addr.ok_or("no admin address")?;
     println!("mesh-proxy: gateway demo/shop-gateway on {addr}, admin on {admin_addr}\n");

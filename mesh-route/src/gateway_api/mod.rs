@@ -142,7 +142,7 @@ fn warning<S: mesh_model::resource::Spec>(
         resource: r.key(),
         origin: r.origin.at_path(&path).to_string(),
         path,
-        message,
+        kind: message.into(),
     }
 }
 

@@ -60,7 +60,7 @@ impl RuleCtx<'_, '_> {
             resource: r.key(),
             origin: r.origin.at_path(&path).to_string(),
             path,
-            message: message.into(),
+            kind: message.into().into(),
         });
     }
 
@@ -510,7 +510,7 @@ fn compile<S: mesh_model::resource::Spec>(
         None => RetryPolicy::istio_default(),
     };
     if let Some(t) = r.per_try_timeout {
-        retries.per_try_timeout = Some(t);
+        retries.per_try_timeout = t.to_std();
     }
     let action = if fail.is_some() {
         Action::DirectResponse(internal_error())
@@ -584,7 +584,7 @@ fn compile<S: mesh_model::resource::Spec>(
         name: name.to_owned(),
         action,
         rewrite,
-        timeout: r.timeout,
+        timeout: r.timeout.and_then(|d| d.to_std()),
         retries,
         fault: FaultPolicy::default(),
         mirrors,

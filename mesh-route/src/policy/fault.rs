@@ -1,6 +1,7 @@
 //! Fault injection as Istio translates it for Envoy's fault filter (`TranslateFault`).
 
-use mesh_model::Duration;
+use std::time::Duration;
+
 use mesh_model::virtual_service::HttpFaultInjection;
 
 use super::percent::Fraction;
@@ -86,7 +87,10 @@ impl FaultPolicy {
                 (None, n) => Fraction::from_int(u32::try_from(n).unwrap_or(0)),
             };
             match d.fixed_delay {
-                Some(duration) => Some(DelayFault { duration, fraction }),
+                Some(duration) => Some(DelayFault {
+                    duration: duration.to_std().unwrap_or_default(),
+                    fraction,
+                }),
                 None => {
                     notes.push("fault.delay without fixedDelay is not applied (Istio supports fixedDelay only)".to_owned());
                     None

@@ -1,5 +1,6 @@
 //! The policies a rule carries, compiled from their Istio fields with Istio's defaults.
 
+pub mod cluster;
 pub mod cors;
 pub mod direct;
 pub mod fault;
@@ -11,6 +12,9 @@ pub mod retry;
 pub mod rewrite;
 pub mod traffic;
 
+pub use cluster::{
+    ClusterPolicy, ConnectionLimits, HashKey, LoadBalancer, OutlierPolicy, RetryBudget, RetryLimit,
+};
 pub use cors::CorsPolicy;
 pub use direct::DirectResponse;
 pub use fault::{AbortFault, AbortKind, DelayFault, FaultPolicy};
@@ -20,4 +24,4 @@ pub use percent::{Denominator, Fraction};
 pub use redirect::{Redirect, RedirectPath};
 pub use retry::{RetryOn, RetryPolicy};
 pub use rewrite::Rewrite;
-pub use traffic::{PolicySet, merge_traffic_policy};
+pub use traffic::{PolicySet, PortPolicy, merge_traffic_policy};

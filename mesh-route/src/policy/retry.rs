@@ -1,7 +1,8 @@
 //! The effective retry policy of a route, with Istio's defaults applied
 //! (`pilot/pkg/networking/core/route/retry/retry.go`).
 
-use mesh_model::Duration;
+use std::time::Duration;
+
 use mesh_model::virtual_service::HttpRetry;
 
 /// Envoy's default retry back-off base interval.
@@ -167,11 +168,14 @@ impl RetryPolicy {
         };
         RetryPolicy {
             attempts: u32::try_from(r.attempts).unwrap_or(0),
-            per_try_timeout: r.per_try_timeout,
+            per_try_timeout: r.per_try_timeout.and_then(|d| d.to_std()),
             conditions: parse_conditions(&retry_on).0,
             retry_on,
             retriable_status_codes: codes,
-            backoff: r.backoff.unwrap_or(DEFAULT_BACKOFF),
+            backoff: r
+                .backoff
+                .and_then(|d| d.to_std())
+                .unwrap_or(DEFAULT_BACKOFF),
             retry_ignore_previous_hosts: r.retry_ignore_previous_hosts.unwrap_or(true),
             retry_remote_localities: r.retry_remote_localities.unwrap_or(false),
         }

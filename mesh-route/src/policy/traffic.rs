@@ -8,6 +8,8 @@ use std::sync::Arc;
 
 use mesh_model::destination_rule::{PortTrafficPolicy, Subset, TrafficPolicy};
 
+use super::cluster::ClusterPolicy;
+
 fn port_level(tp: &TrafficPolicy, port: u16) -> Option<&PortTrafficPolicy> {
     tp.port_level_settings
         .iter()
@@ -68,12 +70,31 @@ pub fn merge_traffic_policy(
     base
 }
 
+/// A destination's policy for one port: the merged DestinationRule traffic policy as
+/// written (for explanation), and its checked form (for execution).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PortPolicy {
+    /// The merged traffic policy, `None` when no DestinationRule sets one.
+    pub traffic: Option<Arc<TrafficPolicy>>,
+    /// The checked policy, with Istio's defaults applied.
+    pub cluster: Arc<ClusterPolicy>,
+}
+
+impl PortPolicy {
+    fn new(traffic: Option<TrafficPolicy>) -> Self {
+        PortPolicy {
+            cluster: Arc::new(ClusterPolicy::new(traffic.as_ref())),
+            traffic: traffic.map(Arc::new),
+        }
+    }
+}
+
 /// The merged policies of one destination: for its port when the route names one, else one
 /// per port the DestinationRule mentions and a default for the others.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct PolicySet {
-    default: Option<Arc<TrafficPolicy>>,
-    by_port: Vec<(u16, Arc<TrafficPolicy>)>,
+    default: PortPolicy,
+    by_port: Vec<(u16, PortPolicy)>,
 }
 
 impl PolicySet {
@@ -81,7 +102,7 @@ impl PolicySet {
     pub fn new(top: Option<&TrafficPolicy>, subset: Option<&Subset>, port: Option<u16>) -> Self {
         if let Some(p) = port {
             return PolicySet {
-                default: merge_traffic_policy(top, subset, Some(p)).map(Arc::new),
+                default: PortPolicy::new(merge_traffic_policy(top, subset, Some(p))),
                 by_port: Vec::new(),
             };
         }
@@ -99,22 +120,22 @@ impl PolicySet {
             }
         }
         PolicySet {
-            default: merge_traffic_policy(top, subset, None).map(Arc::new),
+            default: PortPolicy::new(merge_traffic_policy(top, subset, None)),
             by_port: ports
                 .into_iter()
                 .filter_map(|p| {
-                    merge_traffic_policy(top, subset, Some(p)).map(|t| (p, Arc::new(t)))
+                    merge_traffic_policy(top, subset, Some(p))
+                        .map(|t| (p, PortPolicy::new(Some(t))))
                 })
                 .collect(),
         }
     }
 
     /// The policy for requests to `port`.
-    pub fn for_port(&self, port: u16) -> Option<&Arc<TrafficPolicy>> {
+    pub fn for_port(&self, port: u16) -> &PortPolicy {
         self.by_port
             .iter()
             .find(|(p, _)| *p == port)
-            .map(|(_, t)| t)
-            .or(self.default.as_ref())
+            .map_or(&self.default, |(_, t)| t)
     }
 }

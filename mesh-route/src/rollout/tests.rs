@@ -1,8 +1,8 @@
 use super::*;
 use crate::{CompileOptions, Decision, Identity, Target};
 use mesh_match::{PathNormalization, RequestView, normalize_target};
-use mesh_model::Percent;
 use mesh_model::rollout::DestinationRef;
+use mesh_model::{Duration, Percent};
 use proptest::prelude::*;
 
 fn spec(step_weight: u32, max_weight: u32) -> Rollout {
@@ -24,18 +24,18 @@ fn spec(step_weight: u32, max_weight: u32) -> Rollout {
     }
 }
 
-fn stats(requests: u64, failures: u64, p99_ms: i64) -> IntervalStats {
+fn stats(requests: u64, failures: u64, p99_ms: u64) -> IntervalStats {
     IntervalStats {
         requests,
         failures,
-        p99: Some(Duration::from_millis(p99_ms)),
+        p99: Some(std::time::Duration::from_millis(p99_ms)),
     }
 }
 
 const HEALTHY: IntervalStats = IntervalStats {
     requests: 100,
     failures: 0,
-    p99: Some(Duration::from_millis(10)),
+    p99: Some(std::time::Duration::from_millis(10)),
 };
 
 /// A healthy interval adds `stepWeight`; reaching `maxWeight` is `Promoted`, after exactly
@@ -139,10 +139,10 @@ fn final_states_do_not_move() {
 }
 
 fn any_stats() -> impl Strategy<Value = IntervalStats> {
-    (0u64..200, 0u64..250, proptest::option::of(0i64..1000)).prop_map(|(r, f, p)| IntervalStats {
+    (0u64..200, 0u64..250, proptest::option::of(0u64..1000)).prop_map(|(r, f, p)| IntervalStats {
         requests: r,
         failures: f,
-        p99: p.map(Duration::from_millis),
+        p99: p.map(std::time::Duration::from_millis),
     })
 }
 

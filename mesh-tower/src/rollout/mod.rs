@@ -181,7 +181,7 @@ impl Rollouts {
                     compared = c.report().compared,
                     "configuration candidate promoted automatically"
                 );
-                self.install(shared, c.table.clone());
+                self.install(shared, c.table.clone(), None);
             }
         }
     }
@@ -236,12 +236,18 @@ impl Rollouts {
 
     /// Installs `written` as the table the layer serves: rollouts of unchanged rules keep
     /// their state, changed or new ones start from the written weights; the derived table
-    /// is stored in `shared.table`.
-    pub(crate) fn install(&self, shared: &Arc<Shared>, written: Arc<RouteTable>) {
+    /// is served, with `backends` (and their generation) when given, else with the
+    /// backends in use, in one store.
+    pub(crate) fn install(
+        &self,
+        shared: &Arc<Shared>,
+        written: Arc<RouteTable>,
+        backends: Option<(Arc<crate::Backends>, u64)>,
+    ) {
         let mut control = lock(&self.control);
         if written.rollouts().is_empty() && control.running.is_empty() {
             control.written = None;
-            shared.table.store(written);
+            serve(shared, written, backends);
             return;
         }
         let now = Instant::now();
@@ -260,7 +266,7 @@ impl Rollouts {
                 site: site.clone(),
                 probe: Arc::new(Probe::default()),
                 at,
-                due: due(now, site.spec.interval.to_std().unwrap_or_default()),
+                due: due(now, site.interval()),
                 status,
             });
             started.push(control.running.len() - 1);
@@ -269,7 +275,7 @@ impl Rollouts {
             self.metrics.forget(&gone.status);
         }
         control.written = Some(written);
-        self.publish(shared, &control);
+        self.publish(shared, &control, backends);
         let events: Vec<RolloutEvent> = started
             .into_iter()
             .map(|i| {
@@ -290,15 +296,22 @@ impl Rollouts {
 
     /// Stores the table derived from the written one with the running weights, and the
     /// watches requests check.
-    fn publish(&self, shared: &Shared, control: &Control) {
+    fn publish(
+        &self,
+        shared: &Shared,
+        control: &Control,
+        backends: Option<(Arc<crate::Backends>, u64)>,
+    ) {
         let Some(written) = &control.written else {
             return;
         };
         // `running` is in the order of `written.rollouts()`.
         let weights: Vec<u32> = control.running.iter().map(|r| r.at.weight).collect();
-        shared
-            .table
-            .store(Arc::new(written.with_canary_weights(&weights)));
+        serve(
+            shared,
+            Arc::new(written.with_canary_weights(&weights)),
+            backends,
+        );
         let watches = control
             .running
             .iter()
@@ -343,7 +356,7 @@ impl Rollouts {
             }
             let stats = r.probe.take();
             let next = step(&r.site.spec, r.at.weight, r.at.state, &stats);
-            let interval = r.site.spec.interval.to_std().unwrap_or_default();
+            let interval = r.site.interval();
             let status = self.status(&r.site, &next, r.status.intervals + 1);
             let moved = next.weight != r.at.weight || next.state != r.at.state;
             changed |= next.weight != r.at.weight || next.state.is_final();
@@ -357,7 +370,7 @@ impl Rollouts {
                 state = %status.state,
                 requests = stats.requests,
                 failures = stats.failures,
-                p99 = %stats.p99.map(|d| d.to_string()).unwrap_or_default(),
+                p99 = ?stats.p99,
                 verdict = %next.verdict,
                 "rollout step"
             );
@@ -374,7 +387,7 @@ impl Rollouts {
             r.due = due(now, interval);
         }
         if changed {
-            self.publish(shared, &control);
+            self.publish(shared, &control, None);
         }
         let next = control
             .running
@@ -409,6 +422,25 @@ impl Rollouts {
             .iter()
             .map(|r| r.status.clone())
             .collect()
+    }
+}
+
+/// Serves `table` with `backends` (and their generation), or with the backends in use.
+fn serve(shared: &Shared, table: Arc<RouteTable>, backends: Option<(Arc<crate::Backends>, u64)>) {
+    use crate::execute::Snapshot;
+    match backends {
+        Some((backends, generation)) => shared.state.store(Arc::new(Snapshot {
+            table,
+            backends,
+            generation,
+        })),
+        None => {
+            shared.state.rcu(|s| Snapshot {
+                table: table.clone(),
+                backends: s.backends.clone(),
+                generation: s.generation,
+            });
+        }
     }
 }
 

@@ -99,8 +99,7 @@ impl Probe {
                     seen >= rank
                 })
                 .unwrap_or(BUCKETS - 1);
-            let micros = i64::try_from(upper_bound(index)).unwrap_or(i64::MAX);
-            mesh_model::Duration::from_nanos(micros.saturating_mul(1000))
+            Duration::from_micros(upper_bound(index))
         });
         IntervalStats {
             requests,

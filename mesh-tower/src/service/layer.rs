@@ -3,6 +3,7 @@
 
 use std::marker::PhantomData;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use arc_swap::ArcSwap;
 use mesh_route::{Identity, RouteTable};
@@ -12,7 +13,7 @@ use tower::Layer;
 use super::{Errors, MeshService, Mode, Responses};
 use crate::backend::Backends;
 use crate::cluster::Clusters;
-use crate::execute::Shared;
+use crate::execute::{Shared, Snapshot};
 use crate::metrics::Metrics;
 use crate::options::Options;
 use crate::rng::Samples;
@@ -77,10 +78,14 @@ impl MeshLayer<Responses> {
         let shared = Shared {
             rollouts,
             loop_id,
-            table: ArcSwap::new(table.clone()),
-            backends: ArcSwap::from_pointee(backends),
-            backends_generation: std::sync::atomic::AtomicU64::new(0),
+            state: ArcSwap::from_pointee(Snapshot {
+                table: table.clone(),
+                backends: Arc::new(backends),
+                generation: 0,
+            }),
+            generations: AtomicU64::new(0),
             clusters: Clusters::default(),
+            default_policy: Arc::default(),
             mirrors: Arc::new(Semaphore::new(options.mirror_queue)),
             options,
             metrics,
@@ -98,7 +103,7 @@ impl MeshLayer<Responses> {
             },
         };
         let shared = Arc::new(shared);
-        shared.rollouts.install(&shared, table);
+        shared.rollouts.install(&shared, table, None);
         MeshLayer {
             shared,
             mode: PhantomData,
@@ -131,18 +136,41 @@ impl<S, M: Mode> Layer<S> for MeshLayer<M> {
     }
 }
 
-/// Swaps the route table and backends of a running layer, atomically: requests in flight
-/// finish on the table they started with.
+/// Swaps the route table and backends of a running layer, and reads its metrics.
+///
+/// The table and the backends are one snapshot: each request reads it once, so that a
+/// request decided with a table is dispatched to that table's backends, and requests in
+/// flight finish on the snapshot they started with. [`swap`](Self::swap) replaces both at
+/// once; a configuration that adds a host and its endpoints should use it.
 #[derive(Clone, Debug)]
 pub struct MeshHandle {
     shared: Arc<Shared>,
 }
 
 impl MeshHandle {
-    /// Replaces the route table. Automated canaries (see [`crate::rollout`]) whose rule and
+    /// Replaces the route table and the backends together, atomically: no request sees the
+    /// new table with the old backends, or the reverse.
+    ///
+    /// Destinations keep their state (limits, counters, and each endpoint's ejection state
+    /// by endpoint name) when their traffic policy is unchanged.
+    ///
+    /// Automated canaries (see [`crate::rollout`]) whose rule and annotation are unchanged
+    /// keep their state; the others start from the written weights.
+    pub fn swap(&self, table: impl Into<Arc<RouteTable>>, backends: impl Into<Arc<Backends>>) {
+        let generation = self.next_generation();
+        self.shared.rollouts.install(
+            &self.shared,
+            table.into(),
+            Some((backends.into(), generation)),
+        );
+    }
+
+    /// Replaces the route table, keeping the backends. Automated canaries whose rule and
     /// annotation are unchanged keep their state; the others start from the written weights.
     pub fn swap_table(&self, table: impl Into<Arc<RouteTable>>) {
-        self.shared.rollouts.install(&self.shared, table.into());
+        self.shared
+            .rollouts
+            .install(&self.shared, table.into(), None);
     }
 
     /// Runs `table` as a configuration candidate beside the serving one (replacing any
@@ -169,12 +197,12 @@ impl MeshHandle {
         self.shared.rollouts.candidate_report()
     }
 
-    /// Serves the candidate (as [`swap_table`](Self::swap_table) would) and stops comparing;
-    /// false when no candidate runs.
+    /// Serves the candidate's route table (as [`swap_table`](Self::swap_table) would, with
+    /// the backends in use) and stops comparing; false when no candidate runs.
     pub fn promote_candidate(&self) -> bool {
         match self.shared.rollouts.take_candidate() {
             Some(table) => {
-                self.shared.rollouts.install(&self.shared, table);
+                self.shared.rollouts.install(&self.shared, table, None);
                 true
             }
             None => false,
@@ -202,20 +230,32 @@ impl MeshHandle {
         self.shared.rollouts.on_step(Arc::new(callback));
     }
 
-    /// Replaces the backends.
+    /// Replaces the backends, keeping the route table.
     ///
     /// Destinations keep their state (limits, counters, and each endpoint's ejection state
     /// by endpoint name) when their traffic policy is unchanged.
-    pub fn swap_backends(&self, backends: Backends) {
-        self.shared.backends.store(Arc::new(backends));
-        self.shared
-            .backends_generation
-            .fetch_add(1, std::sync::atomic::Ordering::Release);
+    pub fn swap_backends(&self, backends: impl Into<Arc<Backends>>) {
+        let backends = backends.into();
+        let generation = self.next_generation();
+        self.shared.state.rcu(|s| Snapshot {
+            table: s.table.clone(),
+            backends: backends.clone(),
+            generation,
+        });
+    }
+
+    fn next_generation(&self) -> u64 {
+        self.shared.generations.fetch_add(1, Ordering::Relaxed) + 1
     }
 
     /// The table in use.
     pub fn table(&self) -> Arc<RouteTable> {
-        self.shared.table.load_full()
+        self.shared.state.load().table.clone()
+    }
+
+    /// The backends in use.
+    pub fn backends(&self) -> Arc<Backends> {
+        self.shared.state.load().backends.clone()
     }
 
     /// The metrics.

@@ -1,8 +1,12 @@
 //! The mesh service: decides each request with the route table and executes the decision
 //! around the chosen backend.
 //!
-//! Readiness: the service is ready when its inner service is (the inner service answers
-//! passthrough requests and destinations without registered endpoints); endpoints are
+//! The inner service answers passthrough requests (a host no resource knows), and the
+//! destinations of routes when the layer has no backends at all (then it is the upstream of
+//! every route). Once any host has registered endpoints, a route whose destination host has
+//! none gets Istio's answer: 503 `no healthy upstream`, flag `UH`.
+//!
+//! Readiness: the service is ready when its inner service is; endpoints are
 //! always-ready clones called with `oneshot`, as a router over several destinations should.
 //! An error from the inner service's `poll_ready` is answered as a 503 (`UF`) on the next
 //! call in response mode, or returned in error mode.
@@ -29,7 +33,11 @@ pub mod layer;
 use error::MeshError;
 use future::ResponseFuture;
 
-/// How mesh errors reach the caller.
+/// How mesh errors (no route, no healthy upstream, timeouts, ...) reach the caller. There are
+/// exactly two modes: [`Responses`] (the default: Envoy's local replies) and [`Errors`]
+/// (`MeshLayer::errors`: the error, for the caller to answer). In both, every request is
+/// routed, and requests the layer forwards carry a [`RouteInfo`](crate::RouteInfo)
+/// extension. Sealed: no other mode exists.
 pub trait Mode: Send + Sync + 'static + private::Sealed {
     /// The service's error type.
     type Error: Send + 'static;
