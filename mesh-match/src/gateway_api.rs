@@ -17,6 +17,7 @@ use crate::error::CompileError;
 use crate::matcher::{
     HeaderCondition, HeaderTarget, HttpMatch, SourceSelector, UriKind, UriMatcher,
 };
+use crate::program::MatchProgram;
 use crate::regex::FullRegex;
 use crate::string::StringMatcher;
 
@@ -108,7 +109,7 @@ impl HttpMatch {
                 query.push((q.name.as_str().into(), value_matcher(&q.kind, &q.value)?));
             }
         }
-        Ok(HttpMatch {
+        HttpMatch {
             name: String::new(),
             uri,
             scheme: None,
@@ -121,7 +122,9 @@ impl HttpMatch {
             headers: headers.into(),
             query: query.into(),
             selector: SourceSelector::default(),
-        })
+            program: MatchProgram::default(),
+        }
+        .finish()
     }
 
     /// Compiles a `GRPCRouteMatch` (`None`: no conditions at all).
@@ -136,8 +139,9 @@ impl HttpMatch {
             headers: Box::new([]),
             query: Box::new([]),
             selector: SourceSelector::default(),
+            program: MatchProgram::default(),
         };
-        let Some(m) = m else { return Ok(out) };
+        let Some(m) = m else { return out.finish() };
         if let Some(mm) = &m.method {
             let regex = mm.kind == "RegularExpression";
             out.uri = match (mm.service.as_deref(), mm.method.as_deref(), regex) {
@@ -183,28 +187,34 @@ impl HttpMatch {
             }
         }
         out.headers = headers.into();
-        Ok(out)
+        out.finish()
     }
 
     /// The same conditions, and the request port must be `port` (a mesh route whose
     /// parentRef names a Service port).
     pub fn with_port(mut self, port: u16) -> Self {
         self.port = Some(port);
+        self.program.set_port(port);
         self
     }
 
     /// A match with no condition but the request port (`None`: no condition at all).
     pub fn any_on_port(port: Option<u16>) -> Self {
-        HttpMatch {
+        let m = HttpMatch {
             name: String::new(),
             uri: None,
             scheme: None,
             method: None,
             authority: None,
-            port,
+            port: None,
             headers: Box::new([]),
             query: Box::new([]),
             selector: SourceSelector::default(),
+            program: MatchProgram::unconditional(),
+        };
+        match port {
+            Some(p) => m.with_port(p),
+            None => m,
         }
     }
 }

@@ -41,6 +41,7 @@ pub mod inline;
 pub mod matcher;
 pub mod method;
 pub mod normalize;
+pub mod program;
 pub mod regex;
 pub mod request;
 pub mod string;
@@ -49,7 +50,8 @@ pub use error::CompileError;
 pub use matcher::{Condition, Failed, HttpMatch, Source, SourceSelector};
 pub use method::{ENVOY_HTTP1_METHODS, is_envoy_http1_method};
 pub use normalize::{NormalizeError, PathNormalization, normalize};
-pub use regex::{FullRegex, REGEX_SIZE_LIMIT};
+pub use program::MatchProgram;
+pub use regex::{FullRegex, REGEX_SIZE_LIMIT, RegexCache};
 pub use request::{
     RequestView, authority_host, authority_port, forwarded_scheme, normalize_target,
 };

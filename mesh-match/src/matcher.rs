@@ -9,6 +9,8 @@ use mesh_model::host::resolve_gateway_name;
 use mesh_model::virtual_service::{HttpMatchRequest, StringMatch, StringMatchKind};
 
 use crate::error::CompileError;
+use crate::program::MatchProgram;
+use crate::regex::RegexCache;
 use crate::request::RequestView;
 use crate::string::StringMatcher;
 
@@ -51,11 +53,11 @@ pub(crate) struct HeaderCondition {
     /// `withoutHeaders`: the request matches when the condition does not hold.
     pub(crate) negate: bool,
     /// Envoy coalesces the header's repeated values into one (see [`crate::inline`]).
-    inline: bool,
+    pub(crate) inline: bool,
     /// The header is `x-forwarded-proto`, which Envoy's connection manager sets to the
     /// connection's scheme when the request has none (measured with Envoy 1.40: `headers:
     /// {x-forwarded-proto: {exact: http}}` matches a plain request without the header).
-    forwarded_proto: bool,
+    pub(crate) forwarded_proto: bool,
 }
 
 impl HeaderCondition {
@@ -194,12 +196,29 @@ pub struct HttpMatch {
     pub(crate) headers: Box<[HeaderCondition]>,
     pub(crate) query: Box<[(Box<str>, StringMatcher)]>,
     pub(crate) selector: SourceSelector,
+    /// The request-time conditions above as one block of steps, which [`check`] runs (and
+    /// which a route table copies into its own program). Built by [`finish`] from the
+    /// fields above; every constructor ends with it.
+    ///
+    /// [`check`]: HttpMatch::check
+    /// [`finish`]: HttpMatch::finish
+    pub(crate) program: MatchProgram,
 }
 
 impl HttpMatch {
     /// Compiles a match block of a VirtualService in `namespace` (used to resolve gateway
     /// names).
     pub fn compile(m: &HttpMatchRequest, namespace: &str) -> Result<Self, CompileError> {
+        Self::compile_cached(m, namespace, &mut RegexCache::new())
+    }
+
+    /// [`compile`](Self::compile), taking regexes from `cache`, so that the matches of one
+    /// route table share one compiled program per pattern (see [`RegexCache`]).
+    pub fn compile_cached(
+        m: &HttpMatchRequest,
+        namespace: &str,
+        cache: &mut RegexCache,
+    ) -> Result<Self, CompileError> {
         let uri = match &m.uri {
             None => None,
             Some(sm) => match sm.kind() {
@@ -213,17 +232,18 @@ impl HttpMatch {
                     matcher: match kind {
                         // `regex: "*"` has no meaning for a path; compile it as a regex so
                         // that it fails loudly like Envoy's RE2 would.
-                        StringMatchKind::Regex(r) => {
-                            StringMatcher::Regex(crate::regex::FullRegex::new(r)?)
-                        }
-                        _ => StringMatcher::compile(sm)?,
+                        StringMatchKind::Regex(r) => StringMatcher::Regex(cache.get(r)?),
+                        _ => StringMatcher::compile_cached(sm, cache)?,
                     },
                     ignore_case: m.ignore_uri_case,
                 }),
             },
         };
-        let optional =
-            |sm: &Option<StringMatch>| sm.as_ref().map(StringMatcher::compile).transpose();
+        let optional = |sm: &Option<StringMatch>, cache: &mut RegexCache| {
+            sm.as_ref()
+                .map(|sm| StringMatcher::compile_cached(sm, cache))
+                .transpose()
+        };
         let mut headers = Vec::new();
         for (negate, map) in [(false, &m.headers), (true, &m.without_headers)] {
             for (key, sm) in map {
@@ -231,14 +251,17 @@ impl HttpMatch {
                 headers.push(HeaderCondition::new(
                     key.as_str().into(),
                     target,
-                    StringMatcher::compile(sm)?,
+                    StringMatcher::compile_cached(sm, cache)?,
                     negate,
                 ));
             }
         }
         let mut query = Vec::new();
         for (key, sm) in &m.query_params {
-            query.push((key.as_str().into(), StringMatcher::compile(sm)?));
+            query.push((
+                key.as_str().into(),
+                StringMatcher::compile_cached(sm, cache)?,
+            ));
         }
         let port = match m.port {
             0 => None,
@@ -246,12 +269,12 @@ impl HttpMatch {
                 what: format!("match port {p} (out of range)"),
             })?),
         };
-        Ok(HttpMatch {
+        HttpMatch {
             name: m.name.clone(),
             uri,
-            scheme: optional(&m.scheme)?,
-            method: optional(&m.method)?,
-            authority: optional(&m.authority)?,
+            scheme: optional(&m.scheme, cache)?,
+            method: optional(&m.method, cache)?,
+            authority: optional(&m.authority, cache)?,
             port,
             headers: headers.into(),
             query: query.into(),
@@ -264,7 +287,16 @@ impl HttpMatch {
                     .map(|g| resolve_gateway_name(g, namespace))
                     .collect(),
             },
-        })
+            program: MatchProgram::default(),
+        }
+        .finish()
+    }
+
+    /// Builds [`program`](Self::program) from the conditions: the last step of every
+    /// constructor.
+    pub(crate) fn finish(mut self) -> Result<Self, CompileError> {
+        self.program = MatchProgram::of(&self)?;
+        Ok(self)
     }
 
     /// The block's `name`.
@@ -358,54 +390,7 @@ impl HttpMatch {
     /// The first condition `req` fails, in the order uri, scheme, method, authority, port,
     /// headers, query parameters.
     pub fn check(&self, req: &RequestView<'_>) -> Result<(), Failed> {
-        if let Some(u) = &self.uri {
-            let value = match u.kind {
-                UriKind::Prefix => req.path_and_query(),
-                UriKind::Exact | UriKind::Regex | UriKind::SeparatedPrefix => req.path(),
-            };
-            let ok = if u.kind == UriKind::SeparatedPrefix {
-                separated_prefix(&u.matcher, value.as_bytes())
-            } else if u.ignore_case {
-                u.matcher.matches_ignore_case(value.as_bytes())
-            } else {
-                u.matcher.matches(value.as_bytes())
-            };
-            if !ok {
-                return Err(Failed::Uri);
-            }
-        }
-        if let Some(m) = &self.scheme
-            && !m.matches(req.scheme().as_bytes())
-        {
-            return Err(Failed::Scheme);
-        }
-        if let Some(m) = &self.method
-            && !m.matches(req.method().as_bytes())
-        {
-            return Err(Failed::Method);
-        }
-        if let Some(m) = &self.authority
-            && !m.matches(req.authority().as_bytes())
-        {
-            return Err(Failed::Authority);
-        }
-        if let Some(p) = self.port
-            && p != req.port()
-        {
-            return Err(Failed::Port);
-        }
-        for (i, h) in self.headers.iter().enumerate() {
-            if !header_condition(h, req) {
-                return Err(Failed::Header(i));
-            }
-        }
-        for (i, (key, m)) in self.query.iter().enumerate() {
-            match req.query_param(key) {
-                Some(v) if m.matches(v.as_bytes()) => {}
-                _ => return Err(Failed::Query(i)),
-            }
-        }
-        Ok(())
+        self.program.check(0, req)
     }
 
     /// A sentence saying why `req` failed `failed`, for `meshctl route`.
@@ -478,17 +463,6 @@ impl HttpMatch {
     }
 }
 
-/// Envoy's `path_separated_prefix`: the path is the prefix, or the prefix followed by `/`.
-#[inline]
-fn separated_prefix(m: &StringMatcher, path: &[u8]) -> bool {
-    match m {
-        StringMatcher::Prefix(p) => {
-            path.starts_with(p) && (path.len() == p.len() || path[p.len()] == b'/')
-        }
-        other => other.matches(path),
-    }
-}
-
 fn describe_field(field: &str, m: Option<&StringMatcher>, value: &str) -> String {
     format!(
         "{field} {} does not match {value:?}",
@@ -524,7 +498,7 @@ fn header_values<'r>(
         HeaderTarget::Named(name)
             if h.inline && req.headers().get_all(name).iter().nth(1).is_some() =>
         {
-            vec![Cow::Owned(joined(
+            vec![Cow::Owned(crate::program::joined(
                 req.headers().get_all(name).iter().map(|v| v.as_bytes()),
             ))]
         }
@@ -542,58 +516,6 @@ fn header_values<'r>(
         HeaderTarget::Scheme => vec![Cow::Borrowed(req.scheme().as_bytes())],
         HeaderTarget::Path => vec![Cow::Borrowed(req.path_and_query().as_bytes())],
     }
-}
-
-/// Envoy's header matcher as Istio configures it (observed on Envoy 1.40): each value of a
-/// repeated header is matched on its own and any match counts, except for the inline
-/// headers Envoy joins into one value before routing (`user-agent: a` and `user-agent: b`
-/// are matched as `a,b`; see [`crate::inline`]); `withoutHeaders` treats a
-/// missing header as empty before inverting, except for presence, which inverts to absence.
-#[inline]
-fn header_condition(h: &HeaderCondition, req: &RequestView<'_>) -> bool {
-    let name = match &h.target {
-        HeaderTarget::Named(name) => name,
-        HeaderTarget::Authority => return pseudo(h, req.authority()),
-        HeaderTarget::Method => return pseudo(h, req.method()),
-        HeaderTarget::Scheme => return pseudo(h, req.scheme()),
-        HeaderTarget::Path => return pseudo(h, req.path_and_query()),
-    };
-    let all = req.headers().get_all(name);
-    let mut values = all.iter().peekable();
-    let present = values.peek().is_some();
-    if !present && h.forwarded_proto {
-        // Envoy sets a missing `x-forwarded-proto` to the connection's scheme before routing.
-        return pseudo(h, req.listener_scheme());
-    }
-    let any = match (&h.matcher, present) {
-        (StringMatcher::Present, p) => p,
-        (m, true) if h.inline && all.iter().nth(1).is_some() => {
-            // Envoy holds one joined value for a repeated inline header (allocates only
-            // for such a request).
-            m.matches(&joined(all.iter().map(|v| v.as_bytes())))
-        }
-        (m, true) => values.any(|v| m.matches(v.as_bytes())),
-        // A missing header is empty for withoutHeaders, and never matches for headers.
-        (m, false) => h.negate && m.matches(b""),
-    };
-    any != h.negate
-}
-
-/// The values joined with `,`, as Envoy's header map holds a repeated inline header.
-fn joined<'v>(values: impl Iterator<Item = &'v [u8]>) -> Vec<u8> {
-    let mut out = Vec::new();
-    for (i, v) in values.enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        out.extend_from_slice(v);
-    }
-    out
-}
-
-#[inline]
-fn pseudo(h: &HeaderCondition, value: &str) -> bool {
-    h.matcher.matches(value.as_bytes()) != h.negate
 }
 
 #[cfg(test)]

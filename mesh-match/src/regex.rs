@@ -12,10 +12,85 @@ use crate::error::CompileError;
 pub const REGEX_SIZE_LIMIT: usize = 1 << 20;
 
 /// A compiled, fully anchored regex. Compared and hashed by its source pattern.
+///
+/// Clones share the compiled program and its per-thread caches (a [`RegexCache`] makes
+/// every match of one pattern in a route table such a clone). Before running the regex,
+/// [`is_full_match`](Self::is_full_match) rejects values that cannot match from what the
+/// pattern requires of every match: a length within its bounds, and one of its literal
+/// prefixes (`/r3/users/` for `/r3/users/[0-9]+`), so that a value that fails on its first
+/// bytes never reaches the regex engine or its memory.
 #[derive(Clone)]
 pub struct FullRegex {
     source: Arc<str>,
+    compiled: Arc<Compiled>,
+}
+
+struct Compiled {
     re: regex::bytes::Regex,
+    filter: Prefilter,
+}
+
+/// What every value the pattern matches has: a length in `min_len..=max_len`, and, when
+/// the pattern has a small finite set of literal prefixes, one of `prefixes`.
+#[derive(Debug, Default)]
+struct Prefilter {
+    min_len: usize,
+    max_len: Option<usize>,
+    prefixes: Option<Box<[Box<[u8]>]>>,
+}
+
+/// The most literal prefixes a prefilter checks; patterns with more are not prefiltered.
+const MAX_PREFIXES: usize = 4;
+
+impl Prefilter {
+    /// The prefilter of the pattern as compiled (the RE2 rewrite, before anchoring), read
+    /// with the same syntax settings as the byte regex: Unicode on, UTF-8 not required.
+    /// A pattern the parser reads otherwise gets no prefilter (the regex alone decides).
+    fn of(pattern: &str) -> Prefilter {
+        use regex_syntax::hir::literal::{ExtractKind, Extractor};
+        let Ok(hir) = regex_syntax::ParserBuilder::new()
+            .utf8(false)
+            .build()
+            .parse(pattern)
+        else {
+            return Prefilter::default();
+        };
+        let props = hir.properties();
+        // Every match starts with one of a finite sequence's literals; more than a few are
+        // reduced to what they all start with.
+        let seq = Extractor::new().kind(ExtractKind::Prefix).extract(&hir);
+        let prefixes = match seq.literals() {
+            Some(lits)
+                if !lits.is_empty()
+                    && lits.len() <= MAX_PREFIXES
+                    && lits.iter().all(|l| !l.as_bytes().is_empty()) =>
+            {
+                Some(lits.iter().map(|l| Box::from(l.as_bytes())).collect())
+            }
+            Some(_) => seq
+                .longest_common_prefix()
+                .filter(|p| !p.is_empty())
+                .map(|p| vec![Box::from(p)].into_boxed_slice()),
+            None => None,
+        };
+        Prefilter {
+            min_len: props.minimum_len().unwrap_or(0),
+            max_len: props.maximum_len(),
+            prefixes,
+        }
+    }
+
+    /// Whether `value` may match (false only when it certainly does not).
+    #[inline]
+    fn admits(&self, value: &[u8]) -> bool {
+        if value.len() < self.min_len || self.max_len.is_some_and(|m| value.len() > m) {
+            return false;
+        }
+        match &self.prefixes {
+            Some(p) => p.iter().any(|l| value.starts_with(l)),
+            None => true,
+        }
+    }
 }
 
 impl FullRegex {
@@ -35,18 +110,53 @@ impl FullRegex {
             })?;
         Ok(FullRegex {
             source: pattern.into(),
-            re,
+            compiled: Arc::new(Compiled {
+                re,
+                filter: Prefilter::of(&rewritten),
+            }),
         })
     }
 
     /// Whether the whole of `value` matches.
+    #[inline]
     pub fn is_full_match(&self, value: &[u8]) -> bool {
-        self.re.is_match(value)
+        self.compiled.filter.admits(value) && self.compiled.re.is_match(value)
+    }
+
+    /// The same decision without the prefilter: the regex engine alone (tests compare the
+    /// two).
+    #[cfg(test)]
+    pub(crate) fn is_full_match_unfiltered(&self, value: &[u8]) -> bool {
+        self.compiled.re.is_match(value)
     }
 
     /// The pattern as written.
     pub fn as_str(&self) -> &str {
         &self.source
+    }
+}
+
+/// Compiled regexes by pattern, so that every match of a route table that uses one pattern
+/// shares one compiled program and its caches (and the pattern is compiled once).
+#[derive(Debug, Default)]
+pub struct RegexCache {
+    by_pattern: std::collections::HashMap<Arc<str>, FullRegex>,
+}
+
+impl RegexCache {
+    /// An empty cache.
+    pub fn new() -> Self {
+        RegexCache::default()
+    }
+
+    /// The compiled `pattern`: a clone of the one compiled before, else compiled now.
+    pub fn get(&mut self, pattern: &str) -> Result<FullRegex, CompileError> {
+        if let Some(r) = self.by_pattern.get(pattern) {
+            return Ok(r.clone());
+        }
+        let r = FullRegex::new(pattern)?;
+        self.by_pattern.insert(r.source.clone(), r.clone());
+        Ok(r)
     }
 }
 
@@ -65,6 +175,14 @@ pub fn compile_unanchored(pattern: &str) -> Result<regex::Regex, CompileError> {
             pattern: pattern.to_owned(),
             reason: e.to_string(),
         })
+}
+
+impl fmt::Debug for Compiled {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Compiled")
+            .field("filter", &self.filter)
+            .finish_non_exhaustive()
+    }
 }
 
 impl fmt::Debug for FullRegex {
@@ -170,3 +288,6 @@ pub(crate) fn re2_compat(pattern: &str) -> Result<String, String> {
     out.push_str(&pattern[at..]);
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests;

@@ -143,9 +143,14 @@ impl<'a> RequestView<'a> {
 
     /// The raw value of the first occurrence of query parameter `name` (`?a` has value `""`).
     pub fn query_param(&self, name: &str) -> Option<&'a str> {
+        self.query_param_bytes(name.as_bytes())
+    }
+
+    /// [`query_param`](Self::query_param) by the name's bytes.
+    pub(crate) fn query_param_bytes(&self, name: &[u8]) -> Option<&'a str> {
         self.query()?.split('&').find_map(|pair| {
             let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            (k == name).then_some(v)
+            (k.as_bytes() == name).then_some(v)
         })
     }
 }

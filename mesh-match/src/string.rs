@@ -3,7 +3,7 @@
 use mesh_model::virtual_service::{StringMatch, StringMatchKind};
 
 use crate::error::CompileError;
-use crate::regex::FullRegex;
+use crate::regex::{FullRegex, RegexCache};
 
 /// A compiled string condition, matched against raw bytes (header values need not be UTF-8).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -21,12 +21,17 @@ pub enum StringMatcher {
 impl StringMatcher {
     /// Compiles a `StringMatch`; `{}` and `regex: "*"` mean presence.
     pub fn compile(m: &StringMatch) -> Result<Self, CompileError> {
+        Self::compile_cached(m, &mut RegexCache::new())
+    }
+
+    /// [`compile`](Self::compile), taking regexes from `cache` (see [`RegexCache`]).
+    pub fn compile_cached(m: &StringMatch, cache: &mut RegexCache) -> Result<Self, CompileError> {
         Ok(match m.kind() {
             StringMatchKind::Any => StringMatcher::Present,
             StringMatchKind::Exact(s) => StringMatcher::Exact(s.as_bytes().into()),
             StringMatchKind::Prefix(s) => StringMatcher::Prefix(s.as_bytes().into()),
             StringMatchKind::Regex("*") => StringMatcher::Present,
-            StringMatchKind::Regex(r) => StringMatcher::Regex(FullRegex::new(r)?),
+            StringMatchKind::Regex(r) => StringMatcher::Regex(cache.get(r)?),
         })
     }
 

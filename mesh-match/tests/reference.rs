@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 
 use http::{HeaderMap, HeaderName, HeaderValue};
-use mesh_match::{HttpMatch, PathNormalization, RequestView, normalize};
+use mesh_match::{HttpMatch, MatchProgram, PathNormalization, RequestView, normalize};
 use mesh_model::virtual_service::{HttpMatchRequest, StringMatch};
 use proptest::prelude::*;
 
@@ -467,6 +467,43 @@ proptest! {
         }
     }
 
+    /// A program of several blocks (as a route table lays out a virtual host's rules, with
+    /// their literals, regexes and header names pooled) decides every block exactly as the
+    /// reference, and its first match is the first block the reference accepts.
+    #[test]
+    fn a_program_of_many_blocks_agrees_with_the_reference(
+        blocks in prop::collection::vec(prop::option::weighted(0.9, block()), 1..6),
+        reqs in prop::collection::vec(request(), 16),
+    ) {
+        let mut program = MatchProgram::new();
+        // A block of another table before these, so that they do not start at 0.
+        program.push(Some(&HttpMatch::compile(&block_with_header("x-a", "v1"), "default").unwrap())).unwrap();
+        let compiled: Vec<Option<HttpMatch>> = blocks
+            .iter()
+            .map(|b| b.as_ref().map(|b| HttpMatch::compile(&b.to_model(), "default").unwrap()))
+            .collect();
+        let first = program.len();
+        for m in &compiled {
+            program.push(m.as_ref()).unwrap();
+        }
+        prop_assert_eq!(program.len(), first + blocks.len());
+        for r in &reqs {
+            let headers = r.header_map();
+            let view = RequestView::new(&r.method, &r.scheme, &r.authority, &r.target, &headers);
+            let expected: Vec<bool> = blocks
+                .iter()
+                .map(|b| b.as_ref().is_none_or(|b| b.reference(r)))
+                .collect();
+            for (i, want) in expected.iter().enumerate() {
+                prop_assert_eq!(program.matches(first + i, &view), *want, "block {} {:?}\nrequest {:?}", i, blocks[i], r);
+            }
+            prop_assert_eq!(
+                program.first_match(first..program.len(), &view),
+                expected.iter().position(|x| *x).map(|i| first + i)
+            );
+        }
+    }
+
     /// Requests that carry exactly what a block asks for match it: the generator above
     /// rarely hits every condition at once, so this builds hits on purpose.
     #[test]
@@ -492,6 +529,13 @@ proptest! {
         let view = RequestView::new("GET", "http", "foo.com", &target, &headers);
         prop_assert!(compiled.matches(&view), "{:?} {}", values, target);
     }
+}
+
+/// A block with one header condition.
+fn block_with_header(name: &str, value: &str) -> HttpMatchRequest {
+    let mut m = HttpMatchRequest::default();
+    m.headers.insert(name.into(), StringMatch::exact(value));
+    m
 }
 
 /// A few fixed cases of the reference itself, so that a wrong reference cannot hide a wrong

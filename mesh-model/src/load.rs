@@ -27,8 +27,8 @@ use serde::Deserialize;
 use serde::de::{DeserializeOwned, IgnoredAny};
 
 use crate::resource::{
-    AnyResource, ApiVersion, GROUP, Kind, ObjectMeta, Origin, PositionIndex, Resource, ResourceKey,
-    Resources, Spec,
+    AnyResource, ApiVersion, GROUP, Kind, ObjectMeta, Origin, Resource, ResourceKey, Resources,
+    Spec,
 };
 use crate::yaml::{self, Node, ParseLimits, Segment};
 
@@ -621,7 +621,7 @@ impl Loader {
             NodeValue::Map(_) => {}
             _ => {
                 out.errors.push(LoadError::Schema {
-                    position: at(root.line, root.column),
+                    position: at(root.line as usize, root.column as usize),
                     kind: String::new(),
                     namespace: self.default_namespace.clone(),
                     name: String::new(),
@@ -639,13 +639,11 @@ impl Loader {
             if is_foreign(&keys) {
                 match root.to_json(&mut Vec::new(), false) {
                     Ok(value) => {
-                        let mut lines = std::collections::HashMap::new();
-                        yaml::index_lines(root, &mut lines);
                         out.foreign.push(ForeignDocument {
                             value,
                             origin: Origin {
-                                positions: Some(Arc::new(PositionIndex { lines })),
-                                ..at(root.line, root.column).origin()
+                                positions: Some(Arc::new(yaml::index_lines(root))),
+                                ..at(root.line as usize, root.column as usize).origin()
                             },
                         });
                     }
@@ -678,7 +676,7 @@ impl Loader {
                 }
                 NodeValue::Null => {}
                 _ => out.errors.push(LoadError::Schema {
-                    position: at(items.line, items.column),
+                    position: at(items.line as usize, items.column as usize),
                     kind: kind.to_owned(),
                     namespace: self.default_namespace.clone(),
                     name: String::new(),
@@ -709,7 +707,7 @@ impl Loader {
             .and_then(|m| m.get_str("namespace"))
             .filter(|ns| !ns.is_empty())
             .unwrap_or(&self.default_namespace);
-        let here = at(node.line, node.column);
+        let here = at(node.line as usize, node.column as usize);
         let label = |kind: &str| kind.to_owned();
         let schema = |path: &[Segment], message: String, kind: String| {
             let mut full = prefix.to_vec();
@@ -772,10 +770,8 @@ impl Loader {
                     return;
                 }
             };
-            let mut lines = std::collections::HashMap::new();
-            yaml::index_lines(node, &mut lines);
             let origin = Origin {
-                positions: Some(Arc::new(PositionIndex { lines })),
+                positions: Some(Arc::new(yaml::index_lines(node))),
                 ..here.origin()
             };
             let ns = &self.default_namespace;
@@ -842,10 +838,8 @@ impl Loader {
             ));
             return;
         };
-        let mut lines = std::collections::HashMap::new();
-        yaml::index_lines(node, &mut lines);
         let origin = Origin {
-            positions: Some(Arc::new(PositionIndex { lines })),
+            positions: Some(Arc::new(yaml::index_lines(node))),
             ..here.origin()
         };
         let result = match kind {

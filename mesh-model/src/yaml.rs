@@ -22,8 +22,10 @@ use self::resolve::{ScalarTag, key_from_value, resolve_scalar};
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) struct Node {
     pub(crate) value: NodeValue,
-    pub(crate) line: usize,
-    pub(crate) column: usize,
+    /// Line and column, 1-based; `u32` (input is at most 16 MiB by default, and
+    /// `u32::MAX` stands for anything past 4 GiB), so that large trees stay small.
+    pub(crate) line: u32,
+    pub(crate) column: u32,
 }
 
 /// The value of a node.
@@ -43,8 +45,9 @@ pub(crate) enum NodeValue {
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) struct Key {
     pub(crate) name: String,
-    pub(crate) line: usize,
-    pub(crate) column: usize,
+    /// As [`Node::line`].
+    pub(crate) line: u32,
+    pub(crate) column: u32,
 }
 
 /// One YAML document of a stream.
@@ -81,7 +84,7 @@ enum Frame {
         entries: Vec<(Key, Node)>,
         /// Where each key is in `entries`, and whether it was written in the mapping itself
         /// (a second such key is a duplicate, while a merged key may be written over).
-        index: HashMap<String, (usize, bool)>,
+        index: KeyIndex,
         /// The key whose value comes next, and whether it is a merge key (`<<`).
         pending: Option<(Key, bool)>,
         line: usize,
@@ -198,7 +201,7 @@ pub(crate) fn parse(text: &str, limits: ParseLimits) -> (Vec<Document>, Option<Y
                 docs.push(Document {
                     root: root.take().unwrap_or(Node {
                         value: NodeValue::Null,
-                        line: mark.line(),
+                        line: to_pos(mark.line()),
                         column: 1,
                     }),
                 });
@@ -280,7 +283,7 @@ impl Builder {
                 } else {
                     Frame::Map {
                         entries: Vec::new(),
-                        index: HashMap::new(),
+                        index: KeyIndex::default(),
                         pending: None,
                         line,
                         column,
@@ -298,9 +301,9 @@ impl Builder {
                     anchor,
                 }) => self.complete(
                     Node {
-                        value: NodeValue::Seq(items),
-                        line,
-                        column,
+                        value: NodeValue::Seq(shrunk(items)),
+                        line: to_pos(line),
+                        column: to_pos(column),
                     },
                     anchor,
                     false,
@@ -317,9 +320,9 @@ impl Builder {
                     ..
                 }) => self.complete(
                     Node {
-                        value: NodeValue::Map(entries),
-                        line,
-                        column,
+                        value: NodeValue::Map(shrunk(entries)),
+                        line: to_pos(line),
+                        column: to_pos(column),
                     },
                     anchor,
                     false,
@@ -346,8 +349,8 @@ impl Builder {
                 };
                 let node = Node {
                     value,
-                    line,
-                    column,
+                    line: to_pos(line),
+                    column: to_pos(column),
                 };
                 self.complete(node, anchor, merge_key, mark)
             }
@@ -427,7 +430,11 @@ impl Builder {
                     };
                     // go-yaml's strict reading (istioctl's) refuses a second key; kubectl's
                     // would keep the last one silently.
-                    if !merge_key && index.get(&name).is_some_and(|(_, explicit)| *explicit) {
+                    if !merge_key
+                        && index
+                            .find(entries, &name)
+                            .is_some_and(|i| index.is_explicit(i))
+                    {
                         return err(self, format!("key {name:?} already set in map"));
                     }
                     let key = Key {
@@ -472,25 +479,87 @@ impl Builder {
     }
 }
 
+/// A line or column as a node keeps it (`u32::MAX` past 4 G).
+fn to_pos(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+/// `v` without spare capacity: a document's tree stays in memory while it is decoded, and
+/// most of its collections are small (a one-key mapping would keep room for four entries).
+fn shrunk<T>(mut v: Vec<T>) -> Vec<T> {
+    v.shrink_to_fit();
+    v
+}
+
 /// go-yaml's refusal of a merge key whose value is not a mapping or a list of mappings.
 const MERGE_VALUE: &str = "a merge key (<<) needs a mapping or a list of mappings as its value (go-yaml: map merge requires map or sequence of maps as the value)";
+
+/// Mappings with more entries than this find keys by hash; smaller ones by scanning.
+const SCANNED_KEYS: usize = 16;
+
+/// Where each key of a mapping being built is, and which keys were written in the mapping
+/// itself. Most mappings are small and have no merge key: they allocate nothing here.
+#[derive(Debug, Default)]
+struct KeyIndex {
+    /// Entry positions by name, once the mapping has more than [`SCANNED_KEYS`] entries.
+    by_name: Option<HashMap<String, usize>>,
+    /// Per entry, whether it was written in the mapping itself; `None` while every entry
+    /// was (no merge key yet).
+    explicit: Option<Vec<bool>>,
+}
+
+impl KeyIndex {
+    /// The position of `name` in `entries`.
+    fn find(&self, entries: &[(Key, Node)], name: &str) -> Option<usize> {
+        match &self.by_name {
+            Some(m) => m.get(name).copied(),
+            None => entries.iter().position(|(k, _)| k.name == name),
+        }
+    }
+
+    fn is_explicit(&self, i: usize) -> bool {
+        self.explicit.as_ref().is_none_or(|e| e[i])
+    }
+}
 
 /// Sets `key` in a mapping being built, writing over an entry of the same name (a merged
 /// one, or one that a merge writes over); `explicit` when the key is the mapping's own.
 fn assign(
     entries: &mut Vec<(Key, Node)>,
-    index: &mut HashMap<String, (usize, bool)>,
+    index: &mut KeyIndex,
     key: Key,
     node: Node,
     explicit: bool,
 ) {
-    match index.get_mut(&key.name) {
-        Some((i, was)) => {
-            *was |= explicit;
-            entries[*i] = (key, node);
+    if !explicit && index.explicit.is_none() {
+        index.explicit = Some(vec![true; entries.len()]);
+    }
+    match index.find(entries, &key.name) {
+        Some(i) => {
+            if let Some(e) = &mut index.explicit {
+                e[i] |= explicit;
+            }
+            entries[i] = (key, node);
         }
         None => {
-            index.insert(key.name.clone(), (entries.len(), explicit));
+            if let Some(e) = &mut index.explicit {
+                e.push(explicit);
+            }
+            match &mut index.by_name {
+                Some(m) => {
+                    m.insert(key.name.clone(), entries.len());
+                }
+                None if entries.len() >= SCANNED_KEYS => {
+                    let mut m: HashMap<String, usize> = entries
+                        .iter()
+                        .enumerate()
+                        .map(|(i, (k, _))| (k.name.clone(), i))
+                        .collect();
+                    m.insert(key.name.clone(), entries.len());
+                    index.by_name = Some(m);
+                }
+                None => {}
+            }
             entries.push((key, node));
         }
     }
@@ -589,7 +658,7 @@ impl Node {
                 _ => break,
             }
         }
-        pos
+        (pos.0 as usize, pos.1 as usize)
     }
 }
 
@@ -611,9 +680,8 @@ pub(crate) fn format_path(path: &[Segment]) -> String {
 
 /// Appends `[i]`.
 fn push_index(out: &mut String, i: usize) {
-    out.push('[');
-    out.push_str(&i.to_string());
-    out.push(']');
+    use std::fmt::Write as _;
+    let _ = write!(out, "[{i}]");
 }
 
 /// Appends a key: `.key`, `key` when it comes first, or `["key"]` when it is empty or
@@ -677,19 +745,19 @@ pub(crate) fn parse_path(s: &str) -> Vec<Segment> {
     out
 }
 
-/// Records the line of every node under `node`, keyed by its path relative to `node` (the
-/// key of [`format_path`]'s text). Each node's key extends its parent's, so the work is
-/// linear in the size of the tree however long its keys are.
-pub(crate) fn index_lines(node: &Node, out: &mut HashMap<u64, u32>) {
+/// The line of every node under `node`, keyed by its path relative to `node` (the key of
+/// [`format_path`]'s text). Each node's key extends its parent's, so the work is linear in
+/// the size of the tree however long its keys are.
+pub(crate) fn index_lines(node: &Node) -> crate::resource::PositionIndex {
     use crate::resource::PositionIndex;
-    fn visit(node: &Node, key: u64, first: bool, buf: &mut String, out: &mut HashMap<u64, u32>) {
+    fn visit(node: &Node, key: u64, first: bool, buf: &mut String, out: &mut Vec<(u64, u32)>) {
         match &node.value {
             NodeValue::Seq(items) => {
                 for (i, item) in items.iter().enumerate() {
                     buf.clear();
                     push_index(buf, i);
                     let k = PositionIndex::extend(key, buf.as_bytes());
-                    out.insert(k, item.line as u32);
+                    out.push((k, item.line));
                     visit(item, k, false, buf, out);
                 }
             }
@@ -698,14 +766,22 @@ pub(crate) fn index_lines(node: &Node, out: &mut HashMap<u64, u32>) {
                     buf.clear();
                     push_key(buf, &name.name, first);
                     let k = PositionIndex::extend(key, buf.as_bytes());
-                    out.insert(k, name.line as u32);
+                    out.push((k, name.line));
                     visit(v, k, false, buf, out);
                 }
             }
             _ => {}
         }
     }
-    visit(node, PositionIndex::key(""), true, &mut String::new(), out);
+    let mut out = Vec::new();
+    visit(
+        node,
+        PositionIndex::key(""),
+        true,
+        &mut String::new(),
+        &mut out,
+    );
+    PositionIndex::new(out)
 }
 
 /// Serializes a value as YAML text (used to print resources), in block style with keys

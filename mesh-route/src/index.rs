@@ -1,44 +1,22 @@
-//! Host lookup: exact names in a hash map, wildcard suffixes by longest suffix, then `*`.
+//! Host lookup: exact names in a hash table, wildcard suffixes by longest suffix, then `*`.
 //! Cost depends on the number of labels in the host, not on the number of hosts.
+//!
+//! Host names are case-insensitive: the tables hash and compare the request's host with
+//! its ASCII letters folded to lower case, eight bytes at a time, so that a host needs no
+//! lower-cased copy and no scan for upper-case letters first. A table is one array of
+//! 16-byte slots over one array of key bytes: a lookup reads a slot and the key it names.
 
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
-
-/// FxHash (rustc's hasher): fast for short keys; the keys are configuration, not attacker
-/// controlled table sizes, and lookups never insert.
-#[derive(Default, Clone, Copy, Debug)]
-pub(crate) struct FxHasher {
-    hash: u64,
-}
-
-impl Hasher for FxHasher {
-    #[inline]
-    fn write(&mut self, bytes: &[u8]) {
-        const K: u64 = 0x517c_c1b7_2722_0a95;
-        let mut chunks = bytes.chunks_exact(8);
-        for c in &mut chunks {
-            let v = u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
-            self.hash = (self.hash.rotate_left(5) ^ v).wrapping_mul(K);
-        }
-        for b in chunks.remainder() {
-            self.hash = (self.hash.rotate_left(5) ^ u64::from(*b)).wrapping_mul(K);
-        }
-    }
-
-    #[inline]
-    fn finish(&self) -> u64 {
-        self.hash
-    }
-}
-
-pub(crate) type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
+/// The longest request host that can match, in bytes (DNS's limit for a name in text form).
+/// A longer host gets no route ([`crate::NoRoute::BadHost`]) on every path, whether or not
+/// it needs lower-casing.
+pub const MAX_HOST_LEN: usize = 255;
 
 /// Maps request hosts to virtual hosts.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct HostIndex {
-    exact: FxMap<Box<str>, usize>,
+    exact: Table,
     /// Keyed by the suffix after `*` (`.example.com` for `*.example.com`).
-    wildcard: FxMap<Box<str>, usize>,
+    wildcard: Table,
     star: Option<usize>,
 }
 
@@ -48,9 +26,9 @@ impl HostIndex {
         if domain == "*" {
             self.star.get_or_insert(vhost);
         } else if let Some(suffix) = domain.strip_prefix('*') {
-            self.wildcard.entry(suffix.into()).or_insert(vhost);
+            self.wildcard.insert(suffix.as_bytes(), vhost);
         } else {
-            self.exact.entry(domain.into()).or_insert(vhost);
+            self.exact.insert(domain.as_bytes(), vhost);
         }
     }
 
@@ -59,27 +37,28 @@ impl HostIndex {
         if domain == "*" {
             self.star.is_some()
         } else if let Some(suffix) = domain.strip_prefix('*') {
-            self.wildcard.contains_key(suffix)
+            self.wildcard.get_exact(suffix.as_bytes()).is_some()
         } else {
-            self.exact.contains_key(domain)
+            self.exact.get_exact(domain.as_bytes()).is_some()
         }
     }
 
-    /// The virtual host for a lower-case host without port.
+    /// The virtual host for a host without port, in any case (the domains are lower case).
     #[inline]
     pub(crate) fn lookup(&self, host: &str) -> Option<usize> {
-        if let Some(v) = self.exact.get(host) {
-            return Some(*v);
+        let host = host.as_bytes();
+        if let Some(v) = self.exact.get_folded(host) {
+            return Some(v);
         }
         if !self.wildcard.is_empty() {
             // Longest suffix first: scan dots from the left. A wildcard never matches the
             // empty label (`*.foo.com` does not match `foo.com`).
-            for (i, b) in host.bytes().enumerate() {
-                if b == b'.'
+            for (i, b) in host.iter().enumerate() {
+                if *b == b'.'
                     && i > 0
-                    && let Some(v) = self.wildcard.get(&host[i..])
+                    && let Some(v) = self.wildcard.get_folded(&host[i..])
                 {
-                    return Some(*v);
+                    return Some(v);
                 }
             }
         }
@@ -87,24 +66,232 @@ impl HostIndex {
     }
 }
 
-/// The longest request host that can match, in bytes (DNS's limit for a name in text form).
-/// A longer host gets no route ([`crate::NoRoute::BadHost`]) on every path, whether or not
-/// it needs lower-casing.
-pub const MAX_HOST_LEN: usize = 255;
-
-/// Lower-cases `host` into `buf` when needed; hosts longer than the buffer are refused.
-#[inline]
-pub(crate) fn lowercase<'a>(host: &'a str, buf: &'a mut [u8; MAX_HOST_LEN]) -> Option<&'a str> {
-    if !host.bytes().any(|b| b.is_ascii_uppercase()) {
-        return Some(host);
-    }
-    let bytes = host.as_bytes();
-    if bytes.len() > buf.len() {
-        return None;
-    }
-    let out = &mut buf[..bytes.len()];
-    for (o, b) in out.iter_mut().zip(bytes) {
-        *o = b.to_ascii_lowercase();
-    }
-    std::str::from_utf8(out).ok()
+/// One open-addressing hash table (linear probing, at most half full) from byte strings to
+/// virtual hosts. Keys are hashed with their ASCII letters folded to lower case; a stored
+/// key matches a folded request host byte for byte.
+#[derive(Clone, Debug, Default)]
+struct Table {
+    slots: Box<[Slot]>,
+    /// The keys, one after another.
+    keys: Vec<u8>,
+    len: usize,
 }
+
+#[derive(Clone, Copy, Debug, Default)]
+struct Slot {
+    /// The high half of the key's hash (compared before the key).
+    hash: u32,
+    /// The virtual host plus one; 0 marks an empty slot.
+    vhost: u32,
+    /// The key's place in [`Table::keys`].
+    start: u32,
+    len: u32,
+}
+
+impl Table {
+    fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Adds `key` unless it is there already (the first definition wins). Tables hold the
+    /// domains of one configuration: far fewer than 2^31 names and 4 GiB of text, within
+    /// which every index fits its 32 bits; past that, the key is not added.
+    fn insert(&mut self, key: &[u8], vhost: usize) {
+        if self.get_exact(key).is_some() {
+            return;
+        }
+        let (Ok(start), Ok(len), Ok(vhost)) = (
+            u32::try_from(self.keys.len()),
+            u32::try_from(key.len()),
+            u32::try_from(vhost + 1),
+        ) else {
+            return;
+        };
+        if u32::try_from(self.keys.len() + key.len()).is_err() {
+            return;
+        }
+        if (self.len + 1) * 2 > self.slots.len() {
+            self.grow();
+        }
+        self.keys.extend_from_slice(key);
+        let h = hash(key);
+        self.place(Slot {
+            hash: (h >> 32) as u32,
+            vhost,
+            start,
+            len,
+        });
+        self.len += 1;
+    }
+
+    fn grow(&mut self) {
+        let cap = (self.slots.len() * 2).max(8);
+        let old = std::mem::replace(&mut self.slots, vec![Slot::default(); cap].into());
+        for s in old.iter().filter(|s| s.vhost != 0) {
+            self.place(*s);
+        }
+    }
+
+    /// Puts `slot` in the first free slot of its probe sequence.
+    fn place(&mut self, slot: Slot) {
+        let mask = self.slots.len() - 1;
+        let mut i = home(slot.hash, mask);
+        while self.slots[i].vhost != 0 {
+            i = (i + 1) & mask;
+        }
+        self.slots[i] = slot;
+    }
+
+    #[inline]
+    fn key(&self, s: &Slot) -> &[u8] {
+        &self.keys[s.start as usize..(s.start + s.len) as usize]
+    }
+
+    /// The slot whose key `eq` accepts, among those of hash `h`.
+    #[inline]
+    fn find(&self, h: u64, eq: impl Fn(&[u8]) -> bool) -> Option<usize> {
+        if self.len == 0 {
+            return None;
+        }
+        let mask = self.slots.len() - 1;
+        let high = (h >> 32) as u32;
+        let mut i = home(high, mask);
+        loop {
+            let s = &self.slots[i];
+            if s.vhost == 0 {
+                return None;
+            }
+            if s.hash == high && eq(self.key(s)) {
+                return Some(s.vhost as usize - 1);
+            }
+            i = (i + 1) & mask;
+        }
+    }
+
+    /// The virtual host of `key`, compared byte for byte.
+    fn get_exact(&self, key: &[u8]) -> Option<usize> {
+        self.find(hash(key), |k| k == key)
+    }
+
+    /// The virtual host of the key equal to `host` with its ASCII letters folded to lower
+    /// case.
+    #[inline]
+    fn get_folded(&self, host: &[u8]) -> Option<usize> {
+        if self.is_empty() {
+            // A gateway's `*` alone: no hashing.
+            return None;
+        }
+        self.find(hash(host), |k| eq_folded(host, k))
+    }
+}
+
+/// Where a hash's probe sequence starts: its high bits, the best mixed of FxHash's.
+#[inline]
+fn home(high: u32, mask: usize) -> usize {
+    (high.rotate_left(16) as usize) & mask
+}
+
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGH: u64 = 0x8080_8080_8080_8080;
+
+/// Eight bytes with the ASCII upper-case letters (`A`..=`Z`) turned into lower case and
+/// every other byte, non-ASCII ones included, unchanged.
+#[inline]
+fn fold(x: u64) -> u64 {
+    // Per byte, without carries between bytes (each seven-bit value plus at most 0x3F
+    // stays below 0x100): the high bit of `ge_a` is set for bytes >= 0x41, that of `gt_z`
+    // for bytes >= 0x5B; `!x` keeps bytes >= 0x80 out.
+    let low = x & !HIGH;
+    let ge_a = low.wrapping_add(ONES * 0x3F);
+    let gt_z = low.wrapping_add(ONES * 0x25);
+    let upper = ge_a & !gt_z & !x & HIGH;
+    x | (upper >> 2)
+}
+
+/// The 8-byte word of `s` at `i` (`i + 8 <= s.len()`).
+#[inline]
+fn word_at(s: &[u8], i: usize) -> u64 {
+    let mut w = [0u8; 8];
+    w.copy_from_slice(&s[i..i + 8]);
+    u64::from_le_bytes(w)
+}
+
+/// The bytes of `s` after its last whole 8-byte word, as a word padded with zeros (0 when
+/// there are none). With eight bytes or more, one read of the last eight bytes shifted
+/// (no copy of the tail byte by byte).
+#[inline]
+fn tail_word(s: &[u8]) -> u64 {
+    let rest = s.len() % 8;
+    if rest == 0 {
+        0
+    } else if s.len() >= 8 {
+        word_at(s, s.len() - 8) >> (8 * (8 - rest))
+    } else {
+        short_word(s)
+    }
+}
+
+/// `s` (fewer than eight bytes) as a word padded with zeros: two overlapping reads at most,
+/// no loop (a byte read twice lands in the same place both times).
+#[inline]
+fn short_word(s: &[u8]) -> u64 {
+    let n = s.len();
+    if n >= 4 {
+        let lo = u32::from_le_bytes([s[0], s[1], s[2], s[3]]);
+        let hi = u32::from_le_bytes([s[n - 4], s[n - 3], s[n - 2], s[n - 1]]);
+        u64::from(lo) | (u64::from(hi) << (8 * (n - 4)))
+    } else if n >= 2 {
+        let lo = u16::from_le_bytes([s[0], s[1]]);
+        let hi = u16::from_le_bytes([s[n - 2], s[n - 1]]);
+        u64::from(lo) | (u64::from(hi) << (8 * (n - 2)))
+    } else {
+        s.first().map_or(0, |b| u64::from(*b))
+    }
+}
+
+const K: u64 = 0x517c_c1b7_2722_0a95;
+
+/// One step of FxHash.
+#[inline]
+fn mix(h: u64, w: u64) -> u64 {
+    (h.rotate_left(5) ^ w).wrapping_mul(K)
+}
+
+/// FxHash (rustc's hasher) of `s` with its ASCII letters folded to lower case, and of its
+/// length, eight bytes at a time (the last word padded with zeros): fast for short keys.
+/// The keys are configuration and lookups never insert, so a request cannot make the
+/// table slow.
+#[inline]
+fn hash(s: &[u8]) -> u64 {
+    let whole = s.len() / 8 * 8;
+    let mut h = (s.len() as u64).wrapping_mul(K);
+    let mut i = 0;
+    while i < whole {
+        h = mix(h, fold(word_at(s, i)));
+        i += 8;
+    }
+    if whole < s.len() {
+        h = mix(h, fold(tail_word(s)));
+    }
+    h
+}
+
+/// Whether `host` with its ASCII letters folded to lower case is `key`.
+#[inline]
+fn eq_folded(host: &[u8], key: &[u8]) -> bool {
+    if host.len() != key.len() {
+        return false;
+    }
+    let whole = host.len() / 8 * 8;
+    let mut i = 0;
+    while i < whole {
+        if fold(word_at(host, i)) != word_at(key, i) {
+            return false;
+        }
+        i += 8;
+    }
+    fold(tail_word(host)) == tail_word(key)
+}
+
+#[cfg(test)]
+mod tests;

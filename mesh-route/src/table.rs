@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use mesh_match::{HttpMatch, RequestView, Source};
+use mesh_match::{HttpMatch, MatchProgram, RegexCache, RequestView, Source};
 use mesh_model::host::{resolve_gateway_name, resolve_short_name, split_service_fqdn};
 use mesh_model::validate::{Severity, validate_resource};
 use mesh_model::virtual_service::{Destination, HttpRoute, VirtualService};
@@ -14,7 +14,7 @@ use crate::delegate::merge_route;
 use crate::destination::{DrIndex, Registry, RouteDestination, visible};
 use crate::error::{CompileError, Problem, ProblemKind, Warning};
 use crate::identity::Identity;
-use crate::index::{HostIndex, MAX_HOST_LEN, lowercase};
+use crate::index::{HostIndex, MAX_HOST_LEN};
 use crate::policy::{
     CorsPolicy, DirectResponse, FaultPolicy, Fraction, HeadersPolicy, PolicySet, Redirect,
     RetryPolicy, Rewrite,
@@ -69,8 +69,46 @@ pub struct RouteTable {
     warnings: Vec<Warning>,
     /// The rules of the automated canaries (`mesh-route.dev/rollout`), in table order.
     rollouts: Arc<[RolloutSite]>,
+    /// The match blocks of every virtual host's entries, laid out for `decide`.
+    layout: Option<Layout>,
     /// The ServiceEntry endpoints of the configuration.
     upstream: Vec<crate::upstream::UpstreamEndpoint>,
+}
+
+/// The route entries' match blocks as one [`MatchProgram`], virtual host after virtual
+/// host, each host's blocks consecutive and in the order of its entries: deciding a
+/// request reads its host's blocks and their literals from a few contiguous lines of
+/// memory. Built once, when the table is compiled.
+#[derive(Clone, Debug)]
+struct Layout {
+    program: MatchProgram,
+    /// The first block of each virtual host; host `i`'s are `first[i]..first[i + 1]`.
+    first: Vec<u32>,
+}
+
+impl Layout {
+    /// Lays out `vhosts`; `None` only for tables whose match literals exceed what a
+    /// program holds (4 GiB), whose entries are then matched one by one.
+    fn new(vhosts: &[VirtualHost]) -> Option<Layout> {
+        let mut program = MatchProgram::new();
+        let mut first = Vec::with_capacity(vhosts.len() + 1);
+        first.push(0);
+        for vh in vhosts {
+            for e in &vh.entries {
+                program.push(e.matcher.as_ref()).ok()?;
+            }
+            first.push(u32::try_from(program.len()).ok()?);
+        }
+        Some(Layout { program, first })
+    }
+
+    /// The index of the first entry of virtual host `vhost` that `req` matches.
+    #[inline]
+    fn first_match(&self, vhost: usize, req: &RequestView<'_>) -> Option<usize> {
+        let start = *self.first.get(vhost)? as usize;
+        let end = *self.first.get(vhost + 1)? as usize;
+        Some(self.program.first_match(start..end, req)? - start)
+    }
 }
 
 fn problem(
@@ -98,6 +136,8 @@ struct Ctx<'r> {
     problems: Vec<Problem>,
     warnings: Vec<Warning>,
     rollouts: Vec<RolloutSite>,
+    /// One compiled regex per pattern for the whole table (shared programs and caches).
+    regexes: RegexCache,
 }
 
 impl<'r> Ctx<'r> {
@@ -263,6 +303,7 @@ impl RouteTable {
             problems: Vec::new(),
             warnings: Vec::new(),
             rollouts: Vec::new(),
+            regexes: RegexCache::new(),
         };
         // The VirtualServices this proxy sees, in Istio's order.
         let proxy_ns = match identity {
@@ -481,6 +522,7 @@ impl RouteTable {
         }
         Ok(RouteTable {
             identity: identity.clone(),
+            layout: Layout::new(&vhosts),
             vhosts,
             listeners,
             services,
@@ -528,6 +570,7 @@ impl RouteTable {
         }
         RouteTable {
             identity: identity.clone(),
+            layout: Layout::new(&vhosts),
             vhosts,
             listeners: Listeners::GatewayApi(listeners),
             default_rule: default_rule(),
@@ -605,47 +648,39 @@ impl RouteTable {
     /// A host longer than [`MAX_HOST_LEN`] bytes is [`NoRoute::BadHost`], whatever its case
     /// and whatever VirtualService would match it.
     pub fn virtual_host(&self, req: &RequestView<'_>) -> Result<Option<&VirtualHost>, NoRoute> {
+        Ok(self.vhost_index(req)?.map(|i| &self.vhosts[i]))
+    }
+
+    /// The index of the virtual host that answers `req` (see [`virtual_host`]). The
+    /// host's case does not matter: the index folds it as it hashes and compares.
+    ///
+    /// [`virtual_host`]: Self::virtual_host
+    #[inline]
+    fn vhost_index(&self, req: &RequestView<'_>) -> Result<Option<usize>, NoRoute> {
         let host = req.host();
         if host.len() > MAX_HOST_LEN {
             return Err(NoRoute::BadHost);
         }
-        if host.bytes().any(|b| b.is_ascii_uppercase()) {
-            return self.virtual_host_folded(req, host);
-        }
-        Ok(self.lookup(req, host))
-    }
-
-    /// The lookup for a host with upper-case letters: lower-cased on the stack first.
-    #[cold]
-    fn virtual_host_folded(
-        &self,
-        req: &RequestView<'_>,
-        host: &str,
-    ) -> Result<Option<&VirtualHost>, NoRoute> {
-        let mut buf = [0u8; MAX_HOST_LEN];
-        let host = lowercase(host, &mut buf).ok_or(NoRoute::BadHost)?;
         Ok(self.lookup(req, host))
     }
 
     #[inline]
-    fn lookup(&self, req: &RequestView<'_>, host: &str) -> Option<&VirtualHost> {
+    fn lookup(&self, req: &RequestView<'_>, host: &str) -> Option<usize> {
         let index = match &self.listeners {
             Listeners::Sidecar(index) => index,
             Listeners::Gateway(ports) => match ports.iter().find(|(p, _)| *p == req.port()) {
                 Some((_, index)) => index,
                 None => return None,
             },
-            Listeners::GatewayApi(l) => return l.lookup(req.port(), host).map(|i| &self.vhosts[i]),
+            Listeners::GatewayApi(l) => return l.lookup(req.port(), host),
         };
-        index.lookup(host).map(|i| &self.vhosts[i])
+        index.lookup(host)
     }
 
     /// The FQDN of the declared service a sidecar's request host names (`beta.default` is
     /// `beta.default.svc.cluster.local` when that Service is declared), as Istio's default
     /// virtual host of each service answers its short forms.
     fn service_host(&self, host: &str) -> Option<&str> {
-        let mut buf = [0u8; MAX_HOST_LEN];
-        let host = lowercase(host, &mut buf)?;
         self.services
             .lookup(host)
             .and_then(|i| self.service_hosts.get(i))
@@ -657,8 +692,8 @@ impl RouteTable {
     /// its key). Allocates nothing, but to match a repeated inline header (see
     /// [`mesh_match::inline`]).
     pub fn decide<'a>(&'a self, req: &RequestView<'a>, sample: u64) -> Decision<'a> {
-        let vhost = match self.virtual_host(req) {
-            Ok(Some(v)) => v,
+        let index = match self.vhost_index(req) {
+            Ok(Some(i)) => i,
             Ok(None) => {
                 return match &self.identity {
                     Identity::Sidecar { namespace, .. } => Decision::Route {
@@ -675,17 +710,21 @@ impl RouteTable {
             }
             Err(e) => return Decision::NoRoute(e),
         };
+        let vhost = &self.vhosts[index];
         if vhost.require_tls && req.scheme() != "https" {
             return Decision::Redirect {
                 matched: None,
                 redirect: &self.https_redirect,
             };
         }
-        let Some(entry) = vhost
-            .entries
-            .iter()
-            .find(|e| e.matcher.as_ref().is_none_or(|m| m.matches(req)))
-        else {
+        let matched = match &self.layout {
+            Some(layout) => layout.first_match(index, req),
+            None => vhost
+                .entries
+                .iter()
+                .position(|e| e.matcher.as_ref().is_none_or(|m| m.matches(req))),
+        };
+        let Some(entry) = matched.and_then(|k| vhost.entries.get(k)) else {
             return Decision::NoRoute(NoRoute::NoRuleMatched);
         };
         let matched = Matched { vhost, entry };
@@ -882,7 +921,7 @@ fn compile_vs(
         }
         let mut catch_all = false;
         for (j, m) in route.r#match.iter().enumerate() {
-            let compiled = match HttpMatch::compile(m, vs.namespace()) {
+            let compiled = match HttpMatch::compile_cached(m, vs.namespace(), &mut ctx.regexes) {
                 Ok(c) => c,
                 Err(e) => {
                     ctx.problems

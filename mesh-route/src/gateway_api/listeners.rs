@@ -51,7 +51,7 @@ impl Listeners {
         }
     }
 
-    /// The virtual host for a lower-case host without port, on `port`.
+    /// The virtual host for a host without port (in any case), on `port`.
     #[inline]
     pub(crate) fn lookup(&self, port: u16, host: &str) -> Option<usize> {
         let p = self.ports.iter().find(|p| p.port == port)?;

@@ -54,20 +54,79 @@ fn http_request_name(m: &HttpMatchRequest, n: usize) -> String {
     }
 }
 
-/// A prefix match reduced to what the overlap heuristic compares
-/// (`OverlappingMatchValidationForHTTPRoute`).
-struct PrefixMatch {
+/// A match with a URI prefix, which the overlap heuristic compares
+/// (`OverlappingMatchValidationForHTTPRoute`); what it compares is derived when a pair is
+/// compared (few are), so that a VirtualService of many rules copies nothing per match.
+struct PrefixMatch<'a> {
     rule: usize,
     matchn: usize,
-    route_str: String,
-    match_str: String,
-    prefix: String,
-    port: u32,
-    method: String,
-    authority: String,
-    headers: BTreeMap<String, String>,
-    query_params: BTreeMap<String, String>,
-    without_headers: BTreeMap<String, String>,
+    route: &'a HttpRoute,
+    m: &'a HttpMatchRequest,
+    prefix: &'a str,
+}
+
+/// A match compared as Istio's JSON form compares it: every field but `name`, by
+/// reference (no copy per match).
+struct MatchKey<'a>(&'a HttpMatchRequest);
+
+impl MatchKey<'_> {
+    /// Every field but `name`, listed exhaustively: a new field of `HttpMatchRequest` is a
+    /// compile error here until it is compared.
+    #[allow(clippy::type_complexity)]
+    fn fields(
+        &self,
+    ) -> (
+        (
+            &Option<StringMatch>,
+            &Option<StringMatch>,
+            &Option<StringMatch>,
+            &Option<StringMatch>,
+        ),
+        (
+            &BTreeMap<String, StringMatch>,
+            u32,
+            &BTreeMap<String, String>,
+        ),
+        (&Vec<String>, &BTreeMap<String, StringMatch>, bool),
+        (&BTreeMap<String, StringMatch>, &str, &str),
+    ) {
+        let HttpMatchRequest {
+            name: _,
+            uri,
+            scheme,
+            method,
+            authority,
+            headers,
+            port,
+            source_labels,
+            gateways,
+            query_params,
+            ignore_uri_case,
+            without_headers,
+            source_namespace,
+            stat_prefix,
+        } = self.0;
+        (
+            (uri, scheme, method, authority),
+            (headers, *port, source_labels),
+            (gateways, query_params, *ignore_uri_case),
+            (without_headers, source_namespace, stat_prefix),
+        )
+    }
+}
+
+impl PartialEq for MatchKey<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.fields() == other.fields()
+    }
+}
+
+impl Eq for MatchKey<'_> {}
+
+impl Hash for MatchKey<'_> {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.fields().hash(state);
+    }
 }
 
 /// `assignExactOrPrefix`: `exact:v`, `prefix:v`, or empty (regex, presence, empty values).
@@ -86,36 +145,35 @@ fn exact_or_prefix_map(map: &BTreeMap<String, StringMatch>) -> BTreeMap<String, 
 }
 
 /// `genMatchHTTPRoutes`: only matches with a non-empty URI prefix take part.
-fn gen_prefix_match(
-    route: &HttpRoute,
-    m: &HttpMatchRequest,
+fn gen_prefix_match<'a>(
+    route: &'a HttpRoute,
+    m: &'a HttpMatchRequest,
     rule: usize,
     matchn: usize,
-) -> Option<PrefixMatch> {
+) -> Option<PrefixMatch<'a>> {
     let StringMatchKind::Prefix(prefix) = m.uri.as_ref()?.kind() else {
         return None;
     };
     if prefix.is_empty() {
         return None;
     }
-    let mut method = exact_or_prefix(m.method.as_ref());
-    if method.is_empty() {
-        // Without a method the heuristic assumes GET.
-        method = "exact:GET".into();
-    }
     Some(PrefixMatch {
         rule,
         matchn,
-        route_str: http_route_name(route, rule),
-        match_str: http_request_name(m, matchn),
-        prefix: prefix.to_owned(),
-        port: m.port,
-        method,
-        authority: exact_or_prefix(m.authority.as_ref()),
-        headers: exact_or_prefix_map(&m.headers),
-        query_params: exact_or_prefix_map(&m.query_params),
-        without_headers: exact_or_prefix_map(&m.without_headers),
+        route,
+        m,
+        prefix,
     })
+}
+
+/// The method as the heuristic compares it: without one it assumes GET.
+fn method_of(m: &HttpMatchRequest) -> String {
+    let method = exact_or_prefix(m.method.as_ref());
+    if method.is_empty() {
+        "exact:GET".into()
+    } else {
+        method
+    }
 }
 
 /// Field of `coveredValidation`: equal, or the earlier value starts with the later one.
@@ -130,31 +188,45 @@ fn covers_map(a: &BTreeMap<String, String>, b: &BTreeMap<String, String>) -> boo
 }
 
 /// `coveredValidation`: whether the earlier prefix match `a` covers the later `b`.
-fn covered(a: &PrefixMatch, b: &PrefixMatch) -> bool {
-    b.prefix.starts_with(&a.prefix)
-        && a.port == b.port
-        && covers(&a.method, &b.method)
-        && covers(&a.authority, &b.authority)
-        && covers_map(&a.headers, &b.headers)
-        && covers_map(&a.query_params, &b.query_params)
-        && covers_map(&a.without_headers, &b.without_headers)
+fn covered(a: &PrefixMatch<'_>, b: &PrefixMatch<'_>) -> bool {
+    let (x, y) = (a.m, b.m);
+    b.prefix.starts_with(a.prefix)
+        && x.port == y.port
+        && covers(&method_of(x), &method_of(y))
+        && covers(
+            &exact_or_prefix(x.authority.as_ref()),
+            &exact_or_prefix(y.authority.as_ref()),
+        )
+        && covers_map(
+            &exact_or_prefix_map(&x.headers),
+            &exact_or_prefix_map(&y.headers),
+        )
+        && covers_map(
+            &exact_or_prefix_map(&x.query_params),
+            &exact_or_prefix_map(&y.query_params),
+        )
+        && covers_map(
+            &exact_or_prefix_map(&x.without_headers),
+            &exact_or_prefix_map(&y.without_headers),
+        )
 }
 
 /// `analyzeUnreachableHTTPRules`.
 pub(super) fn analyze_http(sink: &mut Sink<'_>, routes: &[HttpRoute]) {
     // Matches compare as Istio's JSON form does: every field but `name`.
-    let mut seen: HashMap<HttpMatchRequest, usize> = HashMap::new();
+    let mut seen: HashMap<MatchKey<'_>, usize> = HashMap::new();
     let mut empty_match_rule: Option<usize> = None;
     let mut prefix_matches = Vec::new();
     for (rulen, route) in routes.iter().enumerate() {
-        let rule_path = format!("spec.http[{rulen}]");
-        let name = http_route_name(route, rulen);
+        // Formatted only for a finding.
+        let rule_path = || format!("spec.http[{rulen}]");
+        let name = || http_route_name(route, rulen);
         if route.r#match.is_empty() {
             if empty_match_rule.is_some() {
                 report_unreachable(
                     sink,
-                    rule_path,
-                    &name,
+                    rule_path(),
+                    &name(),
                     "only the last rule can have no matches",
                 );
             }
@@ -166,21 +238,18 @@ pub(super) fn analyze_http(sink: &mut Sink<'_>, routes: &[HttpRoute]) {
             if empty_match_rule.is_some() {
                 report_unreachable(
                     sink,
-                    rule_path.clone(),
-                    &name,
+                    rule_path(),
+                    &name(),
                     "route without matches defined before",
                 );
                 continue;
             }
-            let key = HttpMatchRequest {
-                name: String::new(),
-                ..m.clone()
-            };
+            let key = MatchKey(m);
             if let Some(&dupn) = seen.get(&key) {
                 report_ineffective(
                     sink,
-                    format!("{rule_path}.match[{matchn}]"),
-                    &name,
+                    format!("{}.match[{matchn}]", rule_path()),
+                    &name(),
                     &http_request_name(m, matchn),
                     &http_route_name(&routes[dupn], dupn),
                 );
@@ -193,7 +262,12 @@ pub(super) fn analyze_http(sink: &mut Sink<'_>, routes: &[HttpRoute]) {
             }
         }
         if duplicates == route.r#match.len() {
-            report_unreachable(sink, rule_path, &name, "all matches used by prior rules");
+            report_unreachable(
+                sink,
+                rule_path(),
+                &name(),
+                "all matches used by prior rules",
+            );
         }
     }
     // Istio compares every pair; a later match can only be covered by an earlier one whose
@@ -202,7 +276,7 @@ pub(super) fn analyze_http(sink: &mut Sink<'_>, routes: &[HttpRoute]) {
     // instead of quadratic (a 100 000-rule VirtualService stays fast).
     let mut by_prefix: HashMap<&str, Vec<usize>> = HashMap::new();
     for (i, pm) in prefix_matches.iter().enumerate() {
-        by_prefix.entry(pm.prefix.as_str()).or_default().push(i);
+        by_prefix.entry(pm.prefix).or_default().push(i);
     }
     let mut pairs: Vec<(usize, usize)> = Vec::new();
     for (j, b) in prefix_matches.iter().enumerate() {
@@ -222,9 +296,18 @@ pub(super) fn analyze_http(sink: &mut Sink<'_>, routes: &[HttpRoute]) {
                 report_ineffective(
                     sink,
                     format!("spec.http[{}].match[{}]", b.rule, b.matchn),
-                    &b.route_str,
-                    &format!("{} of prefix {}", b.match_str, b.prefix),
-                    &format!("{} of prefix {} on {}", a.match_str, a.prefix, a.route_str),
+                    &http_route_name(b.route, b.rule),
+                    &format!(
+                        "{} of prefix {}",
+                        http_request_name(b.m, b.matchn),
+                        b.prefix
+                    ),
+                    &format!(
+                        "{} of prefix {} on {}",
+                        http_request_name(a.m, a.matchn),
+                        a.prefix,
+                        http_route_name(a.route, a.rule)
+                    ),
                 );
             }
         }

@@ -1,0 +1,451 @@
+//! Match blocks laid out for matching many of them in a row: every request-time condition
+//! is a fixed-size step, the steps of consecutive blocks are consecutive, and every literal
+//! they compare with is in one byte array in the same order. A route table keeps the blocks
+//! of one virtual host together, so deciding a request reads a few contiguous lines of
+//! memory rather than following pointers per condition; the conditions are evaluated here
+//! only (an [`HttpMatch`] checks its own block with the same code).
+//!
+//! Regexes keep their [`FullRegex`] prefilter: a literal prefix and length bounds are
+//! checked before the regex engine runs.
+
+use std::ops::Range;
+
+use http::HeaderName;
+
+use crate::error::CompileError;
+use crate::matcher::{Failed, HeaderTarget, HttpMatch, UriKind};
+use crate::regex::FullRegex;
+use crate::request::RequestView;
+use crate::string::StringMatcher;
+
+/// A range of [`MatchProgram::bytes`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+struct Lit {
+    start: u32,
+    len: u32,
+}
+
+/// The field of the match block a step comes from (what [`Failed`] names).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum Field {
+    Uri,
+    Scheme,
+    Method,
+    Authority,
+    Port,
+    Header,
+    Query,
+}
+
+/// What a step reads from the request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum Value {
+    /// The path without the query.
+    Path,
+    /// `:path`, query included.
+    PathAndQuery,
+    Scheme,
+    Method,
+    Authority,
+    /// Holds when the request port is this one (the step's test is not used).
+    Port(u16),
+    /// A request header, by its index in [`MatchProgram::names`], with Envoy's header
+    /// semantics (see `header_holds`).
+    Header(u32),
+    /// The first query parameter of this name; absent fails.
+    Query(Lit),
+}
+
+/// How a step compares the value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum Test {
+    Present,
+    Exact(Lit),
+    Prefix(Lit),
+    /// ASCII case-insensitive (`ignoreUriCase`).
+    ExactNoCase(Lit),
+    PrefixNoCase(Lit),
+    /// Envoy's `path_separated_prefix`: equal, or followed by `/`.
+    SeparatedPrefix(Lit),
+    /// A full match of the regex at this index of [`MatchProgram::regexes`].
+    Regex(u32),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+struct Step {
+    field: Field,
+    value: Value,
+    test: Test,
+    /// `withoutHeaders`: the step holds when the condition does not.
+    negate: bool,
+    /// Envoy joins the header's repeated values into one (see [`crate::inline`]).
+    inline: bool,
+    /// The header is `x-forwarded-proto`, which Envoy sets to the connection's scheme when
+    /// the request has none.
+    forwarded_proto: bool,
+}
+
+/// Match blocks as consecutive fixed-size steps over one pool of literals (see the module
+/// documentation). Blocks are numbered from 0 in the order they were pushed.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct MatchProgram {
+    steps: Vec<Step>,
+    /// Block `i` is `steps[starts[i]..starts[i + 1]]`.
+    starts: Vec<u32>,
+    bytes: Vec<u8>,
+    regexes: Vec<FullRegex>,
+    names: Vec<HeaderName>,
+}
+
+impl MatchProgram {
+    /// An empty program.
+    pub fn new() -> Self {
+        MatchProgram {
+            starts: vec![0],
+            ..Default::default()
+        }
+    }
+
+    /// One block without conditions (the program of a match block without any).
+    pub(crate) fn unconditional() -> Self {
+        MatchProgram {
+            starts: vec![0, 0],
+            ..Default::default()
+        }
+    }
+
+    /// The number of blocks.
+    pub fn len(&self) -> usize {
+        self.starts.len().saturating_sub(1)
+    }
+
+    /// Whether there is no block.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Appends the conditions of `m` as the next block (`None`: a block without
+    /// conditions, which every request satisfies), and returns its number.
+    pub fn push(&mut self, m: Option<&HttpMatch>) -> Result<usize, CompileError> {
+        if self.starts.is_empty() {
+            self.starts.push(0);
+        }
+        if let Some(m) = m {
+            let from = &m.program;
+            for step in &from.steps {
+                let value = match step.value {
+                    Value::Header(i) => Value::Header(self.name(&from.names[i as usize])?),
+                    Value::Query(l) => Value::Query(self.add_lit(from.lit(l))?),
+                    other => other,
+                };
+                let test = match step.test {
+                    Test::Present => Test::Present,
+                    Test::Exact(l) => Test::Exact(self.add_lit(from.lit(l))?),
+                    Test::Prefix(l) => Test::Prefix(self.add_lit(from.lit(l))?),
+                    Test::ExactNoCase(l) => Test::ExactNoCase(self.add_lit(from.lit(l))?),
+                    Test::PrefixNoCase(l) => Test::PrefixNoCase(self.add_lit(from.lit(l))?),
+                    Test::SeparatedPrefix(l) => Test::SeparatedPrefix(self.add_lit(from.lit(l))?),
+                    Test::Regex(i) => Test::Regex(self.regex(&from.regexes[i as usize])?),
+                };
+                self.steps.push(Step {
+                    value,
+                    test,
+                    ..*step
+                });
+            }
+        }
+        self.starts.push(index(self.steps.len())?);
+        Ok(self.len() - 1)
+    }
+
+    /// Whether `req` satisfies every condition of block `block`.
+    #[inline]
+    pub fn matches(&self, block: usize, req: &RequestView<'_>) -> bool {
+        self.steps(block).iter().all(|s| self.holds(s, req))
+    }
+
+    /// The first block of `blocks` that `req` satisfies.
+    #[inline]
+    pub fn first_match(&self, blocks: Range<usize>, req: &RequestView<'_>) -> Option<usize> {
+        blocks.into_iter().find(|b| self.matches(*b, req))
+    }
+
+    /// The first condition of block `block` that `req` fails, in the block's order (uri,
+    /// scheme, method, authority, port, headers, query parameters).
+    pub(crate) fn check(&self, block: usize, req: &RequestView<'_>) -> Result<(), Failed> {
+        let (mut header, mut query) = (0, 0);
+        for s in self.steps(block) {
+            let failed = match s.field {
+                Field::Uri => Failed::Uri,
+                Field::Scheme => Failed::Scheme,
+                Field::Method => Failed::Method,
+                Field::Authority => Failed::Authority,
+                Field::Port => Failed::Port,
+                Field::Header => {
+                    header += 1;
+                    Failed::Header(header - 1)
+                }
+                Field::Query => {
+                    query += 1;
+                    Failed::Query(query - 1)
+                }
+            };
+            if !self.holds(s, req) {
+                return Err(failed);
+            }
+        }
+        Ok(())
+    }
+
+    /// The program of one match block's conditions: the block's own (see
+    /// [`HttpMatch::check`]).
+    pub(crate) fn of(m: &HttpMatch) -> Result<MatchProgram, CompileError> {
+        let mut p = MatchProgram::new();
+        if let Some(u) = &m.uri {
+            let value = match u.kind {
+                UriKind::Prefix => Value::PathAndQuery,
+                UriKind::Exact | UriKind::Regex | UriKind::SeparatedPrefix => Value::Path,
+            };
+            let test = match (&u.matcher, u.kind, u.ignore_case) {
+                (StringMatcher::Prefix(b), UriKind::SeparatedPrefix, _) => {
+                    Test::SeparatedPrefix(p.add_lit(b)?)
+                }
+                (StringMatcher::Exact(b), k, true) if k != UriKind::SeparatedPrefix => {
+                    Test::ExactNoCase(p.add_lit(b)?)
+                }
+                (StringMatcher::Prefix(b), k, true) if k != UriKind::SeparatedPrefix => {
+                    Test::PrefixNoCase(p.add_lit(b)?)
+                }
+                (other, _, _) => p.add_test(other)?,
+            };
+            p.step(Field::Uri, value, test);
+        }
+        for (field, value, m) in [
+            (Field::Scheme, Value::Scheme, &m.scheme),
+            (Field::Method, Value::Method, &m.method),
+            (Field::Authority, Value::Authority, &m.authority),
+        ] {
+            if let Some(m) = m {
+                let test = p.add_test(m)?;
+                p.step(field, value, test);
+            }
+        }
+        if let Some(port) = m.port {
+            p.step(Field::Port, Value::Port(port), Test::Present);
+        }
+        for h in &m.headers {
+            let value = match &h.target {
+                HeaderTarget::Named(n) => Value::Header(p.name(n)?),
+                HeaderTarget::Authority => Value::Authority,
+                HeaderTarget::Method => Value::Method,
+                HeaderTarget::Scheme => Value::Scheme,
+                HeaderTarget::Path => Value::PathAndQuery,
+            };
+            let test = p.add_test(&h.matcher)?;
+            p.steps.push(Step {
+                field: Field::Header,
+                value,
+                test,
+                negate: h.negate,
+                inline: h.inline,
+                forwarded_proto: h.forwarded_proto,
+            });
+        }
+        for (name, m) in &m.query {
+            let value = Value::Query(p.add_lit(name.as_bytes())?);
+            let test = p.add_test(m)?;
+            p.step(Field::Query, value, test);
+        }
+        p.starts.push(index(p.steps.len())?);
+        Ok(p)
+    }
+
+    /// Block 0 with its port condition set to `port` (in the place [`Self::of`] gives it).
+    pub(crate) fn set_port(&mut self, port: u16) {
+        let port_step = Step {
+            field: Field::Port,
+            value: Value::Port(port),
+            test: Test::Present,
+            negate: false,
+            inline: false,
+            forwarded_proto: false,
+        };
+        let end = self.starts[1] as usize;
+        match self.steps[..end]
+            .iter()
+            .position(|s| s.field == Field::Port)
+        {
+            Some(i) => self.steps[i] = port_step,
+            None => {
+                let at = self.steps[..end]
+                    .iter()
+                    .position(|s| matches!(s.field, Field::Header | Field::Query))
+                    .unwrap_or(end);
+                self.steps.insert(at, port_step);
+                for s in &mut self.starts[1..] {
+                    *s += 1;
+                }
+            }
+        }
+    }
+
+    fn step(&mut self, field: Field, value: Value, test: Test) {
+        self.steps.push(Step {
+            field,
+            value,
+            test,
+            negate: false,
+            inline: false,
+            forwarded_proto: false,
+        });
+    }
+
+    fn add_test(&mut self, m: &StringMatcher) -> Result<Test, CompileError> {
+        Ok(match m {
+            StringMatcher::Present => Test::Present,
+            StringMatcher::Exact(b) => Test::Exact(self.add_lit(b)?),
+            StringMatcher::Prefix(b) => Test::Prefix(self.add_lit(b)?),
+            StringMatcher::Regex(r) => Test::Regex(self.regex(r)?),
+        })
+    }
+
+    /// Appends a literal to the pool.
+    fn add_lit(&mut self, b: &[u8]) -> Result<Lit, CompileError> {
+        let start = index(self.bytes.len())?;
+        let len = index(b.len())?;
+        index(self.bytes.len() + b.len())?;
+        self.bytes.extend_from_slice(b);
+        Ok(Lit { start, len })
+    }
+
+    /// The index of `r` in the pool, shared with the steps of the same pattern before it.
+    fn regex(&mut self, r: &FullRegex) -> Result<u32, CompileError> {
+        match self.regexes.iter().rposition(|x| x == r) {
+            Some(i) => index(i),
+            None => {
+                self.regexes.push(r.clone());
+                index(self.regexes.len() - 1)
+            }
+        }
+    }
+
+    /// The index of header name `n` in the pool.
+    fn name(&mut self, n: &HeaderName) -> Result<u32, CompileError> {
+        match self.names.iter().rposition(|x| x == n) {
+            Some(i) => index(i),
+            None => {
+                self.names.push(n.clone());
+                index(self.names.len() - 1)
+            }
+        }
+    }
+
+    #[inline]
+    fn steps(&self, block: usize) -> &[Step] {
+        let (start, end) = (self.starts[block] as usize, self.starts[block + 1] as usize);
+        &self.steps[start..end]
+    }
+
+    #[inline]
+    fn lit(&self, l: Lit) -> &[u8] {
+        &self.bytes[l.start as usize..(l.start + l.len) as usize]
+    }
+
+    /// Whether step `s` holds for `req`.
+    #[inline]
+    fn holds(&self, s: &Step, req: &RequestView<'_>) -> bool {
+        let value = match s.value {
+            Value::Path => req.path(),
+            Value::PathAndQuery => req.path_and_query(),
+            Value::Scheme => req.scheme(),
+            Value::Method => req.method(),
+            Value::Authority => req.authority(),
+            Value::Port(p) => return p == req.port(),
+            Value::Header(i) => return self.header_holds(s, &self.names[i as usize], req),
+            Value::Query(name) => {
+                return req
+                    .query_param_bytes(self.lit(name))
+                    .is_some_and(|v| self.test(s.test, v.as_bytes()));
+            }
+        };
+        self.test(s.test, value.as_bytes()) != s.negate
+    }
+
+    /// Whether `value` passes `test` (case-sensitive unless the test says otherwise).
+    #[inline]
+    fn test(&self, test: Test, value: &[u8]) -> bool {
+        match test {
+            Test::Present => true,
+            Test::Exact(l) => value == self.lit(l),
+            Test::Prefix(l) => value.starts_with(self.lit(l)),
+            Test::ExactNoCase(l) => value.eq_ignore_ascii_case(self.lit(l)),
+            Test::PrefixNoCase(l) => {
+                let p = self.lit(l);
+                value.len() >= p.len() && value[..p.len()].eq_ignore_ascii_case(p)
+            }
+            Test::SeparatedPrefix(l) => {
+                let p = self.lit(l);
+                value.starts_with(p) && (value.len() == p.len() || value[p.len()] == b'/')
+            }
+            Test::Regex(i) => self.regexes[i as usize].is_full_match(value),
+        }
+    }
+
+    /// Envoy's header matcher as Istio configures it (observed on Envoy 1.40): each value
+    /// of a repeated header is matched on its own and any match counts, except for the
+    /// inline headers Envoy joins into one value before routing (`user-agent: a` and
+    /// `user-agent: b` are matched as `a,b`; see [`crate::inline`]); `withoutHeaders`
+    /// treats a missing header as empty before inverting, except for presence, which
+    /// inverts to absence; a missing `x-forwarded-proto` is the connection's scheme.
+    #[inline]
+    fn header_holds(&self, s: &Step, name: &HeaderName, req: &RequestView<'_>) -> bool {
+        let all = req.headers().get_all(name);
+        let mut values = all.iter();
+        let Some(first) = values.next() else {
+            if s.forwarded_proto {
+                // Envoy sets a missing `x-forwarded-proto` to the connection's scheme
+                // before routing.
+                return self.test(s.test, req.listener_scheme().as_bytes()) != s.negate;
+            }
+            // A missing header is empty for withoutHeaders, and never matches for headers.
+            let any = match s.test {
+                Test::Present => false,
+                t => s.negate && self.test(t, b""),
+            };
+            return any != s.negate;
+        };
+        let any = match s.test {
+            Test::Present => true,
+            t if s.inline && all.iter().nth(1).is_some() => {
+                // Envoy holds one joined value for a repeated inline header (allocates
+                // only for such a request).
+                self.test(t, &joined(all.iter().map(|v| v.as_bytes())))
+            }
+            t => self.test(t, first.as_bytes()) || values.any(|v| self.test(t, v.as_bytes())),
+        };
+        any != s.negate
+    }
+}
+
+/// The values joined with `,`, as Envoy's header map holds a repeated inline header.
+pub(crate) fn joined<'v>(values: impl Iterator<Item = &'v [u8]>) -> Vec<u8> {
+    let mut out = Vec::new();
+    for (i, v) in values.enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(v);
+    }
+    out
+}
+
+/// A length or index as a program stores it: at most `u32::MAX` (4 GiB of literals, 4
+/// billion steps), far beyond any configuration the loader accepts.
+fn index(n: usize) -> Result<u32, CompileError> {
+    u32::try_from(n).map_err(|_| CompileError::Unsupported {
+        what: "match conditions of more than 4 GiB in one route table".into(),
+    })
+}
+
+#[cfg(test)]
+mod tests;
