@@ -83,6 +83,10 @@ struct Change {
     command: String,
     /// What changed.
     fields: Vec<FieldChange>,
+    /// The parts of the decision that changed, as a configuration candidate in the layer
+    /// counts them (`mesh_route::compare`): `outcome`, `rule`, `destination`, `rewrite`,
+    /// `policies`.
+    parts: Vec<&'static str>,
 }
 
 /// The diff, as `--output json` prints it.
@@ -228,7 +232,14 @@ fn change(old: &RouteTable, new: &RouteTable, r: &Request) -> Option<Change> {
     if fields.is_empty() {
         return None;
     }
+    let parts = match r.view() {
+        Ok(view) => mesh_route::compare::compare(&old.decide(&view, 0), &new.decide(&view, 0))
+            .names()
+            .collect(),
+        Err(()) => Vec::new(),
+    };
     Some(Change {
+        parts,
         host: mesh_match::authority_host(&r.authority).to_ascii_lowercase(),
         old_rule: rule_label(&a),
         new_rule: rule_label(&b),

@@ -65,6 +65,8 @@ fn a_weight_change_shows_old_and_new_shares() {
         assert_eq!(c["newRule"], c["oldRule"]);
         assert_eq!(c["fields"].as_array().unwrap().len(), 1, "{c}");
         assert_eq!(c["fields"][0]["field"], "weights");
+        // Named as the layer's configuration candidate names it (mesh_route::compare).
+        assert_eq!(c["parts"], serde_json::json!(["destination"]), "{c}");
         assert_eq!(c["fields"][0]["old"][0]["weight"], 90.0);
         assert_eq!(c["fields"][0]["new"][0]["weight"], 75.0);
     }

@@ -47,6 +47,7 @@ pub mod load;
 pub mod percent;
 mod proto_enum;
 pub mod resource;
+pub mod rollout;
 pub mod service_entry;
 pub mod validate;
 pub mod virtual_service;

@@ -119,6 +119,24 @@ pub fn load(
     let loaded = Loader::new()
         .with_default_namespace(settings.default_namespace.clone())
         .load_paths(&settings.paths);
+    let (resources, table) = check_and_compile(settings, loaded)?;
+    finish(settings, client, generation, resources, table)
+}
+
+/// Loads, validates and compiles a configuration candidate given as YAML text (the admin
+/// port's `POST /candidate`), for the proxy's identity.
+pub fn candidate(settings: &Settings, text: &str) -> Result<RouteTable, ConfigError> {
+    let loaded = Loader::new()
+        .with_default_namespace(settings.default_namespace.clone())
+        .load_str(text, None);
+    check_and_compile(settings, loaded).map(|(_, table)| table)
+}
+
+/// Validation, then compilation for the proxy's identity.
+fn check_and_compile(
+    settings: &Settings,
+    loaded: mesh_model::Loaded,
+) -> Result<(Resources, RouteTable), ConfigError> {
     if !loaded.errors.is_empty() {
         return Err(ConfigError::Load(loaded.errors));
     }
@@ -132,6 +150,16 @@ pub fn load(
     }
     let resources = loaded.resources;
     let table = RouteTable::compile(&resources, &settings.identity, &CompileOptions::default())?;
+    Ok((resources, table))
+}
+
+fn finish(
+    settings: &Settings,
+    client: &HttpClient,
+    generation: u64,
+    resources: Resources,
+    table: RouteTable,
+) -> Result<Config, ConfigError> {
     let backends = Backends::from_endpoints(table.upstream_endpoints(), client);
     // The plain-HTTP ports of the proxy's Gateway: an Istio Gateway's HTTP servers, or a
     // Gateway API Gateway's HTTP listeners.

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use axum::routing::get;
+use axum::routing::{get, post};
 use http::{Request, Response, StatusCode};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::graceful::GracefulShutdown;
@@ -568,6 +568,25 @@ pub(crate) async fn stopped_signal(stopped: &mut watch::Receiver<bool>) {
     let _ = stopped.wait_for(|s| *s).await;
 }
 
+/// The automated canaries' state, as `/config` shows it under `rollouts`.
+fn rollouts_json(handle: &mesh_tower::MeshHandle) -> serde_json::Value {
+    handle
+        .rollouts()
+        .into_iter()
+        .map(|r| {
+            serde_json::json!({
+                "virtualService": r.virtual_service,
+                "rule": r.rule,
+                "stable": {"destination": r.stable, "weight": r.stable_weight},
+                "canary": {"destination": r.canary, "weight": r.weight},
+                "state": r.state.as_str(),
+                "intervals": r.intervals,
+                "verdict": r.verdict,
+            })
+        })
+        .collect()
+}
+
 fn admin_router(state: Arc<State>) -> axum::Router {
     let metrics = {
         let state = state.clone();
@@ -603,10 +622,16 @@ fn admin_router(state: Arc<State>) -> axum::Router {
             let state = state.clone();
             async move {
                 let summary = state.summary.read().map(|s| s.clone()).ok();
-                axum::Json(summary)
+                let mut json = serde_json::to_value(summary).unwrap_or_default();
+                if let Some(object) = json.as_object_mut() {
+                    object.insert("rollouts".into(), rollouts_json(&state.handle));
+                    object.insert("candidate".into(), candidate_json(&state.handle));
+                }
+                axum::Json(json)
             }
         }
     };
+    let candidate = candidate_router(state.clone());
     let ready = move || {
         let state = state.clone();
         async move {
@@ -621,4 +646,86 @@ fn admin_router(state: Arc<State>) -> axum::Router {
         .route("/metrics", get(metrics))
         .route("/config", get(config))
         .route("/ready", get(ready))
+        .merge(candidate)
+}
+
+/// The report of the configuration candidate as JSON (`null` without one).
+fn candidate_json(handle: &mesh_tower::MeshHandle) -> serde_json::Value {
+    let Some(r) = handle.candidate() else {
+        return serde_json::Value::Null;
+    };
+    let samples: Vec<serde_json::Value> = r
+        .samples
+        .iter()
+        .map(|s| {
+            serde_json::json!({
+                "method": s.method,
+                "host": s.host,
+                "path": s.path,
+                "servingRule": s.serving_rule,
+                "candidateRule": s.candidate_rule,
+                "differences": s.differences,
+            })
+        })
+        .collect();
+    serde_json::json!({"compared": r.compared, "differing": r.differing, "unexpected": r.unexpected, "samples": samples})
+}
+
+/// The admin port's configuration candidate: `POST /candidate` with YAML (validated and
+/// compiled as the live configuration is; axum's 2 MB body limit) runs it beside the
+/// serving table; `GET /candidate` reports the differences; `POST /candidate/promote` serves
+/// its route table (the upstreams stay those of the live configuration, and the next
+/// change of the live files replaces it: copy the candidate there to keep it);
+/// `DELETE /candidate` stops comparing.
+fn candidate_router(state: Arc<State>) -> axum::Router {
+    let set = {
+        let state = state.clone();
+        move |body: String| {
+            let state = state.clone();
+            async move {
+                match crate::config::candidate(&state.settings, &body) {
+                    Ok(table) => {
+                        state.handle.set_candidate(table);
+                        tracing::info!("configuration candidate set");
+                        (StatusCode::OK, "candidate set\n".to_owned())
+                    }
+                    Err(e) => (
+                        StatusCode::BAD_REQUEST,
+                        format!("candidate refused:\n{}\n", e.findings().join("\n")),
+                    ),
+                }
+            }
+        }
+    };
+    let report = {
+        let state = state.clone();
+        move || {
+            let state = state.clone();
+            async move { axum::Json(candidate_json(&state.handle)) }
+        }
+    };
+    let promote = {
+        let state = state.clone();
+        move || {
+            let state = state.clone();
+            async move {
+                if state.handle.promote_candidate() {
+                    tracing::info!("configuration candidate promoted");
+                    (StatusCode::OK, "candidate promoted\n")
+                } else {
+                    (StatusCode::NOT_FOUND, "no candidate\n")
+                }
+            }
+        }
+    };
+    let drop_candidate = move || {
+        let state = state.clone();
+        async move {
+            state.handle.drop_candidate();
+            (StatusCode::OK, "candidate dropped\n")
+        }
+    };
+    axum::Router::new()
+        .route("/candidate", post(set).get(report).delete(drop_candidate))
+        .route("/candidate/promote", post(promote))
 }

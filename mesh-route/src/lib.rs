@@ -48,6 +48,7 @@
     rust_2018_idioms
 )]
 
+pub mod compare;
 pub mod decision;
 mod delegate;
 pub mod destination;
@@ -56,6 +57,7 @@ pub mod gateway_api;
 pub mod identity;
 mod index;
 pub mod policy;
+pub mod rollout;
 pub mod rule;
 pub mod sticky;
 pub mod table;

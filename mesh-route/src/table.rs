@@ -19,6 +19,7 @@ use crate::policy::{
     CorsPolicy, DirectResponse, FaultPolicy, Fraction, HeadersPolicy, PolicySet, Redirect,
     RetryPolicy, Rewrite,
 };
+use crate::rollout::RolloutSite;
 use crate::rule::{Action, Mirror, RouteEntry, Rule, Split};
 use crate::sticky::{STICKY_ANNOTATION, StickyKey};
 
@@ -66,6 +67,8 @@ pub struct RouteTable {
     default_rule: Rule,
     https_redirect: Redirect,
     warnings: Vec<Warning>,
+    /// The rules of the automated canaries (`mesh-route.dev/rollout`), in table order.
+    rollouts: Arc<[RolloutSite]>,
     /// The match blocks of every virtual host's entries, laid out for `decide`.
     layout: Option<Layout>,
     /// The ServiceEntry endpoints of the configuration.
@@ -132,6 +135,7 @@ struct Ctx<'r> {
     options: &'r CompileOptions,
     problems: Vec<Problem>,
     warnings: Vec<Warning>,
+    rollouts: Vec<RolloutSite>,
     /// One compiled regex per pattern for the whole table (shared programs and caches).
     regexes: RegexCache,
 }
@@ -298,6 +302,7 @@ impl RouteTable {
             options,
             problems: Vec::new(),
             warnings: Vec::new(),
+            rollouts: Vec::new(),
             regexes: RegexCache::new(),
         };
         // The VirtualServices this proxy sees, in Istio's order.
@@ -525,6 +530,7 @@ impl RouteTable {
             default_rule: default_rule(),
             https_redirect: Redirect::https(),
             warnings: ctx.warnings,
+            rollouts: ctx.rollouts.into(),
             upstream: crate::upstream::upstream_endpoints(resources),
         })
     }
@@ -570,6 +576,7 @@ impl RouteTable {
             default_rule: default_rule(),
             https_redirect: Redirect::https(),
             warnings,
+            rollouts: Arc::from([]),
             // Gateways route by their listeners; declared services only serve sidecars.
             services: HostIndex::default(),
             service_hosts: Vec::new(),
@@ -590,6 +597,29 @@ impl RouteTable {
     /// What compiled but behaves differently from a real mesh, or is not executed.
     pub fn warnings(&self) -> &[Warning] {
         &self.warnings
+    }
+
+    /// The rules stepped by automated canaries (`mesh-route.dev/rollout`), in the order of
+    /// the virtual hosts; see [`crate::rollout`].
+    pub fn rollouts(&self) -> &[RolloutSite] {
+        &self.rollouts
+    }
+
+    /// A copy of the table in which every rule for which `f` answers `Some` is replaced by
+    /// that rule (the same `Arc` for every entry `f` maps to it).
+    pub(crate) fn map_rules(
+        &self,
+        mut f: impl FnMut(&Arc<Rule>) -> Option<Arc<Rule>>,
+    ) -> RouteTable {
+        let mut out = self.clone();
+        for vhost in &mut out.vhosts {
+            for entry in &mut vhost.entries {
+                if let Some(new) = f(&entry.rule) {
+                    entry.rule = new;
+                }
+            }
+        }
+        out
     }
 
     /// Every host a request can be forwarded (or mirrored) to by this table, fully
@@ -873,6 +903,11 @@ fn compile_vs(
             continue;
         };
         rule.delegate_index = delegate_index;
+        if delegate_index.is_none() {
+            if let Some(site) = rollout_site(ctx, vs, &route, &ns, index, &rule) {
+                ctx.rollouts.push(site);
+            }
+        }
         let rule = Arc::new(rule);
         let path = format!("spec.http[{index}]");
         if route.r#match.is_empty() {
@@ -912,6 +947,50 @@ fn compile_vs(
         }
     }
     out
+}
+
+/// The rollout site of rule `index` of `vs` (`route`, compiled as `rule`), when the
+/// VirtualService's `mesh-route.dev/rollout` annotation steps it.
+fn rollout_site(
+    ctx: &mut Ctx<'_>,
+    vs: &Resource<VirtualService>,
+    route: &HttpRoute,
+    ns: &str,
+    index: usize,
+    rule: &Rule,
+) -> Option<RolloutSite> {
+    use mesh_model::rollout::{ROLLOUT_ANNOTATION, parse};
+    let text = vs.metadata.annotations.get(ROLLOUT_ANNOTATION)?;
+    // Validation reported a bad annotation already; compiling stops there.
+    let spec = parse(text).ok()?;
+    let positions = spec.positions(route, ns);
+    let (stable, canary) = positions.pair()?;
+    // Only a forwarding rule has weights to move.
+    rule.split()?;
+    // The written destinations, zero weights included (the compiled split drops them).
+    let mut written = Vec::new();
+    let (mut stable_at, mut canary_at) = (None, None);
+    for (j, rd) in route.route.iter().enumerate() {
+        let Some(d) = &rd.destination else { continue };
+        let headers = HeadersPolicy::compile(rd.headers.as_ref()).ok()?.0;
+        if j == stable {
+            stable_at = Some(written.len());
+        }
+        if j == canary {
+            canary_at = Some(written.len());
+        }
+        written.push(ctx.destination(d, ns, rd.weight, headers));
+    }
+    Some(RolloutSite {
+        virtual_service: vs.key(),
+        index,
+        names: rule.names.clone(),
+        spec: Arc::new(spec),
+        source: route.clone(),
+        written,
+        stable: stable_at?,
+        canary: canary_at?,
+    })
 }
 
 /// A copy of `route` whose `mirror` and `mirrors` hosts are fully qualified against

@@ -92,6 +92,8 @@ pub(crate) struct Shared {
     pub(crate) source_version: String,
     /// The id this layer marks requests with (`CDN-Loop`).
     pub(crate) loop_id: crate::loop_detect::LoopId,
+    /// Automated canaries (see [`crate::rollout`]).
+    pub(crate) rollouts: crate::rollout::Rollouts,
 }
 
 impl std::fmt::Debug for Shared {
@@ -146,6 +148,8 @@ struct Outcome {
     /// What Envoy puts on a local reply for a mesh error of the request: the matched
     /// forwarding rule's response header operations.
     reply_headers: HeaderMap,
+    /// The counters of the rollout whose canary the request picked, and when it did.
+    rollout: Option<(Arc<crate::rollout::Probe>, tokio::time::Instant)>,
 }
 
 /// Handles one request; never fails in a way the caller must see as a transport error:
@@ -164,6 +168,7 @@ pub(crate) async fn handle(
         subset_version: None,
         cluster: None,
         reply_headers: HeaderMap::new(),
+        rollout: None,
     };
     let result = guarded(&shared, inner, req, &mut outcome).await;
     // A mesh error is answered as a local reply: to a gRPC client, HTTP 200 with the
@@ -253,6 +258,9 @@ impl Record {
         };
         counter.inc();
         histogram.observe(elapsed_ms);
+        if let Some((probe, picked)) = &outcome.rollout {
+            probe.record(code, outcome.flags, picked.elapsed());
+        }
         tracing::debug!(
             status = code,
             flags = %outcome.flags,
@@ -416,7 +424,14 @@ async fn route(
     if let Some(ClientAddr(addr)) = parts.extensions.get::<ClientAddr>() {
         view = view.with_remote_ip(addr.ip());
     }
-    let decision = table.decide(&view, shared.rng.next_u64());
+    let sample = shared.rng.next_u64();
+    let decision = table.decide(&view, sample);
+    shared
+        .rollouts
+        .observe_candidate(shared, &view, sample, &decision);
+    if let Some(probe) = shared.rollouts.probe_for(shared, &decision) {
+        outcome.rollout = Some((probe, tokio::time::Instant::now()));
+    }
     let span = tracing::debug_span!(
         "mesh",
         outcome = decision.outcome(),

@@ -81,6 +81,7 @@ pub mod loop_detect;
 pub mod metrics;
 pub mod options;
 pub mod rng;
+pub mod rollout;
 pub mod service;
 #[cfg(feature = "client")]
 mod upgrade;

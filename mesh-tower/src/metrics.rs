@@ -84,6 +84,8 @@ pub struct Metrics {
     pub(crate) retry_overflow: Family<ClusterLabels, Counter>,
     pub(crate) ejections: Family<ClusterLabels, Counter>,
     pub(crate) ejected: Family<ClusterLabels, Gauge>,
+    /// Automated canaries' weights and states, configuration candidates' differences.
+    pub(crate) rollout: crate::rollout::RolloutMetrics,
 }
 
 fn duration_histogram() -> Histogram {
@@ -176,6 +178,7 @@ impl Metrics {
             retry_overflow: Family::default(),
             ejections: Family::default(),
             ejected: Family::default(),
+            rollout: crate::rollout::RolloutMetrics::default(),
         };
         let mut registry = Registry::default();
         metrics.register(&mut registry);
@@ -242,6 +245,13 @@ impl Metrics {
             "Endpoints ejected now",
             self.ejected.clone(),
         );
+        self.rollout.register(registry);
+    }
+
+    /// The automated canaries' and configuration candidates' metrics (`mesh_rollout_*`,
+    /// `mesh_config_candidate_diff_total`).
+    pub fn rollout(&self) -> &crate::rollout::RolloutMetrics {
+        &self.rollout
     }
 
     /// Every metric in the OpenMetrics text format (ending with `# EOF`): serve it with the

@@ -40,7 +40,37 @@ pub(super) fn validate(r: &Resource<VirtualService>) -> Vec<Finding> {
         .get(ROUTE_SEMANTICS_ANNOTATION)
         .is_some_and(|v| v == "gateway");
     validate_spec(&mut sink, &r.spec, gateway_semantics);
+    validate_rollout(&mut sink, r);
     sink.finish()
+}
+
+/// The `mesh-route.dev/rollout` annotation (beyond Istio): its YAML, then its destinations
+/// against the routes.
+fn validate_rollout(sink: &mut Sink<'_>, r: &Resource<VirtualService>) {
+    use crate::rollout::{ROLLOUT_ANNOTATION, annotation_path, parse};
+    let Some(text) = r.metadata.annotations.get(ROLLOUT_ANNOTATION) else {
+        return;
+    };
+    if r.spec.hosts.is_empty() {
+        sink.error(
+            annotation_path(""),
+            "a rollout on a delegate VirtualService is not executed; annotate the root VirtualService that delegates to it",
+        );
+        return;
+    }
+    match parse(text) {
+        Err(errors) => {
+            for e in errors {
+                sink.error(e.resource_path(), e.message);
+            }
+        }
+        Ok(rollout) => {
+            let ns = sink.namespace().to_owned();
+            for (path, message) in rollout.check_routes(&r.spec, &ns) {
+                sink.error(path, message);
+            }
+        }
+    }
 }
 
 /// `isGateway`: the VirtualService does not list `mesh`. True as well when it lists no gateway

@@ -72,10 +72,14 @@ impl MeshLayer<Responses> {
             .seed
             .map_or_else(Samples::from_entropy, Samples::new);
         let loop_id = crate::loop_detect::LoopId::new(options.cdn_loop_id.as_deref());
+        let metrics = Metrics::new();
+        let rollouts =
+            crate::rollout::Rollouts::new(metrics.rollout.clone(), options.listener_port);
         let shared = Shared {
+            rollouts,
             loop_id,
             state: ArcSwap::from_pointee(Snapshot {
-                table,
+                table: table.clone(),
                 backends: Arc::new(backends),
                 generation: 0,
             }),
@@ -84,7 +88,7 @@ impl MeshLayer<Responses> {
             default_policy: Arc::default(),
             mirrors: Arc::new(Semaphore::new(options.mirror_queue)),
             options,
-            metrics: Metrics::new(),
+            metrics,
             rng,
             source_namespace: ns,
             source_app: if app.is_empty() {
@@ -98,8 +102,10 @@ impl MeshLayer<Responses> {
                 version
             },
         };
+        let shared = Arc::new(shared);
+        shared.rollouts.install(&shared, table, None);
         MeshLayer {
-            shared: Arc::new(shared),
+            shared,
             mode: PhantomData,
         }
     }
@@ -147,23 +153,81 @@ impl MeshHandle {
     ///
     /// Destinations keep their state (limits, counters, and each endpoint's ejection state
     /// by endpoint name) when their traffic policy is unchanged.
+    ///
+    /// Automated canaries (see [`crate::rollout`]) whose rule and annotation are unchanged
+    /// keep their state; the others start from the written weights.
     pub fn swap(&self, table: impl Into<Arc<RouteTable>>, backends: impl Into<Arc<Backends>>) {
         let generation = self.next_generation();
-        self.shared.state.store(Arc::new(Snapshot {
-            table: table.into(),
-            backends: backends.into(),
-            generation,
-        }));
+        self.shared.rollouts.install(
+            &self.shared,
+            table.into(),
+            Some((backends.into(), generation)),
+        );
     }
 
-    /// Replaces the route table, keeping the backends.
+    /// Replaces the route table, keeping the backends. Automated canaries whose rule and
+    /// annotation are unchanged keep their state; the others start from the written weights.
     pub fn swap_table(&self, table: impl Into<Arc<RouteTable>>) {
-        let table = table.into();
-        self.shared.state.rcu(|s| Snapshot {
-            table: table.clone(),
-            backends: s.backends.clone(),
-            generation: s.generation,
-        });
+        self.shared
+            .rollouts
+            .install(&self.shared, table.into(), None);
+    }
+
+    /// Runs `table` as a configuration candidate beside the serving one (replacing any
+    /// candidate): every request is decided by both, the serving decision is executed, and
+    /// the differences are counted (see [`crate::rollout::candidate`]).
+    pub fn set_candidate(&self, table: impl Into<Arc<RouteTable>>) {
+        self.shared.rollouts.set_candidate(Some(table.into()), None);
+    }
+
+    /// As [`set_candidate`](Self::set_candidate), and the candidate promotes itself after
+    /// `auto.after` compared requests if none differed under a rule outside `auto.expected`.
+    pub fn set_candidate_with(
+        &self,
+        table: impl Into<Arc<RouteTable>>,
+        auto: crate::rollout::candidate::AutoPromote,
+    ) {
+        self.shared
+            .rollouts
+            .set_candidate(Some(table.into()), Some(auto));
+    }
+
+    /// The candidate's counts and example differences, if one runs.
+    pub fn candidate(&self) -> Option<crate::rollout::candidate::CandidateReport> {
+        self.shared.rollouts.candidate_report()
+    }
+
+    /// Serves the candidate's route table (as [`swap_table`](Self::swap_table) would, with
+    /// the backends in use) and stops comparing; false when no candidate runs.
+    pub fn promote_candidate(&self) -> bool {
+        match self.shared.rollouts.take_candidate() {
+            Some(table) => {
+                self.shared.rollouts.install(&self.shared, table, None);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Stops comparing without promoting.
+    pub fn drop_candidate(&self) {
+        self.shared.rollouts.set_candidate(None, None);
+    }
+
+    /// Where the automated canaries stand, in table order.
+    pub fn rollouts(&self) -> Vec<crate::rollout::RolloutStatus> {
+        self.shared.rollouts.statuses()
+    }
+
+    /// Calls `callback` on every step of an automated canary, from the layer's interval
+    /// driver (keep it short), and on the start of the rollouts a later
+    /// [`swap_table`](Self::swap_table) begins (those of the layer's first table started
+    /// before any callback: see [`rollouts`](Self::rollouts)).
+    pub fn on_rollout(
+        &self,
+        callback: impl Fn(&crate::rollout::RolloutEvent) + Send + Sync + 'static,
+    ) {
+        self.shared.rollouts.on_step(Arc::new(callback));
     }
 
     /// Replaces the backends, keeping the route table.
