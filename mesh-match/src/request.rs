@@ -1,8 +1,11 @@
 //! A borrowed view of the parts of a request that matching reads.
 
-use http::HeaderMap;
+use http::{HeaderMap, HeaderName};
 
 use crate::normalize::{NormalizeError, PathNormalization, normalize};
+
+/// Parsed once: a `&str` name is parsed and checked on every lookup.
+const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
 
 /// What matching sees of a request. The path must already be normalized (see
 /// [`normalize_target`]); nothing here allocates.
@@ -92,7 +95,7 @@ impl<'a> RequestView<'a> {
     /// Envoy sets a missing one to the connection's scheme, and joins repeated ones into
     /// one value (which then equals neither `http` nor `https`). Case-sensitive.
     pub fn forwarded_proto_is(&self, value: &str) -> bool {
-        let mut values = self.headers.get_all("x-forwarded-proto").iter();
+        let mut values = self.headers.get_all(&X_FORWARDED_PROTO).iter();
         match (values.next(), values.next()) {
             (None, _) => self.listener_scheme == value,
             (Some(v), None) => v.as_bytes() == value.as_bytes(),
@@ -163,7 +166,7 @@ impl<'a> RequestView<'a> {
 /// `x-forwarded-proto: HTTPS` matches `scheme: {exact: https}`; `ftp` or two headers fall
 /// back to the connection's scheme.
 pub fn forwarded_scheme(headers: &HeaderMap) -> Option<&'static str> {
-    let mut values = headers.get_all("x-forwarded-proto").iter();
+    let mut values = headers.get_all(&X_FORWARDED_PROTO).iter();
     let value = values.next()?;
     if values.next().is_some() {
         return None;

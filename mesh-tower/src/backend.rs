@@ -1,7 +1,7 @@
 //! Backends as Istio sees them: endpoints registered per host, each with labels (which
 //! subsets select on) and a tower service that answers its requests.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -90,7 +90,8 @@ impl Endpoint {
 /// `name.namespace.svc.cluster.local`, or a ServiceEntry host).
 #[derive(Clone, Debug, Default)]
 pub struct Backends {
-    hosts: HashMap<String, Vec<Endpoint>>,
+    /// foldhash: looked up on every request, and faster than SipHash for host names.
+    hosts: foldhash::HashMap<String, Vec<Endpoint>>,
 }
 
 impl Backends {

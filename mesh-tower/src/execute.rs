@@ -290,12 +290,11 @@ async fn guarded(
         *req.body_mut() = crate::idle::RequestBody::wrap(req_body, activity.clone());
         Some(activity)
     };
-    let routed = crate::idle::watch(
-        timeout,
-        activity.as_deref(),
-        route(shared, inner, req, outcome),
-    );
-    match routed.await {
+    let routed = {
+        let fut = std::pin::pin!(route(shared, inner, req, outcome));
+        crate::idle::watch(timeout, activity.as_deref(), fut).await
+    };
+    match routed {
         Some(result) => result.map(|r| r.map(|b| crate::idle::ResponseBody::wrap(b, timeout))),
         None => {
             outcome.flags.insert(ResponseFlags::STREAM_IDLE_TIMEOUT);

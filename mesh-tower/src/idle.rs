@@ -62,16 +62,17 @@ impl Activity {
 
 /// Runs `fut` until it finishes, or until nothing has moved for `timeout` (then `None`).
 /// Without an `activity` (a request without a body) the wait is measured from the start.
+/// `fut` is pinned by the caller: moved in by value, a large future (a request's) would be
+/// held, and copied, twice (the argument and the pinned local).
 pub(crate) async fn watch<F: Future>(
     timeout: Duration,
     activity: Option<&Activity>,
-    fut: F,
+    mut fut: Pin<&mut F>,
 ) -> Option<F::Output> {
     let start = Instant::now();
     let last = || activity.map_or(start, Activity::last);
     let mut seen = last();
     let mut sleep = std::pin::pin!(tokio::time::sleep_until(seen + timeout));
-    let mut fut = std::pin::pin!(fut);
     // The future first (as `select!` with `biased;`), then the timer: when it fires and
     // something moved since, it is set again from the last activity.
     std::future::poll_fn(move |cx| {

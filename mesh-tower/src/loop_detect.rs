@@ -66,8 +66,9 @@ impl LoopId {
 
     /// Refuses a request whose `CDN-Loop` names this layer, else appends the id to it.
     pub(crate) fn check_and_mark(&self, headers: &mut HeaderMap) -> Result<(), MeshError> {
-        if !headers.contains_key(&CDN_LOOP) {
-            headers.insert(CDN_LOOP, self.value.clone());
+        // One lookup for the usual request without the header.
+        if let http::header::Entry::Vacant(e) = headers.entry(CDN_LOOP) {
+            e.insert(self.value.clone());
             return Ok(());
         }
         let mut joined = Vec::new();

@@ -94,10 +94,13 @@ async fn tunnel(
             ResponseFlags::NONE
         }
         // On the timeout the copy is dropped here, and both connections with it.
-        Some(timeout) => match crate::idle::watch(timeout, Some(&activity), copy).await {
-            Some(_) => ResponseFlags::NONE,
-            None => ResponseFlags::STREAM_IDLE_TIMEOUT,
-        },
+        Some(timeout) => {
+            let copy = std::pin::pin!(copy);
+            match crate::idle::watch(timeout, Some(&activity), copy).await {
+                Some(_) => ResponseFlags::NONE,
+                None => ResponseFlags::STREAM_IDLE_TIMEOUT,
+            }
+        }
     }
 }
 
