@@ -481,11 +481,10 @@ async fn drive(shared: Weak<Shared>, wake: Arc<Notify>) {
             s.rollouts.tick(&s, Instant::now())
         };
         match next {
+            // Woken by a swap, or at the end of the interval (no `select!`: the lean build
+            // has no tokio macros).
             Some(at) => {
-                tokio::select! {
-                    _ = tokio::time::sleep_until(at) => {}
-                    _ = wake.notified() => {}
-                }
+                let _ = tokio::time::timeout_at(at, wake.notified()).await;
             }
             None => wake.notified().await,
         }
