@@ -482,10 +482,17 @@ async fn drive(shared: Weak<Shared>, wake: Arc<Notify>) {
         };
         match next {
             Some(at) => {
-                tokio::select! {
-                    _ = tokio::time::sleep_until(at) => {}
-                    _ = wake.notified() => {}
-                }
+                // Whichever comes first (without `select!`: the layer needs no tokio macros).
+                let mut sleep = std::pin::pin!(tokio::time::sleep_until(at));
+                let mut woken = std::pin::pin!(wake.notified());
+                std::future::poll_fn(|cx| {
+                    if sleep.as_mut().poll(cx).is_ready() || woken.as_mut().poll(cx).is_ready() {
+                        std::task::Poll::Ready(())
+                    } else {
+                        std::task::Poll::Pending
+                    }
+                })
+                .await;
             }
             None => wake.notified().await,
         }
