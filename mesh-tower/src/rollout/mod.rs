@@ -481,18 +481,10 @@ async fn drive(shared: Weak<Shared>, wake: Arc<Notify>) {
             s.rollouts.tick(&s, Instant::now())
         };
         match next {
+            // Woken by a swap, or at the end of the interval (no `select!`: the lean build
+            // has no tokio macros).
             Some(at) => {
-                // Whichever comes first (without `select!`: the layer needs no tokio macros).
-                let mut sleep = std::pin::pin!(tokio::time::sleep_until(at));
-                let mut woken = std::pin::pin!(wake.notified());
-                std::future::poll_fn(|cx| {
-                    if sleep.as_mut().poll(cx).is_ready() || woken.as_mut().poll(cx).is_ready() {
-                        std::task::Poll::Ready(())
-                    } else {
-                        std::task::Poll::Pending
-                    }
-                })
-                .await;
+                let _ = tokio::time::timeout_at(at, wake.notified()).await;
             }
             None => wake.notified().await,
         }
