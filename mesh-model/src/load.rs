@@ -945,18 +945,7 @@ fn decode<S: DeserializeOwned + Default>(
     default_namespace: &str,
 ) -> Result<Resource<S>, (Vec<Segment>, String)> {
     let wire: Wire<S> = serde_path_to_error::deserialize(node).map_err(|e| {
-        let path = e
-            .path()
-            .iter()
-            .filter_map(|seg| match seg {
-                serde_path_to_error::Segment::Seq { index } => Some(Segment::Index(*index)),
-                serde_path_to_error::Segment::Map { key } => Some(Segment::Key(key.clone())),
-                serde_path_to_error::Segment::Enum { variant } => {
-                    Some(Segment::Key(variant.clone()))
-                }
-                serde_path_to_error::Segment::Unknown => None,
-            })
-            .collect();
+        let path = crate::yaml::serde_segments(e.path());
         (path, e.into_inner().to_string())
     })?;
     let mut metadata = wire.metadata;

@@ -23,7 +23,7 @@ use crate::duration::Duration;
 use crate::host::resolve_short_name;
 use crate::percent::Percent;
 use crate::virtual_service::{HttpRoute, VirtualService};
-use crate::yaml::{self, ParseLimits, Segment};
+use crate::yaml::{self, ParseLimits};
 
 /// The VirtualService annotation that turns an automated canary on.
 pub const ROLLOUT_ANNOTATION: &str = "mesh-route.dev/rollout";
@@ -198,18 +198,7 @@ pub fn parse(text: &str) -> Result<Rollout, Vec<FieldError>> {
         )]);
     }
     let wire: Wire = serde_path_to_error::deserialize(&json).map_err(|e| {
-        let path: Vec<Segment> = e
-            .path()
-            .iter()
-            .filter_map(|seg| match seg {
-                serde_path_to_error::Segment::Seq { index } => Some(Segment::Index(*index)),
-                serde_path_to_error::Segment::Map { key } => Some(Segment::Key(key.clone())),
-                serde_path_to_error::Segment::Enum { variant } => {
-                    Some(Segment::Key(variant.clone()))
-                }
-                serde_path_to_error::Segment::Unknown => None,
-            })
-            .collect();
+        let path = yaml::serde_segments(e.path());
         vec![FieldError::new(
             yaml::format_path(&path),
             e.into_inner().to_string(),

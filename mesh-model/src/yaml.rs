@@ -662,6 +662,18 @@ impl Node {
     }
 }
 
+/// The path serde_path_to_error recorded, as segments (unknown steps left out).
+pub(crate) fn serde_segments(path: &serde_path_to_error::Path) -> Vec<Segment> {
+    path.iter()
+        .filter_map(|seg| match seg {
+            serde_path_to_error::Segment::Seq { index } => Some(Segment::Index(*index)),
+            serde_path_to_error::Segment::Map { key } => Some(Segment::Key(key.clone())),
+            serde_path_to_error::Segment::Enum { variant } => Some(Segment::Key(variant.clone())),
+            serde_path_to_error::Segment::Unknown => None,
+        })
+        .collect()
+}
+
 /// Formats a path as this workspace prints them: `spec.http[1].route[0].weight`; keys that
 /// contain `.`, `[`, `]` or `"` are quoted: `metadata.labels["app.kubernetes.io/name"]`.
 pub(crate) fn format_path(path: &[Segment]) -> String {
