@@ -5,10 +5,11 @@
 use std::error::Error;
 
 #[rustfmt::skip]
-/// README "mesh-model: read and validate", on `dir` (the README loads `istio/`).
+/// README "mesh-model and mesh-load: read and validate", on `dir` (the README loads `istio/`).
 pub fn read_and_validate(dir: &std::path::Path) -> usize {
     std::env::set_current_dir(dir).ok();
     // README begin
+    use mesh_load::LoadFiles as _;                         // files and folders; mesh-model parses text
     let loaded = mesh_model::Loader::new().load_paths(&["istio/"]);
     for e in &loaded.errors { eprintln!("{e}"); }          // file:line:col, resource, field path
     let report = mesh_model::validate::validate(&loaded.resources);

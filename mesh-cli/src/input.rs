@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use mesh_load::LoadFiles as _;
 use mesh_model::validate::{Severity, validate};
 use mesh_model::{LoadError, Loaded, Loader, Resources};
 use mesh_route::{CompileOptions, Identity, RouteTable};
@@ -42,11 +43,7 @@ pub(crate) fn load(loader: &Loader, paths: &[PathBuf]) -> Loaded {
         } else {
             loader.load_paths(&[p])
         };
-        out.resources.extend(one.resources);
-        out.skipped.extend(one.skipped);
-        out.foreign.extend(one.foreign);
-        out.errors.extend(one.errors);
-        out.replaced.extend(one.replaced);
+        out.merge(one);
     }
     // Each path was checked on its own; a resource given in two of them is a duplicate too.
     out.check_duplicates(loader.duplicates());

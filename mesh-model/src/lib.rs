@@ -3,6 +3,10 @@
 //! same YAML or JSON that `kubectl apply` takes, and checked with Istio's own validation
 //! rules and messages.
 //!
+//! The crate does no I/O: it parses the text and bytes it is given ([`Loader::load_str`],
+//! [`Loader::load_bytes`], with an optional file name for positions). Reading files, folders
+//! and ConfigMap volumes is the `mesh-load` crate's (`mesh_load::LoadFiles`).
+//!
 //! ```
 //! use mesh_model::{load_str, validate::validate};
 //!

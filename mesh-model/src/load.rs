@@ -1,4 +1,4 @@
-//! Loading Istio resources from YAML or JSON text, files and directories.
+//! Loading Istio resources from YAML or JSON text and bytes.
 //!
 //! Multi-document streams, `kind: List` (as `kubectl get -o yaml` prints it) and
 //! `*List` kinds are read; Kubernetes kinds other than the four Istio networking kinds and
@@ -10,10 +10,10 @@
 //! the caller recognises (routing tests kept beside the configuration) can be set aside as
 //! plain data: see [`Loader::with_foreign_documents`].
 //!
-//! Directories are read as a ConfigMap volume is laid out by the kubelet: the entries whose
-//! names start with `..` (the `..data` symlink, the `..2024_01_31_12_00_00.123` folders it
-//! points to, `..data_tmp` during an update) are the kubelet's, and each key is read once,
-//! through its own symlink (`key.yaml -> ..data/key.yaml`).
+//! This module does no I/O: it parses the text and bytes it is given, and a file name given
+//! with them only names the place in positions and errors. Reading files, folders and
+//! ConfigMap volumes is the `mesh-load` crate's (`mesh_load::LoadFiles`), which parses what
+//! it reads here ([`Loader::parse_bytes`], [`Loaded::merge`], [`Loaded::check_duplicates`]).
 
 // `LoadError` carries the position and the names of the resource; it is only built on the
 // error path of loading, so its size does not matter.
@@ -36,7 +36,7 @@ use crate::yaml::{self, Node, ParseLimits, Segment};
 /// happens past each bound is a [`LoadError::Limit`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Limits {
-    /// Largest file or string read, in bytes (default 16 MiB: ten times Kubernetes' own
+    /// Largest file, string or byte slice read, in bytes (default 16 MiB: ten times Kubernetes' own
     /// object size limit). Parsing takes up to about 60 times the input in memory, and up to
     /// about 130 times for a flow collection nested directly in a flow collection (the YAML
     /// scanner holds the inner one's tokens until it closes).
@@ -48,7 +48,8 @@ pub struct Limits {
     /// long scalar are bounded by what they copy; anchors nested in anchors, which copy
     /// their subtrees again, may copy this many nodes beyond the document's own.
     pub max_alias_nodes: usize,
-    /// Most files read from directories (default 10 000).
+    /// Most files read from directories (default 10 000; the bound of `mesh-load`, which
+    /// reads them).
     pub max_files: usize,
 }
 
@@ -109,7 +110,7 @@ impl Position {
 /// Why some input could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
-    /// A file or directory could not be read.
+    /// A file or directory could not be read (built by `mesh-load`, which reads them).
     #[error("{}: {source}", path.display())]
     Io {
         /// The path.
@@ -285,7 +286,10 @@ impl Loaded {
         check_duplicates(self, mode);
     }
 
-    fn merge(&mut self, other: Loaded) {
+    /// Appends everything `other` read (resources, skipped and foreign documents, errors,
+    /// replaced resources) after what this one holds, in order. Duplicates across the two are
+    /// not checked: apply [`Loaded::check_duplicates`] to the whole afterwards.
+    pub fn merge(&mut self, other: Loaded) {
         self.resources.extend(other.resources);
         self.skipped.extend(other.skipped);
         self.foreign.extend(other.foreign);
@@ -360,155 +364,23 @@ impl Loader {
         &self.limits
     }
 
-    /// Loads files and directories (recursively: `*.yaml`, `*.yml`, `*.json`, sorted by name,
-    /// skipping the kubelet's `..` entries; see [`Loader::files`]).
-    pub fn load_paths<P: AsRef<Path>>(&self, paths: &[P]) -> Loaded {
-        let mut out = Loaded::default();
-        let (files, errors) = self.files(paths);
-        out.errors = errors;
-        for f in files {
-            out.merge(self.read_file(&f));
-        }
-        out.check_duplicates(self.duplicates);
-        out
-    }
-
-    /// The files that [`Loader::load_paths`] reads, in the order it reads them: each path
-    /// given, and under each directory the `*.yaml`, `*.yml` and `*.json` files, sorted by
-    /// name, in subdirectories too, but not the entries whose names start with `..` (a
-    /// ConfigMap volume's `..data` and `..<timestamp>`: the kubelet's, whose keys are the
-    /// symlinks beside them). A file reached twice (the same path after symlinks) is read
-    /// once. Paths that cannot be read, and more than [`Limits::max_files`], are errors.
-    pub fn files<P: AsRef<Path>>(&self, paths: &[P]) -> (Vec<PathBuf>, Vec<LoadError>) {
-        let mut files = Vec::new();
-        let mut errors = Vec::new();
-        for p in paths {
-            let p = p.as_ref();
-            match std::fs::metadata(p) {
-                Ok(m) if m.is_dir() => {
-                    if let Err(e) = self.collect_dir(p, &mut files, 0) {
-                        errors.push(e);
-                    }
-                }
-                Ok(_) => files.push(p.to_path_buf()),
-                Err(source) => errors.push(LoadError::Io {
-                    path: p.to_path_buf(),
-                    source,
-                }),
-            }
-        }
-        let mut seen = std::collections::HashSet::new();
-        files.retain(|f| seen.insert(std::fs::canonicalize(f).unwrap_or_else(|_| f.clone())));
-        (files, errors)
-    }
-
-    fn collect_dir(
-        &self,
-        dir: &Path,
-        files: &mut Vec<PathBuf>,
-        depth: usize,
-    ) -> Result<(), LoadError> {
-        let io = |source| LoadError::Io {
-            path: dir.to_path_buf(),
-            source,
-        };
-        let mut entries: Vec<_> = std::fs::read_dir(dir)
-            .map_err(io)?
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(io)?
-            .into_iter()
-            .map(|e| e.path())
-            .collect();
-        entries.sort();
-        for path in entries {
-            let kubelets = path
-                .file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| n.starts_with(".."));
-            if kubelets {
-                continue;
-            }
-            if path.is_dir() {
-                if depth < 16 {
-                    self.collect_dir(&path, files, depth + 1)?;
-                }
-            } else if path
-                .extension()
-                .and_then(|e| e.to_str())
-                .is_some_and(|e| matches!(e, "yaml" | "yml" | "json"))
-            {
-                if files.len() >= self.limits.max_files {
-                    return Err(LoadError::Limit {
-                        position: Position::default(),
-                        message: format!("more than {} files to read", self.limits.max_files),
-                    });
-                }
-                files.push(path);
-            }
-        }
-        Ok(())
-    }
-
-    /// Loads one file.
-    pub fn load_file(&self, path: &Path) -> Loaded {
-        let mut out = self.read_file(path);
-        out.check_duplicates(self.duplicates);
-        out
-    }
-
     /// The rule for a resource given more than once.
     pub fn duplicates(&self) -> Duplicates {
         self.duplicates
     }
 
-    fn read_file(&self, path: &Path) -> Loaded {
-        let file = Arc::new(path.to_path_buf());
-        let position = Position {
-            file: Some(file.clone()),
-            ..Position::default()
-        };
-        let mut out = Loaded::default();
-        match std::fs::metadata(path) {
-            Ok(m) if m.len() > self.limits.max_input_bytes as u64 => {
-                out.errors.push(LoadError::Limit {
-                    position,
-                    message: format!(
-                        "input is {} bytes, more than the limit of {} bytes",
-                        m.len(),
-                        self.limits.max_input_bytes
-                    ),
-                });
-                return out;
-            }
-            Ok(_) => {}
-            Err(source) => {
-                out.errors.push(LoadError::Io {
-                    path: path.to_path_buf(),
-                    source,
-                });
-                return out;
-            }
-        }
-        match std::fs::read(path) {
-            Ok(bytes) => self.read_bytes(&bytes, Some(file)),
-            Err(source) => {
-                out.errors.push(LoadError::Io {
-                    path: path.to_path_buf(),
-                    source,
-                });
-                out
-            }
-        }
-    }
-
     /// Loads bytes, which must be UTF-8.
     pub fn load_bytes(&self, bytes: &[u8], file: Option<Arc<PathBuf>>) -> Loaded {
-        let mut out = self.read_bytes(bytes, file);
+        let mut out = self.parse_bytes(bytes, file);
         out.check_duplicates(self.duplicates);
         out
     }
 
-    fn read_bytes(&self, bytes: &[u8], file: Option<Arc<PathBuf>>) -> Loaded {
+    /// Parses bytes as [`Loader::load_bytes`] does, but without applying the rule for
+    /// resources given more than once: for a caller that parses several inputs (the files of
+    /// a folder), [`Loaded::merge`]s them, and then applies [`Loaded::check_duplicates`] to
+    /// the whole, so that a resource in two files is found as one in two documents is.
+    pub fn parse_bytes(&self, bytes: &[u8], file: Option<Arc<PathBuf>>) -> Loaded {
         match std::str::from_utf8(bytes) {
             Ok(text) => self.load_text(text, file),
             Err(e) => {

@@ -4,6 +4,7 @@
 
 use std::path::PathBuf;
 
+use mesh_load::LoadFiles as _;
 use mesh_model::Loader;
 use mesh_model::validate::{Severity, validate};
 

@@ -5,6 +5,7 @@
 use std::path::PathBuf;
 use std::time::SystemTime;
 
+use mesh_load::LoadFiles as _;
 use mesh_model::validate::{Severity, validate};
 use mesh_model::{Loader, Resources};
 use mesh_route::{CompileOptions, Identity, RouteTable};

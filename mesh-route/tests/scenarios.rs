@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use mesh_load::LoadFiles as _;
 use mesh_match::{PathNormalization, RequestView, normalize_target};
 use mesh_model::Loader;
 use mesh_model::validate::{Severity, validate};

@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+use mesh_load::LoadFiles as _;
 use mesh_model::{Loaded, Loader};
 use mesh_route::host::resolve_short_name;
 use mesh_route::{CompileOptions, Identity, RouteTable};
@@ -53,7 +54,7 @@ impl Config {
 
     /// Adds a file, or a folder: its `*.yaml`, `*.yml` and `*.json` files, recursively,
     /// sorted by name (a mounted ConfigMap's `..data` entries are skipped), as
-    /// [`mesh_model::Loader::load_paths`] reads them.
+    /// [`mesh_load::LoadFiles::load_paths`] reads them.
     pub fn path(mut self, path: impl Into<PathBuf>) -> Self {
         self.sources.push(Source::Path(path.into()));
         self

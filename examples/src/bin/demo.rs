@@ -17,6 +17,7 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Empty};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
+use mesh_load::LoadFiles as _;
 use mesh_route::Identity;
 
 const CONFIG: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/config/shop.yaml");

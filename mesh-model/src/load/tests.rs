@@ -405,90 +405,11 @@ fn a_null_header_match_in_a_delegate_is_an_error() {
     assert_eq!(message, "header match x-user cannot be null");
 }
 
-/// A fresh directory under the system's temporary directory, removed when dropped.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> TempDir {
-        let dir = std::env::temp_dir().join(format!(
-            "mesh-model-load-{tag}-{}-{}",
-            std::process::id(),
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_nanos())
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-
-    fn write(&self, name: &str, text: &str) -> PathBuf {
-        let p = self.0.join(name);
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(&p, text).unwrap();
-        p
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// A ConfigMap volume as the kubelet lays it out: the data in a `..<timestamp>` folder,
-/// `..data` pointing at it, and each key a symlink through `..data`. Each key is read once,
-/// through its symlink: the `..` entries are the kubelet's (they were read too, so every
-/// resource came three times).
-#[cfg(unix)]
+/// The same resource (kind, namespace, name) twice in one text is an error; another kind or
+/// namespace of the same name is another resource. (In two files: mesh-load's
+/// `the_same_resource_in_two_files_is_an_error_naming_both`.)
 #[test]
-fn a_configmap_volume_is_read_once_per_key() {
-    use std::os::unix::fs::symlink;
-    let dir = TempDir::new("configmap");
-    let data = "..2024_05_01_10_00_00.123456789";
-    dir.write(&format!("{data}/reviews.yaml"), VS);
-    dir.write(&format!("{data}/notes.txt"), "not yaml");
-    symlink(data, dir.0.join("..data")).unwrap();
-    symlink("..data/reviews.yaml", dir.0.join("reviews.yaml")).unwrap();
-    symlink("..data/notes.txt", dir.0.join("notes.txt")).unwrap();
-    let loader = Loader::new();
-    assert_eq!(loader.files(&[&dir.0]).0, [dir.0.join("reviews.yaml")]);
-    let loaded = loader.load_paths(&[&dir.0]);
-    assert!(loaded.errors.is_empty(), "{:?}", loaded.errors);
-    assert_eq!(loaded.resources.len(), 1);
-    let origin = &loaded.resources.virtual_services[0].origin;
-    assert_eq!(origin.file.as_deref(), Some(&dir.0.join("reviews.yaml")));
-}
-
-/// A file reached twice (given twice, or as a directory and as a file in it) is read once.
-#[test]
-fn a_file_given_twice_is_read_once() {
-    let dir = TempDir::new("twice");
-    let file = dir.write("reviews.yaml", VS);
-    let loaded = Loader::new().load_paths(&[&dir.0, &file, &file]);
-    assert!(loaded.errors.is_empty(), "{:?}", loaded.errors);
-    assert_eq!(loaded.resources.len(), 1);
-}
-
-/// The same resource (kind, namespace, name) in two files is an error naming both places;
-/// the first is kept, so nothing else reports the pair. Two `kubectl apply`s of them would
-/// leave only the last.
-#[test]
-fn the_same_resource_in_two_files_is_an_error_naming_both() {
-    let dir = TempDir::new("duplicate");
-    let a = dir.write("a.yaml", VS);
-    let b = dir.write("b.yaml", &format!("# again\n---{VS}"));
-    let loaded = Loader::new().load_paths(&[&dir.0]);
-    assert_eq!(loaded.resources.len(), 1);
-    assert_eq!(loaded.errors.len(), 1, "{:?}", loaded.errors);
-    assert_eq!(
-        loaded.errors[0].to_string(),
-        format!(
-            "{}:3: VirtualService default/reviews: given twice, first at {}:2 (kubectl apply would keep only the last)",
-            b.display(),
-            a.display()
-        )
-    );
-    // Within one text too; another kind or namespace of the same name is another resource.
+fn the_same_resource_twice_in_one_text_is_an_error() {
     let two = format!("{VS}---{VS}");
     let loaded = Loader::new().load_str(&two, None);
     assert!(matches!(loaded.errors[..], [LoadError::Duplicate { .. }]));

@@ -21,6 +21,7 @@ use bytes::Bytes;
 use data::{Case, Client, Expect, Test};
 use http::{HeaderMap, HeaderValue, Request, Response, StatusCode};
 use http_body_util::BodyExt;
+use mesh_load::LoadFiles as _;
 use mesh_model::Resources;
 use mesh_route::{CompileOptions, Identity, RouteTable};
 use mesh_tower::body::{self, BoxBody};
