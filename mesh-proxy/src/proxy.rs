@@ -15,7 +15,7 @@ use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use mesh_tower::body::{self, BoxBody};
 use mesh_tower::client::{DestinationGuard, HttpClient, Refused};
-use mesh_tower::{ClientAddr, MeshHandle, MeshLayer, RouteInfo};
+use mesh_tower::{ClientAddr, MeshHandle, MeshLayer};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tower::{Layer, ServiceExt, service_fn};
@@ -137,9 +137,9 @@ impl StartError {
     }
 }
 
-/// The fallback for requests the mesh does not send to a registered endpoint: a
-/// destination without endpoints gets 503 (`no healthy upstream`); a host no
-/// VirtualService claims gets 502 (`REGISTRY_ONLY`) or, with `allow_any`, is forwarded to
+/// The fallback for requests the mesh does not send to a registered endpoint (a routed
+/// destination without endpoints is the layer's 503 `UH`, see
+/// `Options::inner_serves_unregistered`): a host no VirtualService claims gets 502 (`REGISTRY_ONLY`) or, with `allow_any`, is forwarded to
 /// the Host itself over `client`, whose guard refuses the proxy's own addresses and local
 /// ones (a refused destination gets 502, as `REGISTRY_ONLY`).
 fn fallback(
@@ -157,16 +157,11 @@ fn fallback(
     service_fn(move |mut req: Request<BoxBody>| {
         let client = client.clone();
         async move {
-            let info = req.extensions().get::<RouteInfo>().cloned();
-            let routed = info.as_ref().is_some_and(|i| i.virtual_service.is_some());
             let reply = |status: StatusCode, text: &'static str| {
                 let mut r = Response::new(body::full(text));
                 *r.status_mut() = status;
                 Ok(r)
             };
-            if routed {
-                return reply(StatusCode::SERVICE_UNAVAILABLE, "no healthy upstream");
-            }
             if !allow_any {
                 return reply(StatusCode::BAD_GATEWAY, "");
             }
@@ -346,6 +341,9 @@ pub async fn start(
             _ => addr.port(),
         });
     }
+    // The fallback below is no upstream: a routed destination without endpoints is the
+    // layer's 503 `UH`, as in Envoy, with or without backends for other hosts.
+    options.inner_serves_unregistered = false;
     let stream_idle_timeout = options.stream_idle_timeout;
     let layer = MeshLayer::with_options(config.table, config.backends, options);
     let state = Arc::new(State {

@@ -523,3 +523,38 @@ spec:
     assert_eq!(upstream.seen()[0].path, "/hello");
     proxy.shutdown().await;
 }
+
+/// A route to a host without endpoints, in a configuration with no endpoints at all, gets
+/// Envoy's answer for a cluster without endpoints: 503 `no healthy upstream`, counted with
+/// flag `UH` (Envoy 1.40, a STATIC cluster with no endpoints: `503 UH`, body `no healthy
+/// upstream`), the same answer as when other hosts have endpoints; the proxy's fallback is no
+/// upstream.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_destination_without_endpoints_is_503_uh_even_with_no_endpoints_at_all() {
+    let yaml = [
+        GATEWAY,
+        "apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: empty, namespace: demo}
+spec:
+  hosts: [empty.example.com]
+  gateways: [edge]
+  http:
+  - route: [{destination: {host: cart, port: {number: 8080}}}]
+",
+    ]
+    .concat();
+    let dir = TempDir::new("no-endpoints");
+    let file = dir.write("mesh.yaml", &yaml);
+    let proxy = start(settings(vec![file])).await;
+    let c = client();
+    let r = get(&c, proxy.addr, "empty.example.com", "/", &[]).await;
+    assert_eq!(
+        (r.status, r.body.as_str()),
+        (StatusCode::SERVICE_UNAVAILABLE, "no healthy upstream")
+    );
+    let m = admin(&c, proxy.admin_addr, "/metrics").await.body;
+    let uh = [("response_code", "503"), ("response_flags", "UH")];
+    assert_eq!(requests_total(&m, &uh), 1, "{m}");
+    proxy.shutdown().await;
+}

@@ -788,8 +788,10 @@ fn dispatch_for(
         ))),
         // A destination without registered endpoints, when the layer has backends for other
         // hosts: Envoy's answer for a cluster without endpoints. With no backends at all the
-        // inner service is the upstream of every route.
-        None if !backends.is_empty() => Err(MeshError::NoHealthyUpstream),
+        // inner service is the upstream of every route, unless the options say it is not.
+        None if !backends.is_empty() || !shared.options.inner_serves_unregistered => {
+            Err(MeshError::NoHealthyUpstream)
+        }
         None => Ok(Dispatch::Inner(
             shared.clusters.inner_cluster(key, labels, policy),
         )),

@@ -55,6 +55,13 @@ pub struct Options {
     /// an HTTP/1.0 request gets `426 Upgrade Required`, flag `DPE`, `connection: close`,
     /// and nothing goes upstream.
     pub accept_http_10: bool,
+    /// Whether the inner service is the upstream of routes whose destination host has no
+    /// registered endpoints while the layer has no backends at all (default true: an app
+    /// that registers nothing serves every route itself). When false, such a route gets
+    /// Envoy's answer for a cluster without endpoints, 503 `no healthy upstream`, flag `UH`,
+    /// as it does whenever other hosts have backends. mesh-proxy sets it false: its inner
+    /// service is not an upstream.
+    pub inner_serves_unregistered: bool,
 }
 
 impl Default for Options {
@@ -70,6 +77,7 @@ impl Default for Options {
             stream_idle_timeout: Some(Duration::from_secs(300)),
             cdn_loop_id: None,
             accept_http_10: false,
+            inner_serves_unregistered: true,
         }
     }
 }
