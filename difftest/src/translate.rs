@@ -853,6 +853,13 @@ impl HeaderLists {
 }
 
 /// `MergeHTTPRoutes`: each delegate route under the root route, or dropped on a conflict.
+///
+/// This is istiod's merge transcribed a second time, on purpose, beside mesh-route's
+/// (`mesh-route/src/delegate.rs`): this module plays istiod, and an oracle that called the
+/// code it checks could never see that code's mistakes. Both follow istiod's
+/// `hasConflict`/`mergeHTTPMatchRequest` function by function (this one in Go's
+/// `GetExact()` style), so they look alike; a change to one is a change of reading that the
+/// other must be checked against, not a refactoring to share.
 fn merge_http_routes(root: &HttpRoute, delegate: &[HttpRoute]) -> Vec<HttpRoute> {
     delegate
         .iter()
