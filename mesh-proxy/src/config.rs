@@ -45,8 +45,9 @@ pub struct Settings {
     pub options: mesh_tower::Options,
     /// Threads that accept and serve connections, each with a single-threaded runtime of its
     /// own, as Envoy's workers: a connection, its requests and the upstream connections they
-    /// open stay on one thread. 0 serves on the runtime that called `start` (tokio's
-    /// work-stealing scheduler).
+    /// use (each worker has its own, `mesh_tower::client::HttpClient::per_worker`) stay on
+    /// one thread. 0 serves on the runtime that called `start` (tokio's work-stealing
+    /// scheduler), with one set of upstream connections.
     pub workers: usize,
 }
 

@@ -102,9 +102,10 @@ struct Args {
     /// Path normalization: NONE, BASE, MERGE_SLASHES, DECODE_AND_MERGE_SLASHES.
     #[arg(long, default_value = "BASE")]
     path_normalization: mesh_match::PathNormalization,
-    /// Worker threads that serve connections, each with its own single-threaded runtime,
-    /// as Envoy's --concurrency (default: the number of cores); 0 serves them on tokio's
-    /// work-stealing runtime instead.
+    /// Worker threads that serve connections, each with its own single-threaded runtime
+    /// and its own upstream connections, as Envoy's --concurrency (default: the number of
+    /// cores); 0 serves them on tokio's work-stealing runtime instead, with one set of
+    /// upstream connections.
     #[arg(long)]
     workers: Option<usize>,
 }
