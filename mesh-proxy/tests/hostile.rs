@@ -842,11 +842,14 @@ async fn mirrored_copies_past_the_queue_are_dropped_and_counted() {
     proxy.shutdown().await;
 }
 
+/// A DestinationRule's `retryBudget` bounds the retries in flight (Envoy's `retry_budget`,
+/// which istiod sets from it) and counts the overflow. By default nothing but `attempts`
+/// bounds them, as istiod configures Envoy (README "Limits").
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_retry_budget_bounds_retries_and_counts_the_overflow() {
+async fn a_retry_budget_bounds_retries_and_counts_the_overflow() {
     // Always 503, slowly enough that requests overlap: 20 concurrent requests with 5
-    // attempts each would be 100 retries without a budget; the default budget allows
-    // max(20% of active, 3) retries in flight (README "Limits").
+    // attempts each would be 100 retries without a budget; this budget (Envoy's defaults)
+    // allows max(20% of active, 3) retries in flight.
     let shop = Upstream::with("shop", |_, _| {
         (StatusCode::SERVICE_UNAVAILABLE, Duration::from_millis(50))
     })
@@ -863,6 +866,14 @@ spec:
   - route:
     - destination: {host: shop, port: {number: 8080}}
     retries: {attempts: 5, retryOn: 5xx, perTryTimeout: 1s}
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: shop, namespace: demo}
+spec:
+  host: shop
+  trafficPolicy:
+    retryBudget: {percent: 20, minRetryConcurrency: 3}
 ---
 "
         .to_owned(),

@@ -19,9 +19,13 @@ pub struct Options {
     /// Append `-shadow` to the Host of mirrored requests, as Istio 1.27 and earlier did
     /// (default false: Host is kept, as in Istio 1.28+).
     pub shadow_host_suffix: bool,
-    /// The retry budget used when a destination's DestinationRule sets none (default
-    /// [`RetryBudget::DEFAULT`]). `None` removes the bound, as in Istio, where a failing
-    /// backend can get up to `1 + attempts` times its load.
+    /// The retry budget used when a destination's DestinationRule sets neither
+    /// `retryBudget` nor `connectionPool.http.maxRetries` (default `None`: no bound, as in
+    /// Istio, whose clusters get the circuit breaker `max_retries: 4294967295` and no
+    /// `retry_budget` unless the DestinationRule sets them, so that a failing backend can
+    /// get up to `1 + attempts` times its load). `Some(`[`RetryBudget::DEFAULT`]`)` is
+    /// Envoy's own budget: retries in flight at most 20 % of the requests in flight, at
+    /// least 3; past it a retry is not attempted (flag `UO`).
     pub default_retry_budget: Option<RetryBudget>,
     /// Path normalization before matching (default `BASE`, Istio's default).
     pub path_normalization: PathNormalization,
@@ -70,7 +74,7 @@ impl Default for Options {
             body_limit: 64 * 1024,
             mirror_queue: 1024,
             shadow_host_suffix: false,
-            default_retry_budget: Some(RetryBudget::DEFAULT),
+            default_retry_budget: None,
             path_normalization: PathNormalization::Base,
             listener_port: None,
             seed: None,

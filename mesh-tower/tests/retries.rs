@@ -410,6 +410,22 @@ async fn retry_budget_stops_a_retry_storm() {
     assert_eq!(without, N * 6);
 }
 
+/// By default no budget bounds the retries, as istiod configures Envoy: every cluster's
+/// circuit breaker gets `max_retries: 4294967295` and no `retry_budget` unless the
+/// DestinationRule sets `connectionPool.http.maxRetries` or `retryBudget` (istio/istio,
+/// `pilot/pkg/networking/core/cluster_traffic_policy.go`, `getDefaultCircuitBreakerThresholds`,
+/// applied to every outbound cluster by `applyConnectionPool`). So 100 concurrent requests
+/// to an always-503 backend with 5 retries each are all retried, as Envoy retries them
+/// (`benches/race.sh` with policies: Envoy retried every injected 503 while our former
+/// default budget refused about 1 request in 1 500 its retry, 503 `UO`).
+#[tokio::test(start_paused = true)]
+async fn by_default_retries_are_bounded_only_by_their_attempts_as_in_istio() {
+    const N: usize = 100;
+    assert_eq!(Options::default().default_retry_budget, None);
+    let by_default = storm(N, Options::default().default_retry_budget).await;
+    assert_eq!(by_default, N * 6);
+}
+
 /// A DestinationRule `retryBudget` replaces the default one: `percent: 0,
 /// minRetryConcurrency: 1` allows a single retry in flight.
 #[tokio::test(start_paused = true)]
@@ -486,7 +502,10 @@ async fn abandoned_retries_release_the_retry_budget() {
     let (svc, handle) = setup(
         "    timeout: 100ms\n    retries: {attempts: 5, perTryTimeout: 30ms, retryOn: 5xx}",
         &v1,
-        Options::default(),
+        Options {
+            default_retry_budget: Some(mesh_tower::RetryBudget::DEFAULT),
+            ..Options::default()
+        },
     );
     for _ in 0..4 {
         let r = send(&svc, get_with("http://svc/", &[("x-hang", "1")])).await;
