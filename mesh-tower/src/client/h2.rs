@@ -21,8 +21,9 @@ use crate::BoxError;
 use crate::body::BoxBody;
 use crate::service::error::ConnectFailure;
 
-/// At most this many endpoint connections are kept; past it the idle table starts afresh
-/// (connections in use keep working; they are just not shared any more).
+/// At most this many endpoint connections are kept per pool (a client has one pool per
+/// worker, see `HttpClient::per_worker`); past it the idle table starts afresh (connections
+/// in use keep working; they are just not shared any more).
 const MAX_CONNECTIONS: usize = 4096;
 
 /// HTTP/2 connections to endpoints, by `address:port`.
