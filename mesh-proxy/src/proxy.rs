@@ -319,11 +319,19 @@ pub async fn start(
     let admin_addr = admin.as_ref().and_then(|a| a.local_addr().ok());
     // Never send a request to one of our own listeners: it would come back, for ever.
     let own: Vec<SocketAddr> = std::iter::once(addr).chain(admin_addr).collect();
-    let client = HttpClient::new(DestinationGuard::new().refusing_own(own.clone()));
-    let passthrough = HttpClient::new(
+    // Each worker gets upstream connections of its own, as Envoy's workers do, so that a
+    // request, its upstream connection and its response stay on the worker's thread. The
+    // clients live as long as the proxy: a reload builds new backends over the same
+    // connections.
+    let client = HttpClient::per_worker(
+        DestinationGuard::new().refusing_own(own.clone()),
+        settings.workers,
+    );
+    let passthrough = HttpClient::per_worker(
         DestinationGuard::new()
             .refusing_own(own)
             .refusing_local(settings.allow_any_to.iter().copied()),
+        settings.workers,
     );
     // Taken before loading, so that a change racing the first load is seen as a change.
     let loaded = fingerprint(&settings.paths);
@@ -493,7 +501,8 @@ async fn serve<S>(
 
 /// Serves `listener` from `workers` threads, each running [`serve`] on a single-threaded
 /// runtime of its own on a clone of the listening socket (the kernel hands each accepted
-/// connection to one of them); returns when all have drained.
+/// connection to one of them), and sending upstream over its own connections
+/// ([`mesh_tower::client::bind_thread_to_worker`]); returns when all have drained.
 async fn serve_on_workers<S>(
     workers: usize,
     listener: TcpListener,
@@ -535,6 +544,7 @@ async fn serve_on_workers<S>(
         let spawned = std::thread::Builder::new()
             .name(format!("mesh-worker-{i}"))
             .spawn(move || {
+                mesh_tower::client::bind_thread_to_worker(i);
                 let runtime = tokio::runtime::Builder::new_current_thread()
                     .enable_all()
                     .build();
