@@ -181,7 +181,27 @@ impl Table {
             // A gateway's `*` alone: no hashing.
             return None;
         }
-        self.find(hash(host), |k| eq_folded(host, k))
+        if host.len() > SHORT {
+            return self.find(hash(host), |k| eq_folded(host, k));
+        }
+        // Each word folded once, for the hash and for the comparison.
+        let mut words = [0u64; SHORT / 8];
+        let whole = host.len() / 8;
+        for (i, w) in words.iter_mut().enumerate().take(whole) {
+            *w = fold(word_at(host, 8 * i));
+        }
+        let n = if whole * 8 < host.len() {
+            words[whole] = fold(tail_word(host));
+            whole + 1
+        } else {
+            whole
+        };
+        let words = &words[..n];
+        let mut h = (host.len() as u64).wrapping_mul(K);
+        for w in words {
+            h = mix(h, *w);
+        }
+        self.find(h, |k| k.len() == host.len() && eq_words(words, k))
     }
 }
 
@@ -274,6 +294,23 @@ fn hash(s: &[u8]) -> u64 {
         h = mix(h, fold(tail_word(s)));
     }
     h
+}
+
+/// The longest host whose folded words [`Table::get_folded`] keeps on the stack (longer
+/// ones are folded twice, for the hash and for the comparison).
+const SHORT: usize = 64;
+
+/// Whether `key` is the bytes of `words` (the words of a folded host as [`hash`] reads
+/// them, the last one padded with zeros; `key` of that host's length).
+#[inline]
+fn eq_words(words: &[u64], key: &[u8]) -> bool {
+    let whole = key.len() / 8;
+    for (i, w) in words.iter().enumerate().take(whole) {
+        if *w != word_at(key, 8 * i) {
+            return false;
+        }
+    }
+    whole == words.len() || words[whole] == tail_word(key)
 }
 
 /// Whether `host` with its ASCII letters folded to lower case is `key`.
