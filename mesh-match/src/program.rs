@@ -385,8 +385,9 @@ impl MatchProgram {
         self.test(s.test, value.as_bytes()) != s.negate
     }
 
-    /// Whether `value` passes `test` (case-sensitive unless the test says otherwise).
-    #[inline]
+    /// Whether `value` passes `test` (case-sensitive unless the test says otherwise). The
+    /// literal comparisons are inlined in every step; the rest is one call.
+    #[inline(always)]
     fn test(&self, test: Test, value: &[u8]) -> bool {
         match test {
             Test::Present => true,
@@ -395,6 +396,16 @@ impl MatchProgram {
                 let n = l.len as usize;
                 value.len() >= n && same(&value[..n], self.lit(l))
             }
+            other => self.test_other(other, value),
+        }
+    }
+
+    #[inline(never)]
+    fn test_other(&self, test: Test, value: &[u8]) -> bool {
+        match test {
+            Test::Present => true,
+            Test::Exact(l) => value == self.lit(l),
+            Test::Prefix(l) => value.starts_with(self.lit(l)),
             Test::ExactNoCase(l) => value.eq_ignore_ascii_case(self.lit(l)),
             Test::PrefixNoCase(l) => {
                 let p = self.lit(l);
@@ -514,7 +525,7 @@ impl<'r> Lookups<'r> {
 /// Whether `a` and `b`, of the same length, are equal: compared a word at a time without a
 /// call for up to 16 bytes (literals and the values they are compared with are short).
 #[inline]
-fn same(a: &[u8], b: &[u8]) -> bool {
+pub(crate) fn same(a: &[u8], b: &[u8]) -> bool {
     let n = a.len();
     debug_assert_eq!(n, b.len());
     if n > 16 || n != b.len() {
@@ -526,7 +537,7 @@ fn same(a: &[u8], b: &[u8]) -> bool {
     if n >= 4 {
         return half(a, 0) == half(b, 0) && half(a, n - 4) == half(b, n - 4);
     }
-    a == b
+    a.iter().zip(b).all(|(x, y)| x == y)
 }
 
 #[inline]

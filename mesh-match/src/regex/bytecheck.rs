@@ -299,7 +299,7 @@ impl Seq {
             let rest = &value[at..];
             match item {
                 Item::Lit(l) => {
-                    if !rest.starts_with(l) {
+                    if rest.len() < l.len() || !crate::program::same(&rest[..l.len()], l) {
                         return false;
                     }
                     at += l.len();
