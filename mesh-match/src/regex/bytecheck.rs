@@ -1,7 +1,8 @@
 //! Simple regexes decided by byte checks instead of the regex engine: a full match of an
 //! alternation (at most [`MAX_BRANCHES`] after distributing inner alternations) of
 //! sequences of literals and repeated character classes, such as `/r3/users/[0-9]+`,
-//! `^/api/.*`, `GET|POST`, `[a-z]{2,8}` or `/api/[^/]+/items`.
+//! `^/api/.*`, `GET|POST`, `[a-z]{2,8}`, `/api/[^/]+/items` or `alpha(:80)?` (an optional
+//! group is the alternation of nothing and the group).
 //!
 //! Compiled from the same syntax tree the regex engine compiles (the anchored,
 //! RE2-rewritten pattern, parsed with the engine's settings: Unicode on, UTF-8 not
@@ -137,6 +138,16 @@ impl ByteCheck {
 fn expand(hir: &Hir) -> Option<Vec<Vec<&Hir>>> {
     Some(match hir.kind() {
         HirKind::Empty => vec![Vec::new()],
+        // `x?` of more than one character is the alternation of nothing and `x` (for
+        // whether a value matches in full, which of the two is preferred does not matter).
+        HirKind::Repetition(r) if r.min == 0 && r.max == Some(1) && !single(&r.sub) => {
+            let mut out = vec![Vec::new()];
+            out.extend(expand(&r.sub)?);
+            if out.len() > MAX_BRANCHES {
+                return None;
+            }
+            out
+        }
         HirKind::Literal(_) | HirKind::Class(_) | HirKind::Look(_) | HirKind::Repetition(_) => {
             vec![vec![hir]]
         }
@@ -169,6 +180,16 @@ fn expand(hir: &Hir) -> Option<Vec<Vec<&Hir>>> {
             out
         }
     })
+}
+
+/// Whether `hir` is one class or one byte (what a repetition item repeats).
+fn single(hir: &Hir) -> bool {
+    match hir.kind() {
+        HirKind::Capture(c) => single(&c.sub),
+        HirKind::Class(_) => true,
+        HirKind::Literal(l) => l.0.len() == 1,
+        _ => false,
+    }
 }
 
 /// What a class is as items see it: a byte set (ASCII or byte classes), or the ASCII part
@@ -242,6 +263,9 @@ impl Seq {
                     let mut sub = &*r.sub;
                     while let HirKind::Capture(c) = sub.kind() {
                         sub = &c.sub;
+                    }
+                    if !single(sub) {
+                        return None;
                     }
                     match sub.kind() {
                         HirKind::Class(c) => one(c, r.min, max)?,

@@ -119,7 +119,7 @@ proptest! {
 /// Patterns as Istio configurations write them are decided by byte checks, with the
 /// engine's answers: digits after a literal, a prefix then anything, alternations of
 /// literals, bounded classes, a segment of anything but `/`, `\d` and `\w` as ASCII, an
-/// optional letter, case-insensitive letters.
+/// optional letter or group, case-insensitive letters.
 #[test]
 fn simple_patterns_are_decided_by_byte_checks() {
     let cases: &[(&str, &[&str], &[&str])] = &[
@@ -151,6 +151,11 @@ fn simple_patterns_are_decided_by_byte_checks() {
         ("/(v1|v2)/(a|b)", &["/v1/a", "/v2/b"], &["/v3/a", "/v1/c"]),
         (".", &["x", "é", "€"], &["", "xy", "\n"]),
         ("[a-z]+[0-9]*", &["abc", "abc123"], &["123", "abc1d"]),
+        (
+            "alpha(:80)?",
+            &["alpha", "alpha:80"],
+            &["alpha:", "alpha:8080"],
+        ),
         ("", &[""], &["x"]),
     ];
     for (pattern, yes, no) in cases {
