@@ -47,12 +47,13 @@ struct Prefilter {
 const MAX_PREFIXES: usize = 4;
 
 /// The syntax tree of `pattern` as the byte regex reads it: Unicode on, UTF-8 not
-/// required (the settings of `regex::bytes`).
-fn syntax(pattern: &str) -> Result<regex_syntax::hir::Hir, regex_syntax::Error> {
+/// required (the settings of `regex::bytes`); `None` when it does not parse.
+fn syntax(pattern: &str) -> Option<regex_syntax::hir::Hir> {
     regex_syntax::ParserBuilder::new()
         .utf8(false)
         .build()
         .parse(pattern)
+        .ok()
 }
 
 impl Prefilter {
@@ -61,7 +62,7 @@ impl Prefilter {
     /// A pattern the parser reads otherwise gets no prefilter (the regex alone decides).
     fn of(pattern: &str) -> Prefilter {
         use regex_syntax::hir::literal::{ExtractKind, Extractor};
-        let Ok(hir) = syntax(pattern) else {
+        let Some(hir) = syntax(pattern) else {
             return Prefilter::default();
         };
         let props = hir.properties();
@@ -123,9 +124,7 @@ impl FullRegex {
             compiled: Arc::new(Compiled {
                 re,
                 filter: Prefilter::of(&rewritten),
-                check: syntax(&anchored)
-                    .ok()
-                    .and_then(|hir| bytecheck::ByteCheck::of(&hir)),
+                check: syntax(&anchored).and_then(|hir| bytecheck::ByteCheck::of(&hir)),
             }),
         })
     }
