@@ -12,6 +12,8 @@
 #   bash benches/callgrind.sh               # every case, a few minutes
 #   bash benches/callgrind.sh random_host   # the cases whose name contains the filter
 #   INSTRUCTIONS=path/to/binary bash benches/callgrind.sh   # another build (e.g. before a change)
+#   CALLGRIND_KEEP=dir bash benches/callgrind.sh random_host  # keep the profiles (dir/cg.<pid>.<n>,
+#                                           one per loop) for callgrind_annotate --inclusive=yes
 #
 # Needs valgrind (Debian: apt-get install valgrind).
 set -euo pipefail
@@ -26,8 +28,13 @@ for l in sys.stdin:
         print(m["executable"])')}
 [ -n "$exe" ] || { echo "could not build the instructions benchmark" >&2; exit 2; }
 
-out=$(mktemp -d)
-trap 'rm -rf "$out"' EXIT
+if [ -n "${CALLGRIND_KEEP:-}" ]; then
+  out=$CALLGRIND_KEEP
+  mkdir -p "$out"
+else
+  out=$(mktemp -d)
+  trap 'rm -rf "$out"' EXIT
+fi
 python3 - "$out" "$exe" "$@" <<'EOF'
 import glob, os, re, subprocess, sys
 out, exe, args = sys.argv[1], sys.argv[2], sys.argv[3:]

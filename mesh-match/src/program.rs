@@ -10,7 +10,7 @@
 
 use std::ops::Range;
 
-use http::HeaderName;
+use http::{HeaderName, HeaderValue};
 
 use crate::error::CompileError;
 use crate::matcher::{Failed, HeaderTarget, HttpMatch, UriKind};
@@ -161,19 +161,30 @@ impl MatchProgram {
     /// Whether `req` satisfies every condition of block `block`.
     #[inline]
     pub fn matches(&self, block: usize, req: &RequestView<'_>) -> bool {
-        self.steps(block).iter().all(|s| self.holds(s, req))
+        let mut seen = Lookups::new(req);
+        self.block_holds(block, req, &mut seen)
     }
 
-    /// The first block of `blocks` that `req` satisfies.
+    /// The first block of `blocks` that `req` satisfies. Each header name is looked up in
+    /// the request once, however many blocks read it.
     #[inline]
     pub fn first_match(&self, blocks: Range<usize>, req: &RequestView<'_>) -> Option<usize> {
-        blocks.into_iter().find(|b| self.matches(*b, req))
+        let mut seen = Lookups::new(req);
+        blocks
+            .into_iter()
+            .find(|b| self.block_holds(*b, req, &mut seen))
+    }
+
+    #[inline]
+    fn block_holds<'r>(&self, block: usize, req: &RequestView<'r>, seen: &mut Lookups<'r>) -> bool {
+        self.steps(block).iter().all(|s| self.holds(s, req, seen))
     }
 
     /// The first condition of block `block` that `req` fails, in the block's order (uri,
     /// scheme, method, authority, port, headers, query parameters).
     pub(crate) fn check(&self, block: usize, req: &RequestView<'_>) -> Result<(), Failed> {
         let (mut header, mut query) = (0, 0);
+        let mut seen = Lookups::new(req);
         for s in self.steps(block) {
             let failed = match s.field {
                 Field::Uri => Failed::Uri,
@@ -190,7 +201,7 @@ impl MatchProgram {
                     Failed::Query(query - 1)
                 }
             };
-            if !self.holds(s, req) {
+            if !self.holds(s, req, &mut seen) {
                 return Err(failed);
             }
         }
@@ -353,7 +364,7 @@ impl MatchProgram {
 
     /// Whether step `s` holds for `req`.
     #[inline]
-    fn holds(&self, s: &Step, req: &RequestView<'_>) -> bool {
+    fn holds<'r>(&self, s: &Step, req: &RequestView<'r>, seen: &mut Lookups<'r>) -> bool {
         let value = match s.value {
             Value::Path => req.path(),
             Value::PathAndQuery => req.path_and_query(),
@@ -361,7 +372,10 @@ impl MatchProgram {
             Value::Method => req.method(),
             Value::Authority => req.authority(),
             Value::Port(p) => return p == req.port(),
-            Value::Header(i) => return self.header_holds(s, &self.names[i as usize], req),
+            Value::Header(i) => {
+                let name = &self.names[i as usize];
+                return self.header_holds(s, seen.get(i, name), name, req);
+            }
             Value::Query(name) => {
                 return req
                     .query_param_bytes(self.lit(name))
@@ -371,9 +385,23 @@ impl MatchProgram {
         self.test(s.test, value.as_bytes()) != s.negate
     }
 
-    /// Whether `value` passes `test` (case-sensitive unless the test says otherwise).
-    #[inline]
+    /// Whether `value` passes `test` (case-sensitive unless the test says otherwise). The
+    /// literal comparisons are inlined in every step; the rest is one call.
+    #[inline(always)]
     fn test(&self, test: Test, value: &[u8]) -> bool {
+        match test {
+            Test::Present => true,
+            Test::Exact(l) => value.len() == l.len as usize && same(value, self.lit(l)),
+            Test::Prefix(l) => {
+                let n = l.len as usize;
+                value.len() >= n && same(&value[..n], self.lit(l))
+            }
+            other => self.test_other(other, value),
+        }
+    }
+
+    #[inline(never)]
+    fn test_other(&self, test: Test, value: &[u8]) -> bool {
         match test {
             Test::Present => true,
             Test::Exact(l) => value == self.lit(l),
@@ -384,8 +412,10 @@ impl MatchProgram {
                 value.len() >= p.len() && value[..p.len()].eq_ignore_ascii_case(p)
             }
             Test::SeparatedPrefix(l) => {
-                let p = self.lit(l);
-                value.starts_with(p) && (value.len() == p.len() || value[p.len()] == b'/')
+                let n = l.len as usize;
+                value.len() >= n
+                    && same(&value[..n], self.lit(l))
+                    && (value.len() == n || value[n] == b'/')
             }
             Test::Regex(i) => self.regexes[i as usize].is_full_match(value),
         }
@@ -398,33 +428,130 @@ impl MatchProgram {
     /// treats a missing header as empty before inverting, except for presence, which
     /// inverts to absence; a missing `x-forwarded-proto` is the connection's scheme.
     #[inline]
-    fn header_holds(&self, s: &Step, name: &HeaderName, req: &RequestView<'_>) -> bool {
-        let all = req.headers().get_all(name);
-        let mut values = all.iter();
-        let Some(first) = values.next() else {
-            if s.forwarded_proto {
-                // Envoy sets a missing `x-forwarded-proto` to the connection's scheme
-                // before routing.
-                return self.test(s.test, req.listener_scheme().as_bytes()) != s.negate;
+    fn header_holds(
+        &self,
+        s: &Step,
+        found: Found<'_>,
+        name: &HeaderName,
+        req: &RequestView<'_>,
+    ) -> bool {
+        let any = match (found, s.test) {
+            (Found::None, test) => {
+                if s.forwarded_proto {
+                    // Envoy sets a missing `x-forwarded-proto` to the connection's scheme
+                    // before routing.
+                    return self.test(test, req.listener_scheme().as_bytes()) != s.negate;
+                }
+                // A missing header is empty for withoutHeaders, and never matches for
+                // headers.
+                match test {
+                    Test::Present => false,
+                    t => s.negate && self.test(t, b""),
+                }
             }
-            // A missing header is empty for withoutHeaders, and never matches for headers.
-            let any = match s.test {
-                Test::Present => false,
-                t => s.negate && self.test(t, b""),
-            };
-            return any != s.negate;
-        };
-        let any = match s.test {
-            Test::Present => true,
-            t if s.inline && all.iter().nth(1).is_some() => {
-                // Envoy holds one joined value for a repeated inline header (allocates
-                // only for such a request).
-                self.test(t, &joined(all.iter().map(|v| v.as_bytes())))
+            (_, Test::Present) => true,
+            (Found::One(v), t) => self.test(t, v.as_bytes()),
+            (Found::Many, t) => {
+                let all = req.headers().get_all(name);
+                if s.inline {
+                    // Envoy holds one joined value for a repeated inline header
+                    // (allocates only for such a request).
+                    self.test(t, &joined(all.iter().map(|v| v.as_bytes())))
+                } else {
+                    all.iter().any(|v| self.test(t, v.as_bytes()))
+                }
             }
-            t => self.test(t, first.as_bytes()) || values.any(|v| self.test(t, v.as_bytes())),
         };
         any != s.negate
     }
+}
+
+/// The header names of a program looked up in one request so far, so that blocks reading
+/// the same header do not look it up again (the header map's hash and probe cost more than
+/// most conditions). Holds the first [`Lookups::SLOTS`] names looked up; others are looked
+/// up each time.
+struct Lookups<'r> {
+    headers: &'r http::HeaderMap,
+    names: [u32; Lookups::SLOTS],
+    found: [Found<'r>; Lookups::SLOTS],
+    len: usize,
+}
+
+/// What a request has of one header name.
+#[derive(Clone, Copy, Debug)]
+enum Found<'r> {
+    None,
+    One(&'r HeaderValue),
+    /// Two values or more (read again from the map when needed: rare).
+    Many,
+}
+
+impl<'r> Lookups<'r> {
+    const SLOTS: usize = 4;
+
+    #[inline]
+    fn new(req: &RequestView<'r>) -> Self {
+        Lookups {
+            headers: req.headers(),
+            names: [0; Lookups::SLOTS],
+            found: [Found::None; Lookups::SLOTS],
+            len: 0,
+        }
+    }
+
+    /// The values of header `name`, the program's name number `i`.
+    #[inline]
+    fn get(&mut self, i: u32, name: &HeaderName) -> Found<'r> {
+        for k in 0..self.len {
+            if self.names[k] == i {
+                return self.found[k];
+            }
+        }
+        let mut values = self.headers.get_all(name).into_iter();
+        let found = match (values.next(), values.next()) {
+            (None, _) => Found::None,
+            (Some(v), None) => Found::One(v),
+            (Some(_), Some(_)) => Found::Many,
+        };
+        if self.len < Lookups::SLOTS {
+            self.names[self.len] = i;
+            self.found[self.len] = found;
+            self.len += 1;
+        }
+        found
+    }
+}
+
+/// Whether `a` and `b`, of the same length, are equal: compared a word at a time without a
+/// call for up to 16 bytes (literals and the values they are compared with are short).
+#[inline]
+pub(crate) fn same(a: &[u8], b: &[u8]) -> bool {
+    let n = a.len();
+    debug_assert_eq!(n, b.len());
+    if n > 16 || n != b.len() {
+        return a == b;
+    }
+    if n >= 8 {
+        return word(a, 0) == word(b, 0) && word(a, n - 8) == word(b, n - 8);
+    }
+    if n >= 4 {
+        return half(a, 0) == half(b, 0) && half(a, n - 4) == half(b, n - 4);
+    }
+    a.iter().zip(b).all(|(x, y)| x == y)
+}
+
+#[inline]
+fn word(s: &[u8], i: usize) -> u64 {
+    let mut w = [0u8; 8];
+    w.copy_from_slice(&s[i..i + 8]);
+    u64::from_ne_bytes(w)
+}
+
+#[inline]
+fn half(s: &[u8], i: usize) -> u32 {
+    let mut w = [0u8; 4];
+    w.copy_from_slice(&s[i..i + 4]);
+    u32::from_ne_bytes(w)
 }
 
 /// The values joined with `,`, as Envoy's header map holds a repeated inline header.

@@ -7,6 +7,8 @@ use std::sync::Arc;
 
 use crate::error::CompileError;
 
+mod bytecheck;
+
 /// Largest compiled program accepted for one user-supplied regex, in bytes. Patterns over
 /// it are a [`CompileError::Regex`] at load time, never a slow match at request time.
 pub const REGEX_SIZE_LIMIT: usize = 1 << 20;
@@ -28,6 +30,8 @@ pub struct FullRegex {
 struct Compiled {
     re: regex::bytes::Regex,
     filter: Prefilter,
+    /// The byte checks of a simple pattern, which then decide instead of `re`.
+    check: Option<bytecheck::ByteCheck>,
 }
 
 /// What every value the pattern matches has: a length in `min_len..=max_len`, and, when
@@ -42,17 +46,23 @@ struct Prefilter {
 /// The most literal prefixes a prefilter checks; patterns with more are not prefiltered.
 const MAX_PREFIXES: usize = 4;
 
+/// The syntax tree of `pattern` as the byte regex reads it: Unicode on, UTF-8 not
+/// required (the settings of `regex::bytes`); `None` when it does not parse.
+fn syntax(pattern: &str) -> Option<regex_syntax::hir::Hir> {
+    regex_syntax::ParserBuilder::new()
+        .utf8(false)
+        .build()
+        .parse(pattern)
+        .ok()
+}
+
 impl Prefilter {
     /// The prefilter of the pattern as compiled (the RE2 rewrite, before anchoring), read
     /// with the same syntax settings as the byte regex: Unicode on, UTF-8 not required.
     /// A pattern the parser reads otherwise gets no prefilter (the regex alone decides).
     fn of(pattern: &str) -> Prefilter {
         use regex_syntax::hir::literal::{ExtractKind, Extractor};
-        let Ok(hir) = regex_syntax::ParserBuilder::new()
-            .utf8(false)
-            .build()
-            .parse(pattern)
-        else {
+        let Some(hir) = syntax(pattern) else {
             return Prefilter::default();
         };
         let props = hir.properties();
@@ -100,7 +110,8 @@ impl FullRegex {
             pattern: pattern.to_owned(),
             reason: e,
         })?;
-        let re = regex::bytes::RegexBuilder::new(&format!("^(?:{rewritten})$"))
+        let anchored = format!("^(?:{rewritten})$");
+        let re = regex::bytes::RegexBuilder::new(&anchored)
             .size_limit(REGEX_SIZE_LIMIT)
             .dfa_size_limit(2 * REGEX_SIZE_LIMIT)
             .build()
@@ -113,21 +124,40 @@ impl FullRegex {
             compiled: Arc::new(Compiled {
                 re,
                 filter: Prefilter::of(&rewritten),
+                check: syntax(&anchored).and_then(|hir| bytecheck::ByteCheck::of(&hir)),
             }),
         })
     }
 
-    /// Whether the whole of `value` matches.
+    /// Whether the whole of `value` matches: by byte checks for a simple pattern (an
+    /// alternation of literals and repeated classes, such as `/r3/users/[0-9]+` or
+    /// `^/api/.*`), else by the regex engine after the prefilter.
     #[inline]
     pub fn is_full_match(&self, value: &[u8]) -> bool {
-        self.compiled.filter.admits(value) && self.compiled.re.is_match(value)
+        let c = &*self.compiled;
+        match &c.check {
+            Some(check) => check.matches(value),
+            None => c.filter.admits(value) && c.re.is_match(value),
+        }
     }
 
-    /// The same decision without the prefilter: the regex engine alone (tests compare the
-    /// two).
+    /// The same decision without the prefilter and the byte checks: the regex engine alone
+    /// (tests compare them).
     #[cfg(test)]
     pub(crate) fn is_full_match_unfiltered(&self, value: &[u8]) -> bool {
         self.compiled.re.is_match(value)
+    }
+
+    /// The prefilter and the engine, without the byte checks (tests compare them).
+    #[cfg(test)]
+    pub(crate) fn is_full_match_engine(&self, value: &[u8]) -> bool {
+        self.compiled.filter.admits(value) && self.compiled.re.is_match(value)
+    }
+
+    /// Whether byte checks decide this pattern.
+    #[cfg(test)]
+    pub(crate) fn has_byte_checks(&self) -> bool {
+        self.compiled.check.is_some()
     }
 
     /// The pattern as written.
@@ -181,6 +211,7 @@ impl fmt::Debug for Compiled {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Compiled")
             .field("filter", &self.filter)
+            .field("check", &self.check)
             .finish_non_exhaustive()
     }
 }

@@ -75,6 +75,7 @@ impl<'a> RequestView<'a> {
     }
 
     /// `:method`.
+    #[inline]
     pub fn method(&self) -> &'a str {
         self.method
     }
@@ -87,6 +88,7 @@ impl<'a> RequestView<'a> {
     }
 
     /// `:scheme` as Envoy routes on it (see [`new`](Self::new)).
+    #[inline]
     pub fn scheme(&self) -> &'a str {
         self.scheme
     }
@@ -105,31 +107,37 @@ impl<'a> RequestView<'a> {
 
     /// The scheme of the connection the request came on, as given to
     /// [`new`](Self::new): the listener's (Istio decides some redirect ports on it).
+    #[inline]
     pub fn listener_scheme(&self) -> &'a str {
         self.listener_scheme
     }
 
     /// `:authority` as sent, port included.
+    #[inline]
     pub fn authority(&self) -> &'a str {
         self.authority
     }
 
     /// The host of the authority, without the port.
+    #[inline]
     pub fn host(&self) -> &'a str {
         &self.authority[..self.host_len]
     }
 
     /// The port the request is for.
+    #[inline]
     pub fn port(&self) -> u16 {
         self.port
     }
 
     /// The path without the query.
+    #[inline]
     pub fn path(&self) -> &'a str {
         &self.path_and_query[..self.path_len]
     }
 
     /// The path with the query (`:path`).
+    #[inline]
     pub fn path_and_query(&self) -> &'a str {
         self.path_and_query
     }
@@ -140,6 +148,7 @@ impl<'a> RequestView<'a> {
     }
 
     /// The headers.
+    #[inline]
     pub fn headers(&self) -> &'a HeaderMap {
         self.headers
     }

@@ -72,7 +72,8 @@ impl HostIndex {
 #[derive(Clone, Debug, Default)]
 struct Table {
     slots: Box<[Slot]>,
-    /// The keys, one after another.
+    /// The keys, one after another, each padded with zeros to a multiple of eight bytes
+    /// (so that a folded host is compared with a key a whole word at a time).
     keys: Vec<u8>,
     len: usize,
 }
@@ -107,13 +108,14 @@ impl Table {
         ) else {
             return;
         };
-        if u32::try_from(self.keys.len() + key.len()).is_err() {
+        if u32::try_from(self.keys.len() + key.len() + 8).is_err() {
             return;
         }
         if (self.len + 1) * 2 > self.slots.len() {
             self.grow();
         }
         self.keys.extend_from_slice(key);
+        self.keys.resize(self.keys.len().next_multiple_of(8), 0);
         let h = hash(key);
         self.place(Slot {
             hash: (h >> 32) as u32,
@@ -142,6 +144,19 @@ impl Table {
         self.slots[i] = slot;
     }
 
+    /// Whether the padded key at `start` is `words` (a folded host's words as [`hash`]
+    /// reads them, the last one padded with zeros, for a key of the host's length).
+    #[inline]
+    fn padded_key_is(&self, start: usize, words: &[u64]) -> bool {
+        let Some(key) = self.keys.get(start..start + 8 * words.len()) else {
+            return false;
+        };
+        words
+            .iter()
+            .zip(key.chunks_exact(8))
+            .all(|(w, k)| *w == word_at(k, 0))
+    }
+
     #[inline]
     fn key(&self, s: &Slot) -> &[u8] {
         &self.keys[s.start as usize..(s.start + s.len) as usize]
@@ -149,7 +164,7 @@ impl Table {
 
     /// The slot whose key `eq` accepts, among those of hash `h`.
     #[inline]
-    fn find(&self, h: u64, eq: impl Fn(&[u8]) -> bool) -> Option<usize> {
+    fn find(&self, h: u64, eq: impl Fn(&Slot) -> bool) -> Option<usize> {
         if self.len == 0 {
             return None;
         }
@@ -161,7 +176,7 @@ impl Table {
             if s.vhost == 0 {
                 return None;
             }
-            if s.hash == high && eq(self.key(s)) {
+            if s.hash == high && eq(s) {
                 return Some(s.vhost as usize - 1);
             }
             i = (i + 1) & mask;
@@ -170,7 +185,7 @@ impl Table {
 
     /// The virtual host of `key`, compared byte for byte.
     fn get_exact(&self, key: &[u8]) -> Option<usize> {
-        self.find(hash(key), |k| k == key)
+        self.find(hash(key), |s| self.key(s) == key)
     }
 
     /// The virtual host of the key equal to `host` with its ASCII letters folded to lower
@@ -181,7 +196,29 @@ impl Table {
             // A gateway's `*` alone: no hashing.
             return None;
         }
-        self.find(hash(host), |k| eq_folded(host, k))
+        if host.len() > SHORT {
+            return self.find(hash(host), |s| eq_folded(host, self.key(s)));
+        }
+        // Each word folded once, for the hash and for the comparison.
+        let mut words = [0u64; SHORT / 8];
+        let whole = host.len() / 8;
+        for (i, w) in words.iter_mut().enumerate().take(whole) {
+            *w = fold(word_at(host, 8 * i));
+        }
+        let n = if whole * 8 < host.len() {
+            words[whole] = fold(tail_word(host));
+            whole + 1
+        } else {
+            whole
+        };
+        let words = &words[..n];
+        let mut h = (host.len() as u64).wrapping_mul(K);
+        for w in words {
+            h = mix(h, *w);
+        }
+        self.find(h, |s| {
+            s.len as usize == host.len() && self.padded_key_is(s.start as usize, words)
+        })
     }
 }
 
@@ -275,6 +312,10 @@ fn hash(s: &[u8]) -> u64 {
     }
     h
 }
+
+/// The longest host whose folded words [`Table::get_folded`] keeps on the stack (longer
+/// ones are folded twice, for the hash and for the comparison).
+const SHORT: usize = 64;
 
 /// Whether `host` with its ASCII letters folded to lower case is `key`.
 #[inline]

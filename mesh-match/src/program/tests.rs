@@ -77,3 +77,65 @@ fn with_port_places_the_port_condition_as_compile_does() {
     assert!(!HttpMatch::any_on_port(Some(80)).matches(&view));
     assert!(HttpMatch::any_on_port(None).matches(&view));
 }
+
+/// Header names are looked up once per request for the first few names and each time
+/// past them; either way every block gets the answer it gets alone: six names read by
+/// twelve blocks (each name twice, the second time negated), with repeated, missing and
+/// present headers.
+#[test]
+fn looked_up_headers_give_every_block_its_own_answer() {
+    let mut program = MatchProgram::new();
+    for round in 0..2 {
+        for i in 0..6 {
+            let mut m = HttpMatchRequest::default();
+            let cond = StringMatch::exact(format!("v{i}"));
+            if round == 0 {
+                m.headers.insert(format!("h{i}"), cond);
+            } else {
+                m.without_headers.insert(format!("h{i}"), cond);
+            }
+            let m = HttpMatch::compile(&m, "default").unwrap();
+            program.push(Some(&m)).unwrap();
+        }
+    }
+    let mut headers = HeaderMap::new();
+    for (name, value) in [
+        ("h1", "x"),
+        ("h1", "v1"),
+        ("h3", "v3"),
+        ("h5", "v5"),
+        ("h4", "no"),
+    ] {
+        headers.append(
+            HeaderName::from_static(name),
+            http::HeaderValue::from_static(value),
+        );
+    }
+    let view = RequestView::new("GET", "http", "a", "/", &headers);
+    let alone: Vec<bool> = (0..12).map(|b| program.matches(b, &view)).collect();
+    assert_eq!(
+        alone,
+        [
+            false, true, false, true, false, true, true, false, true, false, true, false
+        ]
+    );
+    for start in 0..12 {
+        assert_eq!(
+            program.first_match(start..12, &view),
+            (start..12).find(|b| alone[*b]),
+            "from {start}"
+        );
+    }
+}
+
+proptest::proptest! {
+    /// The word-at-a-time comparison is byte equality.
+    #[test]
+    fn same_is_byte_equality(a in proptest::collection::vec(0u8..4, 0..24), flip in proptest::option::of(0usize..24)) {
+        let mut b = a.clone();
+        if let Some(i) = flip.filter(|i| *i < b.len()) {
+            b[i] ^= 1;
+        }
+        proptest::prop_assert_eq!(same(&a, &b), a == b);
+    }
+}

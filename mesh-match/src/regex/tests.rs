@@ -115,3 +115,212 @@ proptest! {
         }
     }
 }
+
+/// Patterns as Istio configurations write them are decided by byte checks, with the
+/// engine's answers: digits after a literal, a prefix then anything, alternations of
+/// literals, bounded classes, a segment of anything but `/`, `\d` and `\w` as ASCII, an
+/// optional letter or group, case-insensitive letters.
+#[test]
+fn simple_patterns_are_decided_by_byte_checks() {
+    let cases: &[(&str, &[&str], &[&str])] = &[
+        (
+            "/r3/users/[0-9]+",
+            &["/r3/users/1", "/r3/users/12345"],
+            &["/r3/users/", "/r3/users/1a", "/r7/users/1", "/r3/users/١"],
+        ),
+        (
+            "^/api/.*",
+            &["/api/", "/api/x/y", "/api/é"],
+            &["/api", "/apix", "/api/\n", "x/api/"],
+        ),
+        ("/api/.*$", &["/api/v1"], &["/v1"]),
+        (
+            "GET|POST",
+            &["GET", "POST"],
+            &["GE", "GETPOST", "get", "PUT"],
+        ),
+        ("[a-z]{2,8}", &["ab", "abcdefgh"], &["a", "abcdefghi", "aB"]),
+        (
+            "/api/[^/]+/items",
+            &["/api/x/items", "/api/é/items"],
+            &["/api//items", "/api/a/b/items"],
+        ),
+        (r"v\d\.\w+", &["v1.x_Y"], &["v1.", "va.x", "v١.x"]),
+        ("https?", &["http", "https"], &["httpss", "htt"]),
+        ("(?i)abc", &["abc", "AbC"], &["abcx", "ab"]),
+        ("/(v1|v2)/(a|b)", &["/v1/a", "/v2/b"], &["/v3/a", "/v1/c"]),
+        (".", &["x", "é", "€"], &["", "xy", "\n"]),
+        ("[a-z]+[0-9]*", &["abc", "abc123"], &["123", "abc1d"]),
+        (
+            "alpha(:80)?",
+            &["alpha", "alpha:80"],
+            &["alpha:", "alpha:8080"],
+        ),
+        ("", &[""], &["x"]),
+    ];
+    for (pattern, yes, no) in cases {
+        let r = FullRegex::new(pattern).unwrap();
+        assert!(r.has_byte_checks(), "{pattern} is byte-checked");
+        for v in *yes {
+            assert!(r.is_full_match(v.as_bytes()), "{pattern} matches {v:?}");
+            assert!(
+                r.is_full_match_unfiltered(v.as_bytes()),
+                "{pattern} {v:?} (engine)"
+            );
+        }
+        for v in *no {
+            assert!(
+                !r.is_full_match(v.as_bytes()),
+                "{pattern} does not match {v:?}"
+            );
+            assert!(
+                !r.is_full_match_unfiltered(v.as_bytes()),
+                "{pattern} {v:?} (engine)"
+            );
+        }
+    }
+    // Invalid UTF-8 is no character: `.` takes none of it, as the engine.
+    let r = FullRegex::new("a.*").unwrap();
+    for v in [&b"a\xff"[..], b"a\xc3", b"a\xed\xa0\x80", b"a\xc3\xa9"] {
+        assert_eq!(r.is_full_match(v), r.is_full_match_unfiltered(v), "{v:?}");
+    }
+}
+
+/// Patterns where matching left to right could be wrong, or that need the engine, are
+/// left to it: a repetition followed by what it could take (`[a-z]+b`), repeated groups,
+/// word boundaries, multi-line anchors, non-ASCII classes short of all of them.
+#[test]
+fn other_patterns_are_left_to_the_engine() {
+    for pattern in [
+        "[a-z]+b",
+        ".*foo",
+        "(ab)+",
+        r"\bx",
+        "(?m)^a$",
+        "[à-é]+",
+        "é+",
+        "a$b",
+        "(ab|cd)(ef|gh)(ij|kl)(mn|op)(qr|st)",
+    ] {
+        let r = FullRegex::new(pattern).unwrap();
+        assert!(!r.has_byte_checks(), "{pattern} is left to the engine");
+    }
+    let r = FullRegex::new("[a-z]+b").unwrap();
+    assert!(r.is_full_match(b"aab") && !r.is_full_match(b"aa"));
+}
+
+/// Patterns of the byte-checked shape (literals, classes, repetitions, anchors at the
+/// ends, alternations), and some just outside it.
+fn simple_pattern() -> impl Strategy<Value = String> {
+    let class = prop_oneof![
+        Just("[0-9]"),
+        Just("[a-z]"),
+        Just("[^/]"),
+        Just("."),
+        Just(r"\d"),
+        Just(r"\w"),
+        Just(r"\s"),
+        Just("[ab]"),
+        Just("[^a]"),
+        Just("(?i)a"),
+        Just("(?s:.)"),
+        Just("(?-u:[\\x80-\\xff])"),
+    ];
+    let quantifier = prop_oneof![
+        Just(""),
+        Just("*"),
+        Just("+"),
+        Just("?"),
+        Just("{2}"),
+        Just("{1,3}"),
+        Just("{2,}"),
+        Just("{0}"),
+    ];
+    let piece = prop_oneof![
+        "[ab/1.é-]{1,3}".prop_map(|l| regex_syntax::escape(&l)),
+        (class, quantifier).prop_map(|(c, q)| format!("(?:{c}){q}")),
+    ];
+    let seq = prop::collection::vec(piece, 0..5).prop_map(|v| v.concat());
+    let group = (seq.clone(), seq.clone()).prop_map(|(a, b)| format!("({a}|{b})"));
+    let part = prop_oneof![3 => seq, 1 => group];
+    (
+        prop::collection::vec(part, 1..4).prop_map(|v| v.concat()),
+        prop::option::of(prop::collection::vec("[ab/1]{0,3}", 1..3)),
+        any::<bool>(),
+        any::<bool>(),
+    )
+        .prop_map(|(body, alternatives, start, end)| {
+            let mut p = body;
+            if let Some(alternatives) = alternatives {
+                for a in alternatives {
+                    p = format!("{p}|{a}");
+                }
+            }
+            format!(
+                "{}{p}{}",
+                if start { "^" } else { "" },
+                if end { "$" } else { "" }
+            )
+        })
+}
+
+/// Byte strings that often match: generated from the pattern when the generator can, and
+/// strings over the pattern's alphabet with newlines, non-ASCII and invalid UTF-8.
+fn simple_pattern_and_values() -> impl Strategy<Value = (String, Vec<Vec<u8>>)> {
+    simple_pattern().prop_flat_map(|p| {
+        let alphabet = prop::collection::vec(
+            prop_oneof![
+                Just(&b"a"[..]),
+                Just(&b"b"[..]),
+                Just(&b"/"[..]),
+                Just(&b"1"[..]),
+                Just(&b"."[..]),
+                Just(&b"-"[..]),
+                Just(&b"Z"[..]),
+                Just(&b" "[..]),
+                Just(&b"\n"[..]),
+                Just("é".as_bytes()),
+                Just("€".as_bytes()),
+                Just(&b"\xff"[..]),
+                Just(&b"\xc3"[..]),
+                Just(&b"\xed\xa0\x80"[..]),
+            ],
+            0..10,
+        )
+        .prop_map(|parts| parts.concat());
+        let generated: BoxedStrategy<Vec<u8>> =
+            match proptest::string::string_regex(p.trim_start_matches('^').trim_end_matches('$')) {
+                Ok(s) => s.prop_map(String::into_bytes).boxed(),
+                Err(_) => alphabet.clone().boxed(),
+            };
+        let values = prop::collection::vec(prop_oneof![generated, alphabet], 1..12);
+        (Just(p), values)
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 2048, ..ProptestConfig::default() })]
+
+    /// Byte checks give the regex engine's answer on every value, for every pattern they
+    /// accept.
+    #[test]
+    fn byte_checks_agree_with_the_engine((p, values) in simple_pattern_and_values()) {
+        let r = FullRegex::new(&p).unwrap();
+        for v in values {
+            prop_assert_eq!(
+                r.is_full_match(&v),
+                r.is_full_match_engine(&v),
+                "{} on {:?} (byte checks: {})", p, v, r.has_byte_checks()
+            );
+        }
+    }
+
+    /// The same over the general pattern language (nested groups and repetitions).
+    #[test]
+    fn byte_checks_agree_with_the_engine_on_any_pattern((p, values) in pattern_and_values()) {
+        let r = FullRegex::new(&p).unwrap();
+        for v in values {
+            prop_assert_eq!(r.is_full_match(&v), r.is_full_match_engine(&v), "{} on {:?}", p, v);
+        }
+    }
+}
