@@ -434,7 +434,7 @@ impl Translator<'_> {
         if let Some(a) = host_rewrite {
             action.insert("host_rewrite_literal".into(), json!(a));
         }
-        if let Some(p) = retry_policy(r.retries.as_ref())? {
+        if let Some(p) = retry_policy(r.retries.as_deref())? {
             action.insert("retry_policy".into(), p);
         }
         Ok(Value::Object(action))

@@ -467,7 +467,9 @@ impl Loader {
         };
         let mut index = 0;
         let err = yaml::parse_each(text, limits, &mut |doc| {
-            self.load_document(doc.root(), &mut out, &|line, column| at(index, line, column));
+            self.load_document(doc.root(), &mut out, &|line, column| {
+                at(index, line, column)
+            });
             index += 1;
         });
         if let Some(e) = err {
@@ -866,7 +868,8 @@ fn inventory(
     match kind {
         "Service" if core => {
             let mut ports = Vec::new();
-            if let Some(NodeValue::Seq(items)) = spec.and_then(|s| s.get("ports")).map(|p| p.value())
+            if let Some(NodeValue::Seq(items)) =
+                spec.and_then(|s| s.get("ports")).map(|p| p.value())
             {
                 for item in items.iter() {
                     let port = match item.get("port").map(|p| p.value()) {

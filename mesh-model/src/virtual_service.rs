@@ -54,7 +54,9 @@ pub struct Destination {
     pub port: Option<PortSelector>,
 }
 
-/// One HTTP route rule.
+/// One HTTP route rule. The rarer parts (redirect, direct response, delegate, rewrite,
+/// retries, fault, mirror, CORS, header operations) are boxed, so that a rule that does not
+/// use them stays small: a 100 000-rule VirtualService holds 100 000 of these.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct HttpRoute {
@@ -69,32 +71,32 @@ pub struct HttpRoute {
     pub route: Vec<HttpRouteDestination>,
     /// Answer with a 3xx redirect instead of forwarding.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub redirect: Option<HttpRedirect>,
+    pub redirect: Option<Box<HttpRedirect>>,
     /// Answer with a fixed response instead of forwarding.
     #[serde(
         default,
         alias = "direct_response",
         skip_serializing_if = "Option::is_none"
     )]
-    pub direct_response: Option<HttpDirectResponse>,
+    pub direct_response: Option<Box<HttpDirectResponse>>,
     /// Hand the route over to another VirtualService.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub delegate: Option<Delegate>,
+    pub delegate: Option<Box<Delegate>>,
     /// Rewrite the path or authority before forwarding.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rewrite: Option<HttpRewrite>,
+    pub rewrite: Option<Box<HttpRewrite>>,
     /// Timeout for the whole request, retries included. Absent: no timeout.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout: Option<Duration>,
     /// Retry policy. Absent: the mesh default policy.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub retries: Option<HttpRetry>,
+    pub retries: Option<Box<HttpRetry>>,
     /// Fault injection applied before forwarding.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub fault: Option<HttpFaultInjection>,
+    pub fault: Option<Box<HttpFaultInjection>>,
     /// Mirror traffic to this destination as well (fire and forget).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mirror: Option<Destination>,
+    pub mirror: Option<Box<Destination>>,
     /// Several mirror destinations, each with its own percentage.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub mirrors: Vec<HttpMirrorPolicy>,
@@ -118,10 +120,10 @@ pub struct HttpRoute {
         alias = "cors_policy",
         skip_serializing_if = "Option::is_none"
     )]
-    pub cors_policy: Option<CorsPolicy>,
+    pub cors_policy: Option<Box<CorsPolicy>>,
     /// Header manipulation for requests and responses.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub headers: Option<Headers>,
+    pub headers: Option<Box<Headers>>,
 }
 
 /// Which VirtualService a root route delegates to.

@@ -442,13 +442,9 @@ pub(crate) fn parse_each(
                 root = None;
             }
             Event::DocumentEnd => {
-                let root = root.take().unwrap_or(Node::new(
-                    Tag::Null,
-                    to_pos(mark.line()),
-                    1,
-                    0,
-                    0,
-                ));
+                let root =
+                    root.take()
+                        .unwrap_or(Node::new(Tag::Null, to_pos(mark.line()), 1, 0, 0));
                 each(Document {
                     tree: std::mem::take(&mut b.tree),
                     root,
@@ -480,11 +476,13 @@ fn text_weight(len: usize) -> usize {
 fn weight(tree: &Tree, n: &Node) -> usize {
     match n.tag {
         Tag::Str => text_weight(n.b as usize),
-        Tag::Seq => 1 + tree
-            .children(n)
-            .iter()
-            .map(|c| weight(tree, c))
-            .sum::<usize>(),
+        Tag::Seq => {
+            1 + tree
+                .children(n)
+                .iter()
+                .map(|c| weight(tree, c))
+                .sum::<usize>()
+        }
         Tag::Map => {
             1 + tree
                 .children(n)
@@ -519,13 +517,25 @@ impl Builder {
     }
 
     /// A string node for `text` at `line` and `column`, its text appended to the tree.
-    fn string(&mut self, text: &str, line: u32, column: u32, mark: Marker) -> Result<Node, YamlError> {
+    fn string(
+        &mut self,
+        text: &str,
+        line: u32,
+        column: u32,
+        mark: Marker,
+    ) -> Result<Node, YamlError> {
         let start = self.tree.text.len();
         if start + text.len() > MAX_ARENA {
             return Err(self.too_large(mark));
         }
         self.tree.text.push_str(text);
-        Ok(Node::new(Tag::Str, line, column, start as u32, text.len() as u32))
+        Ok(Node::new(
+            Tag::Str,
+            line,
+            column,
+            start as u32,
+            text.len() as u32,
+        ))
     }
 
     /// Handles one event; returns the document's root when it completes.
@@ -732,12 +742,20 @@ impl Builder {
                             document: self.document,
                             line: mark.line(),
                             column: mark.col() + 1,
-                            message: "the document is too large (more than 4 GiB of text or 4 G nodes)".into(),
+                            message:
+                                "the document is too large (more than 4 GiB of text or 4 G nodes)"
+                                    .into(),
                             limit: true,
                         });
                     }
                     self.tree.text.push_str(&name);
-                    Node::new(Tag::Str, node.line, node.column, at as u32, name.len() as u32)
+                    Node::new(
+                        Tag::Str,
+                        node.line,
+                        node.column,
+                        at as u32,
+                        name.len() as u32,
+                    )
                 };
                 let name = self.tree.str(&key);
                 // go-yaml's strict reading (istioctl's) refuses a second key; kubectl's
@@ -1068,7 +1086,13 @@ pub(crate) fn parse_path(s: &str) -> Vec<Segment> {
 /// the size of the tree however long its keys are.
 pub(crate) fn index_lines(node: NodeRef<'_>) -> crate::resource::PositionIndex {
     use crate::resource::PositionIndex;
-    fn visit(node: NodeRef<'_>, key: u64, first: bool, buf: &mut String, out: &mut Vec<(u64, u32)>) {
+    fn visit(
+        node: NodeRef<'_>,
+        key: u64,
+        first: bool,
+        buf: &mut String,
+        out: &mut Vec<(u64, u32)>,
+    ) {
         match node.value() {
             NodeValue::Seq(items) => {
                 for (i, item) in items.iter().enumerate() {

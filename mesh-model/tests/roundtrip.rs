@@ -194,13 +194,13 @@ fn http_route() -> impl Strategy<Value = HttpRoute> {
                     r#match,
                     route,
                     timeout,
-                    retries,
-                    fault,
-                    mirror,
+                    retries: retries.map(Box::new),
+                    fault: fault.map(Box::new),
+                    mirror: mirror.map(Box::new),
                     mirror_percentage,
                     mirrors,
-                    rewrite,
-                    redirect,
+                    rewrite: rewrite.map(Box::new),
+                    redirect: redirect.map(Box::new),
                     ..Default::default()
                 }
             },
