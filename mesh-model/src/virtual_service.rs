@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::duration::Duration;
 use crate::percent::Percent;
 use crate::proto_enum::{is_default, proto_enum};
+use crate::vec_map::VecMap;
 
 /// "Configuration affecting traffic routing": hosts, the gateways they apply to, and ordered
 /// HTTP, TLS and TCP route rules.
@@ -189,7 +190,8 @@ pub struct TcpRoute {
     pub route: Vec<RouteDestination>,
 }
 
-/// Conditions on an HTTP request; all set fields must hold.
+/// Conditions on an HTTP request; all set fields must hold. The header and query maps are
+/// [`VecMap`]s (sorted, as a `BTreeMap`, but only as large as their entries).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct HttpMatchRequest {
@@ -212,10 +214,10 @@ pub struct HttpMatchRequest {
     /// `header match NAME cannot be null`).
     #[serde(
         default,
-        skip_serializing_if = "BTreeMap::is_empty",
+        skip_serializing_if = "VecMap::is_empty",
         deserialize_with = "header_matches"
     )]
-    pub headers: BTreeMap<String, StringMatch>,
+    pub headers: VecMap<String, StringMatch>,
     /// Restricts the match to this port of the proxy's listener.
     #[serde(default, skip_serializing_if = "is_default")]
     pub port: u32,
@@ -233,9 +235,9 @@ pub struct HttpMatchRequest {
     #[serde(
         default,
         alias = "query_params",
-        skip_serializing_if = "BTreeMap::is_empty"
+        skip_serializing_if = "VecMap::is_empty"
     )]
-    pub query_params: BTreeMap<String, StringMatch>,
+    pub query_params: VecMap<String, StringMatch>,
     /// Case-insensitive `exact` and `prefix` URI matching.
     #[serde(default, alias = "ignore_uri_case", skip_serializing_if = "is_default")]
     pub ignore_uri_case: bool,
@@ -243,10 +245,10 @@ pub struct HttpMatchRequest {
     #[serde(
         default,
         alias = "without_headers",
-        skip_serializing_if = "BTreeMap::is_empty",
+        skip_serializing_if = "VecMap::is_empty",
         deserialize_with = "header_matches"
     )]
-    pub without_headers: BTreeMap<String, StringMatch>,
+    pub without_headers: VecMap<String, StringMatch>,
     /// Applies the block only to client workloads in this namespace.
     #[serde(
         default,
@@ -269,7 +271,7 @@ pub struct HttpMatchRequest {
 /// cluster drops the condition, istioctl reads an empty match), so it is an error.
 fn header_matches<'de, D: serde::Deserializer<'de>>(
     d: D,
-) -> Result<BTreeMap<String, StringMatch>, D::Error> {
+) -> Result<VecMap<String, StringMatch>, D::Error> {
     use serde::de::{DeserializeSeed, MapAccess, Visitor};
     use std::fmt;
 
@@ -286,7 +288,7 @@ fn header_matches<'de, D: serde::Deserializer<'de>>(
     }
 
     impl<'de> Visitor<'de> for Matches {
-        type Value = BTreeMap<String, StringMatch>;
+        type Value = VecMap<String, StringMatch>;
         fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
             f.write_str("a map of header names to string matches")
         }
@@ -297,12 +299,12 @@ fn header_matches<'de, D: serde::Deserializer<'de>>(
             d.deserialize_map(self)
         }
         fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-            let mut out = BTreeMap::new();
+            let mut out = Vec::new();
             while let Some(name) = map.next_key::<String>()? {
                 let m = map.next_value_seed(NotNull(&name))?;
-                out.insert(name, m);
+                out.push((name, m));
             }
-            Ok(out)
+            Ok(out.into_iter().collect())
         }
     }
 

@@ -100,8 +100,8 @@ fn match_request() -> impl Strategy<Value = HttpMatchRequest> {
                 HttpMatchRequest {
                     uri,
                     method,
-                    headers,
-                    query_params,
+                    headers: headers.into(),
+                    query_params: query_params.into(),
                     source_labels,
                     ignore_uri_case,
                     port,

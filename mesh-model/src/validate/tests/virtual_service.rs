@@ -6,6 +6,7 @@
 use super::support::{assert_finding, assert_no_errors, findings};
 use crate::validate::Severity::{Error, Info, Warning};
 use crate::validate::{Finding, Severity};
+use crate::vec_map::VecMap;
 
 /// A VirtualService `default/x` with `spec` (block YAML indented by two spaces).
 fn vs(spec: &str) -> String {
@@ -2167,9 +2168,9 @@ proptest::proptest! {
             name: s(2),
             uri: Some(StringMatch::prefix(s(3))),
             method: Some(sm.clone()),
-            headers: BTreeMap::from([(s(6), sm.clone()), (format!("@request.auth.claims{}", s(7)), StringMatch::regex(s(8)))]),
-            without_headers: BTreeMap::from([(s(9), StringMatch::regex(s(10)))]),
-            query_params: BTreeMap::from([(s(11), sm.clone())]),
+            headers: VecMap::from([(s(6), sm.clone()), (format!("@request.auth.claims{}", s(7)), StringMatch::regex(s(8)))]),
+            without_headers: VecMap::from([(s(9), StringMatch::regex(s(10)))]),
+            query_params: VecMap::from([(s(11), sm.clone())]),
             port: nums[1] as u32,
             source_labels: BTreeMap::from([(s(0), s(1))]),
             gateways: vec![s(2), s(3)],
