@@ -321,9 +321,10 @@ pub struct HttpRouteDestination {
     /// Relative weight; a lone destination ignores it.
     #[serde(default, skip_serializing_if = "is_default")]
     pub weight: i32,
-    /// Header operations applied when this destination is chosen.
+    /// Header operations applied when this destination is chosen (boxed: most
+    /// destinations have none).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub headers: Option<Headers>,
+    pub headers: Option<Box<Headers>>,
 }
 
 /// An L4 destination with a weight (TLS and TCP routes).

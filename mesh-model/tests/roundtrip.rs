@@ -128,7 +128,7 @@ fn http_route() -> impl Strategy<Value = HttpRoute> {
                 |(d, weight, headers)| HttpRouteDestination {
                     destination: Some(d),
                     weight,
-                    headers,
+                    headers: headers.map(Box::new),
                 },
             ),
             0..3,

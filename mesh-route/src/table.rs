@@ -972,7 +972,7 @@ fn rollout_site(
     let (mut stable_at, mut canary_at) = (None, None);
     for (j, rd) in route.route.iter().enumerate() {
         let Some(d) = &rd.destination else { continue };
-        let headers = HeadersPolicy::compile(rd.headers.as_ref()).ok()?.0;
+        let headers = HeadersPolicy::compile(rd.headers.as_deref()).ok()?.0;
         if j == stable {
             stable_at = Some(written.len());
         }
@@ -1057,7 +1057,7 @@ fn compile_rule(
         let mut dests = Vec::new();
         for (j, rd) in r.route.iter().enumerate() {
             let Some(d) = &rd.destination else { continue };
-            let (h, notes) = match HeadersPolicy::compile(rd.headers.as_ref()) {
+            let (h, notes) = match HeadersPolicy::compile(rd.headers.as_deref()) {
                 Ok(h) => h,
                 Err(e) => {
                     fail(ctx, &format!("route[{j}].headers"), ProblemKind::Headers(e));

@@ -2186,7 +2186,7 @@ proptest::proptest! {
             name: s(10),
             r#match: vec![m.clone(), m.clone(), HttpMatchRequest { uri: Some(StringMatch::prefix(format!("{}{}", s(3), s(4)))), ..m }],
             route: vec![
-                HttpRouteDestination { destination: Some(dest.clone()), weight: nums[2] as i32, headers: Some(Headers { request: Some(ops.clone()), response: Some(ops.clone()) }) },
+                HttpRouteDestination { destination: Some(dest.clone()), weight: nums[2] as i32, headers: Some(Box::new(Headers { request: Some(ops.clone()), response: Some(ops.clone()) })) },
                 HttpRouteDestination { destination: None, weight: nums[3] as i32, headers: None },
             ],
             redirect: Some(Box::new(HttpRedirect { uri: s(0), prefix_rewrite: s(1), scheme: s(2), port: Some(nums[4] as u32), redirect_code: nums[5] as u32, ..Default::default() })),
