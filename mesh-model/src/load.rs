@@ -37,9 +37,10 @@ use crate::yaml::{self, NodeRef, NodeValue, ParseLimits, Segment};
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Limits {
     /// Largest file, string or byte slice read, in bytes (default 16 MiB: ten times Kubernetes' own
-    /// object size limit). Parsing takes up to about 60 times the input in memory, and up to
-    /// about 130 times for a flow collection nested directly in a flow collection (the YAML
-    /// scanner holds the inner one's tokens until it closes).
+    /// object size limit). Loading takes up to about 60 times the input in memory (a large
+    /// block-style VirtualService about 15 times), and up to about 160 times for a flow
+    /// collection nested directly in a flow collection (the YAML scanner holds the inner
+    /// one's tokens until it closes; JSON is all flow collections, about 40 times).
     pub max_input_bytes: usize,
     /// Deepest nesting of YAML collections (default 64).
     pub max_depth: usize,

@@ -1081,49 +1081,56 @@ pub(crate) fn parse_path(s: &str) -> Vec<Segment> {
     out
 }
 
-/// The line of every node under `node`, keyed by its path relative to `node` (the key of
-/// [`format_path`]'s text). Each node's key extends its parent's, so the work is linear in
-/// the size of the tree however long its keys are.
+/// The line of every node under `node` that [`crate::resource::Origin::at_path`] could not
+/// tell otherwise, keyed by its path relative to `node` (the key of [`format_path`]'s text).
+/// `at_path` answers a path that is not in the index with the line of its nearest ancestor
+/// that is (or the resource's own line), so a node on the same line as that is left out: a
+/// flow collection on one line is one entry, not one per field. Each node's key extends its
+/// parent's, so the work is linear in the size of the tree however long its keys are.
 pub(crate) fn index_lines(node: NodeRef<'_>) -> crate::resource::PositionIndex {
     use crate::resource::PositionIndex;
-    fn visit(
-        node: NodeRef<'_>,
-        key: u64,
-        first: bool,
-        buf: &mut String,
-        out: &mut Vec<(u64, u32)>,
-    ) {
-        match node.value() {
-            NodeValue::Seq(items) => {
-                for (i, item) in items.iter().enumerate() {
-                    buf.clear();
-                    push_index(buf, i);
-                    let k = PositionIndex::extend(key, buf.as_bytes());
-                    out.push((k, item.line()));
-                    visit(item, k, false, buf, out);
+    struct Walk {
+        buf: String,
+        out: Vec<(u64, u32)>,
+    }
+    impl Walk {
+        /// `line` is the line `at_path` gives for `node`'s own path.
+        fn visit(&mut self, node: NodeRef<'_>, key: u64, first: bool, line: u32) {
+            match node.value() {
+                NodeValue::Seq(items) => {
+                    for (i, item) in items.iter().enumerate() {
+                        self.buf.clear();
+                        push_index(&mut self.buf, i);
+                        let k = PositionIndex::extend(key, self.buf.as_bytes());
+                        self.record(k, item.line(), line);
+                        self.visit(item, k, false, item.line());
+                    }
                 }
-            }
-            NodeValue::Map(entries) => {
-                for (name, v) in entries.iter() {
-                    buf.clear();
-                    push_key(buf, name.name, first);
-                    let k = PositionIndex::extend(key, buf.as_bytes());
-                    out.push((k, name.line));
-                    visit(v, k, false, buf, out);
+                NodeValue::Map(entries) => {
+                    for (name, v) in entries.iter() {
+                        self.buf.clear();
+                        push_key(&mut self.buf, name.name, first);
+                        let k = PositionIndex::extend(key, self.buf.as_bytes());
+                        self.record(k, name.line, line);
+                        self.visit(v, k, false, name.line);
+                    }
                 }
+                _ => {}
             }
-            _ => {}
+        }
+
+        fn record(&mut self, key: u64, line: u32, parent: u32) {
+            if line != parent {
+                self.out.push((key, line));
+            }
         }
     }
-    let mut out = Vec::new();
-    visit(
-        node,
-        PositionIndex::key(""),
-        true,
-        &mut String::new(),
-        &mut out,
-    );
-    PositionIndex::new(out)
+    let mut walk = Walk {
+        buf: String::new(),
+        out: Vec::new(),
+    };
+    walk.visit(node, PositionIndex::key(""), true, node.line());
+    PositionIndex::new(walk.out)
 }
 
 /// Serializes a value as YAML text (used to print resources), in block style with keys

@@ -153,3 +153,38 @@ fn float_keys_are_named_as_go_formats_them() {
         assert_eq!(go_float32_g(f), text, "{f}");
     }
 }
+
+/// The position index leaves out a node on the line of the nearest ancestor it keeps, and
+/// `Origin::at_path` still gives every path the line of its deepest node: a rule written as
+/// one flow mapping is one entry, not one per field.
+#[test]
+fn the_position_index_keeps_one_entry_per_line() {
+    use crate::resource::Origin;
+    let doc = one(
+        "spec:\n  http:\n  - name: a\n    match: [{uri: {prefix: /a}, headers: {x: {exact: y}}}]\n    route:\n    - destination:\n        host: h\n",
+    );
+    let index = index_lines(doc.root());
+    let origin = Origin {
+        line: 1,
+        positions: Some(std::sync::Arc::new(index)),
+        ..Origin::default()
+    };
+    for (path, line) in [
+        ("spec", 1),
+        ("spec.http", 2),
+        ("spec.http[0]", 3),
+        ("spec.http[0].name", 3),
+        ("spec.http[0].match", 4),
+        ("spec.http[0].match[0].uri.prefix", 4),
+        ("spec.http[0].match[0].headers.x.exact", 4),
+        ("spec.http[0].match[0].missing", 4),
+        ("spec.http[0].route", 5),
+        ("spec.http[0].route[0]", 6),
+        ("spec.http[0].route[0].destination", 6),
+        ("spec.http[0].route[0].destination.host", 7),
+    ] {
+        assert_eq!(origin.at_path(path).line, line, "{path}");
+    }
+    // http, http[0], match, route, route[0] and host.
+    assert_eq!(origin.positions.as_ref().unwrap().len(), 6);
+}
