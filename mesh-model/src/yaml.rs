@@ -719,9 +719,8 @@ impl Builder {
         };
         match pending.take() {
             None => {
-                let key = if merge_key {
-                    node
-                } else if node.tag == Tag::Str {
+                // A merge key is the string `<<`.
+                let key = if merge_key || node.tag == Tag::Str {
                     node
                 } else {
                     let scalar = match node.tag {
@@ -902,7 +901,7 @@ impl<'a> NodeRef<'a> {
     /// (documents that are not resources, where `null` says something). Non-finite numbers
     /// have no JSON form and are an error, with the path of the offending node.
     pub(crate) fn to_json(
-        &self,
+        self,
         path: &mut Vec<Segment>,
         prune_nulls: bool,
     ) -> Result<Value, Vec<Segment>> {
