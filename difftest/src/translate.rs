@@ -434,7 +434,7 @@ impl Translator<'_> {
         if let Some(a) = host_rewrite {
             action.insert("host_rewrite_literal".into(), json!(a));
         }
-        if let Some(p) = retry_policy(r.retries.as_ref())? {
+        if let Some(p) = retry_policy(r.retries.as_deref())? {
             action.insert("retry_policy".into(), p);
         }
         Ok(Value::Object(action))
@@ -924,14 +924,14 @@ fn merge_match_requests(
     (!out.is_empty()).then_some(out)
 }
 
-fn merge_map<V: Clone>(
-    root: &BTreeMap<String, V>,
-    leaf: &BTreeMap<String, V>,
-) -> BTreeMap<String, V> {
+fn merge_map<M, V>(root: &M, leaf: &M) -> M
+where
+    M: Clone + Extend<(String, V)>,
+    for<'a> &'a M: IntoIterator<Item = (&'a String, &'a V)>,
+    V: Clone + 'static,
+{
     let mut out = root.clone();
-    for (k, v) in leaf {
-        out.insert(k.clone(), v.clone());
-    }
+    out.extend(leaf.into_iter().map(|(k, v)| (k.clone(), v.clone())));
     out
 }
 

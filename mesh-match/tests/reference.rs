@@ -358,7 +358,7 @@ impl Block {
         let map = |m: &BTreeMap<String, Cond>| {
             m.iter()
                 .map(|(k, c)| (k.clone(), c.to_model()))
-                .collect::<BTreeMap<_, _>>()
+                .collect::<mesh_model::vec_map::VecMap<_, _>>()
         };
         HttpMatchRequest {
             uri: self.uri.as_ref().map(|u| match u {

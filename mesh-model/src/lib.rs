@@ -54,6 +54,7 @@ pub mod resource;
 pub mod rollout;
 pub mod service_entry;
 pub mod validate;
+pub mod vec_map;
 pub mod virtual_service;
 mod yaml;
 

@@ -30,16 +30,17 @@ use crate::resource::{
     AnyResource, ApiVersion, GROUP, Kind, ObjectMeta, Origin, Resource, ResourceKey, Resources,
     Spec,
 };
-use crate::yaml::{self, Node, ParseLimits, Segment};
+use crate::yaml::{self, NodeRef, NodeValue, ParseLimits, Segment};
 
 /// Bounds that keep hostile input from exhausting memory or time. Part of the API: what
 /// happens past each bound is a [`LoadError::Limit`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Limits {
     /// Largest file, string or byte slice read, in bytes (default 16 MiB: ten times Kubernetes' own
-    /// object size limit). Parsing takes up to about 60 times the input in memory, and up to
-    /// about 130 times for a flow collection nested directly in a flow collection (the YAML
-    /// scanner holds the inner one's tokens until it closes).
+    /// object size limit). Loading takes up to about 60 times the input in memory (a large
+    /// block-style VirtualService about 15 times), and up to about 160 times for a flow
+    /// collection nested directly in a flow collection (the YAML scanner holds the inner
+    /// one's tokens until it closes; JSON is all flow collections, about 40 times).
     pub max_input_bytes: usize,
     /// Deepest nesting of YAML collections (default 64).
     pub max_depth: usize,
@@ -465,10 +466,13 @@ impl Loader {
             max_depth: self.limits.max_depth,
             max_alias_nodes: self.limits.max_alias_nodes,
         };
-        let (docs, err) = yaml::parse(text, limits);
-        for (index, doc) in docs.iter().enumerate() {
-            self.load_document(&doc.root, &mut out, &|line, column| at(index, line, column));
-        }
+        let mut index = 0;
+        let err = yaml::parse_each(text, limits, &mut |doc| {
+            self.load_document(doc.root(), &mut out, &|line, column| {
+                at(index, line, column)
+            });
+            index += 1;
+        });
         if let Some(e) = err {
             let position = at(e.document, e.line, e.column);
             out.errors.push(if e.limit {
@@ -486,14 +490,18 @@ impl Loader {
         out
     }
 
-    fn load_document(&self, root: &Node, out: &mut Loaded, at: &dyn Fn(usize, usize) -> Position) {
-        use crate::yaml::NodeValue;
-        match &root.value {
+    fn load_document(
+        &self,
+        root: NodeRef<'_>,
+        out: &mut Loaded,
+        at: &dyn Fn(usize, usize) -> Position,
+    ) {
+        match root.value() {
             NodeValue::Null => return,
             NodeValue::Map(_) => {}
             _ => {
                 out.errors.push(LoadError::Schema {
-                    position: at(root.line as usize, root.column as usize),
+                    position: at(root.line() as usize, root.column() as usize),
                     kind: String::new(),
                     namespace: self.default_namespace.clone(),
                     name: String::new(),
@@ -503,11 +511,11 @@ impl Loader {
                 return;
             }
         }
-        if let (Some(is_foreign), NodeValue::Map(entries)) = (self.foreign, &root.value)
+        if let (Some(is_foreign), NodeValue::Map(entries)) = (self.foreign, root.value())
             && root.get("kind").is_none()
             && root.get("apiVersion").is_none()
         {
-            let keys: Vec<&str> = entries.iter().map(|(k, _)| k.name.as_str()).collect();
+            let keys: Vec<&str> = entries.iter().map(|(k, _)| k.name).collect();
             if is_foreign(&keys) {
                 match root.to_json(&mut Vec::new(), false) {
                     Ok(value) => {
@@ -515,7 +523,7 @@ impl Loader {
                             value,
                             origin: Origin {
                                 positions: Some(Arc::new(yaml::index_lines(root))),
-                                ..at(root.line as usize, root.column as usize).origin()
+                                ..at(root.line() as usize, root.column() as usize).origin()
                             },
                         });
                     }
@@ -539,7 +547,7 @@ impl Loader {
         if kind.ends_with("List")
             && let Some(items) = root.get("items")
         {
-            match &items.value {
+            match items.value() {
                 NodeValue::Seq(items) => {
                     for (i, item) in items.iter().enumerate() {
                         let prefix = vec![Segment::Key("items".into()), Segment::Index(i)];
@@ -548,7 +556,7 @@ impl Loader {
                 }
                 NodeValue::Null => {}
                 _ => out.errors.push(LoadError::Schema {
-                    position: at(items.line as usize, items.column as usize),
+                    position: at(items.line() as usize, items.column() as usize),
                     kind: kind.to_owned(),
                     namespace: self.default_namespace.clone(),
                     name: String::new(),
@@ -563,7 +571,7 @@ impl Loader {
 
     fn load_object(
         &self,
-        node: &Node,
+        node: NodeRef<'_>,
         prefix: &[Segment],
         out: &mut Loaded,
         at: &dyn Fn(usize, usize) -> Position,
@@ -579,7 +587,7 @@ impl Loader {
             .and_then(|m| m.get_str("namespace"))
             .filter(|ns| !ns.is_empty())
             .unwrap_or(&self.default_namespace);
-        let here = at(node.line as usize, node.column as usize);
+        let here = at(node.line() as usize, node.column() as usize);
         let label = |kind: &str| kind.to_owned();
         let schema = |path: &[Segment], message: String, kind: String| {
             let mut full = prefix.to_vec();
@@ -836,20 +844,19 @@ fn inventory(
     kind: &str,
     namespace: &str,
     name: &str,
-    node: &Node,
+    node: NodeRef<'_>,
     origin: Origin,
     out: &mut Loaded,
 ) {
     use crate::kubernetes::{KubeService, KubeServicePort, Workload};
-    use crate::yaml::NodeValue;
-    let string_map = |n: Option<&Node>| -> std::collections::BTreeMap<String, String> {
-        match n.map(|n| &n.value) {
+    let string_map = |n: Option<NodeRef<'_>>| -> std::collections::BTreeMap<String, String> {
+        match n.map(|n| n.value()) {
             Some(NodeValue::Map(entries)) => entries
                 .iter()
-                .filter_map(|(k, v)| match &v.value {
-                    NodeValue::Str(s) => Some((k.name.clone(), s.clone())),
-                    NodeValue::Int(i) => Some((k.name.clone(), i.to_string())),
-                    NodeValue::Bool(b) => Some((k.name.clone(), b.to_string())),
+                .filter_map(|(k, v)| match v.value() {
+                    NodeValue::Str(s) => Some((k.name.to_owned(), s.to_owned())),
+                    NodeValue::Int(i) => Some((k.name.to_owned(), i.to_string())),
+                    NodeValue::Bool(b) => Some((k.name.to_owned(), b.to_string())),
                     _ => None,
                 })
                 .collect(),
@@ -862,11 +869,12 @@ fn inventory(
     match kind {
         "Service" if core => {
             let mut ports = Vec::new();
-            if let Some(NodeValue::Seq(items)) = spec.and_then(|s| s.get("ports")).map(|p| &p.value)
+            if let Some(NodeValue::Seq(items)) =
+                spec.and_then(|s| s.get("ports")).map(|p| p.value())
             {
-                for item in items {
-                    let port = match item.get("port").map(|p| &p.value) {
-                        Some(NodeValue::Int(i)) => u32::try_from(*i).unwrap_or(0),
+                for item in items.iter() {
+                    let port = match item.get("port").map(|p| p.value()) {
+                        Some(NodeValue::Int(i)) => u32::try_from(i).unwrap_or(0),
                         _ => 0,
                     };
                     ports.push(KubeServicePort {
@@ -939,7 +947,7 @@ struct Wire<S> {
 }
 
 fn decode<S: DeserializeOwned + Default>(
-    node: &Node,
+    node: NodeRef<'_>,
     api_version: ApiVersion,
     origin: Origin,
     default_namespace: &str,

@@ -330,9 +330,10 @@ pub struct Origin {
     pub(crate) positions: Option<Arc<PositionIndex>>,
 }
 
-/// Lines of every field of a resource, keyed by a hash of the field path
+/// Lines of the fields of a resource, keyed by a hash of the field path
 /// (`spec.http[0].route`): 12 bytes an entry, sorted by key, so that large inputs stay small
-/// in memory (a 100 000-rule VirtualService has 1.4 million fields).
+/// in memory (a 100 000-rule VirtualService has 1.4 million fields). A field on the line of
+/// the nearest ancestor that is indexed is left out (see [`Origin::at_path`]).
 #[derive(Debug, Default)]
 pub(crate) struct PositionIndex {
     keys: Box<[u64]>,
@@ -357,6 +358,12 @@ impl PositionIndex {
             keys: keys.into(),
             lines: lines.into(),
         }
+    }
+
+    /// The number of fields indexed.
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.keys.len()
     }
 
     /// The line of the field whose path has key `key`.

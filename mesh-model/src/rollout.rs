@@ -185,7 +185,7 @@ pub fn parse(text: &str) -> Result<Rollout, Vec<FieldError>> {
             )]);
         }
     };
-    let json = doc.root.to_json(&mut Vec::new(), true).map_err(|path| {
+    let json = doc.root().to_json(&mut Vec::new(), true).map_err(|path| {
         vec![FieldError::new(
             yaml::format_path(&path),
             "not a finite number",

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::duration::Duration;
 use crate::percent::Percent;
 use crate::proto_enum::{is_default, proto_enum};
+use crate::vec_map::VecMap;
 
 /// "Configuration affecting traffic routing": hosts, the gateways they apply to, and ordered
 /// HTTP, TLS and TCP route rules.
@@ -54,7 +55,9 @@ pub struct Destination {
     pub port: Option<PortSelector>,
 }
 
-/// One HTTP route rule.
+/// One HTTP route rule. The rarer parts (redirect, direct response, delegate, rewrite,
+/// retries, fault, mirror, CORS, header operations) are boxed, so that a rule that does not
+/// use them stays small: a 100 000-rule VirtualService holds 100 000 of these.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct HttpRoute {
@@ -69,32 +72,32 @@ pub struct HttpRoute {
     pub route: Vec<HttpRouteDestination>,
     /// Answer with a 3xx redirect instead of forwarding.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub redirect: Option<HttpRedirect>,
+    pub redirect: Option<Box<HttpRedirect>>,
     /// Answer with a fixed response instead of forwarding.
     #[serde(
         default,
         alias = "direct_response",
         skip_serializing_if = "Option::is_none"
     )]
-    pub direct_response: Option<HttpDirectResponse>,
+    pub direct_response: Option<Box<HttpDirectResponse>>,
     /// Hand the route over to another VirtualService.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub delegate: Option<Delegate>,
+    pub delegate: Option<Box<Delegate>>,
     /// Rewrite the path or authority before forwarding.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rewrite: Option<HttpRewrite>,
+    pub rewrite: Option<Box<HttpRewrite>>,
     /// Timeout for the whole request, retries included. Absent: no timeout.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout: Option<Duration>,
     /// Retry policy. Absent: the mesh default policy.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub retries: Option<HttpRetry>,
+    pub retries: Option<Box<HttpRetry>>,
     /// Fault injection applied before forwarding.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub fault: Option<HttpFaultInjection>,
+    pub fault: Option<Box<HttpFaultInjection>>,
     /// Mirror traffic to this destination as well (fire and forget).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mirror: Option<Destination>,
+    pub mirror: Option<Box<Destination>>,
     /// Several mirror destinations, each with its own percentage.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub mirrors: Vec<HttpMirrorPolicy>,
@@ -118,10 +121,10 @@ pub struct HttpRoute {
         alias = "cors_policy",
         skip_serializing_if = "Option::is_none"
     )]
-    pub cors_policy: Option<CorsPolicy>,
+    pub cors_policy: Option<Box<CorsPolicy>>,
     /// Header manipulation for requests and responses.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub headers: Option<Headers>,
+    pub headers: Option<Box<Headers>>,
 }
 
 /// Which VirtualService a root route delegates to.
@@ -187,7 +190,8 @@ pub struct TcpRoute {
     pub route: Vec<RouteDestination>,
 }
 
-/// Conditions on an HTTP request; all set fields must hold.
+/// Conditions on an HTTP request; all set fields must hold. The header and query maps are
+/// [`VecMap`]s (sorted, as a `BTreeMap`, but only as large as their entries).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct HttpMatchRequest {
@@ -210,10 +214,10 @@ pub struct HttpMatchRequest {
     /// `header match NAME cannot be null`).
     #[serde(
         default,
-        skip_serializing_if = "BTreeMap::is_empty",
+        skip_serializing_if = "VecMap::is_empty",
         deserialize_with = "header_matches"
     )]
-    pub headers: BTreeMap<String, StringMatch>,
+    pub headers: VecMap<String, StringMatch>,
     /// Restricts the match to this port of the proxy's listener.
     #[serde(default, skip_serializing_if = "is_default")]
     pub port: u32,
@@ -231,9 +235,9 @@ pub struct HttpMatchRequest {
     #[serde(
         default,
         alias = "query_params",
-        skip_serializing_if = "BTreeMap::is_empty"
+        skip_serializing_if = "VecMap::is_empty"
     )]
-    pub query_params: BTreeMap<String, StringMatch>,
+    pub query_params: VecMap<String, StringMatch>,
     /// Case-insensitive `exact` and `prefix` URI matching.
     #[serde(default, alias = "ignore_uri_case", skip_serializing_if = "is_default")]
     pub ignore_uri_case: bool,
@@ -241,10 +245,10 @@ pub struct HttpMatchRequest {
     #[serde(
         default,
         alias = "without_headers",
-        skip_serializing_if = "BTreeMap::is_empty",
+        skip_serializing_if = "VecMap::is_empty",
         deserialize_with = "header_matches"
     )]
-    pub without_headers: BTreeMap<String, StringMatch>,
+    pub without_headers: VecMap<String, StringMatch>,
     /// Applies the block only to client workloads in this namespace.
     #[serde(
         default,
@@ -267,7 +271,7 @@ pub struct HttpMatchRequest {
 /// cluster drops the condition, istioctl reads an empty match), so it is an error.
 fn header_matches<'de, D: serde::Deserializer<'de>>(
     d: D,
-) -> Result<BTreeMap<String, StringMatch>, D::Error> {
+) -> Result<VecMap<String, StringMatch>, D::Error> {
     use serde::de::{DeserializeSeed, MapAccess, Visitor};
     use std::fmt;
 
@@ -284,7 +288,7 @@ fn header_matches<'de, D: serde::Deserializer<'de>>(
     }
 
     impl<'de> Visitor<'de> for Matches {
-        type Value = BTreeMap<String, StringMatch>;
+        type Value = VecMap<String, StringMatch>;
         fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
             f.write_str("a map of header names to string matches")
         }
@@ -295,12 +299,12 @@ fn header_matches<'de, D: serde::Deserializer<'de>>(
             d.deserialize_map(self)
         }
         fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-            let mut out = BTreeMap::new();
+            let mut out = Vec::new();
             while let Some(name) = map.next_key::<String>()? {
                 let m = map.next_value_seed(NotNull(&name))?;
-                out.insert(name, m);
+                out.push((name, m));
             }
-            Ok(out)
+            Ok(out.into_iter().collect())
         }
     }
 
@@ -317,9 +321,10 @@ pub struct HttpRouteDestination {
     /// Relative weight; a lone destination ignores it.
     #[serde(default, skip_serializing_if = "is_default")]
     pub weight: i32,
-    /// Header operations applied when this destination is chosen.
+    /// Header operations applied when this destination is chosen (boxed: most
+    /// destinations have none).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub headers: Option<Headers>,
+    pub headers: Option<Box<Headers>>,
 }
 
 /// An L4 destination with a weight (TLS and TCP routes).

@@ -8,6 +8,12 @@
 //! Mapping keys must be scalars and unique, `<<` merge keys are honoured in go-yaml's order,
 //! and `key: null` entries are dropped as the API server prunes them. The table of
 //! differences from YAML 1.2 is the README's "YAML as Kubernetes reads it".
+//!
+//! A document is kept compact, since the whole of it stays in memory while it is decoded:
+//! every node is 20 bytes in one array per document (a collection's children side by side,
+//! a mapping's as key, value, key, value), and the text of every string and key is a span
+//! of one string per document. An alias shares the nodes of its anchor instead of copying
+//! them (what it expands to still counts against the alias limit).
 
 use std::collections::HashMap;
 
@@ -16,44 +22,271 @@ use yaml_rust2::parser::{Event, Parser};
 use yaml_rust2::scanner::{Marker, TScalarStyle};
 
 use self::compat::HIDDEN_COLON;
-use self::resolve::{ScalarTag, key_from_value, resolve_scalar};
+use self::resolve::{Scalar, ScalarTag, key_from_scalar, resolve_scalar};
 
-/// A parsed YAML node with the position where it starts.
-#[derive(Clone, Debug, PartialEq)]
+/// What a [`Node`] is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Tag {
+    Null,
+    Bool,
+    Int,
+    UInt,
+    Float,
+    /// A string: `a` and `b` are its span in [`Tree::text`].
+    Str,
+    /// A sequence: `a` and `b` are its items' span in [`Tree::nodes`].
+    Seq,
+    /// A mapping: `a` is where its entries start in [`Tree::nodes`], `b` their number; an
+    /// entry is two nodes, the key (a string at the key's position) and the value.
+    Map,
+}
+
+/// A parsed YAML node with the position where it starts; what it holds is in the
+/// [`Tree`] of its document (read it through a [`NodeRef`]).
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub(crate) struct Node {
-    pub(crate) value: NodeValue,
+    tag: Tag,
     /// Line and column, 1-based; `u32` (input is at most 16 MiB by default, and
     /// `u32::MAX` stands for anything past 4 GiB), so that large trees stay small.
-    pub(crate) line: u32,
-    pub(crate) column: u32,
+    line: u32,
+    column: u32,
+    /// The value: a boolean, the two halves of a 64-bit number, or a span (see [`Tag`]).
+    a: u32,
+    b: u32,
+}
+
+impl Node {
+    fn new(tag: Tag, line: u32, column: u32, a: u32, b: u32) -> Node {
+        Node {
+            tag,
+            line,
+            column,
+            a,
+            b,
+        }
+    }
+
+    fn bits(&self) -> u64 {
+        u64::from(self.a) << 32 | u64::from(self.b)
+    }
+
+    fn with_bits(tag: Tag, line: u32, column: u32, bits: u64) -> Node {
+        Node::new(tag, line, column, (bits >> 32) as u32, bits as u32)
+    }
+}
+
+/// The nodes and text of one document.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Tree {
+    nodes: Vec<Node>,
+    text: String,
+}
+
+impl Tree {
+    fn str(&self, n: &Node) -> &str {
+        &self.text[n.a as usize..n.a as usize + n.b as usize]
+    }
+
+    fn children(&self, n: &Node) -> &[Node] {
+        let len = match n.tag {
+            Tag::Seq => n.b as usize,
+            Tag::Map => 2 * n.b as usize,
+            _ => 0,
+        };
+        &self.nodes[n.a as usize..n.a as usize + len]
+    }
+}
+
+/// A node of a tree, to read.
+#[derive(Clone, Copy)]
+pub(crate) struct NodeRef<'a> {
+    tree: &'a Tree,
+    node: Node,
+}
+
+impl std::fmt::Debug for NodeRef<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?} at {}:{}", self.value(), self.line(), self.column())
+    }
 }
 
 /// The value of a node.
-#[derive(Clone, Debug, PartialEq)]
-pub(crate) enum NodeValue {
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) enum NodeValue<'a> {
     Null,
     Bool(bool),
     Int(i64),
     UInt(u64),
     Float(f64),
-    Str(String),
-    Seq(Vec<Node>),
-    Map(Vec<(Key, Node)>),
+    Str(&'a str),
+    Seq(Items<'a>),
+    Map(Entries<'a>),
+}
+
+/// The items of a sequence.
+#[derive(Clone, Copy)]
+pub(crate) struct Items<'a> {
+    tree: &'a Tree,
+    nodes: &'a [Node],
+}
+
+impl PartialEq for Items<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.len() == other.len() && self.iter().zip(other.iter()).all(|(a, b)| a == b)
+    }
+}
+
+impl std::fmt::Debug for Items<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
+impl<'a> Items<'a> {
+    pub(crate) fn len(&self) -> usize {
+        self.nodes.len()
+    }
+
+    pub(crate) fn get(&self, i: usize) -> Option<NodeRef<'a>> {
+        let tree = self.tree;
+        self.nodes.get(i).map(|&node| NodeRef { tree, node })
+    }
+
+    pub(crate) fn iter(&self) -> impl ExactSizeIterator<Item = NodeRef<'a>> + use<'a> {
+        let tree = self.tree;
+        self.nodes.iter().map(move |&node| NodeRef { tree, node })
+    }
+}
+
+/// The entries of a mapping.
+#[derive(Clone, Copy)]
+pub(crate) struct Entries<'a> {
+    tree: &'a Tree,
+    nodes: &'a [Node],
+}
+
+impl PartialEq for Entries<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.len() == other.len() && self.iter().zip(other.iter()).all(|(a, b)| a == b)
+    }
+}
+
+impl std::fmt::Debug for Entries<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_map().entries(self.iter()).finish()
+    }
+}
+
+impl<'a> Entries<'a> {
+    pub(crate) fn len(&self) -> usize {
+        self.nodes.len() / 2
+    }
+
+    /// The `i`th entry's key and value.
+    pub(crate) fn get(&self, i: usize) -> Option<(Key<'a>, NodeRef<'a>)> {
+        let pair = self.nodes.get(2 * i..2 * i + 2)?;
+        let tree = self.tree;
+        Some((
+            Key {
+                name: tree.str(&pair[0]),
+                line: pair[0].line,
+                column: pair[0].column,
+            },
+            NodeRef {
+                tree,
+                node: pair[1],
+            },
+        ))
+    }
+
+    /// Each entry's key (a string node, at the key's position) and value.
+    pub(crate) fn iter(&self) -> impl ExactSizeIterator<Item = (Key<'a>, NodeRef<'a>)> + use<'a> {
+        let tree = self.tree;
+        self.nodes.chunks_exact(2).map(move |pair| {
+            (
+                Key {
+                    name: tree.str(&pair[0]),
+                    line: pair[0].line,
+                    column: pair[0].column,
+                },
+                NodeRef {
+                    tree,
+                    node: pair[1],
+                },
+            )
+        })
+    }
 }
 
 /// A mapping key with its position.
-#[derive(Clone, Debug, PartialEq)]
-pub(crate) struct Key {
-    pub(crate) name: String,
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct Key<'a> {
+    pub(crate) name: &'a str,
     /// As [`Node::line`].
     pub(crate) line: u32,
     pub(crate) column: u32,
 }
 
+impl PartialEq for NodeRef<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.value() == other.value()
+    }
+}
+
+impl<'a> NodeRef<'a> {
+    /// What the node holds.
+    pub(crate) fn value(&self) -> NodeValue<'a> {
+        let n = &self.node;
+        let tree = self.tree;
+        match n.tag {
+            Tag::Null => NodeValue::Null,
+            Tag::Bool => NodeValue::Bool(n.a != 0),
+            Tag::Int => NodeValue::Int(n.bits() as i64),
+            Tag::UInt => NodeValue::UInt(n.bits()),
+            Tag::Float => NodeValue::Float(f64::from_bits(n.bits())),
+            Tag::Str => NodeValue::Str(tree.str(n)),
+            Tag::Seq => NodeValue::Seq(Items {
+                tree,
+                nodes: tree.children(n),
+            }),
+            Tag::Map => NodeValue::Map(Entries {
+                tree,
+                nodes: tree.children(n),
+            }),
+        }
+    }
+
+    /// Whether the node is `null`.
+    pub(crate) fn is_null(&self) -> bool {
+        self.node.tag == Tag::Null
+    }
+
+    /// 1-based line.
+    pub(crate) fn line(&self) -> u32 {
+        self.node.line
+    }
+
+    /// 1-based column.
+    pub(crate) fn column(&self) -> u32 {
+        self.node.column
+    }
+}
+
 /// One YAML document of a stream.
 #[derive(Clone, Debug)]
 pub(crate) struct Document {
-    pub(crate) root: Node,
+    tree: Tree,
+    root: Node,
+}
+
+impl Document {
+    /// The document's root node.
+    pub(crate) fn root(&self) -> NodeRef<'_> {
+        NodeRef {
+            tree: &self.tree,
+            node: self.root,
+        }
+    }
 }
 
 /// A syntax error or an exceeded limit, at a position.
@@ -75,18 +308,20 @@ pub(crate) struct ParseLimits {
 
 enum Frame {
     Seq {
-        items: Vec<Node>,
+        /// Where its items start in [`Builder::pending`].
+        start: usize,
         line: usize,
         column: usize,
         anchor: usize,
     },
     Map {
-        entries: Vec<(Key, Node)>,
-        /// Where each key is in `entries`, and whether it was written in the mapping itself
-        /// (a second such key is a duplicate, while a merged key may be written over).
+        /// Where its entries (key and value nodes) start in [`Builder::pending`].
+        start: usize,
+        /// Where each key is among the entries, and whether it was written in the mapping
+        /// itself (a second such key is a duplicate, while a merged key may be written over).
         index: KeyIndex,
         /// The key whose value comes next, and whether it is a merge key (`<<`).
-        pending: Option<(Key, bool)>,
+        pending: Option<(Node, bool)>,
         line: usize,
         column: usize,
         anchor: usize,
@@ -96,6 +331,10 @@ enum Frame {
 struct Builder {
     limits: ParseLimits,
     stack: Vec<Frame>,
+    /// The children of the open collections, each one's after its parent's.
+    pending: Vec<Node>,
+    /// The document being read.
+    tree: Tree,
     anchors: HashMap<usize, (Node, usize)>,
     alias_nodes: usize,
     /// Weight of the nodes read from the text of this document (see [`weight`]).
@@ -110,22 +349,32 @@ struct Builder {
 /// Parses every document of `text`. Documents before a syntax error are returned along with
 /// the error, since a YAML stream cannot be resumed after one.
 pub(crate) fn parse(text: &str, limits: ParseLimits) -> (Vec<Document>, Option<YamlError>) {
+    let mut docs = Vec::new();
+    let err = parse_each(text, limits, &mut |doc| docs.push(doc));
+    (docs, err)
+}
+
+/// Parses `text`, handing each document to `each` as soon as it is complete (so that a
+/// long stream need not be held whole). Returns the syntax error that ended the stream, if
+/// any.
+pub(crate) fn parse_each(
+    text: &str,
+    limits: ParseLimits,
+    each: &mut dyn FnMut(Document),
+) -> Option<YamlError> {
     if let Some(offset) = text.find(HIDDEN_COLON) {
         let before = &text[..offset];
         let line = 1 + before.matches('\n').count();
         let column = 1 + before[before.rfind('\n').map_or(0, |i| i + 1)..]
             .chars()
             .count();
-        return (
-            Vec::new(),
-            Some(YamlError {
-                document: 0,
-                line,
-                column,
-                message: "U+FFFF is not a YAML character".into(),
-                limit: false,
-            }),
-        );
+        return Some(YamlError {
+            document: 0,
+            line,
+            column,
+            message: "U+FFFF is not a YAML character".into(),
+            limit: false,
+        });
     }
     let plan = if compat::worth_planning(text) {
         compat::plan(text)
@@ -140,10 +389,11 @@ pub(crate) fn parse(text: &str, limits: ParseLimits) -> (Vec<Document>, Option<Y
         &hidden
     };
     let mut parser = Parser::new_from_str(text);
-    let mut docs = Vec::new();
     let mut b = Builder {
         limits,
         stack: Vec::new(),
+        pending: Vec::new(),
+        tree: Tree::default(),
         anchors: HashMap::new(),
         alias_nodes: 0,
         parsed_nodes: 0,
@@ -163,65 +413,52 @@ pub(crate) fn parse(text: &str, limits: ParseLimits) -> (Vec<Document>, Option<Y
                 } else {
                     e.info().to_owned()
                 };
-                return (
-                    docs,
-                    Some(YamlError {
-                        document: b.document,
-                        line: m.line(),
-                        column: m.col() + 1,
-                        message,
-                        limit,
-                    }),
-                );
+                return Some(YamlError {
+                    document: b.document,
+                    line: m.line(),
+                    column: m.col() + 1,
+                    message,
+                    limit,
+                });
             }
         };
         if let Some(r) = plan.refusal.as_ref().filter(|r| mark.index() >= r.index) {
-            return (
-                docs,
-                Some(YamlError {
-                    document: b.document,
-                    line: r.line,
-                    column: r.column,
-                    message: r.message.clone(),
-                    limit: false,
-                }),
-            );
+            return Some(YamlError {
+                document: b.document,
+                line: r.line,
+                column: r.column,
+                message: r.message.clone(),
+                limit: false,
+            });
         }
-        let done = match event {
-            Event::StreamEnd => true,
+        match event {
+            Event::StreamEnd => break,
             Event::DocumentStart => {
                 b.anchors.clear();
                 b.alias_nodes = 0;
                 b.parsed_nodes = 0;
                 b.anchored_nodes = 0;
+                b.tree = Tree::default();
                 root = None;
-                false
             }
             Event::DocumentEnd => {
-                docs.push(Document {
-                    root: root.take().unwrap_or(Node {
-                        value: NodeValue::Null,
-                        line: to_pos(mark.line()),
-                        column: 1,
-                    }),
+                let root =
+                    root.take()
+                        .unwrap_or(Node::new(Tag::Null, to_pos(mark.line()), 1, 0, 0));
+                each(Document {
+                    tree: std::mem::take(&mut b.tree),
+                    root,
                 });
                 b.document += 1;
-                false
             }
             ev => match b.event(ev, mark) {
-                Ok(Some(node)) => {
-                    root = Some(node);
-                    false
-                }
-                Ok(None) => false,
-                Err(e) => return (docs, Some(e)),
+                Ok(Some(node)) => root = Some(node),
+                Ok(None) => {}
+                Err(e) => return Some(e),
             },
-        };
-        if done {
-            break;
         }
     }
-    (docs, None)
+    None
 }
 
 /// Text of a scalar or a key counts one node per this many bytes on top of its own node,
@@ -233,21 +470,32 @@ fn text_weight(len: usize) -> usize {
     1 + len / BYTES_PER_NODE
 }
 
-/// What a node costs to copy, in nodes: one per node and key, plus one per
-/// [`BYTES_PER_NODE`] bytes of text.
-fn weight(n: &Node) -> usize {
-    match &n.value {
-        NodeValue::Str(s) => text_weight(s.len()),
-        NodeValue::Seq(items) => 1 + items.iter().map(weight).sum::<usize>(),
-        NodeValue::Map(entries) => {
-            1 + entries
+/// What a node would cost to copy, in nodes: one per node and key, plus one per
+/// [`BYTES_PER_NODE`] bytes of text. (Aliases share their anchor's nodes, but what they
+/// stand for is read as many times as it appears, so it is counted as copied.)
+fn weight(tree: &Tree, n: &Node) -> usize {
+    match n.tag {
+        Tag::Str => text_weight(n.b as usize),
+        Tag::Seq => {
+            1 + tree
+                .children(n)
                 .iter()
-                .map(|(k, v)| text_weight(k.name.len()) + weight(v))
+                .map(|c| weight(tree, c))
+                .sum::<usize>()
+        }
+        Tag::Map => {
+            1 + tree
+                .children(n)
+                .chunks_exact(2)
+                .map(|kv| text_weight(kv[0].b as usize) + weight(tree, &kv[1]))
                 .sum::<usize>()
         }
         _ => 1,
     }
 }
+
+/// What the arena of one document may hold: its offsets are `u32`.
+const MAX_ARENA: usize = u32::MAX as usize;
 
 impl Builder {
     fn error(&self, mark: Marker, message: String, limit: bool) -> YamlError {
@@ -258,6 +506,36 @@ impl Builder {
             message,
             limit,
         }
+    }
+
+    fn too_large(&self, mark: Marker) -> YamlError {
+        self.error(
+            mark,
+            "the document is too large (more than 4 GiB of text or 4 G nodes)".into(),
+            true,
+        )
+    }
+
+    /// A string node for `text` at `line` and `column`, its text appended to the tree.
+    fn string(
+        &mut self,
+        text: &str,
+        line: u32,
+        column: u32,
+        mark: Marker,
+    ) -> Result<Node, YamlError> {
+        let start = self.tree.text.len();
+        if start + text.len() > MAX_ARENA {
+            return Err(self.too_large(mark));
+        }
+        self.tree.text.push_str(text);
+        Ok(Node::new(
+            Tag::Str,
+            line,
+            column,
+            start as u32,
+            text.len() as u32,
+        ))
     }
 
     /// Handles one event; returns the document's root when it completes.
@@ -273,16 +551,17 @@ impl Builder {
                         true,
                     ));
                 }
+                let start = self.pending.len();
                 let frame = if matches!(ev, Event::SequenceStart(..)) {
                     Frame::Seq {
-                        items: Vec::new(),
+                        start,
                         line,
                         column,
                         anchor,
                     }
                 } else {
                     Frame::Map {
-                        entries: Vec::new(),
+                        start,
                         index: KeyIndex::default(),
                         pending: None,
                         line,
@@ -293,48 +572,52 @@ impl Builder {
                 self.stack.push(frame);
                 Ok(None)
             }
-            Event::SequenceEnd => match self.stack.pop() {
-                Some(Frame::Seq {
-                    items,
-                    line,
-                    column,
-                    anchor,
-                }) => self.complete(
-                    Node {
-                        value: NodeValue::Seq(shrunk(items)),
-                        line: to_pos(line),
-                        column: to_pos(column),
-                    },
-                    anchor,
-                    false,
-                    mark,
-                ),
-                _ => Err(self.error(mark, "unbalanced sequence end".into(), false)),
-            },
-            Event::MappingEnd => match self.stack.pop() {
-                Some(Frame::Map {
-                    entries,
-                    line,
-                    column,
-                    anchor,
-                    ..
-                }) => self.complete(
-                    Node {
-                        value: NodeValue::Map(shrunk(entries)),
-                        line: to_pos(line),
-                        column: to_pos(column),
-                    },
-                    anchor,
-                    false,
-                    mark,
-                ),
-                _ => Err(self.error(mark, "unbalanced mapping end".into(), false)),
-            },
-            Event::Scalar(mut text, style, anchor, tag) => {
-                self.parsed_nodes = self.parsed_nodes.saturating_add(text_weight(text.len()));
-                if self.hidden_colons && text.contains(HIDDEN_COLON) {
-                    text = text.replace(HIDDEN_COLON, ":");
+            Event::SequenceEnd | Event::MappingEnd => {
+                let (tag, start, line, column, anchor) = match (self.stack.pop(), &ev) {
+                    (
+                        Some(Frame::Seq {
+                            start,
+                            line,
+                            column,
+                            anchor,
+                        }),
+                        Event::SequenceEnd,
+                    ) => (Tag::Seq, start, line, column, anchor),
+                    (
+                        Some(Frame::Map {
+                            start,
+                            line,
+                            column,
+                            anchor,
+                            ..
+                        }),
+                        Event::MappingEnd,
+                    ) => (Tag::Map, start, line, column, anchor),
+                    (_, Event::SequenceEnd) => {
+                        return Err(self.error(mark, "unbalanced sequence end".into(), false));
+                    }
+                    _ => return Err(self.error(mark, "unbalanced mapping end".into(), false)),
+                };
+                let at = self.tree.nodes.len();
+                let len = self.pending.len() - start;
+                if at + len > MAX_ARENA {
+                    return Err(self.too_large(mark));
                 }
+                self.tree.nodes.extend_from_slice(&self.pending[start..]);
+                self.pending.truncate(start);
+                let count = if tag == Tag::Map { len / 2 } else { len };
+                let node = Node::new(tag, to_pos(line), to_pos(column), at as u32, count as u32);
+                self.complete(node, anchor, false, mark)
+            }
+            Event::Scalar(text, style, anchor, tag) => {
+                self.parsed_nodes = self.parsed_nodes.saturating_add(text_weight(text.len()));
+                let unhidden;
+                let text = if self.hidden_colons && text.contains(HIDDEN_COLON) {
+                    unhidden = text.replace(HIDDEN_COLON, ":");
+                    unhidden.as_str()
+                } else {
+                    text.as_str()
+                };
                 let tag = ScalarTag::of(tag.as_ref());
                 let is_key = matches!(self.stack.last(), Some(Frame::Map { pending: None, .. }));
                 // go-yaml's merge key: `<<` plain and untagged, or tagged `!!merge`.
@@ -342,15 +625,19 @@ impl Builder {
                     && text == "<<"
                     && ((style == TScalarStyle::Plain && tag == ScalarTag::None)
                         || tag == ScalarTag::Yaml("merge"));
-                let value = if merge_key {
-                    NodeValue::Str(text)
+                let (line, column) = (to_pos(line), to_pos(column));
+                let scalar = if merge_key {
+                    Scalar::Str
                 } else {
                     resolve_scalar(text, style, tag).map_err(|m| self.error(mark, m, false))?
                 };
-                let node = Node {
-                    value,
-                    line: to_pos(line),
-                    column: to_pos(column),
+                let node = match scalar {
+                    Scalar::Null => Node::new(Tag::Null, line, column, 0, 0),
+                    Scalar::Bool(b) => Node::new(Tag::Bool, line, column, u32::from(b), 0),
+                    Scalar::Int(i) => Node::with_bits(Tag::Int, line, column, i as u64),
+                    Scalar::UInt(u) => Node::with_bits(Tag::UInt, line, column, u),
+                    Scalar::Float(f) => Node::with_bits(Tag::Float, line, column, f.to_bits()),
+                    Scalar::Str => self.string(text, line, column, mark)?,
                 };
                 self.complete(node, anchor, merge_key, mark)
             }
@@ -369,7 +656,7 @@ impl Builder {
                         true,
                     ));
                 }
-                let node = node.clone();
+                let node = *node;
                 self.complete(node, 0, false, mark)
             }
             _ => Ok(None),
@@ -385,10 +672,10 @@ impl Builder {
         mark: Marker,
     ) -> Result<Option<Node>, YamlError> {
         if anchor > 0 {
-            // An anchor keeps a copy of its node for the aliases to come. Copies of disjoint
-            // anchors add up to at most the document itself; anchors nested in anchors copy
-            // their subtrees again, so they are bounded like aliases.
-            let count = weight(&node);
+            // An anchor keeps its node for the aliases to come. What disjoint anchors stand
+            // for adds up to at most the document itself; anchors nested in anchors stand
+            // for their subtrees again, so they are bounded like aliases.
+            let count = weight(&self.tree, &node);
             self.anchored_nodes = self.anchored_nodes.saturating_add(count);
             let budget = self
                 .parsed_nodes
@@ -404,77 +691,111 @@ impl Builder {
                     true,
                 ));
             }
-            self.anchors.insert(anchor, (node.clone(), count));
+            self.anchors.insert(anchor, (node, count));
         }
-        let err = |b: &Self, m: String| Err(b.error(mark, m, false));
-        match self.stack.last_mut() {
-            None => Ok(Some(node)),
-            Some(Frame::Seq { items, .. }) => {
-                items.push(node);
-                Ok(None)
+        let Some(frame) = self.stack.last_mut() else {
+            return Ok(Some(node));
+        };
+        let (start, index, pending) = match frame {
+            Frame::Seq { .. } => {
+                self.pending.push(node);
+                return Ok(None);
             }
-            Some(Frame::Map {
-                entries,
+            Frame::Map {
+                start,
                 index,
                 pending,
                 ..
-            }) => match pending.take() {
-                None => {
-                    let name = if merge_key {
-                        "<<".to_owned()
-                    } else {
-                        match key_from_value(node.value) {
-                            Ok(name) => name,
-                            Err(m) => return err(self, m),
-                        }
+            } => (*start, index, pending),
+        };
+        let err = |m: String| {
+            Err(YamlError {
+                document: self.document,
+                line: mark.line(),
+                column: mark.col() + 1,
+                message: m,
+                limit: false,
+            })
+        };
+        match pending.take() {
+            None => {
+                // A merge key is the string `<<`.
+                let key = if merge_key || node.tag == Tag::Str {
+                    node
+                } else {
+                    let scalar = match node.tag {
+                        Tag::Null => Scalar::Null,
+                        Tag::Bool => Scalar::Bool(node.a != 0),
+                        Tag::Int => Scalar::Int(node.bits() as i64),
+                        Tag::UInt => Scalar::UInt(node.bits()),
+                        Tag::Float => Scalar::Float(f64::from_bits(node.bits())),
+                        _ => return err("mapping keys must be scalars".into()),
                     };
-                    // go-yaml's strict reading (istioctl's) refuses a second key; kubectl's
-                    // would keep the last one silently.
-                    if !merge_key
-                        && index
-                            .find(entries, &name)
-                            .is_some_and(|i| index.is_explicit(i))
-                    {
-                        return err(self, format!("key {name:?} already set in map"));
+                    let name = match key_from_scalar(scalar) {
+                        Ok(name) => name,
+                        Err(m) => return err(m),
+                    };
+                    let at = self.tree.text.len();
+                    if at + name.len() > MAX_ARENA {
+                        return Err(YamlError {
+                            document: self.document,
+                            line: mark.line(),
+                            column: mark.col() + 1,
+                            message:
+                                "the document is too large (more than 4 GiB of text or 4 G nodes)"
+                                    .into(),
+                            limit: true,
+                        });
                     }
-                    let key = Key {
-                        name,
-                        line: node.line,
-                        column: node.column,
-                    };
-                    *pending = Some((key, merge_key));
-                    Ok(None)
+                    self.tree.text.push_str(&name);
+                    Node::new(
+                        Tag::Str,
+                        node.line,
+                        node.column,
+                        at as u32,
+                        name.len() as u32,
+                    )
+                };
+                let name = self.tree.str(&key);
+                // go-yaml's strict reading (istioctl's) refuses a second key; kubectl's
+                // would keep the last one silently.
+                if !merge_key
+                    && index
+                        .find(&self.tree, &self.pending[start..], name)
+                        .is_some_and(|i| index.is_explicit(i))
+                {
+                    return err(format!("key {name:?} already set in map"));
                 }
-                Some((key, false)) => {
-                    assign(entries, index, key, node, true);
-                    Ok(None)
-                }
-                Some((_, true)) => {
-                    // go-yaml v2 merges where the `<<` stands: its keys overwrite those
-                    // before it, and keys after it overwrite them. In a list of mappings
-                    // the first one wins, so they are applied from the last.
-                    let sources = match node.value {
-                        NodeValue::Map(e) => vec![e],
-                        NodeValue::Seq(items) => {
-                            let mut maps = Vec::with_capacity(items.len());
-                            for n in items {
-                                match n.value {
-                                    NodeValue::Map(e) => maps.push(e),
-                                    _ => return err(self, MERGE_VALUE.into()),
-                                }
-                            }
-                            maps
+                *pending = Some((key, merge_key));
+                Ok(None)
+            }
+            Some((key, false)) => {
+                assign(&self.tree, &mut self.pending, start, index, key, node, true);
+                Ok(None)
+            }
+            Some((_, true)) => {
+                // go-yaml v2 merges where the `<<` stands: its keys overwrite those
+                // before it, and keys after it overwrite them. In a list of mappings
+                // the first one wins, so they are applied from the last.
+                let tree = &self.tree;
+                let sources: Vec<Node> = match node.tag {
+                    Tag::Map => vec![node],
+                    Tag::Seq => {
+                        let items = tree.children(&node);
+                        if items.iter().any(|n| n.tag != Tag::Map) {
+                            return err(MERGE_VALUE.into());
                         }
-                        _ => return err(self, MERGE_VALUE.into()),
-                    };
-                    for src in sources.into_iter().rev() {
-                        for (k, v) in src {
-                            assign(entries, index, k, v, false);
-                        }
+                        items.to_vec()
                     }
-                    Ok(None)
+                    _ => return err(MERGE_VALUE.into()),
+                };
+                for src in sources.iter().rev() {
+                    for kv in tree.children(src).chunks_exact(2) {
+                        assign(tree, &mut self.pending, start, index, kv[0], kv[1], false);
+                    }
                 }
-            },
+                Ok(None)
+            }
         }
     }
 }
@@ -482,13 +803,6 @@ impl Builder {
 /// A line or column as a node keeps it (`u32::MAX` past 4 G).
 fn to_pos(n: usize) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX)
-}
-
-/// `v` without spare capacity: a document's tree stays in memory while it is decoded, and
-/// most of its collections are small (a one-key mapping would keep room for four entries).
-fn shrunk<T>(mut v: Vec<T>) -> Vec<T> {
-    v.shrink_to_fit();
-    v
 }
 
 /// go-yaml's refusal of a merge key whose value is not a mapping or a list of mappings.
@@ -509,11 +823,13 @@ struct KeyIndex {
 }
 
 impl KeyIndex {
-    /// The position of `name` in `entries`.
-    fn find(&self, entries: &[(Key, Node)], name: &str) -> Option<usize> {
+    /// The position of `name` among `entries` (key and value nodes, in turn).
+    fn find(&self, tree: &Tree, entries: &[Node], name: &str) -> Option<usize> {
         match &self.by_name {
             Some(m) => m.get(name).copied(),
-            None => entries.iter().position(|(k, _)| k.name == name),
+            None => entries
+                .chunks_exact(2)
+                .position(|kv| tree.str(&kv[0]) == name),
         }
     }
 
@@ -522,24 +838,30 @@ impl KeyIndex {
     }
 }
 
-/// Sets `key` in a mapping being built, writing over an entry of the same name (a merged
-/// one, or one that a merge writes over); `explicit` when the key is the mapping's own.
+/// Sets `key` in the mapping being built whose entries start at `start` in `pending`,
+/// writing over an entry of the same name (a merged one, or one that a merge writes over);
+/// `explicit` when the key is the mapping's own.
 fn assign(
-    entries: &mut Vec<(Key, Node)>,
+    tree: &Tree,
+    pending: &mut Vec<Node>,
+    start: usize,
     index: &mut KeyIndex,
-    key: Key,
+    key: Node,
     node: Node,
     explicit: bool,
 ) {
+    let len = (pending.len() - start) / 2;
     if !explicit && index.explicit.is_none() {
-        index.explicit = Some(vec![true; entries.len()]);
+        index.explicit = Some(vec![true; len]);
     }
-    match index.find(entries, &key.name) {
+    let name = tree.str(&key);
+    match index.find(tree, &pending[start..], name) {
         Some(i) => {
             if let Some(e) = &mut index.explicit {
                 e[i] |= explicit;
             }
-            entries[i] = (key, node);
+            pending[start + 2 * i] = key;
+            pending[start + 2 * i + 1] = node;
         }
         None => {
             if let Some(e) = &mut index.explicit {
@@ -547,20 +869,21 @@ fn assign(
             }
             match &mut index.by_name {
                 Some(m) => {
-                    m.insert(key.name.clone(), entries.len());
+                    m.insert(name.to_owned(), len);
                 }
-                None if entries.len() >= SCANNED_KEYS => {
-                    let mut m: HashMap<String, usize> = entries
-                        .iter()
+                None if len >= SCANNED_KEYS => {
+                    let mut m: HashMap<String, usize> = pending[start..]
+                        .chunks_exact(2)
                         .enumerate()
-                        .map(|(i, (k, _))| (k.name.clone(), i))
+                        .map(|(i, kv)| (tree.str(&kv[0]).to_owned(), i))
                         .collect();
-                    m.insert(key.name.clone(), entries.len());
+                    m.insert(name.to_owned(), len);
                     index.by_name = Some(m);
                 }
                 None => {}
             }
-            entries.push((key, node));
+            pending.push(key);
+            pending.push(node);
         }
     }
 }
@@ -572,26 +895,26 @@ pub(crate) enum Segment {
     Index(usize),
 }
 
-impl Node {
+impl<'a> NodeRef<'a> {
     /// Converts to JSON; with `prune_nulls`, `key: null` entries are dropped as the
     /// Kubernetes API server prunes them (tests compare documents this way), otherwise kept
     /// (documents that are not resources, where `null` says something). Non-finite numbers
     /// have no JSON form and are an error, with the path of the offending node.
     pub(crate) fn to_json(
-        &self,
+        self,
         path: &mut Vec<Segment>,
         prune_nulls: bool,
     ) -> Result<Value, Vec<Segment>> {
-        Ok(match &self.value {
+        Ok(match self.value() {
             NodeValue::Null => Value::Null,
-            NodeValue::Bool(b) => Value::Bool(*b),
-            NodeValue::Int(i) => Value::Number((*i).into()),
-            NodeValue::UInt(u) => Value::Number((*u).into()),
-            NodeValue::Float(f) => match Number::from_f64(*f) {
+            NodeValue::Bool(b) => Value::Bool(b),
+            NodeValue::Int(i) => Value::Number(i.into()),
+            NodeValue::UInt(u) => Value::Number(u.into()),
+            NodeValue::Float(f) => match Number::from_f64(f) {
                 Some(n) => Value::Number(n),
                 None => return Err(path.clone()),
             },
-            NodeValue::Str(s) => Value::String(s.clone()),
+            NodeValue::Str(s) => Value::String(s.to_owned()),
             NodeValue::Seq(items) => {
                 let mut out = Vec::with_capacity(items.len());
                 for (i, item) in items.iter().enumerate() {
@@ -603,12 +926,12 @@ impl Node {
             }
             NodeValue::Map(entries) => {
                 let mut out = Map::new();
-                for (k, v) in entries {
-                    if prune_nulls && v.value == NodeValue::Null {
+                for (k, v) in entries.iter() {
+                    if prune_nulls && v.is_null() {
                         continue;
                     }
-                    path.push(Segment::Key(k.name.clone()));
-                    out.insert(k.name.clone(), v.to_json(path, prune_nulls)?);
+                    path.push(Segment::Key(k.name.to_owned()));
+                    out.insert(k.name.to_owned(), v.to_json(path, prune_nulls)?);
                     path.pop();
                 }
                 Value::Object(out)
@@ -617,16 +940,16 @@ impl Node {
     }
 
     /// The value of a mapping entry.
-    pub(crate) fn get(&self, key: &str) -> Option<&Node> {
-        match &self.value {
+    pub(crate) fn get(&self, key: &str) -> Option<NodeRef<'a>> {
+        match self.value() {
             NodeValue::Map(entries) => entries.iter().find(|(k, _)| k.name == key).map(|(_, v)| v),
             _ => None,
         }
     }
 
     /// The string value of a mapping entry.
-    pub(crate) fn get_str(&self, key: &str) -> Option<&str> {
-        match &self.get(key)?.value {
+    pub(crate) fn get_str(&self, key: &str) -> Option<&'a str> {
+        match self.get(key)?.value() {
             NodeValue::Str(s) => Some(s),
             _ => None,
         }
@@ -635,12 +958,12 @@ impl Node {
     /// The position of the deepest node along `path`: the key's own line for the last step
     /// into a mapping, so that `...destination.name` points at `name:`.
     pub(crate) fn locate(&self, path: &[Segment]) -> (usize, usize) {
-        let mut node = self;
-        let mut pos = (self.line, self.column);
+        let mut node = *self;
+        let mut pos = (self.line(), self.column());
         for seg in path {
-            match (seg, &node.value) {
+            match (seg, node.value()) {
                 (Segment::Key(k), NodeValue::Map(entries)) => {
-                    match entries.iter().find(|(key, _)| &key.name == k) {
+                    match entries.iter().find(|(key, _)| key.name == k) {
                         Some((key, v)) => {
                             pos = (key.line, key.column);
                             node = v;
@@ -650,7 +973,7 @@ impl Node {
                 }
                 (Segment::Index(i), NodeValue::Seq(items)) => match items.get(*i) {
                     Some(v) => {
-                        pos = (v.line, v.column);
+                        pos = (v.line(), v.column());
                         node = v;
                     }
                     None => break,
@@ -757,43 +1080,56 @@ pub(crate) fn parse_path(s: &str) -> Vec<Segment> {
     out
 }
 
-/// The line of every node under `node`, keyed by its path relative to `node` (the key of
-/// [`format_path`]'s text). Each node's key extends its parent's, so the work is linear in
-/// the size of the tree however long its keys are.
-pub(crate) fn index_lines(node: &Node) -> crate::resource::PositionIndex {
+/// The line of every node under `node` that [`crate::resource::Origin::at_path`] could not
+/// tell otherwise, keyed by its path relative to `node` (the key of [`format_path`]'s text).
+/// `at_path` answers a path that is not in the index with the line of its nearest ancestor
+/// that is (or the resource's own line), so a node on the same line as that is left out: a
+/// flow collection on one line is one entry, not one per field. Each node's key extends its
+/// parent's, so the work is linear in the size of the tree however long its keys are.
+pub(crate) fn index_lines(node: NodeRef<'_>) -> crate::resource::PositionIndex {
     use crate::resource::PositionIndex;
-    fn visit(node: &Node, key: u64, first: bool, buf: &mut String, out: &mut Vec<(u64, u32)>) {
-        match &node.value {
-            NodeValue::Seq(items) => {
-                for (i, item) in items.iter().enumerate() {
-                    buf.clear();
-                    push_index(buf, i);
-                    let k = PositionIndex::extend(key, buf.as_bytes());
-                    out.push((k, item.line));
-                    visit(item, k, false, buf, out);
+    struct Walk {
+        buf: String,
+        out: Vec<(u64, u32)>,
+    }
+    impl Walk {
+        /// `line` is the line `at_path` gives for `node`'s own path.
+        fn visit(&mut self, node: NodeRef<'_>, key: u64, first: bool, line: u32) {
+            match node.value() {
+                NodeValue::Seq(items) => {
+                    for (i, item) in items.iter().enumerate() {
+                        self.buf.clear();
+                        push_index(&mut self.buf, i);
+                        let k = PositionIndex::extend(key, self.buf.as_bytes());
+                        self.record(k, item.line(), line);
+                        self.visit(item, k, false, item.line());
+                    }
                 }
-            }
-            NodeValue::Map(entries) => {
-                for (name, v) in entries {
-                    buf.clear();
-                    push_key(buf, &name.name, first);
-                    let k = PositionIndex::extend(key, buf.as_bytes());
-                    out.push((k, name.line));
-                    visit(v, k, false, buf, out);
+                NodeValue::Map(entries) => {
+                    for (name, v) in entries.iter() {
+                        self.buf.clear();
+                        push_key(&mut self.buf, name.name, first);
+                        let k = PositionIndex::extend(key, self.buf.as_bytes());
+                        self.record(k, name.line, line);
+                        self.visit(v, k, false, name.line);
+                    }
                 }
+                _ => {}
             }
-            _ => {}
+        }
+
+        fn record(&mut self, key: u64, line: u32, parent: u32) {
+            if line != parent {
+                self.out.push((key, line));
+            }
         }
     }
-    let mut out = Vec::new();
-    visit(
-        node,
-        PositionIndex::key(""),
-        true,
-        &mut String::new(),
-        &mut out,
-    );
-    PositionIndex::new(out)
+    let mut walk = Walk {
+        buf: String::new(),
+        out: Vec::new(),
+    };
+    walk.visit(node, PositionIndex::key(""), true, node.line());
+    PositionIndex::new(walk.out)
 }
 
 /// Serializes a value as YAML text (used to print resources), in block style with keys

@@ -1077,8 +1077,10 @@ fn scenario_input(name: &str) -> Option<String> {
 /// multiple of the input (plus [`RUNTIME_SLACK_MIB`]). These are README's "Limits" figures:
 /// about 60 times the input; up to about 160 times for a flow collection nested directly in
 /// a flow collection, because the YAML scanner holds the tokens of the inner collection until
-/// it knows it is not a key. (Measured 2026-12-05, debug build: alias bombs 4-9x, a flat
-/// 4 MiB list 24x, 10 000-rule VirtualServices 50-52x, nested flow collections 80-152x.)
+/// it knows it is not a key. (Measured 2026-12-05, debug build, after the compact YAML tree:
+/// alias bombs 2-4x, a flat 4 MiB list 21x, the 10 000-rule VirtualService 15x as YAML and
+/// 41x as JSON (all flow collections), nested flow collections 81-115x; before it, alias
+/// bombs 4-9x and the VirtualServices 50-52x.)
 /// Fixed memory a child may add whatever its input (thread stacks, the test harness): small
 /// against the inputs, so that the bound is the factor, not the slack. (It was 64 MiB, which
 /// let a 1 MiB input grow 124 times whatever the factor.)

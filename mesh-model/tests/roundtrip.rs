@@ -100,8 +100,8 @@ fn match_request() -> impl Strategy<Value = HttpMatchRequest> {
                 HttpMatchRequest {
                     uri,
                     method,
-                    headers,
-                    query_params,
+                    headers: headers.into(),
+                    query_params: query_params.into(),
                     source_labels,
                     ignore_uri_case,
                     port,
@@ -128,7 +128,7 @@ fn http_route() -> impl Strategy<Value = HttpRoute> {
                 |(d, weight, headers)| HttpRouteDestination {
                     destination: Some(d),
                     weight,
-                    headers,
+                    headers: headers.map(Box::new),
                 },
             ),
             0..3,
@@ -194,13 +194,13 @@ fn http_route() -> impl Strategy<Value = HttpRoute> {
                     r#match,
                     route,
                     timeout,
-                    retries,
-                    fault,
-                    mirror,
+                    retries: retries.map(Box::new),
+                    fault: fault.map(Box::new),
+                    mirror: mirror.map(Box::new),
                     mirror_percentage,
                     mirrors,
-                    rewrite,
-                    redirect,
+                    rewrite: rewrite.map(Box::new),
+                    redirect: redirect.map(Box::new),
                     ..Default::default()
                 }
             },

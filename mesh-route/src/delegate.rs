@@ -1,16 +1,16 @@
 //! Delegation: a root VirtualService route with `delegate` is replaced by the delegate's
 //! routes, merged as Istio merges them (`MergeHTTPRoutes`, `pilot/pkg/model/virtualservice.go`).
 
-use std::collections::BTreeMap;
-
 use mesh_model::virtual_service::{HttpMatchRequest, HttpRoute, StringMatch};
 
-fn merge_maps<V: Clone>(
-    root: &BTreeMap<String, V>,
-    leaf: &BTreeMap<String, V>,
-) -> BTreeMap<String, V> {
+fn merge_maps<M, V>(root: &M, leaf: &M) -> M
+where
+    M: Clone + Extend<(String, V)>,
+    for<'a> &'a M: IntoIterator<Item = (&'a String, &'a V)>,
+    V: Clone + 'static,
+{
     let mut out = root.clone();
-    out.extend(leaf.iter().map(|(k, v)| (k.clone(), v.clone())));
+    out.extend(leaf.into_iter().map(|(k, v)| (k.clone(), v.clone())));
     out
 }
 

@@ -972,7 +972,7 @@ fn rollout_site(
     let (mut stable_at, mut canary_at) = (None, None);
     for (j, rd) in route.route.iter().enumerate() {
         let Some(d) = &rd.destination else { continue };
-        let headers = HeadersPolicy::compile(rd.headers.as_ref()).ok()?.0;
+        let headers = HeadersPolicy::compile(rd.headers.as_deref()).ok()?.0;
         if j == stable {
             stable_at = Some(written.len());
         }
@@ -1022,7 +1022,7 @@ fn compile_rule(
         ctx.problems
             .push(problem(owner, &vs.origin, format!("{path}.{field}"), msg));
     };
-    let (headers, notes) = match HeadersPolicy::compile(r.headers.as_ref()) {
+    let (headers, notes) = match HeadersPolicy::compile(r.headers.as_deref()) {
         Ok(h) => h,
         Err(e) => {
             fail(ctx, "headers", ProblemKind::Headers(e));
@@ -1057,7 +1057,7 @@ fn compile_rule(
         let mut dests = Vec::new();
         for (j, rd) in r.route.iter().enumerate() {
             let Some(d) = &rd.destination else { continue };
-            let (h, notes) = match HeadersPolicy::compile(rd.headers.as_ref()) {
+            let (h, notes) = match HeadersPolicy::compile(rd.headers.as_deref()) {
                 Ok(h) => h,
                 Err(e) => {
                     fail(ctx, &format!("route[{j}].headers"), ProblemKind::Headers(e));
@@ -1076,14 +1076,19 @@ fn compile_rule(
         }
         Action::Route(Split::new(dests))
     };
-    let rewrite = match r.rewrite.as_ref().map(Rewrite::compile).transpose() {
+    let rewrite = match r.rewrite.as_deref().map(Rewrite::compile).transpose() {
         Ok(rw) => rw,
         Err(e) => {
             fail(ctx, "rewrite", e.into());
             return None;
         }
     };
-    let cors = match r.cors_policy.as_ref().map(CorsPolicy::compile).transpose() {
+    let cors = match r
+        .cors_policy
+        .as_deref()
+        .map(CorsPolicy::compile)
+        .transpose()
+    {
         Ok(c) => c,
         Err(e) => {
             fail(ctx, "corsPolicy", e.into());
@@ -1105,7 +1110,7 @@ fn compile_rule(
     let mut mirrors = Vec::new();
     if r.redirect.is_none() && r.direct_response.is_none() {
         let mut candidates = Vec::new();
-        if let Some(m) = &r.mirror {
+        if let Some(m) = r.mirror.as_deref() {
             let fraction = match (&r.mirror_percentage, r.mirror_percent) {
                 (Some(p), _) => Fraction::from_percent(p.value),
                 (None, Some(n)) => Fraction::from_int(n),
@@ -1172,7 +1177,7 @@ fn compile_rule(
             for (p, m) in crate::unexecuted::http_route(r, &path) {
                 ctx.warnings.push(problem(owner, &vs.origin, p, m));
             }
-            RetryPolicy::from_route(r.retries.as_ref())
+            RetryPolicy::from_route(r.retries.as_deref())
         },
         fault,
         mirrors,

@@ -230,7 +230,7 @@ fn validate_spec(sink: &mut Sink<'_>, vs: &VirtualService, gateway_semantics: bo
 fn check_jwt_claim_keys(
     sink: &mut Sink<'_>,
     base: &str,
-    map: &BTreeMap<String, StringMatch>,
+    map: &crate::vec_map::VecMap<String, StringMatch>,
     gateways: &[String],
 ) {
     for key in map.keys() {

@@ -10,7 +10,7 @@ use std::fmt;
 use serde::de::{self, DeserializeSeed, IntoDeserializer, MapAccess, SeqAccess, Visitor};
 use serde::forward_to_deserialize_any;
 
-use super::{Key, Node, NodeValue};
+use super::{Entries, Items, NodeRef, NodeValue};
 
 /// An error while deserializing from nodes.
 #[derive(Debug)]
@@ -95,7 +95,7 @@ impl de::Error for DeError {
 macro_rules! integer {
     ($($method:ident)*) => {$(
         fn $method<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
-            match self.value {
+            match self.value() {
                 NodeValue::Float(f) if f.fract() == 0.0 && (0.0..18_446_744_073_709_551_616.0).contains(&f) => {
                     visitor.visit_u64(f as u64)
                 }
@@ -108,25 +108,24 @@ macro_rules! integer {
     )*};
 }
 
-impl<'de> de::Deserializer<'de> for &'de Node {
+impl<'de> de::Deserializer<'de> for NodeRef<'de> {
     type Error = DeError;
 
     fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
-        match &self.value {
+        match self.value() {
             NodeValue::Null => visitor.visit_unit(),
-            NodeValue::Bool(b) => visitor.visit_bool(*b),
-            NodeValue::Int(i) => visitor.visit_i64(*i),
-            NodeValue::UInt(u) => visitor.visit_u64(*u),
-            NodeValue::Float(f) if f.is_finite() => visitor.visit_f64(*f),
+            NodeValue::Bool(b) => visitor.visit_bool(b),
+            NodeValue::Int(i) => visitor.visit_i64(i),
+            NodeValue::UInt(u) => visitor.visit_u64(u),
+            NodeValue::Float(f) if f.is_finite() => visitor.visit_f64(f),
             NodeValue::Float(_) => Err(DeError(
                 "numbers must be finite (.inf and .nan have no JSON form)".into(),
             )),
             NodeValue::Str(s) => visitor.visit_borrowed_str(s),
-            NodeValue::Seq(items) => visitor.visit_seq(Seq {
-                items: items.iter(),
-            }),
+            NodeValue::Seq(items) => visitor.visit_seq(Seq { items, next: 0 }),
             NodeValue::Map(entries) => visitor.visit_map(Map {
-                entries: entries.iter(),
+                entries,
+                next: 0,
                 value: None,
                 keep_nulls: false,
             }),
@@ -134,7 +133,7 @@ impl<'de> de::Deserializer<'de> for &'de Node {
     }
 
     fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
-        match self.value {
+        match self.value() {
             NodeValue::Null => visitor.visit_none(),
             _ => visitor.visit_some(self),
         }
@@ -158,8 +157,8 @@ impl<'de> de::Deserializer<'de> for &'de Node {
         _variants: &'static [&'static str],
         visitor: V,
     ) -> Result<V::Value, DeError> {
-        match &self.value {
-            NodeValue::Str(s) => visitor.visit_enum(s.as_str().into_deserializer()),
+        match self.value() {
+            NodeValue::Str(s) => visitor.visit_enum(s.into_deserializer()),
             _ => self.deserialize_any(visitor),
         }
     }
@@ -177,7 +176,8 @@ impl<'de> de::Deserializer<'de> for &'de Node {
 }
 
 struct Seq<'de> {
-    items: std::slice::Iter<'de, Node>,
+    items: Items<'de>,
+    next: usize,
 }
 
 impl<'de> SeqAccess<'de> for Seq<'de> {
@@ -187,20 +187,25 @@ impl<'de> SeqAccess<'de> for Seq<'de> {
         &mut self,
         seed: T,
     ) -> Result<Option<T::Value>, DeError> {
-        match self.items.next() {
-            Some(node) => seed.deserialize(node).map(Some),
+        match self.items.get(self.next) {
+            Some(node) => {
+                self.next += 1;
+                seed.deserialize(node).map(Some)
+            }
             None => Ok(None),
         }
     }
 
     fn size_hint(&self) -> Option<usize> {
-        Some(self.items.len())
+        Some(self.items.len() - self.next)
     }
 }
 
 struct Map<'de> {
-    entries: std::slice::Iter<'de, (Key, Node)>,
-    value: Option<&'de Node>,
+    entries: Entries<'de>,
+    /// The next entry to read.
+    next: usize,
+    value: Option<NodeRef<'de>>,
     /// Whether `key: null` entries are kept (see [`KEEP_NULLS`]).
     keep_nulls: bool,
 }
@@ -212,13 +217,14 @@ impl<'de> MapAccess<'de> for Map<'de> {
         &mut self,
         seed: K,
     ) -> Result<Option<K::Value>, DeError> {
-        for (key, value) in self.entries.by_ref() {
-            if value.value == NodeValue::Null && !self.keep_nulls {
+        while let Some((key, value)) = self.entries.get(self.next) {
+            self.next += 1;
+            if value.is_null() && !self.keep_nulls {
                 continue;
             }
             self.value = Some(value);
             return seed
-                .deserialize(de::value::BorrowedStrDeserializer::new(key.name.as_str()))
+                .deserialize(de::value::BorrowedStrDeserializer::new(key.name))
                 .map(Some);
         }
         Ok(None)
@@ -238,15 +244,16 @@ impl<'de> MapAccess<'de> for Map<'de> {
 pub(crate) const KEEP_NULLS: &str = "$mesh_model::keep_nulls";
 
 /// A mapping node whose `key: null` entries are kept; anything else as it is.
-struct KeepNulls<'de>(&'de Node);
+struct KeepNulls<'de>(NodeRef<'de>);
 
 impl<'de> de::Deserializer<'de> for KeepNulls<'de> {
     type Error = DeError;
 
     fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
-        match &self.0.value {
+        match self.0.value() {
             NodeValue::Map(entries) => visitor.visit_map(Map {
-                entries: entries.iter(),
+                entries,
+                next: 0,
                 value: None,
                 keep_nulls: true,
             }),

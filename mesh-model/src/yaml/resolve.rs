@@ -6,7 +6,16 @@
 use yaml_rust2::parser::Tag;
 use yaml_rust2::scanner::TScalarStyle;
 
-use super::NodeValue;
+/// A resolved scalar; a string's text is the caller's.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(super) enum Scalar {
+    Null,
+    Bool(bool),
+    Int(i64),
+    UInt(u64),
+    Float(f64),
+    Str,
+}
 
 /// The prefix of YAML's own tags (`!!int` is `tag:yaml.org,2002:int`).
 const YAML_TAG_PREFIX: &str = "tag:yaml.org,2002:";
@@ -48,36 +57,33 @@ impl<'a> ScalarTag<'a> {
 /// tag says otherwise; a tag that does not fit the text is an error, as in go-yaml
 /// (`cannot decode !!str `x` as a !!int`).
 pub(super) fn resolve_scalar(
-    text: String,
+    text: &str,
     style: TScalarStyle,
     tag: ScalarTag<'_>,
-) -> Result<NodeValue, String> {
+) -> Result<Scalar, String> {
     let tag = match tag {
-        ScalarTag::None if style != TScalarStyle::Plain => return Ok(NodeValue::Str(text)),
-        ScalarTag::None => return Ok(resolve_plain(&text).unwrap_or(NodeValue::Str(text))),
-        ScalarTag::Other => return Ok(NodeValue::Str(text)),
+        ScalarTag::None if style != TScalarStyle::Plain => return Ok(Scalar::Str),
+        ScalarTag::None => return Ok(resolve_plain(text).unwrap_or(Scalar::Str)),
+        ScalarTag::Other => return Ok(Scalar::Str),
         ScalarTag::Yaml(t) => t,
     };
     match tag {
         // go-yaml decodes `!!binary` from base64; Istio's fields have no use for bytes, so the
         // text is kept (see the table: a known difference).
-        "str" | "binary" => return Ok(NodeValue::Str(text)),
+        "str" | "binary" => return Ok(Scalar::Str),
         "null" | "bool" | "int" | "float" => {}
         // `!!timestamp` (kept as text, as Kubernetes keeps timestamps), tags of collections,
         // `!!merge` and the like on a scalar: the text.
-        _ => return Ok(NodeValue::Str(text)),
+        _ => return Ok(Scalar::Str),
     }
-    let resolved = match resolve_plain(&text) {
-        Some(v) => v,
-        None => NodeValue::Str(String::new()),
-    };
+    let resolved = resolve_plain(text).unwrap_or(Scalar::Str);
     let fits = match tag {
-        "null" => matches!(resolved, NodeValue::Null),
-        "bool" => matches!(resolved, NodeValue::Bool(_)),
-        "int" => matches!(resolved, NodeValue::Int(_) | NodeValue::UInt(_)),
+        "null" => matches!(resolved, Scalar::Null),
+        "bool" => matches!(resolved, Scalar::Bool(_)),
+        "int" => matches!(resolved, Scalar::Int(_) | Scalar::UInt(_)),
         _ => matches!(
             resolved,
-            NodeValue::Float(_) | NodeValue::Int(_) | NodeValue::UInt(_)
+            Scalar::Float(_) | Scalar::Int(_) | Scalar::UInt(_)
         ),
     };
     if !fits {
@@ -87,53 +93,53 @@ pub(super) fn resolve_scalar(
         ));
     }
     Ok(match (tag, resolved) {
-        ("float", NodeValue::Int(i)) => NodeValue::Float(i as f64),
-        ("float", NodeValue::UInt(u)) => NodeValue::Float(u as f64),
+        ("float", Scalar::Int(i)) => Scalar::Float(i as f64),
+        ("float", Scalar::UInt(u)) => Scalar::Float(u as f64),
         (_, other) => other,
     })
 }
 
 /// go-yaml's short tag name of a resolved value, for its error message.
-fn short_tag(v: &NodeValue) -> &'static str {
+fn short_tag(v: &Scalar) -> &'static str {
     match v {
-        NodeValue::Null => "null",
-        NodeValue::Bool(_) => "bool",
-        NodeValue::Int(_) | NodeValue::UInt(_) => "int",
-        NodeValue::Float(_) => "float",
+        Scalar::Null => "null",
+        Scalar::Bool(_) => "bool",
+        Scalar::Int(_) | Scalar::UInt(_) => "int",
+        Scalar::Float(_) => "float",
         _ => "str",
     }
 }
 
 /// Resolves an untagged plain scalar (go-yaml v2's `resolve` with no tag); `None` for a
 /// string (the caller keeps its text).
-pub(super) fn resolve_plain(text: &str) -> Option<NodeValue> {
-    Some(resolve_plain_value(text)).filter(|v| !matches!(v, NodeValue::Str(_)))
+pub(super) fn resolve_plain(text: &str) -> Option<Scalar> {
+    Some(resolve_plain_value(text)).filter(|v| !matches!(v, Scalar::Str))
 }
 
-fn resolve_plain_value(text: &str) -> NodeValue {
+fn resolve_plain_value(text: &str) -> Scalar {
     match text {
-        "" | "~" | "null" | "Null" | "NULL" => return NodeValue::Null,
+        "" | "~" | "null" | "Null" | "NULL" => return Scalar::Null,
         "y" | "Y" | "yes" | "Yes" | "YES" | "true" | "True" | "TRUE" | "on" | "On" | "ON" => {
-            return NodeValue::Bool(true);
+            return Scalar::Bool(true);
         }
         "n" | "N" | "no" | "No" | "NO" | "false" | "False" | "FALSE" | "off" | "Off" | "OFF" => {
-            return NodeValue::Bool(false);
+            return Scalar::Bool(false);
         }
         ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" => {
-            return NodeValue::Float(f64::INFINITY);
+            return Scalar::Float(f64::INFINITY);
         }
-        "-.inf" | "-.Inf" | "-.INF" => return NodeValue::Float(f64::NEG_INFINITY),
-        ".nan" | ".NaN" | ".NAN" => return NodeValue::Float(f64::NAN),
+        "-.inf" | "-.Inf" | "-.INF" => return Scalar::Float(f64::NEG_INFINITY),
+        ".nan" | ".NaN" | ".NAN" => return Scalar::Float(f64::NAN),
         _ => {}
     }
     match text.as_bytes()[0] {
         // A leading dot: a float, read as it is written (no underscores).
         b'.' => match parse_decimal_float(text) {
-            Some(f) => NodeValue::Float(f),
-            None => NodeValue::Str(String::new()),
+            Some(f) => Scalar::Float(f),
+            None => Scalar::Str,
         },
         b'0'..=b'9' | b'+' | b'-' => resolve_number(text),
-        _ => NodeValue::Str(String::new()),
+        _ => Scalar::Str,
     }
 }
 
@@ -141,7 +147,7 @@ fn resolve_plain_value(text: &str) -> NodeValue {
 /// `0b` in either case, a leading `0` for octal, underscores anywhere after the first
 /// character), a float, or else a string. (go-yaml tries a timestamp first, `2001-12-14`,
 /// which Kubernetes keeps as text: such a text is never a number, so it is a string here.)
-fn resolve_number(text: &str) -> NodeValue {
+fn resolve_number(text: &str) -> Scalar {
     let plain: std::borrow::Cow<'_, str> = if text.contains('_') {
         text.chars()
             .filter(|c| *c != '_')
@@ -179,24 +185,24 @@ fn resolve_number(text: &str) -> NodeValue {
     };
     match magnitude {
         Some(v) if neg => match i64::try_from(v) {
-            Ok(i) => NodeValue::Int(-i),
-            Err(_) if v == 1 << 63 => NodeValue::Int(i64::MIN),
+            Ok(i) => Scalar::Int(-i),
+            Err(_) if v == 1 << 63 => Scalar::Int(i64::MIN),
             // Below i64's range: not an integer for Go either, but it reads as a float.
             Err(_) => float_or_string(&plain),
         },
         Some(v) => match i64::try_from(v) {
-            Ok(i) => NodeValue::Int(i),
-            Err(_) => NodeValue::UInt(v),
+            Ok(i) => Scalar::Int(i),
+            Err(_) => Scalar::UInt(v),
         },
         None => float_or_string(&plain),
     }
 }
 
 /// A float, or a string (its text is the caller's: an empty `Str` stands for it).
-fn float_or_string(plain: &str) -> NodeValue {
+fn float_or_string(plain: &str) -> Scalar {
     match parse_decimal_float(plain) {
-        Some(f) => NodeValue::Float(f),
-        None => NodeValue::Str(String::new()),
+        Some(f) => Scalar::Float(f),
+        None => Scalar::Str,
     }
 }
 
@@ -238,20 +244,19 @@ fn parse_decimal_float(s: &str) -> Option<f64> {
 /// `true` or `false` (`on:` is `"true"`), floats as Go's `%g` of a float32 (`1e3:` is
 /// `"1000"`). A null key cannot be converted (`unsupported map key`), nor can an integer
 /// above `i64::MAX`, nor a collection.
-pub(super) fn key_from_value(value: NodeValue) -> Result<String, String> {
+pub(super) fn key_from_scalar(value: Scalar) -> Result<String, String> {
     match value {
-        NodeValue::Str(s) => Ok(s),
-        NodeValue::Bool(b) => Ok(b.to_string()),
-        NodeValue::Int(i) => Ok(i.to_string()),
-        NodeValue::Float(f) => Ok(go_float32_g(f)),
-        NodeValue::Null => Err(
+        Scalar::Str => Err("a string key is named by its own text".into()),
+        Scalar::Bool(b) => Ok(b.to_string()),
+        Scalar::Int(i) => Ok(i.to_string()),
+        Scalar::Float(f) => Ok(go_float32_g(f)),
+        Scalar::Null => Err(
             "a null mapping key has no JSON name (Kubernetes: unsupported map key); quote it"
                 .into(),
         ),
-        NodeValue::UInt(u) => Err(format!(
+        Scalar::UInt(u) => Err(format!(
             "the mapping key {u} has no JSON name in Kubernetes (unsupported map key of type uint64); quote it"
         )),
-        NodeValue::Seq(_) | NodeValue::Map(_) => Err("mapping keys must be scalars".into()),
     }
 }
 

@@ -5,18 +5,18 @@ const LIMITS: ParseLimits = ParseLimits {
     max_alias_nodes: 10_000,
 };
 
-fn one(text: &str) -> Node {
+fn one(text: &str) -> Document {
     let (docs, err) = parse(text, LIMITS);
     assert_eq!(err, None);
     assert_eq!(docs.len(), 1);
-    docs.into_iter().next().unwrap().root
+    docs.into_iter().next().unwrap()
 }
 
 /// Scalars resolve as Kubernetes' YAML reader resolves them.
 #[test]
 fn scalars_resolve_like_kubernetes() {
-    let n = one("a: 80\nb: '80'\nc: yes\nd: 7s\ne: 0.5\nf: ~\ng: 0x1F\nh: -3\ni: 1e3\nj: .5s\n");
-    let json = n.to_json(&mut Vec::new(), true).unwrap();
+    let doc = one("a: 80\nb: '80'\nc: yes\nd: 7s\ne: 0.5\nf: ~\ng: 0x1F\nh: -3\ni: 1e3\nj: .5s\n");
+    let json = doc.root().to_json(&mut Vec::new(), true).unwrap();
     assert_eq!(
         json,
         serde_json::json!({"a": 80, "b": "80", "c": true, "d": "7s", "e": 0.5,
@@ -27,12 +27,12 @@ fn scalars_resolve_like_kubernetes() {
 /// Positions are 1-based lines and columns; a path locates the key it names.
 #[test]
 fn positions_locate_keys() {
-    let n = one("spec:\n  http:\n  - route:\n    - destination:\n        name: reviews\n");
+    let doc = one("spec:\n  http:\n  - route:\n    - destination:\n        name: reviews\n");
     let path = parse_path("spec.http[0].route[0].destination.name");
-    assert_eq!(n.locate(&path), (5, 9));
+    assert_eq!(doc.root().locate(&path), (5, 9));
     // A missing tail stops at the deepest existing node.
     let path = parse_path("spec.http[0].timeout");
-    assert_eq!(n.locate(&path).0, 3);
+    assert_eq!(doc.root().locate(&path).0, 3);
 }
 
 /// Several documents, with their indexes; empty documents are kept as null.
@@ -41,8 +41,8 @@ fn multi_document_streams() {
     let (docs, err) = parse("a: 1\n---\n---\nb: 2\n", LIMITS);
     assert_eq!(err, None);
     assert_eq!(docs.len(), 3);
-    assert_eq!(docs[1].root.value, NodeValue::Null);
-    assert_eq!(docs[2].root.line, 4);
+    assert_eq!(docs[1].root().value(), NodeValue::Null);
+    assert_eq!(docs[2].root().line(), 4);
 }
 
 /// Duplicate keys are an error, with istioctl's message (go-yaml v2's strict reading,
@@ -58,8 +58,8 @@ fn duplicate_keys_are_rejected() {
 /// Merge keys copy the entries of a mapping; keys after the `<<` write over them.
 #[test]
 fn merge_keys_are_honoured() {
-    let n = one("base: &b {a: 1, b: 2}\nm:\n  <<: *b\n  b: 3\n");
-    let json = n.to_json(&mut Vec::new(), true).unwrap();
+    let doc = one("base: &b {a: 1, b: 2}\nm:\n  <<: *b\n  b: 3\n");
+    let json = doc.root().to_json(&mut Vec::new(), true).unwrap();
     assert_eq!(json["m"], serde_json::json!({"a": 1, "b": 3}));
 }
 
@@ -118,18 +118,21 @@ fn paths_round_trip() {
 /// `"b:"`, `"c:d"` and the mapping `{e: f}`.
 #[test]
 fn flow_plain_scalars_keep_colons_before_flow_indicators() {
-    let n = one("x: [a:, {b:}, c:d, e: f]\n");
-    let NodeValue::Seq(items) = &n.get("x").unwrap().value else {
+    let doc = one("x: [a:, {b:}, c:d, e: f]\n");
+    let n = doc.root();
+    let NodeValue::Seq(items) = n.get("x").unwrap().value() else {
         panic!("{n:?}")
     };
-    assert_eq!(items[0].value, NodeValue::Str("a:".into()));
-    let NodeValue::Map(entries) = &items[1].value else {
-        panic!("{:?}", items[1])
+    let item = |i: usize| items.get(i).unwrap();
+    assert_eq!(item(0).value(), NodeValue::Str("a:"));
+    let NodeValue::Map(entries) = item(1).value() else {
+        panic!("{:?}", item(1))
     };
-    assert_eq!(entries[0].0.name, "b:");
-    assert_eq!(entries[0].1.value, NodeValue::Null);
-    assert_eq!(items[2].value, NodeValue::Str("c:d".into()));
-    assert_eq!(items[3].get("e").unwrap().value, NodeValue::Str("f".into()));
+    let (key, value) = entries.get(0).unwrap();
+    assert_eq!(key.name, "b:");
+    assert_eq!(value.value(), NodeValue::Null);
+    assert_eq!(item(2).value(), NodeValue::Str("c:d"));
+    assert_eq!(item(3).get("e").unwrap().value(), NodeValue::Str("f"));
 }
 
 /// Go's `%g` of a float32, as sigs.k8s.io/yaml names float keys.
@@ -149,4 +152,39 @@ fn float_keys_are_named_as_go_formats_them() {
     ] {
         assert_eq!(go_float32_g(f), text, "{f}");
     }
+}
+
+/// The position index leaves out a node on the line of the nearest ancestor it keeps, and
+/// `Origin::at_path` still gives every path the line of its deepest node: a rule written as
+/// one flow mapping is one entry, not one per field.
+#[test]
+fn the_position_index_keeps_one_entry_per_line() {
+    use crate::resource::Origin;
+    let doc = one(
+        "spec:\n  http:\n  - name: a\n    match: [{uri: {prefix: /a}, headers: {x: {exact: y}}}]\n    route:\n    - destination:\n        host: h\n",
+    );
+    let index = index_lines(doc.root());
+    let origin = Origin {
+        line: 1,
+        positions: Some(std::sync::Arc::new(index)),
+        ..Origin::default()
+    };
+    for (path, line) in [
+        ("spec", 1),
+        ("spec.http", 2),
+        ("spec.http[0]", 3),
+        ("spec.http[0].name", 3),
+        ("spec.http[0].match", 4),
+        ("spec.http[0].match[0].uri.prefix", 4),
+        ("spec.http[0].match[0].headers.x.exact", 4),
+        ("spec.http[0].match[0].missing", 4),
+        ("spec.http[0].route", 5),
+        ("spec.http[0].route[0]", 6),
+        ("spec.http[0].route[0].destination", 6),
+        ("spec.http[0].route[0].destination.host", 7),
+    ] {
+        assert_eq!(origin.at_path(path).line, line, "{path}");
+    }
+    // http, http[0], match, route, route[0] and host.
+    assert_eq!(origin.positions.as_ref().unwrap().len(), 6);
 }

@@ -6,6 +6,7 @@
 use super::support::{assert_finding, assert_no_errors, findings};
 use crate::validate::Severity::{Error, Info, Warning};
 use crate::validate::{Finding, Severity};
+use crate::vec_map::VecMap;
 
 /// A VirtualService `default/x` with `spec` (block YAML indented by two spaces).
 fn vs(spec: &str) -> String {
@@ -2167,9 +2168,9 @@ proptest::proptest! {
             name: s(2),
             uri: Some(StringMatch::prefix(s(3))),
             method: Some(sm.clone()),
-            headers: BTreeMap::from([(s(6), sm.clone()), (format!("@request.auth.claims{}", s(7)), StringMatch::regex(s(8)))]),
-            without_headers: BTreeMap::from([(s(9), StringMatch::regex(s(10)))]),
-            query_params: BTreeMap::from([(s(11), sm.clone())]),
+            headers: VecMap::from([(s(6), sm.clone()), (format!("@request.auth.claims{}", s(7)), StringMatch::regex(s(8)))]),
+            without_headers: VecMap::from([(s(9), StringMatch::regex(s(10)))]),
+            query_params: VecMap::from([(s(11), sm.clone())]),
             port: nums[1] as u32,
             source_labels: BTreeMap::from([(s(0), s(1))]),
             gateways: vec![s(2), s(3)],
@@ -2185,25 +2186,25 @@ proptest::proptest! {
             name: s(10),
             r#match: vec![m.clone(), m.clone(), HttpMatchRequest { uri: Some(StringMatch::prefix(format!("{}{}", s(3), s(4)))), ..m }],
             route: vec![
-                HttpRouteDestination { destination: Some(dest.clone()), weight: nums[2] as i32, headers: Some(Headers { request: Some(ops.clone()), response: Some(ops.clone()) }) },
+                HttpRouteDestination { destination: Some(dest.clone()), weight: nums[2] as i32, headers: Some(Box::new(Headers { request: Some(ops.clone()), response: Some(ops.clone()) })) },
                 HttpRouteDestination { destination: None, weight: nums[3] as i32, headers: None },
             ],
-            redirect: Some(HttpRedirect { uri: s(0), prefix_rewrite: s(1), scheme: s(2), port: Some(nums[4] as u32), redirect_code: nums[5] as u32, ..Default::default() }),
-            direct_response: Some(HttpDirectResponse { status: nums[0] as u32, body: Some(HttpBody { string: Some(s(3)), bytes: Some(s(4)) }) }),
-            rewrite: Some(HttpRewrite { uri: s(5), authority: s(6), uri_regex_rewrite: Some(RegexRewrite { r#match: s(7), rewrite: s(8) }) }),
+            redirect: Some(Box::new(HttpRedirect { uri: s(0), prefix_rewrite: s(1), scheme: s(2), port: Some(nums[4] as u32), redirect_code: nums[5] as u32, ..Default::default() })),
+            direct_response: Some(Box::new(HttpDirectResponse { status: nums[0] as u32, body: Some(HttpBody { string: Some(s(3)), bytes: Some(s(4)) }) })),
+            rewrite: Some(Box::new(HttpRewrite { uri: s(5), authority: s(6), uri_regex_rewrite: Some(RegexRewrite { r#match: s(7), rewrite: s(8) }) })),
             timeout: Some(Duration::from_nanos(nums[1])),
-            retries: Some(HttpRetry { attempts: nums[2] as i32, retry_on: s(9), per_try_timeout: Some(Duration::from_nanos(nums[3])), backoff: Some(Duration::from_nanos(nums[4])), ..Default::default() }),
-            fault: Some(HttpFaultInjection {
+            retries: Some(Box::new(HttpRetry { attempts: nums[2] as i32, retry_on: s(9), per_try_timeout: Some(Duration::from_nanos(nums[3])), backoff: Some(Duration::from_nanos(nums[4])), ..Default::default() })),
+            fault: Some(Box::new(HttpFaultInjection {
                 delay: Some(Delay { fixed_delay: Some(Duration::from_nanos(nums[5])), percentage: Some(Percent::new(pct)), ..Default::default() }),
                 abort: Some(Abort { grpc_status: Some(s(10)), percentage: Some(Percent::new(pct)), ..Default::default() }),
-            }),
-            mirror: Some(dest.clone()),
+            })),
+            mirror: Some(Box::new(dest.clone())),
             mirrors: vec![HttpMirrorPolicy { destination: Some(dest.clone()), percentage: Some(Percent::new(pct)) }],
             mirror_percent: Some(nums[5] as u32),
             mirror_percentage: Some(Percent::new(pct)),
-            cors_policy: Some(CorsPolicy { allow_origins: Some(vec![sm]), allow_methods: vec![s(11)], allow_headers: vec![s(0)], expose_headers: vec![s(1)], max_age: Some(Duration::from_nanos(nums[0])), ..Default::default() }),
-            headers: Some(Headers { request: Some(ops.clone()), response: Some(ops) }),
-            delegate: Some(Delegate { name: s(2), namespace: s(3) }),
+            cors_policy: Some(Box::new(CorsPolicy { allow_origins: Some(vec![sm]), allow_methods: vec![s(11)], allow_headers: vec![s(0)], expose_headers: vec![s(1)], max_age: Some(Duration::from_nanos(nums[0])), ..Default::default() })),
+            headers: Some(Box::new(Headers { request: Some(ops.clone()), response: Some(ops) })),
+            delegate: Some(Box::new(Delegate { name: s(2), namespace: s(3) })),
         };
         let tls = TlsRoute {
             r#match: vec![TlsMatchAttributes { sni_hosts: vec![s(0), format!("outbound_{}", s(1))], destination_subnets: vec![s(2)], gateways: vec![s(3)], ..Default::default() }],

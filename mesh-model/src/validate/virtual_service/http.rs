@@ -107,7 +107,7 @@ pub(super) fn validate_http_route(
     if let Some(rewrite) = &http.rewrite {
         validate_rewrite(sink, &format!("{path}.rewrite"), rewrite);
     }
-    validate_authority_rewrite(sink, path, http.rewrite.as_ref(), http.headers.as_ref());
+    validate_authority_rewrite(sink, path, http.rewrite.as_deref(), http.headers.as_deref());
     validate_http_route_destinations(
         sink,
         &format!("{path}.route"),

@@ -83,12 +83,16 @@ impl MatchKey<'_> {
             &Option<StringMatch>,
         ),
         (
-            &BTreeMap<String, StringMatch>,
+            &crate::vec_map::VecMap<String, StringMatch>,
             u32,
             &BTreeMap<String, String>,
         ),
-        (&Vec<String>, &BTreeMap<String, StringMatch>, bool),
-        (&BTreeMap<String, StringMatch>, &str, &str),
+        (
+            &Vec<String>,
+            &crate::vec_map::VecMap<String, StringMatch>,
+            bool,
+        ),
+        (&crate::vec_map::VecMap<String, StringMatch>, &str, &str),
     ) {
         let HttpMatchRequest {
             name: _,
@@ -138,7 +142,9 @@ fn exact_or_prefix(sm: Option<&StringMatch>) -> String {
     }
 }
 
-fn exact_or_prefix_map(map: &BTreeMap<String, StringMatch>) -> BTreeMap<String, String> {
+fn exact_or_prefix_map(
+    map: &crate::vec_map::VecMap<String, StringMatch>,
+) -> BTreeMap<String, String> {
     map.iter()
         .map(|(k, v)| (k.clone(), exact_or_prefix(Some(v))))
         .collect()
