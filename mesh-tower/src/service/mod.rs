@@ -23,7 +23,8 @@ use tower::{Service, ServiceExt};
 
 use crate::BoxError;
 use crate::body::{BoxBody, boxed};
-use crate::execute::{ReplyContext, Shared, handle, reply_response};
+use crate::execute::{ReplyContext, Router, Shared, reply_response};
+use crate::metrics::Count;
 use mesh_route::policy::{ReplyTo, local_reply};
 
 pub mod error;
@@ -199,11 +200,9 @@ where
                 .map_response(|r: Response<RB>| r.map(boxed))
                 .map_err(Into::into),
         );
-        let shared = self.shared.clone();
         let req = req.map(boxed);
-        ResponseFuture::new(async move {
-            let (r, context) = handle(shared, inner, req, to).await;
-            M::finish(r, context)
-        })
+        let router = Router::new(self.shared.clone(), inner);
+        let routing = Count::new(router, self.shared.clone(), to).call(req);
+        ResponseFuture::new(routing, M::finish)
     }
 }

@@ -1,0 +1,28 @@
+//! [`TimeoutLayer`].
+
+use std::time::Duration;
+
+use tower::Layer;
+
+use super::Timeout;
+
+/// Wraps a service in a [`Timeout`].
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct TimeoutLayer {
+    timeout: Option<Duration>,
+}
+
+impl TimeoutLayer {
+    /// A deadline of `timeout` (`None`: no deadline).
+    pub(crate) fn new(timeout: Option<Duration>) -> Self {
+        TimeoutLayer { timeout }
+    }
+}
+
+impl<S> Layer<S> for TimeoutLayer {
+    type Service = Timeout<S>;
+
+    fn layer(&self, inner: S) -> Timeout<S> {
+        Timeout::new(inner, self.timeout)
+    }
+}
