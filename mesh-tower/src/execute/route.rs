@@ -23,7 +23,7 @@ use crate::balance::{Balance, Dispatch, Env, InFlight};
 use crate::body::{self, BoxBody, Buffered};
 use crate::fault::{FaultLayer, Reply};
 use crate::flags::{FlagCell, ResponseFlags};
-use crate::metrics::Outcome;
+use crate::metrics::{Destination, Outcome};
 use crate::mirror::MirrorLayer;
 use crate::retry::budget::Budget;
 use crate::retry::{Policy, RetryLayer};
@@ -83,7 +83,7 @@ pub(super) async fn execute(
                 faults_then_forward(cx, &decision, reply, (inner, body)).await
             };
             // An aborted request got no further than its rule's destination.
-            if cx.outcome.host.get().is_none() {
+            if !cx.outcome.has_destination() {
                 note_destination(cx.outcome, &target);
             }
             let mut reply_headers = HeaderMap::new();
@@ -193,9 +193,11 @@ async fn forward_decision(
         cx.span
             .record("destination", tracing::field::display(&host));
     }
-    let _ = outcome.host.set(cluster.key.host.clone());
-    let _ = outcome.subset_version.set(cluster.version.clone());
-    let _ = outcome.cluster.set(cluster.clone());
+    outcome.set_destination(|| Destination {
+        host: Some(cluster.key.host.clone()),
+        subset_version: Some(cluster.version.clone()),
+        cluster: Some(cluster.clone()),
+    });
     let info = RouteInfo {
         virtual_service: rule.names.virtual_service.clone(),
         rule: matched.map(|m| m.rule().index),
@@ -454,8 +456,11 @@ fn note_destination(outcome: &Outcome, target: &Target<'_>) {
     let version = labels
         .and_then(|l| l.get("version"))
         .map_or(target.subset(), String::as_str);
-    let _ = outcome.host.set(Arc::from(&*target.host()));
-    let _ = outcome.subset_version.set(Arc::from(version));
+    outcome.set_destination(|| Destination {
+        host: Some(Arc::from(&*target.host())),
+        subset_version: Some(Arc::from(version)),
+        cluster: None,
+    });
 }
 
 /// The proxy's answer to a CORS preflight ([`CorsPolicy::preflight_headers`]).

@@ -5,7 +5,7 @@ use mesh_route::policy::ReplyTo;
 use mesh_route::{CompileOptions, Identity, RouteTable};
 use tower::{ServiceExt, service_fn};
 
-use super::{Count, Outcome, Routed};
+use super::{Count, Destination, Outcome, Routed};
 use crate::body;
 use crate::flags::ResponseFlags;
 use crate::service::error::MeshError;
@@ -35,7 +35,10 @@ async fn routed_requests_are_counted_with_their_outcome() {
                 outcome.flags.insert(ResponseFlags::NO_ROUTE);
                 Err(MeshError::NoRoute)
             } else {
-                let _ = outcome.host.set(Arc::from("shop.demo.svc.cluster.local"));
+                outcome.set_destination(|| Destination {
+                    host: Some(Arc::from("shop.demo.svc.cluster.local")),
+                    ..Destination::default()
+                });
                 Ok(Response::new(body::empty()))
             };
             Ok::<_, std::convert::Infallible>(Routed {
