@@ -24,11 +24,11 @@ use crate::body::{self, BoxBody, Buffered};
 use crate::fault::{FaultLayer, Reply};
 use crate::flags::{FlagCell, ResponseFlags};
 use crate::metrics::{Destination, Outcome};
-use crate::mirror::MirrorLayer;
+use crate::mirror::Mirror;
 use crate::retry::budget::Budget;
-use crate::retry::{Policy, RetryLayer};
+use crate::retry::{Policy, Retry};
 use crate::service::error::MeshError;
-use crate::timeout::TimeoutLayer;
+use crate::timeout::Timeout;
 use crate::upstream::{Failure, classify};
 
 /// The request's context while its decision executes.
@@ -276,7 +276,7 @@ fn policies<'a>(
     (rule, upstream): (&'a Rule, &'a UpstreamHead<'a>),
     dispatch: &'a Dispatch,
     inner: &'a EndpointService,
-    (req, replay): (Request<BoxBody>, Option<Bytes>),
+    (req, mut replay): (Request<BoxBody>, Option<Bytes>),
 ) -> impl Future<Output = Result<Response<BoxBody>, BoxError>> + Send + 'a {
     let shared = cx.shared;
     let retries = &rule.retries;
@@ -288,7 +288,11 @@ fn policies<'a>(
         .retry_limit(shared.options.default_retry_budget);
     let policy = Policy {
         route: retries,
-        replay: replay.clone(),
+        replay: if rule.mirrors.is_empty() {
+            replay.take()
+        } else {
+            replay.clone()
+        },
         rebuild: upstream,
         budget: Budget::new(limit, &state.active_requests, &state.active_retries),
         rng,
@@ -311,24 +315,25 @@ fn policies<'a>(
         retries.per_try_timeout,
         retries.retry_ignore_previous_hosts,
     );
-    let mirror = MirrorLayer::new(&rule.mirrors, replay, (rng, metrics), send);
-    let retry = RetryLayer::new(policy);
+    // Built directly, not through their layers: a layer clones what it holds into each
+    // service it makes, and these are made once.
+    let retry = Retry::new(balance, policy);
+    let mirrored = (!rule.mirrors.is_empty()).then_some(replay).flatten();
+    let env = (rng, metrics);
     // A route without a timeout is not wrapped in one.
     match rule.timeout {
         Some(t) => Either::Timed {
-            stack: ServiceBuilder::new()
-                .layer(mirror)
-                .layer(TimeoutLayer::new(Some(t)))
-                .layer(retry)
-                .service(balance)
-                .oneshot(req),
+            stack: Mirror::new(
+                Timeout::new(retry, Some(t)),
+                &rule.mirrors,
+                mirrored,
+                env,
+                send,
+            )
+            .oneshot(req),
         },
         None => Either::Untimed {
-            stack: ServiceBuilder::new()
-                .layer(mirror)
-                .layer(retry)
-                .service(balance)
-                .oneshot(req),
+            stack: Mirror::new(retry, &rule.mirrors, mirrored, env, send).oneshot(req),
         },
     }
 }

@@ -20,6 +20,7 @@ mod layer;
 #[cfg(test)]
 mod tests;
 
+#[cfg(test)]
 pub(crate) use layer::MirrorLayer;
 
 /// Sends copies of requests to their route's mirrors.

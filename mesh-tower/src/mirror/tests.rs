@@ -5,7 +5,7 @@ use http::{Request, Response};
 use mesh_route::policy::Fraction;
 use tower::{ServiceExt, service_fn};
 
-use super::Mirror;
+use super::{Mirror, MirrorLayer};
 use crate::BoxError;
 use crate::body::{self, BoxBody};
 use crate::metrics::{Event, Metrics};
@@ -52,13 +52,14 @@ async fn selected_requests_are_copied_and_streamed_ones_counted() {
             .body(body::empty())
             .expect("request")
     };
-    let mirror = Mirror::new(
-        inner,
-        &mirrors,
-        Some(Bytes::from_static(b"hi")),
-        (&rng, &metrics),
-        send,
-    );
+    let mirror = tower::ServiceBuilder::new()
+        .layer(MirrorLayer::new(
+            &mirrors,
+            Some(Bytes::from_static(b"hi")),
+            (&rng, &metrics),
+            send,
+        ))
+        .service(inner);
     let r = mirror.oneshot(request()).await.expect("answer");
     assert_eq!(r.body(), "http://shop/cart");
     let streamed = Mirror::new(inner, &mirrors, None, (&rng, &metrics), send);

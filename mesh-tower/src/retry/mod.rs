@@ -29,6 +29,7 @@ pub(crate) mod policy;
 mod tests;
 
 pub(crate) use future::ResponseFuture;
+#[cfg(test)]
 pub(crate) use layer::RetryLayer;
 pub(crate) use policy::Policy;
 

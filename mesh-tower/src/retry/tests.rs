@@ -7,7 +7,7 @@ use mesh_route::policy::{RetryLimit, RetryOn, RetryPolicy};
 use tower::{ServiceExt, service_fn};
 
 use super::budget::Budget;
-use super::{Policy, Retry};
+use super::{Policy, Retry, RetryLayer};
 use crate::BoxError;
 use crate::balance::ClusterKey;
 use crate::body::{self, BoxBody};
@@ -93,7 +93,9 @@ impl Fixture {
 async fn a_failing_backend_is_retried_until_it_answers() {
     let f = Fixture::new(2);
     let calls = Arc::new(AtomicUsize::new(0));
-    let retry = Retry::new(flaky(2, calls.clone()), f.policy(Some(Bytes::new())));
+    let retry = tower::ServiceBuilder::new()
+        .layer(RetryLayer::new(f.policy(Some(Bytes::new()))))
+        .service(flaky(2, calls.clone()));
     let r = retry
         .oneshot(Request::new(body::empty()))
         .await

@@ -20,6 +20,7 @@ mod tests;
 
 pub(crate) use error::Elapsed;
 pub(crate) use future::ResponseFuture;
+#[cfg(test)]
 pub(crate) use layer::TimeoutLayer;
 
 /// Fails a request whose response has not come within the timeout.

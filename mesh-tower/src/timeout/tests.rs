@@ -2,7 +2,7 @@ use std::time::Duration;
 
 use tower::{ServiceExt, service_fn};
 
-use super::{Elapsed, Timeout};
+use super::{Elapsed, Timeout, TimeoutLayer};
 use crate::BoxError;
 
 /// A response slower than the timeout is replaced by `Elapsed`, at the deadline.
@@ -13,7 +13,9 @@ async fn a_slow_response_times_out_at_the_deadline() {
         Ok::<_, BoxError>("late")
     });
     let started = tokio::time::Instant::now();
-    let err = Timeout::new(slow, Some(Duration::from_secs(2)))
+    let err = tower::ServiceBuilder::new()
+        .layer(TimeoutLayer::new(Some(Duration::from_secs(2))))
+        .service(slow)
         .oneshot(())
         .await
         .expect_err("times out");
