@@ -22,7 +22,7 @@ use tokio::sync::Semaphore;
 use tower::Service;
 use tracing::Instrument;
 
-use crate::backend::{Backends, EndpointService};
+use crate::backend::Backends;
 use crate::balance::Clusters;
 use crate::body::{self, BoxBody};
 use crate::flags::ResponseFlags;
@@ -33,6 +33,34 @@ use crate::service::error::MeshError;
 
 mod route;
 mod upstream;
+
+/// The inner service as the policies call it (its response body boxed, its error a
+/// `BoxError`), by its own type: no box per request.
+pub(crate) trait Inner:
+    Service<
+        Request<BoxBody>,
+        Response = Response<BoxBody>,
+        Error = crate::BoxError,
+        Future: Send + 'static,
+    > + Clone
+    + Send
+    + Sync
+    + 'static
+{
+}
+
+impl<T> Inner for T where
+    T: Service<
+            Request<BoxBody>,
+            Response = Response<BoxBody>,
+            Error = crate::BoxError,
+            Future: Send + 'static,
+        > + Clone
+        + Send
+        + Sync
+        + 'static
+{
+}
 
 /// The client's address, for `useSourceIp` hashing and sticky splits: insert it into the
 /// request's extensions (a proxy does this from its accepted connection).
@@ -142,20 +170,20 @@ pub(crate) fn reply_response(
 /// Routes requests with the layer's shared state to their destinations, `inner` answering
 /// for the inner service: the service under [`Count`](crate::metrics::Count). Its one
 /// box per request holds the request's whole state.
-pub(crate) struct Router {
+pub(crate) struct Router<I> {
     shared: Arc<Shared>,
-    inner: Option<EndpointService>,
+    inner: Option<I>,
 }
 
-impl std::fmt::Debug for Router {
+impl<I> std::fmt::Debug for Router<I> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Router").finish_non_exhaustive()
     }
 }
 
-impl Router {
+impl<I> Router<I> {
     /// Routes one request (the inner service is used by it alone).
-    pub(crate) fn new(shared: Arc<Shared>, inner: EndpointService) -> Self {
+    pub(crate) fn new(shared: Arc<Shared>, inner: I) -> Self {
         Router {
             shared,
             inner: Some(inner),
@@ -163,10 +191,13 @@ impl Router {
     }
 }
 
-impl Service<Request<BoxBody>> for Router {
+/// The future of [`Router`]: the request's one box.
+pub(crate) type RouterFuture = Pin<Box<dyn Future<Output = Result<Routed, Infallible>> + Send>>;
+
+impl<I: Inner> Service<Request<BoxBody>> for Router<I> {
     type Response = Routed;
     type Error = Infallible;
-    type Future = Pin<Box<dyn Future<Output = Result<Routed, Infallible>> + Send>>;
+    type Future = RouterFuture;
 
     fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
         Poll::Ready(Ok(()))
@@ -195,9 +226,9 @@ type Answer = (Result<Response<BoxBody>, MeshError>, HeaderMap);
 
 /// [`route`] behind the edge guards that every embedding gets: loop detection (the
 /// `CDN-Loop` mark, [`crate::loop_detect`]) and the stream idle timeout ([`crate::idle`]).
-async fn guarded(
+async fn guarded<I: Inner>(
     shared: &Arc<Shared>,
-    inner: EndpointService,
+    inner: I,
     mut req: Request<BoxBody>,
     outcome: &mut Outcome,
 ) -> Answer {
@@ -266,9 +297,9 @@ fn request_host(headers: &http::HeaderMap) -> Option<std::borrow::Cow<'_, str>> 
 
 /// Hygiene, normalization and the decision; then its execution ([`route::execute`]) inside
 /// the request's span.
-async fn route(
+async fn route<I: Inner>(
     shared: &Arc<Shared>,
-    inner: EndpointService,
+    inner: I,
     req: Request<BoxBody>,
     outcome: &mut Outcome,
 ) -> Answer {

@@ -16,9 +16,8 @@ use mesh_route::{Decision, Rule, Target};
 use tower::{ServiceBuilder, ServiceExt, service_fn};
 
 use super::upstream::{UpstreamHead, dispatch_for, send_mirror};
-use super::{Answer, Head, RouteInfo, Shared, reply_response};
+use super::{Answer, Head, Inner, RouteInfo, Shared, reply_response};
 use crate::BoxError;
-use crate::backend::EndpointService;
 use crate::balance::{Balance, Dispatch, Env, InFlight};
 use crate::body::{self, BoxBody, Buffered};
 use crate::fault::{FaultLayer, Reply};
@@ -42,10 +41,10 @@ pub(super) struct Cx<'a> {
 }
 
 /// Executes a decision; runs inside the request's span.
-pub(super) async fn execute(
+pub(super) async fn execute<I: Inner>(
     cx: Cx<'_>,
     decision: Decision<'_>,
-    inner: EndpointService,
+    inner: I,
     body: BoxBody,
 ) -> Answer {
     let head = cx.head;
@@ -97,11 +96,11 @@ pub(super) async fn execute(
 
 /// The rule's faults, then (unless aborted) [`forward_decision`]. (A plain function
 /// returning a `Send` future, as [`policies`].)
-fn faults_then_forward<'a>(
+fn faults_then_forward<'a, I: Inner>(
     cx: Cx<'a>,
     decision: &'a Decision<'a>,
     reply: Reply<'a>,
-    (inner, body): (EndpointService, BoxBody),
+    (inner, body): (I, BoxBody),
 ) -> impl Future<Output = Result<Response<BoxBody>, MeshError>> + Send + 'a {
     let fault = match decision.matched() {
         Some(m) => m.rule().fault,
@@ -156,10 +155,10 @@ fn faults_then_reply<'a>(
 
 /// Forwards a request the decision routes (after CORS and faults): dispatch, rewrite and
 /// request headers, the route's policies around the destination, response headers.
-async fn forward_decision(
+async fn forward_decision<I: Inner>(
     cx: Cx<'_>,
     decision: &Decision<'_>,
-    inner: EndpointService,
+    inner: I,
     body: BoxBody,
 ) -> Result<Response<BoxBody>, MeshError> {
     let Decision::Route {
@@ -242,12 +241,12 @@ async fn forward_decision(
 
 /// The route's policies around its destination: mirrors, then the route timeout around
 /// retries, each attempt balanced over the destination's endpoints.
-async fn forward(
+async fn forward<I: Inner>(
     cx: Cx<'_>,
     rule: &Rule,
     dispatch: &Dispatch,
     upstream: &UpstreamHead<'_>,
-    inner: EndpointService,
+    inner: I,
     body: BoxBody,
 ) -> Result<Response<BoxBody>, MeshError> {
     let flags = &cx.outcome.flags;
@@ -271,11 +270,11 @@ async fn forward(
 /// route timeout around retries, each attempt balanced over the destination's endpoints.
 /// (A plain function returning a `Send` future: the stack's types stay out of the async
 /// functions' state, whose `Send` proof rustc cannot make through the closures in it.)
-fn policies<'a>(
+fn policies<'a, I: Inner>(
     cx: Cx<'a>,
     (rule, upstream): (&'a Rule, &'a UpstreamHead<'a>),
     dispatch: &'a Dispatch,
-    inner: &'a EndpointService,
+    inner: &'a I,
     (req, mut replay): (Request<BoxBody>, Option<Bytes>),
 ) -> impl Future<Output = Result<Response<BoxBody>, BoxError>> + Send + 'a {
     let shared = cx.shared;

@@ -184,9 +184,9 @@ pub(super) fn dispatch_for(
 /// Sends a copy of the request (`req`, whose body is not read, with `bytes`) to `mirror`'s
 /// destination, fire and forget: bounded by the mirror queue, and by the route timeout
 /// (`timeout`), as Envoy's shadow requests are.
-pub(super) fn send_mirror(
+pub(super) fn send_mirror<I: super::Inner>(
     cx: Cx<'_>,
-    inner: &EndpointService,
+    inner: &I,
     mirror: &mesh_route::Mirror,
     req: &Request<BoxBody>,
     (bytes, timeout): (Bytes, Option<Duration>),
@@ -236,7 +236,7 @@ pub(super) fn send_mirror(
                 }
             }
         }
-        Dispatch::Inner(_) => inner.clone(),
+        Dispatch::Inner(_) => EndpointService::new(inner.clone()),
     };
     shared.metrics.record(Event::MirrorSent);
     // Boxed: the copy's task is spawned anyway, and rustc cannot prove a `Send` task

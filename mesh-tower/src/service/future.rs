@@ -7,15 +7,14 @@ use std::task::{Context, Poll, ready};
 
 use http::Response;
 use pin_project_lite::pin_project;
-use tower::Service;
 
 use crate::ReplyContext;
 use crate::body::BoxBody;
-use crate::execute::Router;
+use crate::execute::RouterFuture;
 use crate::metrics::CountFuture;
 use crate::service::error::MeshError;
 
-type Routing = CountFuture<<Router as Service<http::Request<BoxBody>>>::Future>;
+type Routing = CountFuture<RouterFuture>;
 
 /// How the service's mode turns a mesh result into its own.
 type Finish<E> =
