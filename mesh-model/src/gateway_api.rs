@@ -29,7 +29,7 @@ pub mod schema;
 
 pub use common::{
     BackendObjectReference, HeaderFilter, HttpHeader, LabelSelector, LabelSelectorRequirement,
-    ParentReference, parse_duration,
+    ParentReference, SelectorError, parse_duration,
 };
 pub use gateway::{
     AllowedListeners, AllowedRoutes, FrontendTlsValidation, Gateway, GatewayAddress,

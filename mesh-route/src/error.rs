@@ -44,8 +44,8 @@ pub enum ProblemKind {
     #[error(transparent)]
     DirectResponse(#[from] crate::policy::direct::DirectResponseError),
     /// The sticky-split annotation cannot be read.
-    #[error("{0}")]
-    Sticky(String),
+    #[error(transparent)]
+    Sticky(#[from] crate::sticky::StickyKeyError),
     /// A redirect code Istio does not support.
     #[error(
         "Redirect Code {0} is not yet supported (Istio emits a route without an action, which Envoy rejects)"

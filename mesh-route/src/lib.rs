@@ -71,7 +71,7 @@ pub use identity::Identity;
 pub use index::MAX_HOST_LEN;
 pub use policy::headers::Side;
 pub use rule::{Action, Mirror, RouteEntry, Rule, RuleNames, Split};
-pub use sticky::{STICKY_ANNOTATION, StickyKey, stable_hash};
+pub use sticky::{STICKY_ANNOTATION, StickyKey, StickyKeyError, stable_hash};
 pub use table::{CompileOptions, RouteTable, VirtualHost};
 pub use upstream::{UpstreamEndpoint, UpstreamPort};
 

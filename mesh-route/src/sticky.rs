@@ -40,13 +40,21 @@ impl fmt::Display for StickyKey {
     }
 }
 
+/// The sticky-split annotation's value is not a sticky key. Display gives the message.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "{value:?} is not a sticky key: use header:<name>, cookie:<name>, query:<name> or source-ip"
+)]
+pub struct StickyKeyError {
+    /// The value as written.
+    pub value: String,
+}
+
 impl FromStr for StickyKey {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        let bad = || {
-            format!(
-                "{s:?} is not a sticky key: use header:<name>, cookie:<name>, query:<name> or source-ip"
-            )
+    type Err = StickyKeyError;
+    fn from_str(s: &str) -> Result<Self, StickyKeyError> {
+        let bad = || StickyKeyError {
+            value: s.to_owned(),
         };
         if s == "source-ip" {
             return Ok(StickyKey::SourceIp);

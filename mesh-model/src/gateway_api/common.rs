@@ -153,11 +153,39 @@ pub struct LabelSelectorRequirement {
     pub values: Vec<String>,
 }
 
+/// Why a [`LabelSelector`] cannot be evaluated: what the API server's selector validation
+/// rejects. Display gives its message.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum SelectorError {
+    /// `In` or `NotIn` without values.
+    #[error(
+        "values: Required value: must be specified when `operator` is 'In' or 'NotIn' (key {key:?})"
+    )]
+    ValuesRequired {
+        /// The requirement's label key.
+        key: String,
+    },
+    /// `Exists` or `DoesNotExist` with values.
+    #[error(
+        "values: Forbidden: may not be specified when `operator` is 'Exists' or 'DoesNotExist' (key {key:?})"
+    )]
+    ValuesForbidden {
+        /// The requirement's label key.
+        key: String,
+    },
+    /// An operator Kubernetes does not know.
+    #[error("operator: Invalid value: {operator:?}: not a valid selector operator")]
+    UnknownOperator {
+        /// The operator as written.
+        operator: String,
+    },
+}
+
 impl LabelSelector {
     /// Whether `labels` satisfy the selector, as Kubernetes evaluates it (an empty selector
-    /// selects everything). `Err` names an operator Kubernetes does not know, or values given
-    /// where none are allowed (the API server's selector validation).
-    pub fn matches(&self, labels: &BTreeMap<String, String>) -> Result<bool, String> {
+    /// selects everything). An error names an operator Kubernetes does not know, or values
+    /// given where none are allowed (the API server's selector validation).
+    pub fn matches(&self, labels: &BTreeMap<String, String>) -> Result<bool, SelectorError> {
         let mut all = self
             .match_labels
             .iter()
@@ -166,25 +194,19 @@ impl LabelSelector {
             let value = labels.get(&r.key);
             let ok = match r.operator.as_str() {
                 "In" | "NotIn" if r.values.is_empty() => {
-                    return Err(format!(
-                        "values: Required value: must be specified when `operator` is 'In' or 'NotIn' (key {:?})",
-                        r.key
-                    ));
+                    return Err(SelectorError::ValuesRequired { key: r.key.clone() });
                 }
                 "In" => value.is_some_and(|v| r.values.contains(v)),
                 "NotIn" => value.is_none_or(|v| !r.values.contains(v)),
                 "Exists" | "DoesNotExist" if !r.values.is_empty() => {
-                    return Err(format!(
-                        "values: Forbidden: may not be specified when `operator` is 'Exists' or 'DoesNotExist' (key {:?})",
-                        r.key
-                    ));
+                    return Err(SelectorError::ValuesForbidden { key: r.key.clone() });
                 }
                 "Exists" => value.is_some(),
                 "DoesNotExist" => value.is_none(),
                 other => {
-                    return Err(format!(
-                        "operator: Invalid value: {other:?}: not a valid selector operator"
-                    ));
+                    return Err(SelectorError::UnknownOperator {
+                        operator: other.to_owned(),
+                    });
                 }
             };
             all &= ok;
@@ -291,6 +313,37 @@ mod tests {
             }],
             ..LabelSelector::default()
         };
-        assert!(bad.matches(&labels).is_err());
+        assert_eq!(
+            bad.matches(&labels),
+            Err(SelectorError::UnknownOperator {
+                operator: "Like".into()
+            })
+        );
+        assert_eq!(
+            bad.matches(&labels).unwrap_err().to_string(),
+            "operator: Invalid value: \"Like\": not a valid selector operator"
+        );
+        for (operator, values, want) in [
+            (
+                "In",
+                vec![],
+                SelectorError::ValuesRequired { key: "env".into() },
+            ),
+            (
+                "Exists",
+                vec!["x".to_owned()],
+                SelectorError::ValuesForbidden { key: "env".into() },
+            ),
+        ] {
+            let sel = LabelSelector {
+                match_expressions: vec![LabelSelectorRequirement {
+                    key: "env".into(),
+                    operator: operator.into(),
+                    values,
+                }],
+                ..LabelSelector::default()
+            };
+            assert_eq!(sel.matches(&labels), Err(want));
+        }
     }
 }

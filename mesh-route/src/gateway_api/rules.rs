@@ -250,7 +250,34 @@ struct BackendIn<'f> {
     unsupported: Vec<(usize, String)>,
 }
 
+impl<'f> BackendIn<'f> {
+    /// Reads a backendRef's filters, each as (kind, request modifier, response modifier):
+    /// header modifiers run at this level, any other kind is kept as unsupported.
+    fn read(
+        object: BackendObjectReference,
+        weight: i64,
+        filters: impl Iterator<Item = (&'f str, Option<&'f HeaderFilter>, Option<&'f HeaderFilter>)>,
+    ) -> Self {
+        let mut bi = BackendIn {
+            object,
+            weight,
+            request: None,
+            response: None,
+            unsupported: Vec::new(),
+        };
+        for (k, (kind, request, response)) in filters.enumerate() {
+            match kind {
+                "RequestHeaderModifier" => bi.request = request,
+                "ResponseHeaderModifier" => bi.response = response,
+                other => bi.unsupported.push((k, other.to_owned())),
+            }
+        }
+        bi
+    }
+}
+
 /// Everything of a rule but its matches, in kind-independent form.
+#[derive(Default)]
 struct RuleIn<'f> {
     name: Option<&'f str>,
     request: Option<&'f HeaderFilter>,
@@ -270,38 +297,22 @@ struct RuleIn<'f> {
 fn http_rule_in(rule: &HttpRouteRule) -> RuleIn<'_> {
     let mut r = RuleIn {
         name: rule.name.as_deref(),
-        request: None,
-        response: None,
-        redirect: None,
-        rewrite: None,
-        cors: None,
-        mirrors: Vec::new(),
-        unsupported: Vec::new(),
-        backends: Vec::new(),
-        timeout: None,
-        per_try_timeout: None,
-        retry: None,
         session_persistence: rule.session_persistence.is_some(),
+        ..RuleIn::default()
     };
     for (i, f) in rule.filters.iter().enumerate() {
         read_http_filter(&mut r, i, f);
     }
     for b in &rule.backend_refs {
-        let mut bi = BackendIn {
-            object: b.object(),
-            weight: b.weight,
-            request: None,
-            response: None,
-            unsupported: Vec::new(),
-        };
-        for (k, f) in b.filters.iter().enumerate() {
-            match f.kind.as_str() {
-                "RequestHeaderModifier" => bi.request = f.request_header_modifier.as_ref(),
-                "ResponseHeaderModifier" => bi.response = f.response_header_modifier.as_ref(),
-                other => bi.unsupported.push((k, other.to_owned())),
-            }
-        }
-        r.backends.push(bi);
+        let filters = b.filters.iter().map(|f| {
+            (
+                f.kind.as_str(),
+                f.request_header_modifier.as_ref(),
+                f.response_header_modifier.as_ref(),
+            )
+        });
+        r.backends
+            .push(BackendIn::read(b.object(), b.weight, filters));
     }
     if let Some(t) = &rule.timeouts {
         let request = t.request.as_deref().and_then(parse_duration);
@@ -351,18 +362,8 @@ fn read_http_filter<'f>(r: &mut RuleIn<'f>, i: usize, f: &'f HttpRouteFilter) {
 fn grpc_rule_in(rule: &GrpcRouteRule) -> RuleIn<'_> {
     let mut r = RuleIn {
         name: rule.name.as_deref(),
-        request: None,
-        response: None,
-        redirect: None,
-        rewrite: None,
-        cors: None,
-        mirrors: Vec::new(),
-        unsupported: Vec::new(),
-        backends: Vec::new(),
-        timeout: None,
-        per_try_timeout: None,
-        retry: None,
         session_persistence: rule.session_persistence.is_some(),
+        ..RuleIn::default()
     };
     for (i, f) in rule.filters.iter().enumerate() {
         match f.kind.as_str() {
@@ -377,21 +378,15 @@ fn grpc_rule_in(rule: &GrpcRouteRule) -> RuleIn<'_> {
         }
     }
     for b in &rule.backend_refs {
-        let mut bi = BackendIn {
-            object: b.object(),
-            weight: b.weight,
-            request: None,
-            response: None,
-            unsupported: Vec::new(),
-        };
-        for (k, f) in b.filters.iter().enumerate() {
-            match f.kind.as_str() {
-                "RequestHeaderModifier" => bi.request = f.request_header_modifier.as_ref(),
-                "ResponseHeaderModifier" => bi.response = f.response_header_modifier.as_ref(),
-                other => bi.unsupported.push((k, other.to_owned())),
-            }
-        }
-        r.backends.push(bi);
+        let filters = b.filters.iter().map(|f| {
+            (
+                f.kind.as_str(),
+                f.request_header_modifier.as_ref(),
+                f.response_header_modifier.as_ref(),
+            )
+        });
+        r.backends
+            .push(BackendIn::read(b.object(), b.weight, filters));
     }
     r
 }
