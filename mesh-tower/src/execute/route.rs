@@ -13,7 +13,7 @@ use http::{Request, Response};
 use mesh_match::RequestView;
 use mesh_route::policy::{CorsPolicy, ReplyTo, Side};
 use mesh_route::{Decision, Rule, Target};
-use tower::{ServiceBuilder, ServiceExt, service_fn};
+use tower::{Service, ServiceBuilder, ServiceExt, service_fn};
 
 use super::upstream::{UpstreamHead, dispatch_for, send_mirror};
 use super::{Answer, Head, Inner, RouteInfo, Shared, reply_response};
@@ -319,7 +319,9 @@ fn policies<'a, I: Inner>(
     let retry = Retry::new(balance, policy);
     let mirrored = (!rule.mirrors.is_empty()).then_some(replay).flatten();
     let env = (rng, metrics);
-    // A route without a timeout is not wrapped in one.
+    // A route without a timeout is not wrapped in one. Called without `poll_ready`: the
+    // stack is always ready (its readiness is the balancer's, which always is; the
+    // endpoints' own readiness is polled per attempt), and is made for this one call.
     match rule.timeout {
         Some(t) => Either::Timed {
             stack: Mirror::new(
@@ -329,10 +331,10 @@ fn policies<'a, I: Inner>(
                 env,
                 send,
             )
-            .oneshot(req),
+            .call(req),
         },
         None => Either::Untimed {
-            stack: Mirror::new(retry, &rule.mirrors, mirrored, env, send).oneshot(req),
+            stack: Mirror::new(retry, &rule.mirrors, mirrored, env, send).call(req),
         },
     }
 }
