@@ -56,6 +56,24 @@ impl ResponseFlags {
     }
 }
 
+/// The flags of one request in flight, shared by reference between the policies that run it
+/// (a fault's delay, a retry that ran out, ...): set through `&`, read once at the end.
+#[derive(Debug, Default)]
+pub(crate) struct FlagCell(std::sync::atomic::AtomicU16);
+
+impl FlagCell {
+    /// Adds `flags`.
+    pub(crate) fn insert(&self, flags: ResponseFlags) {
+        self.0
+            .fetch_or(flags.0, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// The flags set so far.
+    pub(crate) fn get(&self) -> ResponseFlags {
+        ResponseFlags(self.0.load(std::sync::atomic::Ordering::Relaxed))
+    }
+}
+
 impl fmt::Display for ResponseFlags {
     /// Istio's `response_flags` label: `-` for none, else the flags joined with `,`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

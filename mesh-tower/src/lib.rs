@@ -8,6 +8,15 @@
 //! no route gives 404. Mirrors are fire-and-forget with a bounded queue. Backends are
 //! registered per host with labels, and subsets select them by label as Istio's do.
 //!
+//! Inside, each policy is a small tower middleware of its own (a `Service`, its `Layer` and
+//! response future where it needs them), and a request's route stacks them:
+//! `fault` → `mirror` → `timeout` (the route's) → `retry` (policy, back-off, budget) →
+//! `balance` (load balancing, circuit breaking, outlier detection, the per-try timeout) →
+//! the endpoint, under `metrics` (Istio's request metrics, counted when the response ends).
+//! The policies are built per request from the decision, borrow its state and live on the
+//! request's one boxed future: none allocates on its own, beyond the copy of the request a
+//! retry needs and a circuit breaker's wait for a connection.
+//!
 //! Most embeddings want the `mesh` crate, which builds this layer from YAML. Feature
 //! `client` (off by default) adds the `client` module: endpoints that forward over HTTP/1.1 and
 //! HTTP/2 with hyper's client (ServiceEntry endpoints) and websocket upgrades through them;
@@ -68,21 +77,25 @@
 )]
 
 pub mod backend;
+mod balance;
 pub mod body;
 #[cfg(feature = "client")]
 pub mod client;
-mod cluster;
 mod completion;
 mod execute;
+mod fault;
 pub mod flags;
 mod hygiene;
 pub mod idle;
 pub mod loop_detect;
 pub mod metrics;
+mod mirror;
 pub mod options;
+mod retry;
 pub mod rng;
 pub mod rollout;
 pub mod service;
+mod timeout;
 #[cfg(feature = "client")]
 mod upgrade;
 mod upstream;

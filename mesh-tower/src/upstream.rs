@@ -43,6 +43,9 @@ pub(crate) enum Failure {
 /// as they say, and the errors of hyper's client by what hyper reports; anything else is a
 /// reset.
 pub(crate) fn classify(e: &BoxError) -> Failure {
+    if e.is::<crate::timeout::Elapsed>() {
+        return Failure::PerTryTimeout;
+    }
     if e.downcast_ref::<ConnectFailure>().is_some() {
         return Failure::Connect;
     }

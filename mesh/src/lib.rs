@@ -12,6 +12,8 @@
 //!   ([`Error`]) and the serving one is kept.
 //! - [`metrics`] (feature `metrics`, default): typed metrics, OpenMetrics text with its
 //!   content type, registration into your own registry; with feature `axum`, a ready handler.
+//!   The feature gates this module only: the layer counts in every build, and
+//!   [`Handle::metrics`] reads the counts with or without it.
 //! - Feature `client`: `Config::service_entry_endpoints` serves ServiceEntry hosts with
 //!   their endpoints over HTTP (hyper). Without it, no HTTP client, server or HTTP/2 code
 //!   is compiled.

@@ -1,18 +1,39 @@
 //! The response future of [`MeshService`](super::MeshService).
 
+use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, ready};
 
 use http::Response;
+use pin_project_lite::pin_project;
 
+use crate::ReplyContext;
 use crate::body::BoxBody;
+use crate::execute::RouterFuture;
+use crate::metrics::CountFuture;
+use crate::service::error::MeshError;
 
-type Inner<E> = Pin<Box<dyn Future<Output = Result<Response<BoxBody>, E>> + Send>>;
+type Routing = CountFuture<RouterFuture>;
 
-/// The future of one request through the mesh.
-pub struct ResponseFuture<E> {
-    inner: Inner<E>,
+/// How the service's mode turns a mesh result into its own.
+type Finish<E> =
+    fn(Result<Response<BoxBody>, MeshError>, ReplyContext) -> Result<Response<BoxBody>, E>;
+
+pin_project! {
+    #[project = StateProj]
+    enum State<E> {
+        Ready { result: Option<Result<Response<BoxBody>, E>> },
+        Routing { #[pin] routing: Routing, finish: Finish<E> },
+    }
+}
+
+pin_project! {
+    /// The future of one request through the mesh.
+    pub struct ResponseFuture<E> {
+        #[pin]
+        state: State<E>,
+    }
 }
 
 impl<E> std::fmt::Debug for ResponseFuture<E> {
@@ -21,22 +42,33 @@ impl<E> std::fmt::Debug for ResponseFuture<E> {
     }
 }
 
-impl<E: Send + 'static> ResponseFuture<E> {
-    pub(crate) fn new(
-        f: impl Future<Output = Result<Response<BoxBody>, E>> + Send + 'static,
-    ) -> Self {
-        ResponseFuture { inner: Box::pin(f) }
+impl<E> ResponseFuture<E> {
+    pub(crate) fn new(routing: Routing, finish: Finish<E>) -> Self {
+        ResponseFuture {
+            state: State::Routing { routing, finish },
+        }
     }
 
     pub(crate) fn ready(r: Result<Response<BoxBody>, E>) -> Self {
-        ResponseFuture::new(std::future::ready(r))
+        ResponseFuture {
+            state: State::Ready { result: Some(r) },
+        }
     }
 }
 
 impl<E> Future for ResponseFuture<E> {
     type Output = Result<Response<BoxBody>, E>;
 
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        self.inner.as_mut().poll(cx)
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project().state.project() {
+            StateProj::Ready { result } => match result.take() {
+                Some(r) => Poll::Ready(r),
+                None => Poll::Pending,
+            },
+            StateProj::Routing { routing, finish } => {
+                let Ok::<_, Infallible>((r, context)) = ready!(routing.poll(cx));
+                Poll::Ready(finish(r, context))
+            }
+        }
     }
 }

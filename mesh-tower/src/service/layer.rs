@@ -12,7 +12,7 @@ use tower::Layer;
 
 use super::{Errors, MeshService, Mode, Responses};
 use crate::backend::Backends;
-use crate::cluster::Clusters;
+use crate::balance::Clusters;
 use crate::execute::{Shared, Snapshot};
 use crate::metrics::Metrics;
 use crate::options::Options;
@@ -267,5 +267,13 @@ impl MeshHandle {
     /// (see [`crate::loop_detect`]).
     pub fn cdn_loop_id(&self) -> &str {
         self.shared.loop_id.id()
+    }
+}
+
+#[cfg(test)]
+impl<M> MeshLayer<M> {
+    /// The state every service of the layer shares (for the policies' unit tests).
+    pub(crate) fn shared(&self) -> &Arc<Shared> {
+        &self.shared
     }
 }

@@ -18,12 +18,12 @@ use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use http::{Request, Response};
-use tower::util::BoxCloneSyncService;
 use tower::{Service, ServiceExt};
 
 use crate::BoxError;
 use crate::body::{BoxBody, boxed};
-use crate::execute::{ReplyContext, Shared, handle, reply_response};
+use crate::execute::{ReplyContext, Router, Shared, reply_response};
+use crate::metrics::Count;
 use mesh_route::policy::{ReplyTo, local_reply};
 
 pub mod error;
@@ -156,7 +156,7 @@ impl<S, M, B, RB> Service<Request<B>> for MeshService<S, M>
 where
     S: Service<Request<BoxBody>, Response = Response<RB>> + Clone + Send + Sync + 'static,
     S::Future: Send + 'static,
-    S::Error: Into<BoxError>,
+    S::Error: Into<BoxError> + 'static,
     RB: http_body::Body<Data = Bytes> + Send + 'static,
     RB::Error: Into<BoxError>,
     B: http_body::Body<Data = Bytes> + Send + 'static,
@@ -194,16 +194,21 @@ where
         // Take the service that was made ready; leave a clone in its place.
         let clone = self.inner.clone();
         let ready = std::mem::replace(&mut self.inner, clone);
-        let inner = BoxCloneSyncService::new(
-            ready
-                .map_response(|r: Response<RB>| r.map(boxed))
-                .map_err(Into::into),
-        );
-        let shared = self.shared.clone();
+        let inner = ready
+            .map_response(boxed_response as fn(Response<RB>) -> Response<BoxBody>)
+            .map_err(Into::into as fn(S::Error) -> BoxError);
         let req = req.map(boxed);
-        ResponseFuture::new(async move {
-            let (r, context) = handle(shared, inner, req, to).await;
-            M::finish(r, context)
-        })
+        let router = Router::new(self.shared.clone(), inner);
+        let routing = Count::new(router, self.shared.clone(), to).call(req);
+        ResponseFuture::new(routing, M::finish)
     }
+}
+
+/// The inner service's response with its body boxed.
+fn boxed_response<RB>(r: Response<RB>) -> Response<BoxBody>
+where
+    RB: http_body::Body<Data = Bytes> + Send + 'static,
+    RB::Error: Into<BoxError>,
+{
+    r.map(boxed)
 }

@@ -311,3 +311,13 @@ impl Metrics {
             .get()
     }
 }
+
+mod future;
+mod layer;
+mod record;
+#[cfg(test)]
+mod tests;
+
+pub(crate) use future::CountFuture;
+pub(crate) use layer::Count;
+pub(crate) use record::{Destination, Outcome, Routed};
