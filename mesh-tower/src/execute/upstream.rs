@@ -66,7 +66,14 @@ impl<'a> UpstreamHead<'a> {
 
     fn headers(&self) -> HeaderMap {
         let head = self.head;
-        let mut headers = head.parts.headers.clone();
+        let received = &head.parts.headers;
+        // A copy with room for the Host and `x-envoy-original-path` inserts (and a few of
+        // the operations' additions): a clone is made to the received map's exact size, and
+        // the first insert into it reallocated the whole copy. Same names, values and order.
+        let mut headers = HeaderMap::with_capacity(received.len() + 4);
+        for (name, value) in received {
+            headers.append(name.clone(), value.clone());
+        }
         self.ops.clone().apply(&mut headers);
         if self.path != head.path {
             if let Ok(v) = HeaderValue::from_str(head.path) {
