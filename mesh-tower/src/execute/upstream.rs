@@ -71,10 +71,22 @@ impl<'a> UpstreamHead<'a> {
         // the operations' additions): a clone is made to the received map's exact size, and
         // the first insert into it reallocated the whole copy. Same names, values and order.
         let mut headers = HeaderMap::with_capacity(received.len() + 4);
+        // The received Host headers, counted on the way (the copy is not searched again
+        // unless an operation names Host).
+        let (mut hosts, mut host_matches) = (0usize, false);
         for (name, value) in received {
+            if name == header::HOST {
+                hosts += 1;
+                host_matches = value.as_bytes() == self.authority.as_bytes();
+            }
             headers.append(name.clone(), value.clone());
         }
-        self.ops.clone().apply(&mut headers);
+        let side = self.ops.side();
+        let mut host_op = false;
+        for op in self.ops.clone() {
+            host_op |= op.name() == header::HOST;
+            op.apply(&mut headers, side);
+        }
         if self.path != head.path {
             if let Ok(v) = HeaderValue::from_str(head.path) {
                 headers.insert("x-envoy-original-path", v);
@@ -83,11 +95,15 @@ impl<'a> UpstreamHead<'a> {
         // Keep the Host header only when it is the one authority routed on: a request with
         // several Host headers is routed on their joined value (`request_host`), and the
         // upstream gets that one value only, never a second header it might read instead.
-        let mut hosts = headers.get_all(header::HOST).iter();
-        let same = hosts
-            .next()
-            .is_some_and(|h| h.as_bytes() == self.authority.as_bytes())
-            && hosts.next().is_none();
+        let same = if host_op {
+            let mut hosts = headers.get_all(header::HOST).iter();
+            hosts
+                .next()
+                .is_some_and(|h| h.as_bytes() == self.authority.as_bytes())
+                && hosts.next().is_none()
+        } else {
+            hosts == 1 && host_matches
+        };
         if !same {
             if let Ok(v) = HeaderValue::from_str(self.authority) {
                 headers.insert(header::HOST, v);
