@@ -29,7 +29,9 @@ pub(super) struct UpstreamHead<'a> {
     authority: &'a str,
     /// The request header operations, in Envoy's order.
     ops: OrderedOps<'a>,
-    uri: Uri,
+    /// The rewritten target; `None` when the path is unchanged (the received target is
+    /// sent).
+    uri: Option<Uri>,
     info: RouteInfo,
 }
 
@@ -41,19 +43,17 @@ impl<'a> UpstreamHead<'a> {
         ops: OrderedOps<'a>,
         info: RouteInfo,
     ) -> Self {
-        // The request's own target when the path is unchanged (a cheap clone), else the
-        // rewritten path.
+        // The request's own target when the path is unchanged (cloned per attempt), else
+        // the rewritten path.
         let unchanged = head
             .parts
             .uri
             .path_and_query()
             .is_some_and(|pq| pq.as_str() == path);
-        let uri = if unchanged {
-            head.parts.uri.clone()
-        } else {
+        let uri = (!unchanged).then(|| {
             path.parse::<Uri>()
                 .unwrap_or_else(|_| Uri::from_static("/"))
-        };
+        });
         UpstreamHead {
             head,
             path,
@@ -122,7 +122,7 @@ impl<'a> UpstreamHead<'a> {
         let parts = &self.head.parts;
         let mut r = Request::new(body);
         *r.method_mut() = parts.method.clone();
-        *r.uri_mut() = self.uri.clone();
+        *r.uri_mut() = self.uri.as_ref().unwrap_or(&parts.uri).clone();
         *r.version_mut() = parts.version;
         *r.headers_mut() = self.headers();
         *r.extensions_mut() = parts.extensions.clone();
