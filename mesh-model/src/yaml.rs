@@ -10,9 +10,10 @@
 //! differences from YAML 1.2 is the README's "YAML as Kubernetes reads it".
 //!
 //! A document is kept compact, since the whole of it stays in memory while it is decoded:
-//! every node is 20 bytes in one array per document (a collection's children side by side,
-//! a mapping's as key, value, key, value), and the text of every string and key is a span
-//! of one string per document. An alias shares the nodes of its anchor instead of copying
+//! every node is 16 bytes in one array per document (a collection's children side by side,
+//! a mapping's as key, value, key, value); a plain string or key of ASCII input is a span
+//! of the input itself, and the text of every other string and key a span of one string
+//! per document. An alias shares the nodes of its anchor instead of copying
 //! them (what it expands to still counts against the alias limit).
 
 use std::collections::HashMap;
@@ -26,6 +27,7 @@ use self::resolve::{Scalar, ScalarTag, key_from_scalar, resolve_scalar};
 
 /// What a [`Node`] is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
 enum Tag {
     Null,
     Bool,
@@ -34,6 +36,9 @@ enum Tag {
     Float,
     /// A string: `a` and `b` are its span in [`Tree::text`].
     Str,
+    /// A string written as it is in the input (a plain scalar of ASCII input): `a` and `b`
+    /// are its span in [`Tree::input`], so that it is not copied.
+    Src,
     /// A sequence: `a` and `b` are its items' span in [`Tree::nodes`].
     Seq,
     /// A mapping: `a` is where its entries start in [`Tree::nodes`], `b` their number; an
@@ -41,15 +46,35 @@ enum Tag {
     Map,
 }
 
+/// The tags by their number in [`Node::head`].
+const TAGS: [Tag; 9] = [
+    Tag::Null,
+    Tag::Bool,
+    Tag::Int,
+    Tag::UInt,
+    Tag::Float,
+    Tag::Str,
+    Tag::Src,
+    Tag::Seq,
+    Tag::Map,
+];
+
+/// Bits of [`Node::head`] that hold the tag; the column is above them.
+const TAG_BITS: u32 = 4;
+
+/// The largest column a node keeps (256 Mi); a column past it reads as this one.
+const MAX_COLUMN: u32 = u32::MAX >> TAG_BITS;
+
 /// A parsed YAML node with the position where it starts; what it holds is in the
-/// [`Tree`] of its document (read it through a [`NodeRef`]).
+/// [`Tree`] of its document (read it through a [`NodeRef`]). 16 bytes: a large document
+/// holds millions of these while it is decoded.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub(crate) struct Node {
-    tag: Tag,
-    /// Line and column, 1-based; `u32` (input is at most 16 MiB by default, and
-    /// `u32::MAX` stands for anything past 4 GiB), so that large trees stay small.
+    /// The [`Tag`] in the low [`TAG_BITS`] bits and the 1-based column above them (at
+    /// most [`MAX_COLUMN`]: the input is at most 16 MiB by default).
+    head: u32,
+    /// 1-based line; `u32` (`u32::MAX` stands for anything past 4 G lines).
     line: u32,
-    column: u32,
     /// The value: a boolean, the two halves of a 64-bit number, or a span (see [`Tag`]).
     a: u32,
     b: u32,
@@ -58,12 +83,24 @@ pub(crate) struct Node {
 impl Node {
     fn new(tag: Tag, line: u32, column: u32, a: u32, b: u32) -> Node {
         Node {
-            tag,
+            head: column.min(MAX_COLUMN) << TAG_BITS | tag as u32,
             line,
-            column,
             a,
             b,
         }
+    }
+
+    fn tag(&self) -> Tag {
+        TAGS[(self.head & ((1 << TAG_BITS) - 1)) as usize]
+    }
+
+    fn column(&self) -> u32 {
+        self.head >> TAG_BITS
+    }
+
+    /// Whether the node is a string (copied or in the input).
+    fn is_str(&self) -> bool {
+        matches!(self.tag(), Tag::Str | Tag::Src)
     }
 
     fn bits(&self) -> u64 {
@@ -77,18 +114,33 @@ impl Node {
 
 /// The nodes and text of one document.
 #[derive(Clone, Debug, Default)]
-pub(crate) struct Tree {
+pub(crate) struct Tree<'t> {
     nodes: Vec<Node>,
+    /// The text of the strings that are not written as they are in the input.
     text: String,
+    /// The input the document was read from, when [`Tag::Src`] nodes may point into it.
+    input: &'t str,
 }
 
-impl Tree {
+impl<'t> Tree<'t> {
+    fn new(input: &'t str) -> Tree<'t> {
+        Tree {
+            input,
+            ..Tree::default()
+        }
+    }
+
     fn str(&self, n: &Node) -> &str {
-        &self.text[n.a as usize..n.a as usize + n.b as usize]
+        let (a, b) = (n.a as usize, n.b as usize);
+        if n.tag() == Tag::Src {
+            &self.input[a..a + b]
+        } else {
+            &self.text[a..a + b]
+        }
     }
 
     fn children(&self, n: &Node) -> &[Node] {
-        let len = match n.tag {
+        let len = match n.tag() {
             Tag::Seq => n.b as usize,
             Tag::Map => 2 * n.b as usize,
             _ => 0,
@@ -100,7 +152,7 @@ impl Tree {
 /// A node of a tree, to read.
 #[derive(Clone, Copy)]
 pub(crate) struct NodeRef<'a> {
-    tree: &'a Tree,
+    tree: &'a Tree<'a>,
     node: Node,
 }
 
@@ -126,7 +178,7 @@ pub(crate) enum NodeValue<'a> {
 /// The items of a sequence.
 #[derive(Clone, Copy)]
 pub(crate) struct Items<'a> {
-    tree: &'a Tree,
+    tree: &'a Tree<'a>,
     nodes: &'a [Node],
 }
 
@@ -161,7 +213,7 @@ impl<'a> Items<'a> {
 /// The entries of a mapping.
 #[derive(Clone, Copy)]
 pub(crate) struct Entries<'a> {
-    tree: &'a Tree,
+    tree: &'a Tree<'a>,
     nodes: &'a [Node],
 }
 
@@ -190,7 +242,7 @@ impl<'a> Entries<'a> {
             Key {
                 name: tree.str(&pair[0]),
                 line: pair[0].line,
-                column: pair[0].column,
+                column: pair[0].column(),
             },
             NodeRef {
                 tree,
@@ -207,7 +259,7 @@ impl<'a> Entries<'a> {
                 Key {
                     name: tree.str(&pair[0]),
                     line: pair[0].line,
-                    column: pair[0].column,
+                    column: pair[0].column(),
                 },
                 NodeRef {
                     tree,
@@ -238,13 +290,13 @@ impl<'a> NodeRef<'a> {
     pub(crate) fn value(&self) -> NodeValue<'a> {
         let n = &self.node;
         let tree = self.tree;
-        match n.tag {
+        match n.tag() {
             Tag::Null => NodeValue::Null,
             Tag::Bool => NodeValue::Bool(n.a != 0),
             Tag::Int => NodeValue::Int(n.bits() as i64),
             Tag::UInt => NodeValue::UInt(n.bits()),
             Tag::Float => NodeValue::Float(f64::from_bits(n.bits())),
-            Tag::Str => NodeValue::Str(tree.str(n)),
+            Tag::Str | Tag::Src => NodeValue::Str(tree.str(n)),
             Tag::Seq => NodeValue::Seq(Items {
                 tree,
                 nodes: tree.children(n),
@@ -258,7 +310,7 @@ impl<'a> NodeRef<'a> {
 
     /// Whether the node is `null`.
     pub(crate) fn is_null(&self) -> bool {
-        self.node.tag == Tag::Null
+        self.node.tag() == Tag::Null
     }
 
     /// 1-based line.
@@ -268,18 +320,18 @@ impl<'a> NodeRef<'a> {
 
     /// 1-based column.
     pub(crate) fn column(&self) -> u32 {
-        self.node.column
+        self.node.column()
     }
 }
 
 /// One YAML document of a stream.
 #[derive(Clone, Debug)]
-pub(crate) struct Document {
-    tree: Tree,
+pub(crate) struct Document<'t> {
+    tree: Tree<'t>,
     root: Node,
 }
 
-impl Document {
+impl Document<'_> {
     /// The document's root node.
     pub(crate) fn root(&self) -> NodeRef<'_> {
         NodeRef {
@@ -328,13 +380,16 @@ enum Frame {
     },
 }
 
-struct Builder {
+struct Builder<'t> {
     limits: ParseLimits,
+    /// The input when it is ASCII (so that the parser's character offsets are byte
+    /// offsets) and read as it is: plain scalars written as they are in it point into it.
+    input: Option<&'t str>,
     stack: Vec<Frame>,
     /// The children of the open collections, each one's after its parent's.
     pending: Vec<Node>,
     /// The document being read.
-    tree: Tree,
+    tree: Tree<'t>,
     anchors: HashMap<usize, (Node, usize)>,
     alias_nodes: usize,
     /// Weight of the nodes read from the text of this document (see [`weight`]).
@@ -348,7 +403,7 @@ struct Builder {
 
 /// Parses every document of `text`. Documents before a syntax error are returned along with
 /// the error, since a YAML stream cannot be resumed after one.
-pub(crate) fn parse(text: &str, limits: ParseLimits) -> (Vec<Document>, Option<YamlError>) {
+pub(crate) fn parse(text: &str, limits: ParseLimits) -> (Vec<Document<'_>>, Option<YamlError>) {
     let mut docs = Vec::new();
     let err = parse_each(text, limits, &mut |doc| docs.push(doc));
     (docs, err)
@@ -357,10 +412,10 @@ pub(crate) fn parse(text: &str, limits: ParseLimits) -> (Vec<Document>, Option<Y
 /// Parses `text`, handing each document to `each` as soon as it is complete (so that a
 /// long stream need not be held whole). Returns the syntax error that ended the stream, if
 /// any.
-pub(crate) fn parse_each(
-    text: &str,
+pub(crate) fn parse_each<'t>(
+    text: &'t str,
     limits: ParseLimits,
-    each: &mut dyn FnMut(Document),
+    each: &mut dyn FnMut(Document<'t>),
 ) -> Option<YamlError> {
     if let Some(offset) = text.find(HIDDEN_COLON) {
         let before = &text[..offset];
@@ -382,15 +437,16 @@ pub(crate) fn parse_each(
         compat::Plan::default()
     };
     let hidden;
-    let text = if plan.colons.is_empty() {
-        text
+    let (text, input) = if plan.colons.is_empty() {
+        (text, Some(text).filter(|t| t.is_ascii()))
     } else {
         hidden = compat::hide_colons(text, &plan.colons);
-        &hidden
+        (hidden.as_str(), None)
     };
     let mut parser = Parser::new_from_str(text);
     let mut b = Builder {
         limits,
+        input,
         stack: Vec::new(),
         pending: Vec::new(),
         tree: Tree::default(),
@@ -438,7 +494,7 @@ pub(crate) fn parse_each(
                 b.alias_nodes = 0;
                 b.parsed_nodes = 0;
                 b.anchored_nodes = 0;
-                b.tree = Tree::default();
+                b.tree = Tree::new(b.input.unwrap_or_default());
                 root = None;
             }
             Event::DocumentEnd => {
@@ -473,9 +529,9 @@ fn text_weight(len: usize) -> usize {
 /// What a node would cost to copy, in nodes: one per node and key, plus one per
 /// [`BYTES_PER_NODE`] bytes of text. (Aliases share their anchor's nodes, but what they
 /// stand for is read as many times as it appears, so it is counted as copied.)
-fn weight(tree: &Tree, n: &Node) -> usize {
-    match n.tag {
-        Tag::Str => text_weight(n.b as usize),
+fn weight(tree: &Tree<'_>, n: &Node) -> usize {
+    match n.tag() {
+        Tag::Str | Tag::Src => text_weight(n.b as usize),
         Tag::Seq => {
             1 + tree
                 .children(n)
@@ -497,7 +553,7 @@ fn weight(tree: &Tree, n: &Node) -> usize {
 /// What the arena of one document may hold: its offsets are `u32`.
 const MAX_ARENA: usize = u32::MAX as usize;
 
-impl Builder {
+impl Builder<'_> {
     fn error(&self, mark: Marker, message: String, limit: bool) -> YamlError {
         YamlError {
             document: self.document,
@@ -524,6 +580,20 @@ impl Builder {
         column: u32,
         mark: Marker,
     ) -> Result<Node, YamlError> {
+        // Written as it is in the input: a span of it, nothing copied.
+        let at = mark.index();
+        if let Some(input) = self.input
+            && at + text.len() <= MAX_ARENA
+            && input.get(at..at + text.len()) == Some(text)
+        {
+            return Ok(Node::new(
+                Tag::Src,
+                line,
+                column,
+                at as u32,
+                text.len() as u32,
+            ));
+        }
         let start = self.tree.text.len();
         if start + text.len() > MAX_ARENA {
             return Err(self.too_large(mark));
@@ -720,10 +790,10 @@ impl Builder {
         match pending.take() {
             None => {
                 // A merge key is the string `<<`.
-                let key = if merge_key || node.tag == Tag::Str {
+                let key = if merge_key || node.is_str() {
                     node
                 } else {
-                    let scalar = match node.tag {
+                    let scalar = match node.tag() {
                         Tag::Null => Scalar::Null,
                         Tag::Bool => Scalar::Bool(node.a != 0),
                         Tag::Int => Scalar::Int(node.bits() as i64),
@@ -751,7 +821,7 @@ impl Builder {
                     Node::new(
                         Tag::Str,
                         node.line,
-                        node.column,
+                        node.column(),
                         at as u32,
                         name.len() as u32,
                     )
@@ -778,11 +848,11 @@ impl Builder {
                 // before it, and keys after it overwrite them. In a list of mappings
                 // the first one wins, so they are applied from the last.
                 let tree = &self.tree;
-                let sources: Vec<Node> = match node.tag {
+                let sources: Vec<Node> = match node.tag() {
                     Tag::Map => vec![node],
                     Tag::Seq => {
                         let items = tree.children(&node);
-                        if items.iter().any(|n| n.tag != Tag::Map) {
+                        if items.iter().any(|n| n.tag() != Tag::Map) {
                             return err(MERGE_VALUE.into());
                         }
                         items.to_vec()
@@ -824,7 +894,7 @@ struct KeyIndex {
 
 impl KeyIndex {
     /// The position of `name` among `entries` (key and value nodes, in turn).
-    fn find(&self, tree: &Tree, entries: &[Node], name: &str) -> Option<usize> {
+    fn find(&self, tree: &Tree<'_>, entries: &[Node], name: &str) -> Option<usize> {
         match &self.by_name {
             Some(m) => m.get(name).copied(),
             None => entries
@@ -842,7 +912,7 @@ impl KeyIndex {
 /// writing over an entry of the same name (a merged one, or one that a merge writes over);
 /// `explicit` when the key is the mapping's own.
 fn assign(
-    tree: &Tree,
+    tree: &Tree<'_>,
     pending: &mut Vec<Node>,
     start: usize,
     index: &mut KeyIndex,

@@ -5,7 +5,7 @@ const LIMITS: ParseLimits = ParseLimits {
     max_alias_nodes: 10_000,
 };
 
-fn one(text: &str) -> Document {
+fn one(text: &str) -> Document<'_> {
     let (docs, err) = parse(text, LIMITS);
     assert_eq!(err, None);
     assert_eq!(docs.len(), 1);
@@ -187,4 +187,62 @@ fn the_position_index_keeps_one_entry_per_line() {
     }
     // http, http[0], match, route, route[0] and host.
     assert_eq!(origin.positions.as_ref().unwrap().len(), 6);
+}
+
+/// A node is 16 bytes: a large document holds millions of them while it is decoded (the
+/// 100 000-rule VirtualService of benches/README.md, 2.5 million).
+#[test]
+fn a_node_is_sixteen_bytes() {
+    assert_eq!(std::mem::size_of::<Node>(), 16);
+}
+
+/// Plain scalars and keys of ASCII input are spans of the input, not copies; quoted,
+/// escaped and folded scalars, keys made of other scalars (`on:` is the key `"true"`) and
+/// every string of non-ASCII input (whose parser offsets count characters, not bytes) are
+/// copied. Either way they read the same.
+#[test]
+fn plain_scalars_of_ascii_input_point_into_it() {
+    let text = "apiVersion: v1\nkind: Thing\nspec: {hosts: [a.example, b], on: x}\nq: 'quoted'\ne: \"t\\tab\"\nf: one\n  two\n";
+    let doc = one(text);
+    let json = doc.root().to_json(&mut Vec::new(), true).unwrap();
+    assert_eq!(
+        json,
+        serde_json::json!({"apiVersion": "v1", "kind": "Thing",
+            "spec": {"hosts": ["a.example", "b"], "true": "x"},
+            "q": "quoted", "e": "t\tab", "f": "one two"})
+    );
+    // Copied: `true` (the key `on`), `quoted`, `t<tab>ab`, `one two`.
+    assert_eq!(doc.tree.text, "truequotedt\tabone two");
+    let copied = |doc: &Document<'_>| {
+        doc.tree
+            .nodes
+            .iter()
+            .chain([&doc.root])
+            .filter(|n| n.tag() == Tag::Str)
+            .count()
+    };
+    assert_eq!(copied(&doc), 4);
+
+    // Non-ASCII input: everything copied, positions and values as before.
+    let doc = one("name: café\nhost: b\n");
+    assert_eq!(copied(&doc), 4);
+    assert_eq!(doc.root().get_str("name"), Some("café"));
+    assert_eq!(doc.root().get_str("host"), Some("b"));
+    assert_eq!(doc.root().locate(&parse_path("host")), (2, 1));
+}
+
+/// A column past what a node keeps (256 Mi) reads as the largest it keeps; lines and
+/// columns below it are kept as they are.
+#[test]
+fn columns_past_the_node_limit_saturate() {
+    let n = Node::new(Tag::Map, 7, MAX_COLUMN - 1, 1, 2);
+    assert_eq!(
+        (n.tag(), n.line, n.column(), n.a, n.b),
+        (Tag::Map, 7, MAX_COLUMN - 1, 1, 2)
+    );
+    let n = Node::new(Tag::Src, u32::MAX, u32::MAX, 0, 0);
+    assert_eq!(
+        (n.tag(), n.line, n.column()),
+        (Tag::Src, u32::MAX, MAX_COLUMN)
+    );
 }
