@@ -963,15 +963,12 @@ fn merge_match_request(root: &HttpMatchRequest, leaf: &HttpMatchRequest) -> Http
 
 fn has_conflict(root: &HttpMatchRequest, leaf: &HttpMatchRequest) -> bool {
     let pairs = [
-        (&root.uri, &leaf.uri),
-        (&root.scheme, &leaf.scheme),
-        (&root.method, &leaf.method),
-        (&root.authority, &leaf.authority),
+        (root.uri.as_ref(), leaf.uri.as_ref()),
+        (root.scheme.as_deref(), leaf.scheme.as_deref()),
+        (root.method.as_deref(), leaf.method.as_deref()),
+        (root.authority.as_deref(), leaf.authority.as_deref()),
     ];
-    if pairs
-        .iter()
-        .any(|(r, l)| string_match_conflict(r.as_ref(), l.as_ref()))
-    {
+    if pairs.iter().any(|(r, l)| string_match_conflict(*r, *l)) {
         return true;
     }
     for (rm, lm) in [

@@ -239,9 +239,8 @@ impl HttpMatch {
                 }),
             },
         };
-        let optional = |sm: &Option<StringMatch>, cache: &mut RegexCache| {
-            sm.as_ref()
-                .map(|sm| StringMatcher::compile_cached(sm, cache))
+        let optional = |sm: Option<&StringMatch>, cache: &mut RegexCache| {
+            sm.map(|sm| StringMatcher::compile_cached(sm, cache))
                 .transpose()
         };
         let mut headers = Vec::new();
@@ -272,9 +271,9 @@ impl HttpMatch {
         HttpMatch {
             name: m.name.clone(),
             uri,
-            scheme: optional(&m.scheme, cache)?,
-            method: optional(&m.method, cache)?,
-            authority: optional(&m.authority, cache)?,
+            scheme: optional(m.scheme.as_deref(), cache)?,
+            method: optional(m.method.as_deref(), cache)?,
+            authority: optional(m.authority.as_deref(), cache)?,
             port,
             headers: headers.into(),
             query: query.into(),

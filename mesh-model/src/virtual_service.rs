@@ -201,15 +201,16 @@ pub struct HttpMatchRequest {
     /// Path match (case-sensitive unless `ignoreUriCase`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uri: Option<StringMatch>,
-    /// `:scheme` match.
+    /// `:scheme` match (boxed, as `method` and `authority`: most blocks have none, and a
+    /// 100 000-rule VirtualService holds 100 000 blocks; read it with `as_deref()`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub scheme: Option<StringMatch>,
-    /// `:method` match.
+    pub scheme: Option<Box<StringMatch>>,
+    /// `:method` match (boxed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub method: Option<StringMatch>,
-    /// `:authority` (Host) match, port included as sent.
+    pub method: Option<Box<StringMatch>>,
+    /// `:authority` (Host) match, port included as sent (boxed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub authority: Option<StringMatch>,
+    pub authority: Option<Box<StringMatch>>,
     /// Header matches; an empty match means "present". A null one is refused (Istio:
     /// `header match NAME cannot be null`).
     #[serde(

@@ -99,7 +99,7 @@ fn match_request() -> impl Strategy<Value = HttpMatchRequest> {
             )| {
                 HttpMatchRequest {
                     uri,
-                    method,
+                    method: method.map(Box::new),
                     headers: headers.into(),
                     query_params: query_params.into(),
                     source_labels,

@@ -202,7 +202,7 @@ fn query_params_are_raw_and_first_wins() {
 fn authority_is_raw() {
     let h = HeaderMap::new();
     let m = compile(HttpMatchRequest {
-        authority: Some(StringMatch::exact("sem.local")),
+        authority: Some(Box::new(StringMatch::exact("sem.local"))),
         ..Default::default()
     });
     assert!(m.matches(&RequestView::new("GET", "http", "sem.local", "/", &h)));
@@ -215,7 +215,7 @@ fn authority_is_raw() {
 fn method_and_port() {
     let h = HeaderMap::new();
     let m = compile(HttpMatchRequest {
-        method: Some(StringMatch::exact("POST")),
+        method: Some(Box::new(StringMatch::exact("POST"))),
         port: 8080,
         ..Default::default()
     });
@@ -329,7 +329,7 @@ fn huge_regexes_are_refused() {
 fn conditions_list_every_request_time_condition_in_check_order() {
     let mut m = HttpMatchRequest {
         uri: Some(StringMatch::exact("/a")),
-        method: Some(StringMatch::exact("GET")),
+        method: Some(Box::new(StringMatch::exact("GET"))),
         port: 8080,
         ..Default::default()
     };

@@ -2167,7 +2167,7 @@ proptest::proptest! {
         let m = HttpMatchRequest {
             name: s(2),
             uri: Some(StringMatch::prefix(s(3))),
-            method: Some(sm.clone()),
+            method: Some(Box::new(sm.clone())),
             headers: VecMap::from([(s(6), sm.clone()), (format!("@request.auth.claims{}", s(7)), StringMatch::regex(s(8)))]),
             without_headers: VecMap::from([(s(9), StringMatch::regex(s(10)))]),
             query_params: VecMap::from([(s(11), sm.clone())]),

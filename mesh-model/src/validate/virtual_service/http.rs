@@ -238,9 +238,9 @@ fn validate_match_requests(sink: &mut Sink<'_>, path: &str, matches: &[HttpMatch
             sink.check(p, common::validate_string_match_regexp(uri, "uri"));
         }
         for (field, sm) in [
-            ("scheme", &m.scheme),
-            ("method", &m.method),
-            ("authority", &m.authority),
+            ("scheme", m.scheme.as_deref()),
+            ("method", m.method.as_deref()),
+            ("authority", m.authority.as_deref()),
         ] {
             if let Some(sm) = sm {
                 check_string_match(sink, &format!("{mp}.{field}"), sm, field);

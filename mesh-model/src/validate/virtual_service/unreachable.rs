@@ -77,10 +77,10 @@ impl MatchKey<'_> {
         &self,
     ) -> (
         (
-            &Option<StringMatch>,
-            &Option<StringMatch>,
-            &Option<StringMatch>,
-            &Option<StringMatch>,
+            Option<&StringMatch>,
+            Option<&StringMatch>,
+            Option<&StringMatch>,
+            Option<&StringMatch>,
         ),
         (
             &crate::vec_map::VecMap<String, StringMatch>,
@@ -111,7 +111,12 @@ impl MatchKey<'_> {
             stat_prefix,
         } = self.0;
         (
-            (uri, scheme, method, authority),
+            (
+                uri.as_ref(),
+                scheme.as_deref(),
+                method.as_deref(),
+                authority.as_deref(),
+            ),
             (headers, *port, source_labels),
             (gateways, query_params, *ignore_uri_case),
             (without_headers, source_namespace, stat_prefix),
@@ -174,7 +179,7 @@ fn gen_prefix_match<'a>(
 
 /// The method as the heuristic compares it: without one it assumes GET.
 fn method_of(m: &HttpMatchRequest) -> String {
-    let method = exact_or_prefix(m.method.as_ref());
+    let method = exact_or_prefix(m.method.as_deref());
     if method.is_empty() {
         "exact:GET".into()
     } else {
@@ -200,8 +205,8 @@ fn covered(a: &PrefixMatch<'_>, b: &PrefixMatch<'_>) -> bool {
         && x.port == y.port
         && covers(&method_of(x), &method_of(y))
         && covers(
-            &exact_or_prefix(x.authority.as_ref()),
-            &exact_or_prefix(y.authority.as_ref()),
+            &exact_or_prefix(x.authority.as_deref()),
+            &exact_or_prefix(y.authority.as_deref()),
         )
         && covers_map(
             &exact_or_prefix_map(&x.headers),
