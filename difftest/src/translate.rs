@@ -1011,7 +1011,7 @@ fn has_conflict(root: &HttpMatchRequest, leaf: &HttpMatchRequest) -> bool {
 }
 
 /// Go's `GetExact()`-style access: the value, empty when the field is another kind.
-fn get(field: &Option<String>) -> &str {
+fn get(field: &Option<Box<str>>) -> &str {
     field.as_deref().unwrap_or("")
 }
 

@@ -521,15 +521,16 @@ pub struct RegexRewrite {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct StringMatch {
-    /// Exact string match.
+    /// Exact string match. (`Box<str>`, as `prefix` and `regex`: never grown, and 8 bytes
+    /// smaller than a `String`; a large VirtualService holds one or more per rule.)
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub exact: Option<String>,
+    pub exact: Option<Box<str>>,
     /// Prefix match.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub prefix: Option<String>,
+    pub prefix: Option<Box<str>>,
     /// RE2 regex that must match the whole value.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub regex: Option<String>,
+    pub regex: Option<Box<str>>,
 }
 
 /// The kind of a [`StringMatch`] once its oneof is known.
@@ -547,7 +548,7 @@ pub enum StringMatchKind<'a> {
 
 impl StringMatch {
     /// An `exact` match.
-    pub fn exact(s: impl Into<String>) -> Self {
+    pub fn exact(s: impl Into<Box<str>>) -> Self {
         StringMatch {
             exact: Some(s.into()),
             ..Default::default()
@@ -555,7 +556,7 @@ impl StringMatch {
     }
 
     /// A `prefix` match.
-    pub fn prefix(s: impl Into<String>) -> Self {
+    pub fn prefix(s: impl Into<Box<str>>) -> Self {
         StringMatch {
             prefix: Some(s.into()),
             ..Default::default()
@@ -563,7 +564,7 @@ impl StringMatch {
     }
 
     /// A `regex` match.
-    pub fn regex(s: impl Into<String>) -> Self {
+    pub fn regex(s: impl Into<Box<str>>) -> Self {
         StringMatch {
             regex: Some(s.into()),
             ..Default::default()

@@ -14,7 +14,7 @@ where
     out
 }
 
-fn nonempty(s: &Option<String>) -> Option<&str> {
+fn nonempty(s: &Option<Box<str>>) -> Option<&str> {
     s.as_deref().filter(|s| !s.is_empty())
 }
 

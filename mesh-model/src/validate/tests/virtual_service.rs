@@ -2158,7 +2158,7 @@ proptest::proptest! {
         use crate::virtual_service::*;
 
         let s = |i: usize| strings[i].clone();
-        let sm = StringMatch { exact: None, prefix: Some(s(4)), regex: Some(s(5)) };
+        let sm = StringMatch { exact: None, prefix: Some(s(4).into()), regex: Some(s(5).into()) };
         let dest = Destination {
             host: s(0),
             subset: s(1),
