@@ -10,8 +10,9 @@
 //! differences from YAML 1.2 is the README's "YAML as Kubernetes reads it".
 //!
 //! A document is kept compact, since the whole of it stays in memory while it is decoded:
-//! every node is 16 bytes in one array per document (a collection's children side by side,
-//! a mapping's as key, value, key, value); a plain string or key of ASCII input is a span
+//! every node is 12 bytes in one array per document (a collection's children side by side,
+//! a mapping's as key, value, key, value), its position an offset into the input whose line
+//! and column a table of line starts gives; a plain string or key of ASCII input is a span
 //! of the input itself, and the text of every other string and key a span of one string
 //! per document. An alias shares the nodes of its anchor instead of copying
 //! them (what it expands to still counts against the alias limit).
@@ -30,23 +31,25 @@ use self::resolve::{Scalar, ScalarTag, key_from_scalar, resolve_scalar};
 #[repr(u8)]
 enum Tag {
     Null,
+    /// A boolean: `a` is 0 or 1.
     Bool,
+    /// A number: `a` is its index in [`Tree::numbers`] (as are `UInt` and `Float`).
     Int,
     UInt,
     Float,
-    /// A string: `a` and `b` are its span in [`Tree::text`].
+    /// A string: `a` and the length are its span in [`Tree::text`].
     Str,
-    /// A string written as it is in the input (a plain scalar of ASCII input): `a` and `b`
-    /// are its span in [`Tree::input`], so that it is not copied.
+    /// A string written as it is in the input (a plain scalar of ASCII input): `a` and the
+    /// length are its span in [`Tree::input`], so that it is not copied.
     Src,
-    /// A sequence: `a` and `b` are its items' span in [`Tree::nodes`].
+    /// A sequence: `a` and the length are its items' span in [`Tree::nodes`].
     Seq,
-    /// A mapping: `a` is where its entries start in [`Tree::nodes`], `b` their number; an
-    /// entry is two nodes, the key (a string at the key's position) and the value.
+    /// A mapping: `a` is where its entries start in [`Tree::nodes`], the length their
+    /// number; an entry is two nodes, the key (a string at the key's position) and the value.
     Map,
 }
 
-/// The tags by their number in [`Node::head`].
+/// The tags by their number in [`Node::b`].
 const TAGS: [Tag; 9] = [
     Tag::Null,
     Tag::Bool,
@@ -59,56 +62,50 @@ const TAGS: [Tag; 9] = [
     Tag::Map,
 ];
 
-/// Bits of [`Node::head`] that hold the tag; the column is above them.
-const TAG_BITS: u32 = 4;
+/// Bits of [`Node::b`] below the tag: a length or a count.
+const LEN_BITS: u32 = 28;
 
-/// The largest column a node keeps (256 Mi); a column past it reads as this one.
-const MAX_COLUMN: u32 = u32::MAX >> TAG_BITS;
+/// The longest string and the largest collection a node holds (256 Mi bytes or entries);
+/// a larger one is "too large" (the input is at most 16 MiB by default).
+const MAX_LEN: usize = (1 << LEN_BITS) - 1;
 
 /// A parsed YAML node with the position where it starts; what it holds is in the
-/// [`Tree`] of its document (read it through a [`NodeRef`]). 16 bytes: a large document
+/// [`Tree`] of its document (read it through a [`NodeRef`]). 12 bytes: a large document
 /// holds millions of these while it is decoded.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub(crate) struct Node {
-    /// The [`Tag`] in the low [`TAG_BITS`] bits and the 1-based column above them (at
-    /// most [`MAX_COLUMN`]: the input is at most 16 MiB by default).
-    head: u32,
-    /// 1-based line; `u32` (`u32::MAX` stands for anything past 4 G lines).
-    line: u32,
-    /// The value: a boolean, the two halves of a 64-bit number, or a span (see [`Tag`]).
+    /// Where the node starts, in characters from the start of the input; its line and
+    /// column are found in [`Tree::lines`].
+    pos: u32,
+    /// The value: a boolean, an index, or where a span starts (see [`Tag`]).
     a: u32,
+    /// The [`Tag`] above [`LEN_BITS`], a length or count below.
     b: u32,
 }
 
 impl Node {
-    fn new(tag: Tag, line: u32, column: u32, a: u32, b: u32) -> Node {
+    /// A node; `len` is at most [`MAX_LEN`] (the builder checks).
+    fn new(tag: Tag, pos: u32, a: u32, len: usize) -> Node {
+        debug_assert!(len <= MAX_LEN);
         Node {
-            head: column.min(MAX_COLUMN) << TAG_BITS | tag as u32,
-            line,
+            pos,
             a,
-            b,
+            b: (tag as u32) << LEN_BITS | (len & MAX_LEN) as u32,
         }
     }
 
     fn tag(&self) -> Tag {
-        TAGS[(self.head & ((1 << TAG_BITS) - 1)) as usize]
+        TAGS[(self.b >> LEN_BITS) as usize]
     }
 
-    fn column(&self) -> u32 {
-        self.head >> TAG_BITS
+    /// The length of a string, the number of items of a sequence or entries of a mapping.
+    fn len(&self) -> usize {
+        self.b as usize & MAX_LEN
     }
 
     /// Whether the node is a string (copied or in the input).
     fn is_str(&self) -> bool {
         matches!(self.tag(), Tag::Str | Tag::Src)
-    }
-
-    fn bits(&self) -> u64 {
-        u64::from(self.a) << 32 | u64::from(self.b)
-    }
-
-    fn with_bits(tag: Tag, line: u32, column: u32, bits: u64) -> Node {
-        Node::new(tag, line, column, (bits >> 32) as u32, bits as u32)
     }
 }
 
@@ -120,6 +117,14 @@ pub(crate) struct Tree<'t> {
     text: String,
     /// The input the document was read from, when [`Tag::Src`] nodes may point into it.
     input: &'t str,
+    /// The numbers' bits (most documents have few numbers).
+    numbers: Vec<u64>,
+    /// For each line that has a node: where it starts (in characters from the start of
+    /// the input) and its 1-based number, in order. A node's line is the last one that
+    /// starts at or before it, its column how far past that start it is.
+    lines: Vec<(u32, u32)>,
+    /// The entry of `lines` found last: a walk in document order finds the next one there.
+    last_line: std::cell::Cell<usize>,
 }
 
 impl<'t> Tree<'t> {
@@ -131,18 +136,59 @@ impl<'t> Tree<'t> {
     }
 
     fn str(&self, n: &Node) -> &str {
-        let (a, b) = (n.a as usize, n.b as usize);
+        let (a, len) = (n.a as usize, n.len());
         if n.tag() == Tag::Src {
-            &self.input[a..a + b]
+            &self.input[a..a + len]
         } else {
-            &self.text[a..a + b]
+            &self.text[a..a + len]
+        }
+    }
+
+    fn bits(&self, n: &Node) -> u64 {
+        self.numbers[n.a as usize]
+    }
+
+    /// The 1-based line and column of a node.
+    fn position(&self, n: &Node) -> (u32, u32) {
+        let lines = &self.lines;
+        let covers = |i: usize| {
+            lines.get(i).is_some_and(|l| l.0 <= n.pos)
+                && lines.get(i + 1).is_none_or(|l| l.0 > n.pos)
+        };
+        let last = self.last_line.get();
+        let i = if covers(last) {
+            last
+        } else if covers(last + 1) {
+            last + 1
+        } else {
+            lines.partition_point(|l| l.0 <= n.pos).saturating_sub(1)
+        };
+        self.last_line.set(i);
+        match lines.get(i) {
+            Some(&(start, line)) => (line, n.pos.saturating_sub(start).saturating_add(1)),
+            None => (0, 0),
+        }
+    }
+
+    /// Records that `line` starts at `start` (both as the parser counts them).
+    fn add_line(&mut self, start: u32, line: u32) {
+        match self.lines.last() {
+            Some(&(_, last)) if last == line => {}
+            Some(&(at, _)) if at > start => {
+                // Out of order (not seen from the parser, kept correct all the same).
+                let i = self.lines.partition_point(|l| l.0 < start);
+                if self.lines.get(i).is_none_or(|l| l.1 != line) {
+                    self.lines.insert(i, (start, line));
+                }
+            }
+            _ => self.lines.push((start, line)),
         }
     }
 
     fn children(&self, n: &Node) -> &[Node] {
         let len = match n.tag() {
-            Tag::Seq => n.b as usize,
-            Tag::Map => 2 * n.b as usize,
+            Tag::Seq => n.len(),
+            Tag::Map => 2 * n.len(),
             _ => 0,
         };
         &self.nodes[n.a as usize..n.a as usize + len]
@@ -241,8 +287,8 @@ impl<'a> Entries<'a> {
         Some((
             Key {
                 name: tree.str(&pair[0]),
-                line: pair[0].line,
-                column: pair[0].column(),
+                tree,
+                node: pair[0],
             },
             NodeRef {
                 tree,
@@ -258,8 +304,8 @@ impl<'a> Entries<'a> {
             (
                 Key {
                     name: tree.str(&pair[0]),
-                    line: pair[0].line,
-                    column: pair[0].column(),
+                    tree,
+                    node: pair[0],
                 },
                 NodeRef {
                     tree,
@@ -271,12 +317,36 @@ impl<'a> Entries<'a> {
 }
 
 /// A mapping key with its position.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy)]
 pub(crate) struct Key<'a> {
     pub(crate) name: &'a str,
-    /// As [`Node::line`].
-    pub(crate) line: u32,
-    pub(crate) column: u32,
+    tree: &'a Tree<'a>,
+    node: Node,
+}
+
+impl Key<'_> {
+    /// 1-based line.
+    pub(crate) fn line(&self) -> u32 {
+        self.tree.position(&self.node).0
+    }
+
+    /// 1-based column.
+    pub(crate) fn column(&self) -> u32 {
+        self.tree.position(&self.node).1
+    }
+}
+
+impl PartialEq for Key<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name
+            && self.tree.position(&self.node) == other.tree.position(&other.node)
+    }
+}
+
+impl std::fmt::Debug for Key<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?} at {}:{}", self.name, self.line(), self.column())
+    }
 }
 
 impl PartialEq for NodeRef<'_> {
@@ -293,9 +363,9 @@ impl<'a> NodeRef<'a> {
         match n.tag() {
             Tag::Null => NodeValue::Null,
             Tag::Bool => NodeValue::Bool(n.a != 0),
-            Tag::Int => NodeValue::Int(n.bits() as i64),
-            Tag::UInt => NodeValue::UInt(n.bits()),
-            Tag::Float => NodeValue::Float(f64::from_bits(n.bits())),
+            Tag::Int => NodeValue::Int(tree.bits(n) as i64),
+            Tag::UInt => NodeValue::UInt(tree.bits(n)),
+            Tag::Float => NodeValue::Float(f64::from_bits(tree.bits(n))),
             Tag::Str | Tag::Src => NodeValue::Str(tree.str(n)),
             Tag::Seq => NodeValue::Seq(Items {
                 tree,
@@ -315,12 +385,12 @@ impl<'a> NodeRef<'a> {
 
     /// 1-based line.
     pub(crate) fn line(&self) -> u32 {
-        self.node.line
+        self.tree.position(&self.node).0
     }
 
     /// 1-based column.
     pub(crate) fn column(&self) -> u32 {
-        self.node.column()
+        self.tree.position(&self.node).1
     }
 }
 
@@ -362,8 +432,8 @@ enum Frame {
     Seq {
         /// Where its items start in [`Builder::pending`].
         start: usize,
-        line: usize,
-        column: usize,
+        /// Where it starts (see [`Node::pos`]).
+        pos: u32,
         anchor: usize,
     },
     Map {
@@ -374,8 +444,7 @@ enum Frame {
         index: KeyIndex,
         /// The key whose value comes next, and whether it is a merge key (`<<`).
         pending: Option<(Node, bool)>,
-        line: usize,
-        column: usize,
+        pos: u32,
         anchor: usize,
     },
 }
@@ -498,9 +567,15 @@ pub(crate) fn parse_each<'t>(
                 root = None;
             }
             Event::DocumentEnd => {
-                let root =
-                    root.take()
-                        .unwrap_or(Node::new(Tag::Null, to_pos(mark.line()), 1, 0, 0));
+                let root = match root.take() {
+                    Some(root) => root,
+                    None => {
+                        // An empty document: null, at the start of the line it ends on.
+                        let start = mark.index() - mark.col();
+                        let pos = b.position(start, mark.line());
+                        Node::new(Tag::Null, pos, 0, 0)
+                    }
+                };
                 each(Document {
                     tree: std::mem::take(&mut b.tree),
                     root,
@@ -531,7 +606,7 @@ fn text_weight(len: usize) -> usize {
 /// stand for is read as many times as it appears, so it is counted as copied.)
 fn weight(tree: &Tree<'_>, n: &Node) -> usize {
     match n.tag() {
-        Tag::Str | Tag::Src => text_weight(n.b as usize),
+        Tag::Str | Tag::Src => text_weight(n.len()),
         Tag::Seq => {
             1 + tree
                 .children(n)
@@ -543,7 +618,7 @@ fn weight(tree: &Tree<'_>, n: &Node) -> usize {
             1 + tree
                 .children(n)
                 .chunks_exact(2)
-                .map(|kv| text_weight(kv[0].b as usize) + weight(tree, &kv[1]))
+                .map(|kv| text_weight(kv[0].len()) + weight(tree, &kv[1]))
                 .sum::<usize>()
         }
         _ => 1,
@@ -564,6 +639,14 @@ impl Builder<'_> {
         }
     }
 
+    fn too_long(&self, mark: Marker) -> YamlError {
+        self.error(
+            mark,
+            format!("a string or collection is too large (more than {MAX_LEN} bytes or entries)"),
+            true,
+        )
+    }
+
     fn too_large(&self, mark: Marker) -> YamlError {
         self.error(
             mark,
@@ -573,44 +656,52 @@ impl Builder<'_> {
     }
 
     /// A string node for `text` at `line` and `column`, its text appended to the tree.
-    fn string(
-        &mut self,
-        text: &str,
-        line: u32,
-        column: u32,
-        mark: Marker,
-    ) -> Result<Node, YamlError> {
+    fn string(&mut self, text: &str, pos: u32, mark: Marker) -> Result<Node, YamlError> {
+        if text.len() > MAX_LEN {
+            return Err(self.too_long(mark));
+        }
         // Written as it is in the input: a span of it, nothing copied.
         let at = mark.index();
         if let Some(input) = self.input
             && at + text.len() <= MAX_ARENA
             && input.get(at..at + text.len()) == Some(text)
         {
-            return Ok(Node::new(
-                Tag::Src,
-                line,
-                column,
-                at as u32,
-                text.len() as u32,
-            ));
+            return Ok(Node::new(Tag::Src, pos, at as u32, text.len()));
         }
         let start = self.tree.text.len();
         if start + text.len() > MAX_ARENA {
             return Err(self.too_large(mark));
         }
         self.tree.text.push_str(text);
-        Ok(Node::new(
-            Tag::Str,
-            line,
-            column,
-            start as u32,
-            text.len() as u32,
-        ))
+        Ok(Node::new(Tag::Str, pos, start as u32, text.len()))
+    }
+
+    /// A number node: its bits go to [`Tree::numbers`].
+    fn number(&mut self, tag: Tag, pos: u32, bits: u64, mark: Marker) -> Result<Node, YamlError> {
+        let at = self.tree.numbers.len();
+        if at >= MAX_ARENA {
+            return Err(self.too_large(mark));
+        }
+        self.tree.numbers.push(bits);
+        Ok(Node::new(tag, pos, at as u32, 0))
+    }
+
+    /// The position of a node at the start of 1-based `line`, which starts at character
+    /// `start` of the input; the line is recorded in the tree.
+    fn position(&mut self, start: usize, line: usize) -> u32 {
+        self.tree.add_line(to_pos(start), to_pos(line));
+        to_pos(start)
+    }
+
+    /// The position of `mark` (see [`Node::pos`]), its line recorded in the tree.
+    fn mark_position(&mut self, mark: Marker) -> u32 {
+        let start = mark.index() - mark.col();
+        self.tree.add_line(to_pos(start), to_pos(mark.line()));
+        to_pos(mark.index())
     }
 
     /// Handles one event; returns the document's root when it completes.
     fn event(&mut self, ev: Event, mark: Marker) -> Result<Option<Node>, YamlError> {
-        let (line, column) = (mark.line(), mark.col() + 1);
         match ev {
             Event::SequenceStart(anchor, _) | Event::MappingStart(anchor, _) => {
                 self.parsed_nodes = self.parsed_nodes.saturating_add(1);
@@ -622,20 +713,15 @@ impl Builder<'_> {
                     ));
                 }
                 let start = self.pending.len();
+                let pos = self.mark_position(mark);
                 let frame = if matches!(ev, Event::SequenceStart(..)) {
-                    Frame::Seq {
-                        start,
-                        line,
-                        column,
-                        anchor,
-                    }
+                    Frame::Seq { start, pos, anchor }
                 } else {
                     Frame::Map {
                         start,
                         index: KeyIndex::default(),
                         pending: None,
-                        line,
-                        column,
+                        pos,
                         anchor,
                     }
                 };
@@ -643,26 +729,16 @@ impl Builder<'_> {
                 Ok(None)
             }
             Event::SequenceEnd | Event::MappingEnd => {
-                let (tag, start, line, column, anchor) = match (self.stack.pop(), &ev) {
-                    (
-                        Some(Frame::Seq {
-                            start,
-                            line,
-                            column,
-                            anchor,
-                        }),
-                        Event::SequenceEnd,
-                    ) => (Tag::Seq, start, line, column, anchor),
+                let (tag, start, pos, anchor) = match (self.stack.pop(), &ev) {
+                    (Some(Frame::Seq { start, pos, anchor }), Event::SequenceEnd) => {
+                        (Tag::Seq, start, pos, anchor)
+                    }
                     (
                         Some(Frame::Map {
-                            start,
-                            line,
-                            column,
-                            anchor,
-                            ..
+                            start, pos, anchor, ..
                         }),
                         Event::MappingEnd,
-                    ) => (Tag::Map, start, line, column, anchor),
+                    ) => (Tag::Map, start, pos, anchor),
                     (_, Event::SequenceEnd) => {
                         return Err(self.error(mark, "unbalanced sequence end".into(), false));
                     }
@@ -676,7 +752,10 @@ impl Builder<'_> {
                 self.tree.nodes.extend_from_slice(&self.pending[start..]);
                 self.pending.truncate(start);
                 let count = if tag == Tag::Map { len / 2 } else { len };
-                let node = Node::new(tag, to_pos(line), to_pos(column), at as u32, count as u32);
+                if count > MAX_LEN {
+                    return Err(self.too_long(mark));
+                }
+                let node = Node::new(tag, pos, at as u32, count);
                 self.complete(node, anchor, false, mark)
             }
             Event::Scalar(text, style, anchor, tag) => {
@@ -695,19 +774,19 @@ impl Builder<'_> {
                     && text == "<<"
                     && ((style == TScalarStyle::Plain && tag == ScalarTag::None)
                         || tag == ScalarTag::Yaml("merge"));
-                let (line, column) = (to_pos(line), to_pos(column));
+                let pos = self.mark_position(mark);
                 let scalar = if merge_key {
                     Scalar::Str
                 } else {
                     resolve_scalar(text, style, tag).map_err(|m| self.error(mark, m, false))?
                 };
                 let node = match scalar {
-                    Scalar::Null => Node::new(Tag::Null, line, column, 0, 0),
-                    Scalar::Bool(b) => Node::new(Tag::Bool, line, column, u32::from(b), 0),
-                    Scalar::Int(i) => Node::with_bits(Tag::Int, line, column, i as u64),
-                    Scalar::UInt(u) => Node::with_bits(Tag::UInt, line, column, u),
-                    Scalar::Float(f) => Node::with_bits(Tag::Float, line, column, f.to_bits()),
-                    Scalar::Str => self.string(text, line, column, mark)?,
+                    Scalar::Null => Node::new(Tag::Null, pos, 0, 0),
+                    Scalar::Bool(b) => Node::new(Tag::Bool, pos, u32::from(b), 0),
+                    Scalar::Int(i) => self.number(Tag::Int, pos, i as u64, mark)?,
+                    Scalar::UInt(u) => self.number(Tag::UInt, pos, u, mark)?,
+                    Scalar::Float(f) => self.number(Tag::Float, pos, f.to_bits(), mark)?,
+                    Scalar::Str => self.string(text, pos, mark)?,
                 };
                 self.complete(node, anchor, merge_key, mark)
             }
@@ -796,9 +875,9 @@ impl Builder<'_> {
                     let scalar = match node.tag() {
                         Tag::Null => Scalar::Null,
                         Tag::Bool => Scalar::Bool(node.a != 0),
-                        Tag::Int => Scalar::Int(node.bits() as i64),
-                        Tag::UInt => Scalar::UInt(node.bits()),
-                        Tag::Float => Scalar::Float(f64::from_bits(node.bits())),
+                        Tag::Int => Scalar::Int(self.tree.bits(&node) as i64),
+                        Tag::UInt => Scalar::UInt(self.tree.bits(&node)),
+                        Tag::Float => Scalar::Float(f64::from_bits(self.tree.bits(&node))),
                         _ => return err("mapping keys must be scalars".into()),
                     };
                     let name = match key_from_scalar(scalar) {
@@ -818,13 +897,8 @@ impl Builder<'_> {
                         });
                     }
                     self.tree.text.push_str(&name);
-                    Node::new(
-                        Tag::Str,
-                        node.line,
-                        node.column(),
-                        at as u32,
-                        name.len() as u32,
-                    )
+                    // A number or boolean's name is a few bytes, far below `MAX_LEN`.
+                    Node::new(Tag::Str, node.pos, at as u32, name.len())
                 };
                 let name = self.tree.str(&key);
                 // go-yaml's strict reading (istioctl's) refuses a second key; kubectl's
@@ -870,7 +944,7 @@ impl Builder<'_> {
     }
 }
 
-/// A line or column as a node keeps it (`u32::MAX` past 4 G).
+/// An offset or line as the tree keeps it (`u32::MAX` past 4 G).
 fn to_pos(n: usize) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX)
 }
@@ -1035,7 +1109,7 @@ impl<'a> NodeRef<'a> {
                 (Segment::Key(k), NodeValue::Map(entries)) => {
                     match entries.iter().find(|(key, _)| key.name == k) {
                         Some((key, v)) => {
-                            pos = (key.line, key.column);
+                            pos = (key.line(), key.column());
                             node = v;
                         }
                         None => break,
@@ -1171,8 +1245,9 @@ pub(crate) fn index_lines(node: NodeRef<'_>) -> crate::resource::PositionIndex {
                         self.buf.clear();
                         push_index(&mut self.buf, i);
                         let k = PositionIndex::extend(key, self.buf.as_bytes());
-                        self.record(k, item.line(), line);
-                        self.visit(item, k, false, item.line());
+                        let item_line = item.line();
+                        self.record(k, item_line, line);
+                        self.visit(item, k, false, item_line);
                     }
                 }
                 NodeValue::Map(entries) => {
@@ -1180,8 +1255,9 @@ pub(crate) fn index_lines(node: NodeRef<'_>) -> crate::resource::PositionIndex {
                         self.buf.clear();
                         push_key(&mut self.buf, name.name, first);
                         let k = PositionIndex::extend(key, self.buf.as_bytes());
-                        self.record(k, name.line, line);
-                        self.visit(v, k, false, name.line);
+                        let name_line = name.line();
+                        self.record(k, name_line, line);
+                        self.visit(v, k, false, name_line);
                     }
                 }
                 _ => {}

@@ -189,11 +189,11 @@ fn the_position_index_keeps_one_entry_per_line() {
     assert_eq!(origin.positions.as_ref().unwrap().len(), 6);
 }
 
-/// A node is 16 bytes: a large document holds millions of them while it is decoded (the
+/// A node is 12 bytes: a large document holds millions of them while it is decoded (the
 /// 100 000-rule VirtualService of benches/README.md, 2.5 million).
 #[test]
-fn a_node_is_sixteen_bytes() {
-    assert_eq!(std::mem::size_of::<Node>(), 16);
+fn a_node_is_twelve_bytes() {
+    assert_eq!(std::mem::size_of::<Node>(), 12);
 }
 
 /// Plain scalars and keys of ASCII input are spans of the input, not copies; quoted,
@@ -231,18 +231,29 @@ fn plain_scalars_of_ascii_input_point_into_it() {
     assert_eq!(doc.root().locate(&parse_path("host")), (2, 1));
 }
 
-/// A column past what a node keeps (256 Mi) reads as the largest it keeps; lines and
-/// columns below it are kept as they are.
+/// Lines and columns come from the table of line starts, as the parser counts them:
+/// tabs and multi-byte characters are one column each, `\r\n` and a lone `\r` end a line,
+/// and lookups in any order find them (the table remembers where it found the last one).
+/// (The 16-byte nodes, which kept their line and column, gave the same positions.)
 #[test]
-fn columns_past_the_node_limit_saturate() {
-    let n = Node::new(Tag::Map, 7, MAX_COLUMN - 1, 1, 2);
-    assert_eq!(
-        (n.tag(), n.line, n.column(), n.a, n.b),
-        (Tag::Map, 7, MAX_COLUMN - 1, 1, 2)
-    );
-    let n = Node::new(Tag::Src, u32::MAX, u32::MAX, 0, 0);
-    assert_eq!(
-        (n.tag(), n.line, n.column()),
-        (Tag::Src, u32::MAX, MAX_COLUMN)
-    );
+fn positions_come_from_the_line_table() {
+    let text = "a: x\ty\r\nb: {c: é, d: [1, 2.5, true]}\re:\n  - f\n\n\n  - g: h\n";
+    let doc = one(text);
+    let root = doc.root();
+    let at = |path: &str| root.locate(&parse_path(path));
+    assert_eq!(at("b.d[1]"), (2, 18));
+    assert_eq!(at("e[1].g"), (7, 5));
+    assert_eq!(at("a"), (1, 1));
+    assert_eq!(at("b.c"), (2, 5));
+    assert_eq!(at("b.d[2]"), (2, 23));
+    assert_eq!(at("e[0]"), (4, 5));
+    assert_eq!(at("e"), (3, 1));
+    assert_eq!(root.get("a").map(|n| (n.line(), n.column())), Some((1, 4)));
+    assert_eq!(root.get("b").map(|n| (n.line(), n.column())), Some((2, 4)));
+    // The empty document after `---` is null where the input ends (line 4, after the
+    // last line break), column 1.
+    let (docs, err) = parse("a: 1\n---\n\n", LIMITS);
+    assert_eq!(err, None);
+    assert_eq!(docs[1].root().value(), NodeValue::Null);
+    assert_eq!((docs[1].root().line(), docs[1].root().column()), (4, 1));
 }
