@@ -576,6 +576,11 @@ pub(crate) fn parse_each<'t>(
                         Node::new(Tag::Null, pos, 0, 0)
                     }
                 };
+                // The children of a long collection waited here; the document is decoded
+                // next, at its peak of memory, so their room goes back first.
+                if b.pending.capacity() > PENDING_KEPT {
+                    b.pending = Vec::new();
+                }
                 each(Document {
                     tree: std::mem::take(&mut b.tree),
                     root,
@@ -591,6 +596,10 @@ pub(crate) fn parse_each<'t>(
     }
     None
 }
+
+/// The most room for waiting children ([`Builder::pending`]) kept from one document to the
+/// next.
+const PENDING_KEPT: usize = 4096;
 
 /// Text of a scalar or a key counts one node per this many bytes on top of its own node,
 /// so that aliases of one long scalar are bounded by what they copy, not by their number.
