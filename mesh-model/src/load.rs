@@ -38,7 +38,7 @@ use crate::yaml::{self, NodeRef, NodeValue, ParseLimits, Segment};
 pub struct Limits {
     /// Largest file, string or byte slice read, in bytes (default 16 MiB: ten times Kubernetes' own
     /// object size limit). Loading takes up to about 60 times the input in memory (a large
-    /// block-style VirtualService about 15 times), and up to about 160 times for a flow
+    /// block-style VirtualService about 10 times), and up to about 160 times for a flow
     /// collection nested directly in a flow collection (the YAML scanner holds the inner
     /// one's tokens until it closes; JSON is all flow collections, about 40 times).
     pub max_input_bytes: usize,
