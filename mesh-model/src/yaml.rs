@@ -512,89 +512,163 @@ pub(crate) fn parse_each<'t>(
         hidden = compat::hide_colons(text, &plan.colons);
         (hidden.as_str(), None)
     };
-    let mut parser = Parser::new_from_str(text);
-    let mut b = Builder {
-        limits,
-        input,
-        stack: Vec::new(),
-        pending: Vec::new(),
-        tree: Tree::default(),
-        anchors: HashMap::new(),
-        alias_nodes: 0,
-        parsed_nodes: 0,
-        anchored_nodes: 0,
-        document: 0,
-        hidden_colons: !plan.colons.is_empty(),
-    };
-    let mut root: Option<Node> = None;
-    loop {
-        let (event, mark) = match parser.next_token() {
-            Ok(ev) => ev,
-            Err(e) => {
-                let m = e.marker();
-                let limit = e.info().contains("recursion limit");
-                let message = if limit {
-                    format!("nesting is deeper than the parser allows ({})", e.info())
-                } else {
-                    e.info().to_owned()
-                };
-                return Some(YamlError {
-                    document: b.document,
-                    line: m.line(),
-                    column: m.col() + 1,
-                    message,
-                    limit,
-                });
-            }
-        };
-        if let Some(r) = plan.refusal.as_ref().filter(|r| mark.index() >= r.index) {
-            return Some(YamlError {
-                document: b.document,
-                line: r.line,
-                column: r.column,
-                message: r.message.clone(),
-                limit: false,
-            });
+    // A document that starts with a flow collection (JSON, above all) is read after a
+    // `--- ` on its first line. Without it the scanner takes the opening `{` for a possible
+    // key (`{a: 1}: b` is YAML) and, inside a flow collection, keeps such a candidate open
+    // until the collection closes, holding every token of the document (yaml-rust2's
+    // `stale_simple_keys` expires candidates in block context only): 35-40 times the input
+    // in memory. After `---` no key may start there, so the tokens stream. Positions are
+    // those of the text itself (see [`Mark`]); a syntax error or a limit in the first
+    // document is read again without the prefix, so that errors are as they were.
+    if text.starts_with(['{', '[']) {
+        let mut b = Builder::new(limits, input, &plan);
+        let prefixed = Parser::new(FLOW_PREFIX.chars().chain(text.chars()));
+        match b.run(prefixed, FLOW_PREFIX.len(), &plan, each) {
+            Some(_) if b.document == 0 => {}
+            done => return done,
         }
-        match event {
-            Event::StreamEnd => break,
-            Event::DocumentStart => {
-                b.anchors.clear();
-                b.alias_nodes = 0;
-                b.parsed_nodes = 0;
-                b.anchored_nodes = 0;
-                b.tree = Tree::new(b.input.unwrap_or_default());
-                root = None;
-            }
-            Event::DocumentEnd => {
-                let root = match root.take() {
-                    Some(root) => root,
-                    None => {
-                        // An empty document: null, at the start of the line it ends on.
-                        let start = mark.index() - mark.col();
-                        let pos = b.position(start, mark.line());
-                        Node::new(Tag::Null, pos, 0, 0)
-                    }
-                };
-                // The children of a long collection waited here; the document is decoded
-                // next, at its peak of memory, so their room goes back first.
-                if b.pending.capacity() > PENDING_KEPT {
-                    b.pending = Vec::new();
-                }
-                each(Document {
-                    tree: std::mem::take(&mut b.tree),
-                    root,
-                });
-                b.document += 1;
-            }
-            ev => match b.event(ev, mark) {
-                Ok(Some(node)) => root = Some(node),
-                Ok(None) => {}
-                Err(e) => return Some(e),
+    }
+    Builder::new(limits, input, &plan).run(Parser::new_from_str(text), 0, &plan, each)
+}
+
+/// What a document that starts with a flow collection is read after (see [`parse_each`]).
+const FLOW_PREFIX: &str = "--- ";
+
+/// A position as the parser gives it, less the characters of a prefix that it read before
+/// the text ([`FLOW_PREFIX`], all on line 1): so a position in the text itself.
+#[derive(Clone, Copy, Debug)]
+struct Mark {
+    index: usize,
+    line: usize,
+    col: usize,
+}
+
+impl Mark {
+    fn new(m: Marker, shift: usize) -> Mark {
+        Mark {
+            index: m.index().saturating_sub(shift),
+            line: m.line(),
+            col: if m.line() == 1 {
+                m.col().saturating_sub(shift)
+            } else {
+                m.col()
             },
         }
     }
-    None
+
+    /// Characters from the start of the text.
+    fn index(&self) -> usize {
+        self.index
+    }
+
+    /// 1-based line.
+    fn line(&self) -> usize {
+        self.line
+    }
+
+    /// 0-based column, in characters.
+    fn col(&self) -> usize {
+        self.col
+    }
+}
+
+impl<'t> Builder<'t> {
+    fn new(limits: ParseLimits, input: Option<&'t str>, plan: &compat::Plan) -> Builder<'t> {
+        Builder {
+            limits,
+            input,
+            stack: Vec::new(),
+            pending: Vec::new(),
+            tree: Tree::default(),
+            anchors: HashMap::new(),
+            alias_nodes: 0,
+            parsed_nodes: 0,
+            anchored_nodes: 0,
+            document: 0,
+            hidden_colons: !plan.colons.is_empty(),
+        }
+    }
+
+    /// Reads the stream of `parser`, which read `shift` characters before the text (see
+    /// [`Mark`]), handing each document to `each`.
+    fn run<T: Iterator<Item = char>>(
+        &mut self,
+        mut parser: Parser<T>,
+        shift: usize,
+        plan: &compat::Plan,
+        each: &mut dyn FnMut(Document<'t>),
+    ) -> Option<YamlError> {
+        let b = self;
+        let mut root: Option<Node> = None;
+        loop {
+            let (event, mark) = match parser.next_token() {
+                Ok((event, mark)) => (event, Mark::new(mark, shift)),
+                Err(e) => {
+                    let m = Mark::new(*e.marker(), shift);
+                    let limit = e.info().contains("recursion limit");
+                    let message = if limit {
+                        format!("nesting is deeper than the parser allows ({})", e.info())
+                    } else {
+                        e.info().to_owned()
+                    };
+                    return Some(YamlError {
+                        document: b.document,
+                        line: m.line(),
+                        column: m.col() + 1,
+                        message,
+                        limit,
+                    });
+                }
+            };
+            if let Some(r) = plan.refusal.as_ref().filter(|r| mark.index() >= r.index) {
+                return Some(YamlError {
+                    document: b.document,
+                    line: r.line,
+                    column: r.column,
+                    message: r.message.clone(),
+                    limit: false,
+                });
+            }
+            match event {
+                Event::StreamEnd => break,
+                Event::DocumentStart => {
+                    b.anchors.clear();
+                    b.alias_nodes = 0;
+                    b.parsed_nodes = 0;
+                    b.anchored_nodes = 0;
+                    b.tree = Tree::new(b.input.unwrap_or_default());
+                    root = None;
+                }
+                Event::DocumentEnd => {
+                    let root = match root.take() {
+                        Some(root) => root,
+                        None => {
+                            // An empty document: null, at the start of the line it ends on.
+                            let start = mark.index() - mark.col();
+                            let pos = b.position(start, mark.line());
+                            Node::new(Tag::Null, pos, 0, 0)
+                        }
+                    };
+                    // The children of a long collection waited here; the document is
+                    // decoded next, at its peak of memory, so their room goes back first.
+                    if b.pending.capacity() > PENDING_KEPT {
+                        b.pending = Vec::new();
+                    }
+                    each(Document {
+                        tree: std::mem::take(&mut b.tree),
+                        root,
+                    });
+                    b.document += 1;
+                }
+                ev => match b.event(ev, mark) {
+                    Ok(Some(node)) => root = Some(node),
+                    Ok(None) => {}
+                    Err(e) => return Some(e),
+                },
+            }
+        }
+        None
+    }
 }
 
 /// The most room for waiting children ([`Builder::pending`]) kept from one document to the
@@ -638,7 +712,7 @@ fn weight(tree: &Tree<'_>, n: &Node) -> usize {
 const MAX_ARENA: usize = u32::MAX as usize;
 
 impl Builder<'_> {
-    fn error(&self, mark: Marker, message: String, limit: bool) -> YamlError {
+    fn error(&self, mark: Mark, message: String, limit: bool) -> YamlError {
         YamlError {
             document: self.document,
             line: mark.line(),
@@ -648,7 +722,7 @@ impl Builder<'_> {
         }
     }
 
-    fn too_long(&self, mark: Marker) -> YamlError {
+    fn too_long(&self, mark: Mark) -> YamlError {
         self.error(
             mark,
             format!("a string or collection is too large (more than {MAX_LEN} bytes or entries)"),
@@ -656,7 +730,7 @@ impl Builder<'_> {
         )
     }
 
-    fn too_large(&self, mark: Marker) -> YamlError {
+    fn too_large(&self, mark: Mark) -> YamlError {
         self.error(
             mark,
             "the document is too large (more than 4 GiB of text or 4 G nodes)".into(),
@@ -665,7 +739,7 @@ impl Builder<'_> {
     }
 
     /// A string node for `text` at `line` and `column`, its text appended to the tree.
-    fn string(&mut self, text: &str, pos: u32, mark: Marker) -> Result<Node, YamlError> {
+    fn string(&mut self, text: &str, pos: u32, mark: Mark) -> Result<Node, YamlError> {
         if text.len() > MAX_LEN {
             return Err(self.too_long(mark));
         }
@@ -686,7 +760,7 @@ impl Builder<'_> {
     }
 
     /// A number node: its bits go to [`Tree::numbers`].
-    fn number(&mut self, tag: Tag, pos: u32, bits: u64, mark: Marker) -> Result<Node, YamlError> {
+    fn number(&mut self, tag: Tag, pos: u32, bits: u64, mark: Mark) -> Result<Node, YamlError> {
         let at = self.tree.numbers.len();
         if at >= MAX_ARENA {
             return Err(self.too_large(mark));
@@ -703,14 +777,14 @@ impl Builder<'_> {
     }
 
     /// The position of `mark` (see [`Node::pos`]), its line recorded in the tree.
-    fn mark_position(&mut self, mark: Marker) -> u32 {
+    fn mark_position(&mut self, mark: Mark) -> u32 {
         let start = mark.index() - mark.col();
         self.tree.add_line(to_pos(start), to_pos(mark.line()));
         to_pos(mark.index())
     }
 
     /// Handles one event; returns the document's root when it completes.
-    fn event(&mut self, ev: Event, mark: Marker) -> Result<Option<Node>, YamlError> {
+    fn event(&mut self, ev: Event, mark: Mark) -> Result<Option<Node>, YamlError> {
         match ev {
             Event::SequenceStart(anchor, _) | Event::MappingStart(anchor, _) => {
                 self.parsed_nodes = self.parsed_nodes.saturating_add(1);
@@ -827,7 +901,7 @@ impl Builder<'_> {
         node: Node,
         anchor: usize,
         merge_key: bool,
-        mark: Marker,
+        mark: Mark,
     ) -> Result<Option<Node>, YamlError> {
         if anchor > 0 {
             // An anchor keeps its node for the aliases to come. What disjoint anchors stand

@@ -257,3 +257,54 @@ fn positions_come_from_the_line_table() {
     assert_eq!(docs[1].root().value(), NodeValue::Null);
     assert_eq!((docs[1].root().line(), docs[1].root().column()), (4, 1));
 }
+
+/// A document that starts with a flow collection (JSON) is read after a `--- ` prefix, so
+/// that the scanner streams it instead of holding its tokens; positions are those of the
+/// text, on its first line as on the others (the figures the loader gave before the prefix).
+#[test]
+fn json_positions_are_those_of_the_text() {
+    let one_line = r#"{"a": {"b": [1, "x", {"c": true}]}, "d": "é", "e": "f"}"#;
+    let doc = one(one_line);
+    let root = doc.root();
+    let at = |path: &str| root.locate(&parse_path(path));
+    assert_eq!(at("a"), (1, 2));
+    assert_eq!(at("a.b"), (1, 8));
+    assert_eq!(at("a.b[1]"), (1, 17));
+    assert_eq!(at("a.b[2].c"), (1, 23));
+    assert_eq!(at("e"), (1, 47));
+    assert_eq!((root.line(), root.column()), (1, 1));
+    assert_eq!(root.get_str("e"), Some("f"));
+    let lines = "[\n  {\"a\": 1},\n  {\"b\": [2,\n    3]}\n]\n";
+    let doc = one(lines);
+    let root = doc.root();
+    let at = |path: &str| root.locate(&parse_path(path));
+    assert_eq!(at("[1].b[1]"), (4, 5));
+    assert_eq!(at("[0].a"), (2, 4));
+    assert_eq!((root.line(), root.column()), (1, 1));
+}
+
+/// What the `--- ` prefix would change is read as before: an error in the first document
+/// (here a flow mapping as a key, which YAML allows and the prefix would not) is the error of
+/// the text itself, at its position; a later document is read as always. (Every figure here
+/// is also what the loader gave before the prefix.)
+#[test]
+fn a_flow_document_that_fails_is_read_again_as_it_is() {
+    let (docs, err) = parse("{a: 1}: b\n", LIMITS);
+    assert!(docs.is_empty());
+    let err = err.unwrap();
+    assert_eq!(err.message, "mapping keys must be scalars");
+    assert_eq!((err.line, err.column), (1, 6));
+    // A stray `]` after a complete first document: the error of the next one, as before.
+    let (docs, err) = parse("[1, 2] ]\n", LIMITS);
+    let err = err.unwrap();
+    assert_eq!(docs.len(), 1);
+    assert_eq!((err.document, err.line, err.column), (1, 1, 8));
+    // A syntax error in a later document keeps the documents before it.
+    let (docs, err) = parse("{\"a\": 1}\n---\nb: [\n", LIMITS);
+    assert_eq!(docs.len(), 1);
+    assert_eq!(
+        docs[0].root().get("a").map(|n| n.value()),
+        Some(NodeValue::Int(1))
+    );
+    assert_eq!(err.unwrap().document, 1);
+}
