@@ -40,8 +40,8 @@ pub struct Limits {
     /// object size limit). Loading takes up to about 60 times the input in memory (a large
     /// block-style VirtualService about 10 times), and up to about 160 times for a flow
     /// collection nested directly in a flow collection (the YAML scanner holds the inner
-    /// one's tokens until it closes; a document that starts with one, JSON above all, is
-    /// read so that it streams: about 10 times).
+    /// one's tokens until it closes, as in a kubectl `List` written as JSON; a JSON object
+    /// whose fields hold its collections streams, about 10 times).
     pub max_input_bytes: usize,
     /// Deepest nesting of YAML collections (default 64).
     pub max_depth: usize,
