@@ -36,6 +36,8 @@ pub(super) struct Cx<'a> {
     pub(super) shared: &'a Arc<Shared>,
     pub(super) head: &'a Head<'a>,
     pub(super) view: &'a RequestView<'a>,
+    /// How local replies answer the client.
+    pub(super) to: ReplyTo,
     pub(super) outcome: &'a Outcome,
     pub(super) span: &'a tracing::Span,
 }
@@ -43,20 +45,20 @@ pub(super) struct Cx<'a> {
 /// Executes a decision; runs inside the request's span.
 pub(super) async fn execute<I: Inner>(
     cx: Cx<'_>,
-    decision: Decision<'_>,
+    decision: &Decision<'_>,
     inner: I,
     body: BoxBody,
 ) -> Answer {
     let head = cx.head;
-    let to = ReplyTo::of(head.parts.method.as_str(), &head.parts.headers);
+    let to = cx.to;
     let flags = &cx.outcome.flags;
-    match decision {
+    match *decision {
         Decision::NoRoute(_) => {
             flags.insert(ResponseFlags::NO_ROUTE);
             (Err(MeshError::NoRoute), HeaderMap::new())
         }
         Decision::Redirect { .. } | Decision::DirectResponse { .. } => {
-            let result = faults_then_reply(cx, &decision, to).await;
+            let result = faults_then_reply(cx, decision, to).await;
             (result, HeaderMap::new())
         }
         Decision::Route { rule, target, .. } => {
@@ -68,26 +70,29 @@ pub(super) async fn execute<I: Inner>(
                 note_destination(cx.outcome, &target);
                 return (Ok(preflight_response(cors, headers)), HeaderMap::new());
             }
-            // Envoy's local replies for the requests of a forwarding rule carry its (and its
-            // destination's) response header operations.
-            let ops = decision.header_ops(Side::Response);
-            let reply = Reply {
-                to,
-                ops: Some(ops.clone()),
-            };
             // A route without faults is not wrapped in the fault policy.
             let result = if rule.fault.delay.is_none() && rule.fault.abort.is_none() {
-                forward_decision(cx, &decision, inner, body).await
+                forward_decision(cx, decision, inner, body).await
             } else {
-                faults_then_forward(cx, &decision, reply, (inner, body)).await
+                // Envoy's local replies for the requests of a forwarding rule carry its (and
+                // its destination's) response header operations.
+                let reply = Reply {
+                    to,
+                    ops: Some(decision.header_ops(Side::Response)),
+                };
+                faults_then_forward(cx, decision, reply, (inner, body)).await
             };
             // An aborted request got no further than its rule's destination.
             if !cx.outcome.has_destination() {
                 note_destination(cx.outcome, &target);
             }
+            // The operations are found again here rather than kept across the forwarding:
+            // whatever is kept there is copied with every level of the request's future.
             let mut reply_headers = HeaderMap::new();
             if result.is_err() {
-                ops.apply(&mut reply_headers);
+                decision
+                    .header_ops(Side::Response)
+                    .apply(&mut reply_headers);
             }
             (result, reply_headers)
         }
