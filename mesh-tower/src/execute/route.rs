@@ -20,12 +20,12 @@ use super::{Answer, Head, Inner, RouteInfo, Shared, reply_response};
 use crate::BoxError;
 use crate::balance::{Balance, Dispatch, Env, InFlight};
 use crate::body::{self, BoxBody, Buffered};
-use crate::fault::{FaultLayer, Reply};
+use crate::fault::{InjectLayer, Reply, RouteEnv};
 use crate::flags::{FlagCell, ResponseFlags};
 use crate::metrics::{Destination, Outcome};
 use crate::mirror::Mirror;
 use crate::retry::budget::Budget;
-use crate::retry::{Policy, Retry};
+use crate::retry::{Policy, Retrying};
 use crate::service::error::MeshError;
 use crate::timeout::Timeout;
 use crate::upstream::{Failure, classify};
@@ -113,11 +113,13 @@ fn faults_then_forward<'a, I: Inner>(
     };
     let forward = service_fn(move |(inner, body)| forward_decision(cx, decision, inner, body));
     ServiceBuilder::new()
-        .layer(FaultLayer::new(
+        .layer(InjectLayer::new(
             fault,
-            reply,
-            &cx.shared.rng,
-            &cx.outcome.flags,
+            RouteEnv {
+                reply,
+                rng: &cx.shared.rng,
+                flags: &cx.outcome.flags,
+            },
         ))
         .service(forward)
         .oneshot((inner, body))
@@ -148,11 +150,13 @@ fn faults_then_reply<'a>(
         None => Default::default(),
     };
     ServiceBuilder::new()
-        .layer(FaultLayer::new(
+        .layer(InjectLayer::new(
             fault,
-            Reply { to, ops: None },
-            &cx.shared.rng,
-            &cx.outcome.flags,
+            RouteEnv {
+                reply: Reply { to, ops: None },
+                rng: &cx.shared.rng,
+                flags: &cx.outcome.flags,
+            },
         ))
         .service(reply)
         .oneshot(())
@@ -321,7 +325,7 @@ fn policies<'a, I: Inner>(
     );
     // Built directly, not through their layers: a layer clones what it holds into each
     // service it makes, and these are made once.
-    let retry = Retry::new(balance, policy);
+    let retry = Retrying::new(balance, policy);
     let mirrored = (!rule.mirrors.is_empty()).then_some(replay).flatten();
     let env = (rng, metrics);
     // A route without a timeout is not wrapped in one. Called without `poll_ready`: the

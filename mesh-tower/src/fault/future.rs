@@ -1,4 +1,4 @@
-//! The response future of [`Fault`](super::Fault).
+//! The response future of [`Inject`](super::Inject).
 
 use std::future::Future;
 use std::pin::Pin;
@@ -11,15 +11,15 @@ use tokio::time::Sleep;
 use tower::Service;
 use tower::util::Oneshot;
 
-use super::Fault;
+use super::{Env, Inject};
 use crate::body::BoxBody;
 use crate::flags::ResponseFlags;
 
 pin_project! {
     #[project = StateProj]
-    enum State<'a, S: Service<R>, R> {
+    enum State<S: Service<R>, R, E> {
         Called { #[pin] call: S::Future },
-        Delayed { #[pin] sleep: Sleep, then: Option<(Fault<'a, S>, R)> },
+        Delayed { #[pin] sleep: Sleep, then: Option<(Inject<S, E>, R)> },
         After { #[pin] call: Oneshot<S, R> },
         Aborted { reply: Option<Response<BoxBody>> },
     }
@@ -27,33 +27,33 @@ pin_project! {
 
 pin_project! {
     /// The inner service's answer, or the abort's local reply.
-    pub(crate) struct ResponseFuture<'a, S: Service<R>, R> {
+    pub(crate) struct InjectFuture<S: Service<R>, R, E> {
         #[pin]
-        state: State<'a, S, R>,
+        state: State<S, R, E>,
     }
 }
 
-impl<S: Service<R>, R> std::fmt::Debug for ResponseFuture<'_, S, R> {
+impl<S: Service<R>, R, E> std::fmt::Debug for InjectFuture<S, R, E> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ResponseFuture").finish_non_exhaustive()
+        f.debug_struct("InjectFuture").finish_non_exhaustive()
     }
 }
 
-impl<'a, S: Service<R>, R> ResponseFuture<'a, S, R> {
+impl<S: Service<R>, R, E> InjectFuture<S, R, E> {
     pub(super) fn called(call: S::Future) -> Self {
-        ResponseFuture {
+        InjectFuture {
             state: State::Called { call },
         }
     }
 
     pub(super) fn aborted(reply: Response<BoxBody>) -> Self {
-        ResponseFuture {
+        InjectFuture {
             state: State::Aborted { reply: Some(reply) },
         }
     }
 
-    pub(super) fn delayed(delay: Duration, fault: Fault<'a, S>, req: R) -> Self {
-        ResponseFuture {
+    pub(super) fn delayed(delay: Duration, fault: Inject<S, E>, req: R) -> Self {
+        InjectFuture {
             state: State::Delayed {
                 sleep: tokio::time::sleep(delay),
                 then: Some((fault, req)),
@@ -62,9 +62,10 @@ impl<'a, S: Service<R>, R> ResponseFuture<'a, S, R> {
     }
 }
 
-impl<S, R> Future for ResponseFuture<'_, S, R>
+impl<S, R, E> Future for InjectFuture<S, R, E>
 where
     S: Service<R, Response = Response<BoxBody>>,
+    E: Env,
 {
     type Output = Result<Response<BoxBody>, S::Error>;
 
@@ -85,7 +86,7 @@ where
                     let Some((fault, req)) = then.take() else {
                         return Poll::Ready(Ok(Response::new(crate::body::empty())));
                     };
-                    fault.flags.insert(ResponseFlags::DELAY_INJECTED);
+                    fault.env.flag(ResponseFlags::DELAY_INJECTED);
                     match fault.abort() {
                         Some(reply) => State::Aborted { reply: Some(reply) },
                         None => State::After {
