@@ -11,35 +11,37 @@ use tokio::time::Sleep;
 use tower::Service;
 use tower::util::Oneshot;
 
-use super::{Env, Inject};
+use super::Inject;
 use crate::body::BoxBody;
+use crate::flags::FlagCell;
 use crate::flags::ResponseFlags;
+use crate::rng::Samples;
 
 pin_project! {
     #[project = StateProj]
-    enum State<S: Service<R>, R, E> {
+    enum State<'a, S: Service<Q>, Q, R, F> {
         Called { #[pin] call: S::Future },
-        Delayed { #[pin] sleep: Sleep, then: Option<(Inject<S, E>, R)> },
-        After { #[pin] call: Oneshot<S, R> },
+        Delayed { #[pin] sleep: Sleep, then: Option<(Inject<'a, S, R, F>, Q)> },
+        After { #[pin] call: Oneshot<S, Q> },
         Aborted { reply: Option<Response<BoxBody>> },
     }
 }
 
 pin_project! {
     /// The inner service's answer, or the abort's local reply.
-    pub(crate) struct InjectFuture<S: Service<R>, R, E> {
+    pub(crate) struct InjectFuture<'a, S: Service<Q>, Q, R, F> {
         #[pin]
-        state: State<S, R, E>,
+        state: State<'a, S, Q, R, F>,
     }
 }
 
-impl<S: Service<R>, R, E> std::fmt::Debug for InjectFuture<S, R, E> {
+impl<S: Service<Q>, Q, R, F> std::fmt::Debug for InjectFuture<'_, S, Q, R, F> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("InjectFuture").finish_non_exhaustive()
     }
 }
 
-impl<S: Service<R>, R, E> InjectFuture<S, R, E> {
+impl<'a, S: Service<Q>, Q, R, F> InjectFuture<'a, S, Q, R, F> {
     pub(super) fn called(call: S::Future) -> Self {
         InjectFuture {
             state: State::Called { call },
@@ -52,7 +54,7 @@ impl<S: Service<R>, R, E> InjectFuture<S, R, E> {
         }
     }
 
-    pub(super) fn delayed(delay: Duration, fault: Inject<S, E>, req: R) -> Self {
+    pub(super) fn delayed(delay: Duration, fault: Inject<'a, S, R, F>, req: Q) -> Self {
         InjectFuture {
             state: State::Delayed {
                 sleep: tokio::time::sleep(delay),
@@ -62,10 +64,11 @@ impl<S: Service<R>, R, E> InjectFuture<S, R, E> {
     }
 }
 
-impl<S, R, E> Future for InjectFuture<S, R, E>
+impl<S, Q, R, F> Future for InjectFuture<'_, S, Q, R, F>
 where
-    S: Service<R, Response = Response<BoxBody>>,
-    E: Env,
+    S: Service<Q, Response = Response<BoxBody>>,
+    R: std::ops::Deref<Target = Samples> + Clone,
+    F: std::ops::Deref<Target = FlagCell> + Clone,
 {
     type Output = Result<Response<BoxBody>, S::Error>;
 

@@ -56,7 +56,7 @@ impl<'a> InjectLayer<'a> {
 }
 
 impl<'a, S> Layer<S> for InjectLayer<'a> {
-    type Service = Inject<S, RouteEnv<'a>>;
+    type Service = Inject<'a, S, &'a Samples, &'a crate::flags::FlagCell>;
 
     fn layer(&self, inner: S) -> Self::Service {
         Inject::new(inner, self.policy, self.env.clone())

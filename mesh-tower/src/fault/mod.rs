@@ -37,6 +37,7 @@
 //! # }
 //! ```
 
+use std::ops::Deref;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
@@ -67,73 +68,53 @@ pub(crate) struct Reply<'a> {
     pub(crate) ops: Option<OrderedOps<'a>>,
 }
 
-/// What a fault reads and writes besides its policy: where its samples come from, where its
-/// flags go, and how its abort answers.
-pub(crate) trait Env: Clone {
-    /// The next uniform sample.
-    fn sample(&self) -> u64;
-    /// Records `flags` for the request.
-    fn flag(&self, flags: ResponseFlags);
-    /// How the abort's local reply answers.
-    fn reply(&self) -> &Reply<'_>;
-}
-
-/// A route's faults inside the mesh layer: the layer's samples, the request's flags, the
-/// route's reply.
+/// What a fault reads and writes besides its policy: where its samples come from (`R`:
+/// the layer's, borrowed, or an application's, shared), where its flags go (`F`: the
+/// request's, borrowed or shared), and how its abort answers.
 #[derive(Clone, Debug)]
-pub(crate) struct RouteEnv<'a> {
+pub(crate) struct Env<'a, R, F> {
     pub(crate) reply: Reply<'a>,
-    pub(crate) rng: &'a Samples,
-    pub(crate) flags: &'a FlagCell,
+    pub(crate) rng: R,
+    pub(crate) flags: F,
 }
 
-impl Env for RouteEnv<'_> {
-    fn sample(&self) -> u64 {
-        self.rng.next_u64()
-    }
-
-    fn flag(&self, flags: ResponseFlags) {
-        self.flags.insert(flags);
-    }
-
-    fn reply(&self) -> &Reply<'_> {
-        &self.reply
-    }
-}
+/// A route's faults inside the mesh layer: the layer's samples, the request's flags.
+pub(crate) type RouteEnv<'a> = Env<'a, &'a Samples, &'a FlagCell>;
 
 /// An application's faults ([`Fault`]): shared samples, the request's own flags.
-#[derive(Clone, Debug)]
-pub(crate) struct OwnEnv {
-    reply: Reply<'static>,
-    rng: Arc<Samples>,
-    flags: Arc<FlagCell>,
-}
+pub(crate) type OwnEnv = Env<'static, Arc<Samples>, Arc<FlagCell>>;
 
-impl Env for OwnEnv {
+impl<R, F> Env<'_, R, F>
+where
+    R: Deref<Target = Samples> + Clone,
+    F: Deref<Target = FlagCell> + Clone,
+{
+    /// The next uniform sample.
     fn sample(&self) -> u64 {
         self.rng.next_u64()
     }
 
+    /// Records `flags` for the request.
     fn flag(&self, flags: ResponseFlags) {
         self.flags.insert(flags);
-    }
-
-    fn reply(&self) -> &Reply<'_> {
-        &self.reply
     }
 }
 
 /// Injects a route's faults before its inner service, in `E`'s environment.
 #[derive(Clone, Debug)]
-pub(crate) struct Inject<S, E> {
+pub(crate) struct Inject<'a, S, R, F> {
     inner: S,
     policy: FaultPolicy,
-    env: E,
+    env: Env<'a, R, F>,
 }
 
-impl<S, E: Env> Inject<S, E> {
+impl<'a, S, R, F> Inject<'a, S, R, F>
+where
+    R: Deref<Target = Samples> + Clone,
+    F: Deref<Target = FlagCell> + Clone,
+{
     /// `inner` behind `policy`; `env` gets `DI` and `FI`.
-    pub(crate) fn new(inner: S, policy: FaultPolicy, env: E) -> Self {
+    pub(crate) fn new(inner: S, policy: FaultPolicy, env: Env<'a, R, F>) -> Self {
         Inject { inner, policy, env }
     }
 
@@ -144,7 +125,7 @@ impl<S, E: Env> Inject<S, E> {
             return None;
         }
         self.env.flag(ResponseFlags::FAULT_INJECTED);
-        let reply = self.env.reply();
+        let reply = &self.env.reply;
         Some(crate::execute::reply_response(
             &a.kind.reply(reply.to),
             None,
@@ -153,20 +134,21 @@ impl<S, E: Env> Inject<S, E> {
     }
 }
 
-impl<S, E, R> Service<R> for Inject<S, E>
+impl<'a, S, Q, R, F> Service<Q> for Inject<'a, S, R, F>
 where
-    S: Service<R, Response = Response<BoxBody>> + Clone,
-    E: Env,
+    S: Service<Q, Response = Response<BoxBody>> + Clone,
+    R: Deref<Target = Samples> + Clone,
+    F: Deref<Target = FlagCell> + Clone,
 {
     type Response = Response<BoxBody>;
     type Error = S::Error;
-    type Future = InjectFuture<S, R, E>;
+    type Future = InjectFuture<'a, S, Q, R, F>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, req: R) -> Self::Future {
+    fn call(&mut self, req: Q) -> Self::Future {
         if let Some(d) = self.policy.delay {
             if d.fraction.selects(self.env.sample()) {
                 let this = Inject {

@@ -97,7 +97,7 @@ pin_project! {
     /// request's flags.
     pub struct ResponseFuture<S: Service<Request<B>>, B> {
         #[pin]
-        inner: InjectFuture<Boxed<S, B>, Request<B>, OwnEnv>,
+        inner: InjectFuture<'static, Boxed<S, B>, Request<B>, Arc<Samples>, Arc<FlagCell>>,
         flags: Arc<FlagCell>,
     }
 }
