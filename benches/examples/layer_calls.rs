@@ -1,6 +1,8 @@
 //! A fixed number of requests through the layer benchmark's services, for instruction
 //! counts under `valgrind --tool=callgrind` (stable where wall-clock time on a shared
-//! machine is not): `layer_calls bare|header|split N`. Instructions per request are the
+//! machine is not): `layer_calls bare|header|split|proxied N` (`proxied`: the split with an
+//! origin-form request, its `Host` and seven browser-like headers, as a proxy's server hands
+//! it over). Instructions per request are the
 //! difference between two runs (N and 0) divided by N.
 #![forbid(unsafe_code)]
 
@@ -23,6 +25,7 @@ fn main() {
     for _ in 0..10 {
         let _ = rt.block_on(mesh.clone().oneshot(layer::request(true)));
         let _ = rt.block_on(mesh.clone().oneshot(layer::request(false)));
+        let _ = rt.block_on(mesh.clone().oneshot(layer::request_proxied()));
         let _ = rt.block_on(bare.service().clone().oneshot(layer::request(false)));
     }
     for _ in 0..n {
@@ -32,6 +35,9 @@ fn main() {
                 .is_ok(),
             "header" => rt
                 .block_on(mesh.clone().oneshot(layer::request(true)))
+                .is_ok(),
+            "proxied" => rt
+                .block_on(mesh.clone().oneshot(layer::request_proxied()))
                 .is_ok(),
             _ => rt
                 .block_on(mesh.clone().oneshot(layer::request(false)))
