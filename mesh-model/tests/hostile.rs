@@ -1082,7 +1082,7 @@ fn scenario_input(name: &str) -> Option<String> {
 /// 41x as JSON (all flow collections), nested flow collections 81-115x; before it, alias
 /// bombs 4-9x and the VirtualServices 50-52x. Measured 2026-12-06, debug build, after the
 /// 12-byte nodes and the `--- ` prefix for a document that starts with a flow collection:
-/// the VirtualService 11.5x as YAML and 9.4x as JSON, which is bounded at 15x.)
+/// the VirtualService 11.4x as YAML and 10.3x as JSON, which is bounded at 15x.)
 /// Fixed memory a child may add whatever its input (thread stacks, the test harness): small
 /// against the inputs, so that the bound is the factor, not the slack. (It was 64 MiB, which
 /// let a 1 MiB input grow 124 times whatever the factor.)
