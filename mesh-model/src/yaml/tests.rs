@@ -308,3 +308,70 @@ fn a_flow_document_that_fails_is_read_again_as_it_is() {
     );
     assert_eq!(err.unwrap().document, 1);
 }
+
+/// The `--- ` prefix changes nothing but memory: for texts that start with a flow
+/// collection, tricky ones among them, [`parse`] gives the documents (values and positions)
+/// and the error of reading the text as it is, without the prefix.
+#[test]
+fn the_flow_prefix_changes_no_document_and_no_error() {
+    fn show(docs: &[Document<'_>]) -> Vec<String> {
+        docs.iter()
+            .map(|d| {
+                let root = d.root();
+                let mut walk = vec![format!("{:?}", root.to_json(&mut Vec::new(), false))];
+                walk.push(format!("{}:{}", root.line(), root.column()));
+                if let NodeValue::Map(entries) = root.value() {
+                    for (k, v) in entries.iter() {
+                        walk.push(format!(
+                            "{}@{}:{} {}:{}",
+                            k.name,
+                            k.line(),
+                            k.column(),
+                            v.line(),
+                            v.column()
+                        ));
+                    }
+                }
+                walk.join(" ")
+            })
+            .collect()
+    }
+    for text in [
+        "{a: 1}",
+        "{a: 1}: b\n",
+        "{a: 1}\n: b\n",
+        "[1, 2] ]\n",
+        "[a]: b\n",
+        "{a: [1, {b: c}], d: e}\n---\n{f: g}\n",
+        "{\"a\": \"b\"}\n---\nc: [\n",
+        "{a: 1} # comment\nb: 2\n",
+        "{a: 1}\n...\n{b: 2}\n",
+        "[{a: 1}, {b: 2}]\n",
+        "{a: *x}\n",
+        "{a: &x 1, b: *x, <<: {c: 2}}\n",
+        "{a: 1, a: 2}\n",
+        "{\"k\": \"é\", \"l\": 2}\n",
+        "{a: 1}\t\n  \n",
+        "[",
+        "{a: 1\n",
+        "{a: b:c}\n",
+    ] {
+        // As `parse_each` reads it, less the prefix.
+        let plan = compat::plan(text);
+        let hidden = compat::hide_colons(text, &plan.colons);
+        let input = Some(text).filter(|t| t.is_ascii() && plan.colons.is_empty());
+        let mut plain = Vec::new();
+        let plain_err = Builder::new(LIMITS, input, &plan).run(
+            Parser::new_from_str(if plan.colons.is_empty() {
+                text
+            } else {
+                &hidden
+            }),
+            0,
+            &plan,
+            &mut |d| plain.push(d),
+        );
+        let (docs, err) = parse(text, LIMITS);
+        assert_eq!((show(&docs), err), (show(&plain), plain_err), "{text:?}");
+    }
+}
