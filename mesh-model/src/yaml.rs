@@ -520,7 +520,7 @@ pub(crate) fn parse_each<'t>(
     // in memory. After `---` no key may start there, so the tokens stream. Positions are
     // those of the text itself (see [`Mark`]); a syntax error or a limit in the first
     // document is read again without the prefix, so that errors are as they were.
-    if text.starts_with(['{', '[']) {
+    if flow_prefix_keeps_the_reading(text) {
         // A copy (one more input's worth of memory) rather than the prefix and the text
         // chained: one parser type, so that the compiler makes one copy of the parser's
         // code and inlines it into the loop as before (a chained iterator cost the YAML
@@ -542,6 +542,65 @@ pub(crate) fn parse_each<'t>(
 
 /// What a document that starts with a flow collection is read after (see [`parse_each`]).
 const FLOW_PREFIX: &str = "--- ";
+
+/// Whether `text` starts with a flow collection that cannot be a key, so that reading it
+/// after [`FLOW_PREFIX`] gives what reading it as it is gives. An implicit key ends on its
+/// own line, followed by `:`; so the collection must not close on the first line, or be
+/// followed there by nothing but blanks and a comment. Quoted scalars are skipped (a
+/// quote starts one only where a token starts); a comment or a line break inside the
+/// collection means that it goes on past the first line.
+fn flow_prefix_keeps_the_reading(text: &str) -> bool {
+    if !text.starts_with(['{', '[']) {
+        return false;
+    }
+    let bytes = text.as_bytes();
+    let mut depth = 0usize;
+    let mut i = 0;
+    let token_start = |i: usize| {
+        i == 0
+            || matches!(
+                bytes[i - 1],
+                b'{' | b'[' | b',' | b':' | b'?' | b' ' | b'\t'
+            )
+    };
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\n' | b'\r' => return true,
+            b'#' if i > 0 && matches!(bytes[i - 1], b' ' | b'\t') => return true,
+            b'{' | b'[' => depth += 1,
+            b'}' | b']' => {
+                depth = depth.saturating_sub(1);
+                if depth == 0 {
+                    // Closed on the first line: only blanks and a comment may follow.
+                    let rest = &text[i + 1..];
+                    let line = rest.split(['\n', '\r']).next().unwrap_or("");
+                    let after = line.trim_start_matches([' ', '\t']);
+                    return after.is_empty()
+                        || (after.starts_with('#') && after.len() < line.len());
+                }
+            }
+            q @ (b'"' | b'\'') if token_start(i) => {
+                // Skip the quoted scalar; a line break inside it ends the first line.
+                i += 1;
+                while i < bytes.len() {
+                    match bytes[i] {
+                        b'\n' | b'\r' => return true,
+                        b'\\' if q == b'"' => i += 1,
+                        b'\'' if q == b'\'' && bytes.get(i + 1) == Some(&b'\'') => i += 1,
+                        c if c == q => break,
+                        _ => {}
+                    }
+                    i += 1;
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    // The input ends on the first line, inside the collection: an error either way, and
+    // an error in the first document is read again without the prefix.
+    true
+}
 
 /// A position as the parser gives it, less the characters of a prefix that it read before
 /// the text ([`FLOW_PREFIX`], all on line 1): so a position in the text itself.

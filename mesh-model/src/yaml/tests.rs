@@ -309,11 +309,15 @@ fn a_flow_document_that_fails_is_read_again_as_it_is() {
     assert_eq!(err.unwrap().document, 1);
 }
 
-/// The `--- ` prefix changes nothing but memory: for texts that start with a flow
-/// collection, tricky ones among them, [`parse`] gives the documents (values and positions)
-/// and the error of reading the text as it is, without the prefix.
-#[test]
-fn the_flow_prefix_changes_no_document_and_no_error() {
+/// The documents (values and positions) and the error of `text` as [`parse`] reads it, and
+/// as it reads without the `--- ` prefix for a flow collection at the start.
+#[allow(clippy::type_complexity)]
+fn with_and_without_prefix(
+    text: &str,
+) -> (
+    (Vec<String>, Option<YamlError>),
+    (Vec<String>, Option<YamlError>),
+) {
     fn show(docs: &[Document<'_>]) -> Vec<String> {
         docs.iter()
             .map(|d| {
@@ -336,6 +340,34 @@ fn the_flow_prefix_changes_no_document_and_no_error() {
             })
             .collect()
     }
+    // As `parse_each` reads it, less the prefix.
+    let plan = if compat::worth_planning(text) {
+        compat::plan(text)
+    } else {
+        compat::Plan::default()
+    };
+    let hidden = compat::hide_colons(text, &plan.colons);
+    let input = Some(text).filter(|t| t.is_ascii() && plan.colons.is_empty());
+    let mut plain = Vec::new();
+    let plain_err = Builder::new(LIMITS, input, &plan).run(
+        Parser::new_from_str(if plan.colons.is_empty() {
+            text
+        } else {
+            &hidden
+        }),
+        0,
+        &plan,
+        &mut |d| plain.push(d),
+    );
+    let (docs, err) = parse(text, LIMITS);
+    ((show(&docs), err), (show(&plain), plain_err))
+}
+
+/// The `--- ` prefix changes nothing but memory: for texts that start with a flow
+/// collection, tricky ones among them, [`parse`] gives the documents (values and positions)
+/// and the error of reading the text as it is, without the prefix.
+#[test]
+fn the_flow_prefix_changes_no_document_and_no_error() {
     for text in [
         "{a: 1}",
         "{a: 1}: b\n",
@@ -356,22 +388,29 @@ fn the_flow_prefix_changes_no_document_and_no_error() {
         "{a: 1\n",
         "{a: b:c}\n",
     ] {
-        // As `parse_each` reads it, less the prefix.
-        let plan = compat::plan(text);
-        let hidden = compat::hide_colons(text, &plan.colons);
-        let input = Some(text).filter(|t| t.is_ascii() && plan.colons.is_empty());
-        let mut plain = Vec::new();
-        let plain_err = Builder::new(LIMITS, input, &plan).run(
-            Parser::new_from_str(if plan.colons.is_empty() {
-                text
-            } else {
-                &hidden
-            }),
-            0,
-            &plan,
-            &mut |d| plain.push(d),
-        );
-        let (docs, err) = parse(text, LIMITS);
-        assert_eq!((show(&docs), err), (show(&plain), plain_err), "{text:?}");
+        let (read, plain) = with_and_without_prefix(text);
+        assert_eq!(read, plain, "{text:?}");
+    }
+}
+
+proptest::proptest! {
+    /// As above, for generated texts of flow collections, scalars, keys, comments, line
+    /// breaks, document markers, anchors and aliases that start with `{` or `[`.
+    #[test]
+    fn the_flow_prefix_changes_nothing_for_generated_texts(
+        first in proptest::sample::select(vec!["{", "["]),
+        parts in proptest::collection::vec(
+            proptest::sample::select(vec![
+                "{", "}", "[", "]", ", ", ",", ": ", ":", " ", "a", "b1", "1", "\"x\"", "'y'",
+                "\n", "\n---\n", "\n...\n", "&a ", "*a", " # c", "é", "\t", "<<: ", "? ",
+                "- ", "\"k\": ", "\"a}\"", "'b]'", "'c''d'", "x\"y", "\"e\\\"f\"", "\r\n", "#",
+                "\"g\n", "{a: 1}: b",
+            ]),
+            0..24,
+        ),
+    ) {
+        let text = format!("{first}{}", parts.concat());
+        let (read, plain) = with_and_without_prefix(&text);
+        proptest::prop_assert_eq!(read, plain, "{:?}", text);
     }
 }
