@@ -4,12 +4,31 @@
 //! Host names are case-insensitive: the tables hash and compare the request's host with
 //! its ASCII letters folded to lower case, eight bytes at a time, so that a host needs no
 //! lower-cased copy and no scan for upper-case letters first. A table is one array of
-//! 16-byte slots over one array of key bytes: a lookup reads a slot and the key it names.
+//! 32-byte slots over one array of key bytes: a lookup reads a slot and the key it names.
+//! A slot also holds its virtual host's [`Hint`] (where its routes are laid out), so that
+//! the reads that follow a lookup have their addresses at once and can miss the cache
+//! together instead of one after the other.
 
 /// The longest request host that can match, in bytes (DNS's limit for a name in text form).
 /// A longer host gets no route ([`crate::NoRoute::BadHost`]) on every path, whether or not
 /// it needs lower-casing.
 pub const MAX_HOST_LEN: usize = 255;
+
+/// Where a virtual host's routes are laid out in its table (see `Layout` in
+/// [`crate::table`]): its first match block and their number, the first step and the
+/// first literal byte of those blocks in the table's program. Kept in the index's slots, so
+/// that the lookup that finds a host also gives the addresses of what deciding reads next.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Hint {
+    /// The host's first block in the program.
+    pub(crate) block: u32,
+    /// The number of its blocks.
+    pub(crate) blocks: u32,
+    /// The first step of its first block.
+    pub(crate) step: u32,
+    /// The first literal byte of its blocks.
+    pub(crate) lit: u32,
+}
 
 /// Maps request hosts to virtual hosts.
 #[derive(Clone, Debug, Default)]
@@ -17,14 +36,14 @@ pub(crate) struct HostIndex {
     exact: Table,
     /// Keyed by the suffix after `*` (`.example.com` for `*.example.com`).
     wildcard: Table,
-    star: Option<usize>,
+    star: Option<(usize, Hint)>,
 }
 
 impl HostIndex {
     /// Adds a domain; the first definition of a domain wins.
     pub(crate) fn insert(&mut self, domain: &str, vhost: usize) {
         if domain == "*" {
-            self.star.get_or_insert(vhost);
+            self.star.get_or_insert((vhost, Hint::default()));
         } else if let Some(suffix) = domain.strip_prefix('*') {
             self.wildcard.insert(suffix.as_bytes(), vhost);
         } else {
@@ -43,9 +62,27 @@ impl HostIndex {
         }
     }
 
+    /// Sets the [`Hint`] of every domain to `hint` of its virtual host.
+    pub(crate) fn set_hints(&mut self, hint: impl Fn(usize) -> Hint) {
+        for s in self.exact.slots.iter_mut().chain(self.wildcard.slots.iter_mut()) {
+            if s.vhost != 0 {
+                s.hint = hint(s.vhost as usize - 1);
+            }
+        }
+        if let Some((v, h)) = &mut self.star {
+            *h = hint(*v);
+        }
+    }
+
     /// The virtual host for a host without port, in any case (the domains are lower case).
     #[inline]
     pub(crate) fn lookup(&self, host: &str) -> Option<usize> {
+        self.lookup_hinted(host).map(|(v, _)| v)
+    }
+
+    /// The virtual host for a host without port and its [`Hint`] (see [`Self::lookup`]).
+    #[inline]
+    pub(crate) fn lookup_hinted(&self, host: &str) -> Option<(usize, Hint)> {
         let host = host.as_bytes();
         if let Some(v) = self.exact.get_folded(host) {
             return Some(v);
@@ -80,6 +117,8 @@ struct Table {
 
 #[derive(Clone, Copy, Debug, Default)]
 struct Slot {
+    /// The virtual host's layout (see [`HostIndex::set_hints`]).
+    hint: Hint,
     /// The high half of the key's hash (compared before the key).
     hash: u32,
     /// The virtual host plus one; 0 marks an empty slot.
@@ -122,6 +161,7 @@ impl Table {
             vhost,
             start,
             len,
+            hint: Hint::default(),
         });
         self.len += 1;
     }
@@ -164,7 +204,7 @@ impl Table {
 
     /// The slot whose key `eq` accepts, among those of hash `h`.
     #[inline]
-    fn find(&self, h: u64, eq: impl Fn(&Slot) -> bool) -> Option<usize> {
+    fn find(&self, h: u64, eq: impl Fn(&Slot) -> bool) -> Option<(usize, Hint)> {
         if self.len == 0 {
             return None;
         }
@@ -177,21 +217,21 @@ impl Table {
                 return None;
             }
             if s.hash == high && eq(s) {
-                return Some(s.vhost as usize - 1);
+                return Some((s.vhost as usize - 1, s.hint));
             }
             i = (i + 1) & mask;
         }
     }
 
     /// The virtual host of `key`, compared byte for byte.
-    fn get_exact(&self, key: &[u8]) -> Option<usize> {
+    fn get_exact(&self, key: &[u8]) -> Option<(usize, Hint)> {
         self.find(hash(key), |s| self.key(s) == key)
     }
 
     /// The virtual host of the key equal to `host` with its ASCII letters folded to lower
     /// case.
     #[inline]
-    fn get_folded(&self, host: &[u8]) -> Option<usize> {
+    fn get_folded(&self, host: &[u8]) -> Option<(usize, Hint)> {
         if self.is_empty() {
             // A gateway's `*` alone: no hashing.
             return None;
