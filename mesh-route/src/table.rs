@@ -98,16 +98,18 @@ struct Layout {
 #[derive(Clone, Debug)]
 struct Out {
     rule: Arc<Rule>,
-    /// The rule forwards to a single destination that resolves: the decision is that
-    /// destination, with no further read of the rule or the destination.
-    single: bool,
+    /// The rule's destinations when it forwards to a single one that resolves: the
+    /// decision is that destination, without reading the rule or the destination.
+    single: Option<Arc<[RouteDestination]>>,
 }
 
 impl Out {
     fn of(rule: &Arc<Rule>) -> Out {
         let single = rule
             .split()
-            .is_some_and(|s| s.destinations().len() == 1 && s.destinations()[0].unresolved.is_none());
+            .map(Split::shared_destinations)
+            .filter(|d| d.len() == 1 && d[0].unresolved.is_none())
+            .cloned();
         Out {
             rule: rule.clone(),
             single,
@@ -166,7 +168,7 @@ impl Layout {
         let mut x = 0;
         for b in [start, start + 4, start + 8] {
             if b < end {
-                x ^= usize::from(self.outs.get(b).is_some_and(|o| o.single));
+                x ^= usize::from(self.outs.get(b).is_some_and(|o| o.single.is_some()));
             }
         }
         std::hint::black_box(x);
@@ -813,7 +815,7 @@ impl RouteTable {
         let (entry, rule, single) = match &self.layout {
             Some(layout) => match layout.first_match(hint, req) {
                 Some((k, out)) => match vhost.entries.get(k) {
-                    Some(entry) => (entry, &*out.rule, out.single),
+                    Some(entry) => (entry, &*out.rule, out.single.as_deref()),
                     None => return Decision::NoRoute(NoRoute::NoRuleMatched),
                 },
                 None => return Decision::NoRoute(NoRoute::NoRuleMatched),
@@ -823,12 +825,12 @@ impl RouteTable {
                 .iter()
                 .find(|e| e.matcher.as_ref().is_none_or(|m| m.matches(req)))
             {
-                Some(entry) => (entry, &*entry.rule, false),
+                Some(entry) => (entry, &*entry.rule, None),
                 None => return Decision::NoRoute(NoRoute::NoRuleMatched),
             },
         };
         let matched = Matched { vhost, entry };
-        if single && let Some(d) = rule.split().and_then(|s| s.destinations().first()) {
+        if let Some([d]) = single {
             // One destination that resolves (see `Out`): no split to draw from.
             return Decision::Route {
                 matched: Some(matched),
