@@ -197,6 +197,23 @@ impl Table {
             .all(|(w, k)| *w == word_at(k, 0))
     }
 
+    /// Whether the padded key at `start`, of `n` bytes (at most 16), is the words `w0`
+    /// and `w1` (as [`Table::get_folded`] folds a host of `n` bytes).
+    #[inline]
+    fn short_key_is(&self, start: usize, n: usize, w0: u64, w1: u64) -> bool {
+        if n > 8 {
+            self.keys
+                .get(start..start + 16)
+                .is_some_and(|k| word_at(k, 0) == w0 && word_at(k, 8) == w1)
+        } else if n > 0 {
+            self.keys
+                .get(start..start + 8)
+                .is_some_and(|k| word_at(k, 0) == w0)
+        } else {
+            true
+        }
+    }
+
     #[inline]
     fn key(&self, s: &Slot) -> &[u8] {
         &self.keys[s.start as usize..(s.start + s.len) as usize]
@@ -236,7 +253,29 @@ impl Table {
             // A gateway's `*` alone: no hashing.
             return None;
         }
-        if host.len() > SHORT {
+        let n = host.len();
+        if n <= 16 {
+            // Most hosts: one or two words, folded once and kept in registers.
+            let (h, w0, w1) = if n > 8 {
+                let w0 = fold(word_at(host, 0));
+                // The last `n - 8` bytes, as `tail_word` reads them (all eight for 16).
+                let w1 = fold(word_at(host, n - 8) >> (8 * (16 - n)));
+                (mix(mix((n as u64).wrapping_mul(K), w0), w1), w0, w1)
+            } else if n > 0 {
+                let w0 = fold(if n == 8 {
+                    word_at(host, 0)
+                } else {
+                    short_word(host)
+                });
+                (mix((n as u64).wrapping_mul(K), w0), w0, 0)
+            } else {
+                (0, 0, 0)
+            };
+            return self.find(h, |s| {
+                s.len as usize == n && self.short_key_is(s.start as usize, n, w0, w1)
+            });
+        }
+        if n > SHORT {
             return self.find(hash(host), |s| eq_folded(host, self.key(s)));
         }
         // Each word folded once, for the hash and for the comparison.
