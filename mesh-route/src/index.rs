@@ -81,7 +81,7 @@ impl HostIndex {
     }
 
     /// The virtual host for a host without port and its [`Hint`] (see [`Self::lookup`]).
-    #[inline]
+    #[inline(always)]
     pub(crate) fn lookup_hinted(&self, host: &str) -> Option<(usize, Hint)> {
         let host = host.as_bytes();
         if let Some(v) = self.exact.get_folded(host) {
@@ -247,7 +247,7 @@ impl Table {
 
     /// The virtual host of the key equal to `host` with its ASCII letters folded to lower
     /// case.
-    #[inline]
+    #[inline(always)]
     fn get_folded(&self, host: &[u8]) -> Option<(usize, Hint)> {
         if self.is_empty() {
             // A gateway's `*` alone: no hashing.

@@ -739,7 +739,7 @@ impl RouteTable {
     }
 
     /// [`Self::vhost_index`] and the host's [`Hint`].
-    #[inline]
+    #[inline(always)]
     fn vhost_hinted(&self, req: &RequestView<'_>) -> Result<Option<(usize, Hint)>, NoRoute> {
         let host = req.host();
         if host.len() > MAX_HOST_LEN {
@@ -748,7 +748,7 @@ impl RouteTable {
         Ok(self.lookup(req, host))
     }
 
-    #[inline]
+    #[inline(always)]
     fn lookup(&self, req: &RequestView<'_>, host: &str) -> Option<(usize, Hint)> {
         let index = match &self.listeners {
             Listeners::Sidecar(index) => index,
