@@ -191,10 +191,14 @@ impl Table {
         let Some(key) = self.keys.get(start..start + 8 * words.len()) else {
             return false;
         };
-        words
-            .iter()
-            .zip(key.chunks_exact(8))
-            .all(|(w, k)| *w == word_at(k, 0))
+        let mut i = 0;
+        while i < words.len() {
+            if words[i] != word_at(key, 8 * i) {
+                return false;
+            }
+            i += 1;
+        }
+        true
     }
 
     /// Whether the padded key at `start`, of `n` bytes (at most 16), is the words `w0`
@@ -280,23 +284,23 @@ impl Table {
         }
         // Each word folded once, for the hash and for the comparison.
         let mut words = [0u64; SHORT / 8];
-        let whole = host.len() / 8;
+        let whole = n / 8;
+        let mut h = (n as u64).wrapping_mul(K);
         for (i, w) in words.iter_mut().enumerate().take(whole) {
             *w = fold(word_at(host, 8 * i));
+            h = mix(h, *w);
         }
-        let n = if whole * 8 < host.len() {
-            words[whole] = fold(tail_word(host));
+        let used = if whole * 8 < n {
+            let w = fold(tail_word(host));
+            words[whole] = w;
+            h = mix(h, w);
             whole + 1
         } else {
             whole
         };
-        let words = &words[..n];
-        let mut h = (host.len() as u64).wrapping_mul(K);
-        for w in words {
-            h = mix(h, *w);
-        }
+        let words = &words[..used];
         self.find(h, |s| {
-            s.len as usize == host.len() && self.padded_key_is(s.start as usize, words)
+            s.len as usize == n && self.padded_key_is(s.start as usize, words)
         })
     }
 }
