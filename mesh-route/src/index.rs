@@ -64,7 +64,12 @@ impl HostIndex {
 
     /// Sets the [`Hint`] of every domain to `hint` of its virtual host.
     pub(crate) fn set_hints(&mut self, hint: impl Fn(usize) -> Hint) {
-        for s in self.exact.slots.iter_mut().chain(self.wildcard.slots.iter_mut()) {
+        for s in self
+            .exact
+            .slots
+            .iter_mut()
+            .chain(self.wildcard.slots.iter_mut())
+        {
             if s.vhost != 0 {
                 s.hint = hint(s.vhost as usize - 1);
             }

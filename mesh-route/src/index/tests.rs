@@ -144,7 +144,11 @@ fn tail_word_is_the_trailing_bytes_zero_padded() {
 #[test]
 fn every_short_length_is_found_in_any_case() {
     let names: Vec<String> = (1..=24)
-        .map(|n| (0..n).map(|i| (b'a' + (i * 7 + n) as u8 % 26) as char).collect())
+        .map(|n| {
+            (0..n)
+                .map(|i| (b'a' + (i * 7 + n) as u8 % 26) as char)
+                .collect()
+        })
         .collect();
     let mut index = HostIndex::default();
     for (i, d) in names.iter().enumerate() {
