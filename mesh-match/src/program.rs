@@ -169,27 +169,17 @@ impl MatchProgram {
         self.bytes.len()
     }
 
-    /// Starts reading the first steps from step `step` and the literal bytes from `lit`
-    /// into the cache, without waiting for them (the loads' values are not used): when
-    /// the caller knows where the blocks it is about to match are (see
-    /// [`Self::steps_len`] and [`Self::literals_len`] before they were pushed), their
-    /// cache misses then overlap instead of following one another. Out-of-range places
-    /// are ignored. A hint: the answer of any method is the same without it.
+    /// Starts reading step `step` and literal byte `lit` into the cache, without waiting
+    /// for them (the loads' values are not used): when the caller knows where the blocks
+    /// it is about to match are (see [`Self::steps_len`] and [`Self::literals_len`]
+    /// before they were pushed), these cache misses then overlap with the caller's other
+    /// reads instead of following them. Out-of-range places are ignored. A hint: the
+    /// answer of every method is the same without it.
     #[inline]
     pub fn prefetch(&self, step: usize, lit: usize) {
-        // Steps are 28 bytes: every second one starts in the next 64-byte line at most.
-        let mut x = 0u64;
-        for s in [step, step + 2, step + 4, step + 6, step + 8] {
-            if let Some(s) = self.steps.get(s) {
-                x ^= u64::from(s.negate);
-            }
-        }
-        for l in [lit, lit + 56] {
-            if let Some(b) = self.bytes.get(l) {
-                x ^= u64::from(*b);
-            }
-        }
-        std::hint::black_box(x);
+        let s = self.steps.get(step).map_or(0, |s| u64::from(s.negate));
+        let b = self.bytes.get(lit).map_or(0, |b| u64::from(*b));
+        std::hint::black_box(s ^ b);
     }
 
     /// Whether `req` satisfies every condition of block `block`.
