@@ -17,6 +17,12 @@
 //! request's one boxed future: none allocates on its own, beyond the copy of the request a
 //! retry needs and a circuit breaker's wait for a connection.
 //!
+//! Three of them are also an application's own middleware, to stack around any HTTP service
+//! without a route table, from mesh-route's checked policies (a compiled rule's, or built in
+//! code): [`fault::FaultLayer`], [`timeout::TimeoutLayer`] and [`retry::RetryLayer`]. They
+//! run the same code as the layer's routes; what needs a destination (the retry budget,
+//! mirrors, load balancing, circuit breakers, outlier detection) stays inside the layer.
+//!
 //! Most embeddings want the `mesh` crate, which builds this layer from YAML. Feature
 //! `client` (off by default) adds the `client` module: endpoints that forward over HTTP/1.1 and
 //! HTTP/2 with hyper's client (ServiceEntry endpoints) and websocket upgrades through them;
@@ -83,7 +89,7 @@ pub mod body;
 pub mod client;
 mod completion;
 mod execute;
-mod fault;
+pub mod fault;
 pub mod flags;
 mod hygiene;
 pub mod idle;
@@ -91,11 +97,11 @@ pub mod loop_detect;
 pub mod metrics;
 mod mirror;
 pub mod options;
-mod retry;
+pub mod retry;
 pub mod rng;
 pub mod rollout;
 pub mod service;
-mod timeout;
+pub mod timeout;
 #[cfg(feature = "client")]
 mod upgrade;
 mod upstream;

@@ -68,6 +68,8 @@ impl<T: Service<Request<BoxBody>>> std::fmt::Debug for ResponseFuture<'_, T> {
 }
 
 impl<'a, T: Service<Request<BoxBody>>> ResponseFuture<'a, T> {
+    // Inlined into `Balance::call`: built in place, not returned and copied.
+    #[inline(always)]
     pub(super) fn new(
         attempt: Attempt<'a>,
         admit: Admit,

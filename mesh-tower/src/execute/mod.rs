@@ -173,6 +173,8 @@ pub(crate) fn reply_response(
 pub(crate) struct Router<I> {
     shared: Arc<Shared>,
     inner: Option<I>,
+    /// How the request's local replies answer the client.
+    to: ReplyTo,
 }
 
 impl<I> std::fmt::Debug for Router<I> {
@@ -182,11 +184,13 @@ impl<I> std::fmt::Debug for Router<I> {
 }
 
 impl<I> Router<I> {
-    /// Routes one request (the inner service is used by it alone).
-    pub(crate) fn new(shared: Arc<Shared>, inner: I) -> Self {
+    /// Routes one request (the inner service is used by it alone); `to` is how its local
+    /// replies answer the client ([`ReplyTo::of`] the request).
+    pub(crate) fn new(shared: Arc<Shared>, inner: I, to: ReplyTo) -> Self {
         Router {
             shared,
             inner: Some(inner),
+            to,
         }
     }
 }
@@ -205,64 +209,76 @@ impl<I: Inner> Service<Request<BoxBody>> for Router<I> {
 
     fn call(&mut self, req: Request<BoxBody>) -> Self::Future {
         let shared = self.shared.clone();
-        let inner = self.inner.take();
-        Box::pin(async move {
-            let mut outcome = Outcome::default();
-            let (result, reply_headers) = match inner {
-                Some(inner) => guarded(&shared, inner, req, &mut outcome).await,
-                None => (Err(MeshError::NoRoute), HeaderMap::new()),
-            };
-            Ok(Routed {
-                result,
-                outcome,
-                reply_headers,
-            })
-        })
+        // The request's whole state in one box, built by one async function (each level
+        // of nested futures is one more copy of the state when it is made).
+        // Allocated first and then written: the future is made in place, not made on the
+        // stack and copied into a new box (`Box::pin(routed(..))` copied its 3.6 KB).
+        let boxed = Box::new_uninit();
+        let routed: Pin<Box<_>> = Box::into_pin(Box::write(
+            boxed,
+            routed(shared, self.inner.take(), req, self.to),
+        ));
+        routed
     }
 }
 
 /// The result of a request and the headers of its local reply, if it gets one.
 type Answer = (Result<Response<BoxBody>, MeshError>, HeaderMap);
 
-/// [`route`] behind the edge guards that every embedding gets: loop detection (the
-/// `CDN-Loop` mark, [`crate::loop_detect`]) and the stream idle timeout ([`crate::idle`]).
-async fn guarded<I: Inner>(
-    shared: &Arc<Shared>,
-    inner: I,
+/// A request routed ([`route`]) behind the edge guards that every embedding gets: loop
+/// detection (the `CDN-Loop` mark, [`crate::loop_detect`]) and the stream idle timeout
+/// ([`crate::idle`]); with its outcome for the metrics. (One async function: each level of
+/// nested futures is one more copy of the request's state when it is made.)
+async fn routed<I: Inner>(
+    shared: Arc<Shared>,
+    inner: Option<I>,
     mut req: Request<BoxBody>,
-    outcome: &mut Outcome,
-) -> Answer {
-    if let Err(e) = shared.loop_id.check_and_mark(req.headers_mut()) {
-        return (Err(e), HeaderMap::new());
-    }
-    let Some(timeout) = shared.options.stream_idle_timeout else {
-        return route(shared, inner, req, outcome).await;
-    };
-    let activity = if http_body::Body::is_end_stream(req.body()) {
-        None
-    } else {
-        let activity = crate::idle::Activity::new(false);
-        let req_body = std::mem::replace(req.body_mut(), body::empty());
-        *req.body_mut() = crate::idle::RequestBody::wrap(req_body, activity.clone());
-        Some(activity)
-    };
-    let routed = {
-        let fut = std::pin::pin!(route(shared, inner, req, outcome));
-        crate::idle::watch(timeout, activity.as_deref(), fut).await
-    };
-    match routed {
-        Some((result, headers)) => (
-            result.map(|r| r.map(|b| crate::idle::ResponseBody::wrap(b, timeout))),
-            headers,
-        ),
-        None => {
-            outcome.flags.insert(ResponseFlags::STREAM_IDLE_TIMEOUT);
-            let e = MeshError::StreamIdle {
-                request_complete: activity.as_deref().is_none_or(|a| a.request_complete()),
-            };
-            (Err(e), HeaderMap::new())
+    to: ReplyTo,
+) -> Result<Routed, Infallible> {
+    let mut outcome = Outcome::default();
+    let (result, reply_headers) = 'answer: {
+        let Some(inner) = inner else {
+            break 'answer (Err(MeshError::NoRoute), HeaderMap::new());
+        };
+        if let Err(e) = shared.loop_id.check_and_mark(req.headers_mut()) {
+            break 'answer (Err(e), HeaderMap::new());
         }
-    }
+        let Some(timeout) = shared.options.stream_idle_timeout else {
+            let (parts, body) = req.into_parts();
+            break 'answer route(&shared, inner, parts, body, to, &mut outcome).await;
+        };
+        let activity = if http_body::Body::is_end_stream(req.body()) {
+            None
+        } else {
+            let activity = crate::idle::Activity::new(false);
+            let req_body = std::mem::replace(req.body_mut(), body::empty());
+            *req.body_mut() = crate::idle::RequestBody::wrap(req_body, activity.clone());
+            Some(activity)
+        };
+        let watched = {
+            let (parts, body) = req.into_parts();
+            let fut = std::pin::pin!(route(&shared, inner, parts, body, to, &mut outcome));
+            crate::idle::watch(timeout, activity.as_deref(), fut).await
+        };
+        match watched {
+            Some((result, headers)) => (
+                result.map(|r| r.map(|b| crate::idle::ResponseBody::wrap(b, timeout))),
+                headers,
+            ),
+            None => {
+                outcome.flags.insert(ResponseFlags::STREAM_IDLE_TIMEOUT);
+                let e = MeshError::StreamIdle {
+                    request_complete: activity.as_deref().is_none_or(|a| a.request_complete()),
+                };
+                (Err(e), HeaderMap::new())
+            }
+        }
+    };
+    Ok(Routed {
+        result,
+        outcome,
+        reply_headers,
+    })
 }
 
 /// What the local reply of a mesh error carries besides the error (see
@@ -300,10 +316,13 @@ fn request_host(headers: &http::HeaderMap) -> Option<std::borrow::Cow<'_, str>> 
 async fn route<I: Inner>(
     shared: &Arc<Shared>,
     inner: I,
-    req: Request<BoxBody>,
+    // The request's parts, not the request: an async function keeps its arguments for its
+    // whole life, so a request taken apart here would be kept twice.
+    mut parts: http::request::Parts,
+    body: BoxBody,
+    to: ReplyTo,
     outcome: &mut Outcome,
 ) -> Answer {
-    let (mut parts, body) = req.into_parts();
     if let Err(refusal) = crate::hygiene::check_request(&mut parts, shared.options.accept_http_10) {
         outcome.flags.insert(refusal.flags);
         return (Err(refusal.error), HeaderMap::new());
@@ -380,14 +399,15 @@ async fn route<I: Inner>(
         shared,
         head: &head,
         view: &view,
+        to,
         outcome,
         span: &span,
     };
     // Inside the request's span when one is recorded; without the wrapper otherwise.
     if span.is_disabled() {
-        route::execute(cx, decision, inner, body).await
+        route::execute(cx, &decision, inner, body).await
     } else {
-        route::execute(cx, decision, inner, body)
+        route::execute(cx, &decision, inner, body)
             .instrument(span.clone())
             .await
     }

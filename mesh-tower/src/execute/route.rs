@@ -20,12 +20,12 @@ use super::{Answer, Head, Inner, RouteInfo, Shared, reply_response};
 use crate::BoxError;
 use crate::balance::{Balance, Dispatch, Env, InFlight};
 use crate::body::{self, BoxBody, Buffered};
-use crate::fault::{FaultLayer, Reply};
+use crate::fault::{InjectLayer, Reply, RouteEnv};
 use crate::flags::{FlagCell, ResponseFlags};
 use crate::metrics::{Destination, Outcome};
 use crate::mirror::Mirror;
 use crate::retry::budget::Budget;
-use crate::retry::{Policy, Retry};
+use crate::retry::{Policy, Retrying};
 use crate::service::error::MeshError;
 use crate::timeout::Timeout;
 use crate::upstream::{Failure, classify};
@@ -36,6 +36,8 @@ pub(super) struct Cx<'a> {
     pub(super) shared: &'a Arc<Shared>,
     pub(super) head: &'a Head<'a>,
     pub(super) view: &'a RequestView<'a>,
+    /// How local replies answer the client.
+    pub(super) to: ReplyTo,
     pub(super) outcome: &'a Outcome,
     pub(super) span: &'a tracing::Span,
 }
@@ -43,20 +45,20 @@ pub(super) struct Cx<'a> {
 /// Executes a decision; runs inside the request's span.
 pub(super) async fn execute<I: Inner>(
     cx: Cx<'_>,
-    decision: Decision<'_>,
+    decision: &Decision<'_>,
     inner: I,
     body: BoxBody,
 ) -> Answer {
     let head = cx.head;
-    let to = ReplyTo::of(head.parts.method.as_str(), &head.parts.headers);
+    let to = cx.to;
     let flags = &cx.outcome.flags;
-    match decision {
+    match *decision {
         Decision::NoRoute(_) => {
             flags.insert(ResponseFlags::NO_ROUTE);
             (Err(MeshError::NoRoute), HeaderMap::new())
         }
         Decision::Redirect { .. } | Decision::DirectResponse { .. } => {
-            let result = faults_then_reply(cx, &decision, to).await;
+            let result = faults_then_reply(cx, decision, to).await;
             (result, HeaderMap::new())
         }
         Decision::Route { rule, target, .. } => {
@@ -68,26 +70,29 @@ pub(super) async fn execute<I: Inner>(
                 note_destination(cx.outcome, &target);
                 return (Ok(preflight_response(cors, headers)), HeaderMap::new());
             }
-            // Envoy's local replies for the requests of a forwarding rule carry its (and its
-            // destination's) response header operations.
-            let ops = decision.header_ops(Side::Response);
-            let reply = Reply {
-                to,
-                ops: Some(ops.clone()),
-            };
             // A route without faults is not wrapped in the fault policy.
             let result = if rule.fault.delay.is_none() && rule.fault.abort.is_none() {
-                forward_decision(cx, &decision, inner, body).await
+                forward_decision(cx, decision, inner, body).await
             } else {
-                faults_then_forward(cx, &decision, reply, (inner, body)).await
+                // Envoy's local replies for the requests of a forwarding rule carry its (and
+                // its destination's) response header operations.
+                let reply = Reply {
+                    to,
+                    ops: Some(decision.header_ops(Side::Response)),
+                };
+                faults_then_forward(cx, decision, reply, (inner, body)).await
             };
             // An aborted request got no further than its rule's destination.
             if !cx.outcome.has_destination() {
                 note_destination(cx.outcome, &target);
             }
+            // The operations are found again here rather than kept across the forwarding:
+            // whatever is kept there is copied with every level of the request's future.
             let mut reply_headers = HeaderMap::new();
             if result.is_err() {
-                ops.apply(&mut reply_headers);
+                decision
+                    .header_ops(Side::Response)
+                    .apply(&mut reply_headers);
             }
             (result, reply_headers)
         }
@@ -108,11 +113,13 @@ fn faults_then_forward<'a, I: Inner>(
     };
     let forward = service_fn(move |(inner, body)| forward_decision(cx, decision, inner, body));
     ServiceBuilder::new()
-        .layer(FaultLayer::new(
+        .layer(InjectLayer::new(
             fault,
-            reply,
-            &cx.shared.rng,
-            &cx.outcome.flags,
+            RouteEnv {
+                reply,
+                rng: &cx.shared.rng,
+                flags: &cx.outcome.flags,
+            },
         ))
         .service(forward)
         .oneshot((inner, body))
@@ -143,11 +150,13 @@ fn faults_then_reply<'a>(
         None => Default::default(),
     };
     ServiceBuilder::new()
-        .layer(FaultLayer::new(
+        .layer(InjectLayer::new(
             fault,
-            Reply { to, ops: None },
-            &cx.shared.rng,
-            &cx.outcome.flags,
+            RouteEnv {
+                reply: Reply { to, ops: None },
+                rng: &cx.shared.rng,
+                flags: &cx.outcome.flags,
+            },
         ))
         .service(reply)
         .oneshot(())
@@ -316,7 +325,7 @@ fn policies<'a, I: Inner>(
     );
     // Built directly, not through their layers: a layer clones what it holds into each
     // service it makes, and these are made once.
-    let retry = Retry::new(balance, policy);
+    let retry = Retrying::new(balance, policy);
     let mirrored = (!rule.mirrors.is_empty()).then_some(replay).flatten();
     let env = (rng, metrics);
     // A route without a timeout is not wrapped in one. Called without `poll_ready`: the

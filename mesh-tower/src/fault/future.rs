@@ -1,4 +1,4 @@
-//! The response future of [`Fault`](super::Fault).
+//! The response future of [`Inject`](super::Inject).
 
 use std::future::Future;
 use std::pin::Pin;
@@ -11,49 +11,51 @@ use tokio::time::Sleep;
 use tower::Service;
 use tower::util::Oneshot;
 
-use super::Fault;
+use super::Inject;
 use crate::body::BoxBody;
+use crate::flags::FlagCell;
 use crate::flags::ResponseFlags;
+use crate::rng::Samples;
 
 pin_project! {
     #[project = StateProj]
-    enum State<'a, S: Service<R>, R> {
+    enum State<'a, S: Service<Q>, Q, R, F> {
         Called { #[pin] call: S::Future },
-        Delayed { #[pin] sleep: Sleep, then: Option<(Fault<'a, S>, R)> },
-        After { #[pin] call: Oneshot<S, R> },
+        Delayed { #[pin] sleep: Sleep, then: Option<(Inject<'a, S, R, F>, Q)> },
+        After { #[pin] call: Oneshot<S, Q> },
         Aborted { reply: Option<Response<BoxBody>> },
     }
 }
 
 pin_project! {
     /// The inner service's answer, or the abort's local reply.
-    pub(crate) struct ResponseFuture<'a, S: Service<R>, R> {
+    pub(crate) struct InjectFuture<'a, S: Service<Q>, Q, R, F> {
         #[pin]
-        state: State<'a, S, R>,
+        state: State<'a, S, Q, R, F>,
     }
 }
 
-impl<S: Service<R>, R> std::fmt::Debug for ResponseFuture<'_, S, R> {
+impl<S: Service<Q>, Q, R, F> std::fmt::Debug for InjectFuture<'_, S, Q, R, F> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ResponseFuture").finish_non_exhaustive()
+        f.debug_struct("InjectFuture").finish_non_exhaustive()
     }
 }
 
-impl<'a, S: Service<R>, R> ResponseFuture<'a, S, R> {
+impl<'a, S: Service<Q>, Q, R, F> InjectFuture<'a, S, Q, R, F> {
     pub(super) fn called(call: S::Future) -> Self {
-        ResponseFuture {
+        InjectFuture {
             state: State::Called { call },
         }
     }
 
     pub(super) fn aborted(reply: Response<BoxBody>) -> Self {
-        ResponseFuture {
+        InjectFuture {
             state: State::Aborted { reply: Some(reply) },
         }
     }
 
-    pub(super) fn delayed(delay: Duration, fault: Fault<'a, S>, req: R) -> Self {
-        ResponseFuture {
+    pub(super) fn delayed(delay: Duration, fault: Inject<'a, S, R, F>, req: Q) -> Self {
+        InjectFuture {
             state: State::Delayed {
                 sleep: tokio::time::sleep(delay),
                 then: Some((fault, req)),
@@ -62,9 +64,11 @@ impl<'a, S: Service<R>, R> ResponseFuture<'a, S, R> {
     }
 }
 
-impl<S, R> Future for ResponseFuture<'_, S, R>
+impl<S, Q, R, F> Future for InjectFuture<'_, S, Q, R, F>
 where
-    S: Service<R, Response = Response<BoxBody>>,
+    S: Service<Q, Response = Response<BoxBody>>,
+    R: std::ops::Deref<Target = Samples> + Clone,
+    F: std::ops::Deref<Target = FlagCell> + Clone,
 {
     type Output = Result<Response<BoxBody>, S::Error>;
 
@@ -85,7 +89,7 @@ where
                     let Some((fault, req)) = then.take() else {
                         return Poll::Ready(Ok(Response::new(crate::body::empty())));
                     };
-                    fault.flags.insert(ResponseFlags::DELAY_INJECTED);
+                    fault.env.flag(ResponseFlags::DELAY_INJECTED);
                     match fault.abort() {
                         Some(reply) => State::Aborted { reply: Some(reply) },
                         None => State::After {

@@ -1,4 +1,4 @@
-//! The response future of [`Retry`](super::Retry).
+//! The response future of [`Retrying`](super::Retrying).
 
 use std::future::Future;
 use std::pin::Pin;
@@ -9,13 +9,10 @@ use pin_project_lite::pin_project;
 use tokio::time::Sleep;
 use tower::Service;
 
-use super::Policy;
-use super::backoff::backoff;
+use super::policy::Attempts;
 use crate::BoxError;
-use crate::balance::InFlight;
 use crate::body::BoxBody;
 use crate::flags::ResponseFlags;
-use crate::metrics::{ClusterLabels, Event};
 
 pin_project! {
     #[project = StateProj]
@@ -31,32 +28,31 @@ pin_project! {
 
 pin_project! {
     /// The answer of the last attempt.
-    pub(crate) struct ResponseFuture<'a, S: Service<Request<BoxBody>>> {
+    pub(crate) struct RetryingFuture<S: Service<Request<BoxBody>>, P: Attempts> {
         #[pin]
         state: State<S::Future>,
         service: S,
-        policy: Policy<'a>,
+        policy: P,
         // The attempt in flight or next (0 for the first).
         attempt: u32,
         // The retry's slot in the budget, held until its back-off timer fires.
-        slot: Option<InFlight<'a>>,
+        slot: Option<P::Slot>,
     }
 }
 
-impl<S: Service<Request<BoxBody>>> std::fmt::Debug for ResponseFuture<'_, S> {
+impl<S: Service<Request<BoxBody>>, P: Attempts> std::fmt::Debug for RetryingFuture<S, P> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ResponseFuture")
+        f.debug_struct("RetryingFuture")
             .field("attempt", &self.attempt)
-            .field("policy", &self.policy)
             .finish_non_exhaustive()
     }
 }
 
-impl<'a, S: Service<Request<BoxBody>>> ResponseFuture<'a, S> {
+impl<S: Service<Request<BoxBody>>, P: Attempts> RetryingFuture<S, P> {
     /// Sends the first attempt to `service` (ready).
-    pub(super) fn new(mut service: S, policy: Policy<'a>, req: Request<BoxBody>) -> Self {
+    pub(super) fn new(mut service: S, policy: P, req: Request<BoxBody>) -> Self {
         let attempt = service.call(req);
-        ResponseFuture {
+        RetryingFuture {
             state: State::Calling { attempt },
             service,
             policy,
@@ -66,9 +62,10 @@ impl<'a, S: Service<Request<BoxBody>>> ResponseFuture<'a, S> {
     }
 }
 
-impl<S> Future for ResponseFuture<'_, S>
+impl<S, P> Future for RetryingFuture<S, P>
 where
     S: Service<Request<BoxBody>, Response = Response<BoxBody>, Error = BoxError>,
+    P: Attempts,
 {
     type Output = Result<Response<BoxBody>, BoxError>;
 
@@ -80,30 +77,22 @@ where
                     let result = ready!(attempt.poll(cx));
                     let policy = &*this.policy;
                     let retriable = policy.retries(&result);
-                    let exhausted = *this.attempt >= policy.route.attempts;
-                    if !retriable || policy.replay.is_none() || exhausted {
+                    let exhausted = *this.attempt >= policy.route().attempts;
+                    if !retriable || !policy.replayable() || exhausted {
                         if retriable && exhausted && *this.attempt > 0 {
-                            policy.flags.insert(ResponseFlags::UPSTREAM_RETRY_LIMIT);
+                            policy.flag(ResponseFlags::UPSTREAM_RETRY_LIMIT);
                         }
                         return Poll::Ready(result);
                     }
-                    if !policy.budget.allows() {
-                        // Envoy: the retry overflows (`UO`); the attempt's own outcome is
-                        // the answer.
-                        policy.metrics.record(Event::RetryBudgetExhausted);
-                        let labels = ClusterLabels {
-                            cluster_name: policy.cluster.name(),
-                        };
-                        policy.metrics.retry_overflow.get_or_create(&labels).inc();
-                        policy.flags.insert(ResponseFlags::OVERFLOW);
+                    // Refused by the budget: the attempt's own outcome is the answer.
+                    let Some(slot) = policy.admit() else {
                         return Poll::Ready(result);
-                    }
+                    };
                     // Drop the failed response before waiting.
                     drop(result);
                     *this.attempt += 1;
-                    policy.metrics.record(Event::RetryAttempted);
-                    *this.slot = Some(policy.budget.enter());
-                    let wait = backoff(policy.route.backoff, *this.attempt, policy.rng);
+                    *this.slot = Some(slot);
+                    let wait = policy.backoff(*this.attempt);
                     State::Backoff {
                         sleep: tokio::time::sleep(wait),
                     }

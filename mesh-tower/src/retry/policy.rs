@@ -1,19 +1,98 @@
 //! Which outcomes a route retries, and each retry's request.
 
+use std::time::Duration;
+
 use bytes::Bytes;
 use http::{Request, Response};
 use mesh_route::policy::{RetryOn, RetryPolicy};
 
+use super::backoff::backoff;
 use super::budget::Budget;
 use crate::BoxError;
-use crate::balance::ClusterKey;
+use crate::balance::{ClusterKey, InFlight};
 use crate::body::{self, BoxBody};
 use crate::execute::GRPC_STATUS;
-use crate::flags::FlagCell;
-use crate::metrics::Metrics;
+use crate::flags::{FlagCell, ResponseFlags};
+use crate::metrics::{ClusterLabels, Event, Metrics};
 use crate::rng::Samples;
 use crate::service::error::MeshError;
 use crate::upstream::{Failure, classify};
+
+/// What the retry loop ([`Retrying`](super::Retrying)) asks of its policy: a route's inside
+/// the mesh layer ([`Policy`]), or an application's own ([`Retry`](super::Retry)).
+pub(crate) trait Attempts {
+    /// Held while a retry waits for its back-off timer (a slot in the destination's budget).
+    type Slot;
+
+    /// The route's retry policy.
+    fn route(&self) -> &RetryPolicy;
+
+    /// Whether the request's body can be sent again.
+    fn replayable(&self) -> bool;
+
+    /// Records `flags` for the request.
+    fn flag(&self, flags: ResponseFlags);
+
+    /// A slot for one more retry, counted; `None` (counted as an overflow, flagged `UO`) when
+    /// the budget refuses it.
+    fn admit(&self) -> Option<Self::Slot>;
+
+    /// The wait before retry `retry` (counted from 1).
+    fn backoff(&self, retry: u32) -> Duration;
+
+    /// The request of retry `attempt` (counted from 1); `None` when the body cannot be
+    /// replayed.
+    fn request(&self, attempt: u32) -> Option<Request<BoxBody>>;
+
+    /// Whether the outcome of an attempt is one the route retries; a mesh error (no healthy
+    /// endpoint, circuit breaker) never is.
+    fn retries(&self, result: &Result<Response<BoxBody>, BoxError>) -> bool {
+        match result {
+            Ok(r) => retry_on_response(self.route(), r),
+            Err(e) if e.is::<MeshError>() => false,
+            Err(e) => retry_on_failure(self.route(), classify(e)),
+        }
+    }
+}
+
+impl<'a> Attempts for Policy<'a> {
+    type Slot = InFlight<'a>;
+
+    fn route(&self) -> &RetryPolicy {
+        self.route
+    }
+
+    fn replayable(&self) -> bool {
+        self.replay.is_some()
+    }
+
+    fn flag(&self, flags: ResponseFlags) {
+        self.flags.insert(flags);
+    }
+
+    fn admit(&self) -> Option<InFlight<'a>> {
+        if !self.budget.allows() {
+            // Envoy: the retry overflows (`UO`); the attempt's own outcome is the answer.
+            self.metrics.record(Event::RetryBudgetExhausted);
+            let labels = ClusterLabels {
+                cluster_name: self.cluster.name(),
+            };
+            self.metrics.retry_overflow.get_or_create(&labels).inc();
+            self.flags.insert(ResponseFlags::OVERFLOW);
+            return None;
+        }
+        self.metrics.record(Event::RetryAttempted);
+        Some(self.budget.enter())
+    }
+
+    fn backoff(&self, retry: u32) -> Duration {
+        backoff(self.route.backoff, retry, self.rng)
+    }
+
+    fn request(&self, attempt: u32) -> Option<Request<BoxBody>> {
+        Policy::request(self, attempt)
+    }
+}
 
 /// One request's retry policy: the route's, the body to replay, the destination's budget,
 /// and where the outcome goes (flags, metrics).
@@ -44,16 +123,6 @@ impl std::fmt::Debug for Policy<'_> {
 }
 
 impl Policy<'_> {
-    /// Whether the outcome of an attempt is one the route retries; a mesh error (no healthy
-    /// endpoint, circuit breaker) never is.
-    pub(crate) fn retries(&self, result: &Result<Response<BoxBody>, BoxError>) -> bool {
-        match result {
-            Ok(r) => retry_on_response(self.route, r),
-            Err(e) if e.is::<MeshError>() => false,
-            Err(e) => retry_on_failure(self.route, classify(e)),
-        }
-    }
-
     /// The request of retry `attempt` (counted from 1), rebuilt with the replayed body;
     /// `None` when the body cannot be replayed.
     pub(crate) fn request(&self, attempt: u32) -> Option<Request<BoxBody>> {

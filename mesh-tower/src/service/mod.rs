@@ -198,7 +198,7 @@ where
             .map_response(boxed_response as fn(Response<RB>) -> Response<BoxBody>)
             .map_err(Into::into as fn(S::Error) -> BoxError);
         let req = req.map(boxed);
-        let router = Router::new(self.shared.clone(), inner);
+        let router = Router::new(self.shared.clone(), inner, to);
         let routing = Count::new(router, self.shared.clone(), to).call(req);
         ResponseFuture::new(routing, M::finish)
     }

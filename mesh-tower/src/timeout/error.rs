@@ -3,4 +3,4 @@
 /// The timeout expired before the response came.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, thiserror::Error)]
 #[error("request timed out")]
-pub(crate) struct Elapsed;
+pub struct Elapsed;

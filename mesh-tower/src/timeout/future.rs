@@ -14,7 +14,7 @@ use crate::BoxError;
 pin_project! {
     /// The inner response, or [`Elapsed`] once the deadline passes first.
     #[derive(Debug)]
-    pub(crate) struct ResponseFuture<F> {
+    pub struct ResponseFuture<F> {
         #[pin]
         inner: F,
         #[pin]

@@ -6,20 +6,16 @@ use tower::Layer;
 
 use super::Timeout;
 
-/// Wraps a service in a [`Timeout`].
-// Unused outside tests: the route composition builds its services directly (a layer
-// clones what it holds into each service it makes).
-#[cfg_attr(not(test), allow(dead_code))]
+/// Wraps a service in a [`Timeout`] (the mesh layer's route composition builds its
+/// timeouts directly: a layer clones what it holds into each service it makes).
 #[derive(Clone, Copy, Debug)]
-pub(crate) struct TimeoutLayer {
+pub struct TimeoutLayer {
     timeout: Option<Duration>,
 }
 
-// Unused outside tests: the route composition builds its services directly.
-#[cfg_attr(not(test), allow(dead_code))]
 impl TimeoutLayer {
     /// A deadline of `timeout` (`None`: no deadline).
-    pub(crate) fn new(timeout: Option<Duration>) -> Self {
+    pub fn new(timeout: Option<Duration>) -> Self {
         TimeoutLayer { timeout }
     }
 }

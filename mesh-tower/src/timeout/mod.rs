@@ -3,7 +3,9 @@
 //!
 //! [`Timeout`] fails with [`Elapsed`] (boxed) once its duration has passed without a
 //! response; without a duration it is the inner service unchanged. Readiness is the inner
-//! service's.
+//! service's. An application can stack it itself ([`TimeoutLayer`]), with a compiled rule's
+//! `timeout` or its retries' `per_try_timeout`; inside the mesh layer the route's composition
+//! builds it per request, and answers an expired route timeout with Envoy's 504 (`UT`).
 
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -12,27 +14,26 @@ use tower::Service;
 
 use crate::BoxError;
 
-pub(crate) mod error;
-pub(crate) mod future;
-pub(crate) mod layer;
+mod error;
+mod future;
+mod layer;
 #[cfg(test)]
 mod tests;
 
-pub(crate) use error::Elapsed;
-pub(crate) use future::ResponseFuture;
-#[cfg(test)]
-pub(crate) use layer::TimeoutLayer;
+pub use error::Elapsed;
+pub use future::ResponseFuture;
+pub use layer::TimeoutLayer;
 
 /// Fails a request whose response has not come within the timeout.
 #[derive(Clone, Copy, Debug)]
-pub(crate) struct Timeout<S> {
+pub struct Timeout<S> {
     inner: S,
     timeout: Option<Duration>,
 }
 
 impl<S> Timeout<S> {
     /// `inner` with a deadline of `timeout` (`None`: no deadline).
-    pub(crate) fn new(inner: S, timeout: Option<Duration>) -> Self {
+    pub fn new(inner: S, timeout: Option<Duration>) -> Self {
         Timeout { inner, timeout }
     }
 }
