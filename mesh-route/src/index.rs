@@ -358,7 +358,7 @@ fn tail_word(s: &[u8]) -> u64 {
 
 /// `s` (fewer than eight bytes) as a word padded with zeros: two overlapping reads at most,
 /// no loop (a byte read twice lands in the same place both times).
-#[inline]
+#[inline(always)]
 fn short_word(s: &[u8]) -> u64 {
     let n = s.len();
     if n >= 4 {
