@@ -16,18 +16,61 @@ pub const MAX_HOST_LEN: usize = 255;
 
 /// Where a virtual host's routes are laid out in its table (see `Layout` in
 /// [`crate::table`]): its first match block and their number, the first step and the
-/// first literal byte of those blocks in the table's program. Kept in the index's slots, so
-/// that the lookup that finds a host also gives the addresses of what deciding reads next.
+/// first literal byte of those blocks in the table's program, and whether the first block
+/// has no condition. Kept in the index's slots, so that the lookup that finds a host also
+/// gives the addresses of what deciding reads next.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Hint {
     /// The host's first block in the program.
     pub(crate) block: u32,
-    /// The number of its blocks.
-    pub(crate) blocks: u32,
+    /// The number of its blocks, plus [`Hint::UNCONDITIONAL`] when the first of them has
+    /// no condition.
+    blocks: u32,
     /// The first step of its first block.
     pub(crate) step: u32,
     /// The first literal byte of its blocks.
     pub(crate) lit: u32,
+}
+
+impl Hint {
+    /// The flag of [`Hint::blocks`] for a first block without conditions.
+    const UNCONDITIONAL: u32 = 1 << 31;
+
+    /// The hint of a host of `blocks` blocks from `block`; `None` past 2^31 blocks.
+    pub(crate) fn new(
+        block: u32,
+        blocks: usize,
+        step: u32,
+        lit: u32,
+        first_unconditional: bool,
+    ) -> Option<Hint> {
+        let blocks = u32::try_from(blocks)
+            .ok()
+            .filter(|b| *b < Hint::UNCONDITIONAL)?;
+        let flag = if first_unconditional && blocks > 0 {
+            Hint::UNCONDITIONAL
+        } else {
+            0
+        };
+        Some(Hint {
+            block,
+            blocks: blocks | flag,
+            step,
+            lit,
+        })
+    }
+
+    /// The number of the host's blocks.
+    #[inline]
+    pub(crate) fn blocks(&self) -> u32 {
+        self.blocks & !Hint::UNCONDITIONAL
+    }
+
+    /// Whether the host's first block has no condition (every request matches it).
+    #[inline]
+    pub(crate) fn first_unconditional(&self) -> bool {
+        self.blocks & Hint::UNCONDITIONAL != 0
+    }
 }
 
 /// Maps request hosts to virtual hosts.

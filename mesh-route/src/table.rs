@@ -127,15 +127,20 @@ impl Layout {
             let block = u32::try_from(program.len()).ok()?;
             let step = u32::try_from(program.steps_len()).ok()?;
             let lit = u32::try_from(program.literals_len()).ok()?;
-            for e in &vh.entries {
+            let mut first_unconditional = false;
+            for (i, e) in vh.entries.iter().enumerate() {
                 program.push(e.matcher.as_ref()).ok()?;
+                if i == 0 {
+                    first_unconditional = program.steps_len() == step as usize;
+                }
             }
-            hints.push(Hint {
+            hints.push(Hint::new(
                 block,
-                blocks: u32::try_from(vh.entries.len()).ok()?,
+                vh.entries.len(),
                 step,
                 lit,
-            });
+                first_unconditional,
+            )?);
         }
         Some(Layout {
             program,
@@ -167,7 +172,11 @@ impl Layout {
     #[inline]
     fn first_match(&self, hint: Hint, req: &RequestView<'_>) -> Option<(usize, &Out)> {
         let start = hint.block as usize;
-        let end = start + hint.blocks as usize;
+        if hint.first_unconditional() {
+            // The host's first route matches every request: nothing to read ahead or match.
+            return Some((0, self.outs.get(start)?));
+        }
+        let end = start + hint.blocks() as usize;
         if self.outs.len() >= Self::PREFETCH_FROM {
             // Start the host's first reads together (see the type's documentation): the
             // first line of its steps, of its literals and of its outs. Reading every line
