@@ -25,6 +25,31 @@ pub fn request(canary: bool) -> Request<BoxBody> {
     r.body(body::empty()).expect("request")
 }
 
+/// `GET /cart?item=1` as a proxy's server hands it over from HTTP/1.1: origin-form, with
+/// `Host: shop` and the fixtures' seven browser-like headers (the 90/10 split). As with
+/// hyper's server, the target and the header values are slices of one shared buffer (the
+/// bytes read from the connection), so that a copy of them counts references, not bytes.
+pub fn request_proxied() -> Request<BoxBody> {
+    let target = "/cart?item=1";
+    let mut text = String::from(target);
+    let mut spans = Vec::new();
+    for (_, v) in std::iter::once(("host", "shop")).chain(crate::COMMON_HEADERS) {
+        spans.push(text.len()..text.len() + v.len());
+        text.push_str(v);
+    }
+    let read = bytes::Bytes::from(text);
+    // Shared, as a frozen read buffer is (cloning a `Bytes` made from a `Vec` shares it).
+    let _shared = read.clone();
+    let uri = http::Uri::from_maybe_shared(read.slice(..target.len())).expect("target");
+    let mut r = Request::get(uri);
+    let names = std::iter::once("host").chain(crate::COMMON_HEADERS.iter().map(|(k, _)| *k));
+    for (name, span) in names.zip(spans) {
+        let value = http::HeaderValue::from_maybe_shared(read.slice(span)).expect("header value");
+        r = r.header(name, value);
+    }
+    r.body(body::empty()).expect("request")
+}
+
 /// The endpoint as `MeshLayer` would call it, without the layer.
 pub fn bare() -> Endpoint {
     Endpoint::new("v1", [("version", "v1")], service_fn(app))

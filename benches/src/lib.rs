@@ -256,7 +256,7 @@ pub struct Req {
 }
 
 /// Headers every fixture request carries, as a browser behind Envoy sends them.
-const COMMON_HEADERS: [(&str, &str); 7] = [
+pub(crate) const COMMON_HEADERS: [(&str, &str); 7] = [
     (
         "user-agent",
         "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101",

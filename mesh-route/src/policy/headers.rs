@@ -122,6 +122,13 @@ enum Segment<'a> {
 }
 
 impl<'a> Segment<'a> {
+    fn len(&self) -> usize {
+        match *self {
+            Segment::Remove(s) => s.len(),
+            Segment::Set(s) | Segment::Add(s) => s.len(),
+        }
+    }
+
     fn get(&self, i: usize) -> Option<HeaderOp<'a>> {
         match *self {
             Segment::Remove(s) => s.get(i).map(HeaderOp::Remove),
@@ -145,6 +152,14 @@ impl OrderedOps<'_> {
     /// Which message the operations apply to.
     pub fn side(&self) -> Side {
         self.side
+    }
+
+    /// Whether no operation is left to apply.
+    pub fn is_empty(&self) -> bool {
+        let rest = self.segments.get(self.segment..).unwrap_or_default();
+        rest.iter()
+            .enumerate()
+            .all(|(i, s)| s.len() <= if i == 0 { self.index } else { 0 })
     }
 
     /// Applies every operation, in order, to `headers`.
@@ -368,4 +383,57 @@ fn envoy_literal(v: &str, notes: &mut Vec<String>) -> String {
     }
     out.push_str(rest);
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ops(set: &[&str], add: &[&str], remove: &[&str]) -> HeaderOps {
+        let pair = |n: &&str| {
+            (
+                HeaderName::from_bytes(n.as_bytes()).unwrap(),
+                HeaderValue::from_static("v"),
+            )
+        };
+        HeaderOps {
+            set: set.iter().map(pair).collect(),
+            add: add.iter().map(pair).collect(),
+            remove: remove
+                .iter()
+                .map(|n| HeaderName::from_bytes(n.as_bytes()).unwrap())
+                .collect(),
+        }
+    }
+
+    /// `is_empty` is true exactly when the iterator has nothing left, at every point of the
+    /// iteration, for every place an operation can sit (route or destination; remove, set or
+    /// add; single or weighted order).
+    #[test]
+    fn ordered_ops_are_empty_exactly_when_nothing_is_left() {
+        let none = HeaderOps::default();
+        let cases = [
+            (ops(&[], &[], &[]), ops(&[], &[], &[])),
+            (ops(&["a"], &[], &[]), none.clone()),
+            (none.clone(), ops(&[], &["b"], &[])),
+            (ops(&[], &[], &["c"]), ops(&["d"], &["e"], &[])),
+            (none.clone(), ops(&[], &[], &["f", "g"])),
+        ];
+        for (route, dest) in &cases {
+            for weighted in [false, true] {
+                let mut it = ordered(Side::Request, route, Some(dest), weighted);
+                let total = route.set.len()
+                    + route.add.len()
+                    + route.remove.len()
+                    + dest.set.len()
+                    + dest.add.len()
+                    + dest.remove.len();
+                for left in (0..=total).rev() {
+                    assert_eq!(it.is_empty(), left == 0, "{left} left of {total}");
+                    assert_eq!(it.next().is_some(), left > 0);
+                }
+                assert!(it.is_empty());
+            }
+        }
+    }
 }

@@ -67,6 +67,20 @@ impl<'a> UpstreamHead<'a> {
     fn headers(&self) -> HeaderMap {
         let head = self.head;
         let received = &head.parts.headers;
+        // Nothing to change (no operation, the path as received, one `Host` that is the
+        // authority routed on): the received map cloned whole, without hashing each name
+        // into a new map again (a tenth of the cost, for a browser's dozen headers).
+        // (An absolute-form target, as HTTP/2's, comes without a `Host` to keep.)
+        if head.parts.uri.authority().is_none() && self.path == head.path && self.ops.is_empty() {
+            let mut hosts = received.get_all(header::HOST).iter();
+            if hosts
+                .next()
+                .is_some_and(|h| h.as_bytes() == self.authority.as_bytes())
+                && hosts.next().is_none()
+            {
+                return received.clone();
+            }
+        }
         // A copy with room for the Host and `x-envoy-original-path` inserts (and a few of
         // the operations' additions): a clone is made to the received map's exact size, and
         // the first insert into it reallocated the whole copy. Same names, values and order.
