@@ -158,6 +158,30 @@ impl MatchProgram {
         Ok(self.len() - 1)
     }
 
+    /// The number of steps (conditions) of all blocks: the first step of the next block
+    /// pushed.
+    pub fn steps_len(&self) -> usize {
+        self.steps.len()
+    }
+
+    /// The number of literal bytes of all blocks: where the next block's literals start.
+    pub fn literals_len(&self) -> usize {
+        self.bytes.len()
+    }
+
+    /// Starts reading step `step` and literal byte `lit` into the cache, without waiting
+    /// for them (the loads' values are not used): when the caller knows where the blocks
+    /// it is about to match are (see [`Self::steps_len`] and [`Self::literals_len`]
+    /// before they were pushed), these cache misses then overlap with the caller's other
+    /// reads instead of following them. Out-of-range places are ignored. A hint: the
+    /// answer of every method is the same without it.
+    #[inline]
+    pub fn prefetch(&self, step: usize, lit: usize) {
+        let s = self.steps.get(step).map_or(0, |s| u64::from(s.negate));
+        let b = self.bytes.get(lit).map_or(0, |b| u64::from(*b));
+        std::hint::black_box(s ^ b);
+    }
+
     /// Whether `req` satisfies every condition of block `block`.
     #[inline]
     pub fn matches(&self, block: usize, req: &RequestView<'_>) -> bool {

@@ -4,12 +4,74 @@
 //! Host names are case-insensitive: the tables hash and compare the request's host with
 //! its ASCII letters folded to lower case, eight bytes at a time, so that a host needs no
 //! lower-cased copy and no scan for upper-case letters first. A table is one array of
-//! 16-byte slots over one array of key bytes: a lookup reads a slot and the key it names.
+//! 32-byte slots over one array of key bytes: a lookup reads a slot and the key it names.
+//! A slot also holds its virtual host's [`Hint`] (where its routes are laid out), so that
+//! the reads that follow a lookup have their addresses at once and can miss the cache
+//! together instead of one after the other.
 
 /// The longest request host that can match, in bytes (DNS's limit for a name in text form).
 /// A longer host gets no route ([`crate::NoRoute::BadHost`]) on every path, whether or not
 /// it needs lower-casing.
 pub const MAX_HOST_LEN: usize = 255;
+
+/// Where a virtual host's routes are laid out in its table (see `Layout` in
+/// [`crate::table`]): its first match block and their number, the first step and the
+/// first literal byte of those blocks in the table's program, and whether the first block
+/// has no condition. Kept in the index's slots, so that the lookup that finds a host also
+/// gives the addresses of what deciding reads next.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Hint {
+    /// The host's first block in the program.
+    pub(crate) block: u32,
+    /// The number of its blocks, plus [`Hint::UNCONDITIONAL`] when the first of them has
+    /// no condition.
+    blocks: u32,
+    /// The first step of its first block.
+    pub(crate) step: u32,
+    /// The first literal byte of its blocks.
+    pub(crate) lit: u32,
+}
+
+impl Hint {
+    /// The flag of [`Hint::blocks`] for a first block without conditions.
+    const UNCONDITIONAL: u32 = 1 << 31;
+
+    /// The hint of a host of `blocks` blocks from `block`; `None` past 2^31 blocks.
+    pub(crate) fn new(
+        block: u32,
+        blocks: usize,
+        step: u32,
+        lit: u32,
+        first_unconditional: bool,
+    ) -> Option<Hint> {
+        let blocks = u32::try_from(blocks)
+            .ok()
+            .filter(|b| *b < Hint::UNCONDITIONAL)?;
+        let flag = if first_unconditional && blocks > 0 {
+            Hint::UNCONDITIONAL
+        } else {
+            0
+        };
+        Some(Hint {
+            block,
+            blocks: blocks | flag,
+            step,
+            lit,
+        })
+    }
+
+    /// The number of the host's blocks.
+    #[inline]
+    pub(crate) fn blocks(&self) -> u32 {
+        self.blocks & !Hint::UNCONDITIONAL
+    }
+
+    /// Whether the host's first block has no condition (every request matches it).
+    #[inline]
+    pub(crate) fn first_unconditional(&self) -> bool {
+        self.blocks & Hint::UNCONDITIONAL != 0
+    }
+}
 
 /// Maps request hosts to virtual hosts.
 #[derive(Clone, Debug, Default)]
@@ -17,14 +79,14 @@ pub(crate) struct HostIndex {
     exact: Table,
     /// Keyed by the suffix after `*` (`.example.com` for `*.example.com`).
     wildcard: Table,
-    star: Option<usize>,
+    star: Option<(usize, Hint)>,
 }
 
 impl HostIndex {
     /// Adds a domain; the first definition of a domain wins.
     pub(crate) fn insert(&mut self, domain: &str, vhost: usize) {
         if domain == "*" {
-            self.star.get_or_insert(vhost);
+            self.star.get_or_insert((vhost, Hint::default()));
         } else if let Some(suffix) = domain.strip_prefix('*') {
             self.wildcard.insert(suffix.as_bytes(), vhost);
         } else {
@@ -43,9 +105,32 @@ impl HostIndex {
         }
     }
 
+    /// Sets the [`Hint`] of every domain to `hint` of its virtual host.
+    pub(crate) fn set_hints(&mut self, hint: impl Fn(usize) -> Hint) {
+        for s in self
+            .exact
+            .slots
+            .iter_mut()
+            .chain(self.wildcard.slots.iter_mut())
+        {
+            if s.vhost != 0 {
+                s.hint = hint(s.vhost as usize - 1);
+            }
+        }
+        if let Some((v, h)) = &mut self.star {
+            *h = hint(*v);
+        }
+    }
+
     /// The virtual host for a host without port, in any case (the domains are lower case).
     #[inline]
     pub(crate) fn lookup(&self, host: &str) -> Option<usize> {
+        self.lookup_hinted(host).map(|(v, _)| v)
+    }
+
+    /// The virtual host for a host without port and its [`Hint`] (see [`Self::lookup`]).
+    #[inline(always)]
+    pub(crate) fn lookup_hinted(&self, host: &str) -> Option<(usize, Hint)> {
         let host = host.as_bytes();
         if let Some(v) = self.exact.get_folded(host) {
             return Some(v);
@@ -80,6 +165,8 @@ struct Table {
 
 #[derive(Clone, Copy, Debug, Default)]
 struct Slot {
+    /// The virtual host's layout (see [`HostIndex::set_hints`]).
+    hint: Hint,
     /// The high half of the key's hash (compared before the key).
     hash: u32,
     /// The virtual host plus one; 0 marks an empty slot.
@@ -122,6 +209,7 @@ impl Table {
             vhost,
             start,
             len,
+            hint: Hint::default(),
         });
         self.len += 1;
     }
@@ -151,10 +239,31 @@ impl Table {
         let Some(key) = self.keys.get(start..start + 8 * words.len()) else {
             return false;
         };
-        words
-            .iter()
-            .zip(key.chunks_exact(8))
-            .all(|(w, k)| *w == word_at(k, 0))
+        let mut i = 0;
+        while i < words.len() {
+            if words[i] != word_at(key, 8 * i) {
+                return false;
+            }
+            i += 1;
+        }
+        true
+    }
+
+    /// Whether the padded key at `start`, of `n` bytes (at most 16), is the words `w0`
+    /// and `w1` (as [`Table::get_folded`] folds a host of `n` bytes).
+    #[inline]
+    fn short_key_is(&self, start: usize, n: usize, w0: u64, w1: u64) -> bool {
+        if n > 8 {
+            self.keys
+                .get(start..start + 16)
+                .is_some_and(|k| word_at(k, 0) == w0 && word_at(k, 8) == w1)
+        } else if n > 0 {
+            self.keys
+                .get(start..start + 8)
+                .is_some_and(|k| word_at(k, 0) == w0)
+        } else {
+            true
+        }
     }
 
     #[inline]
@@ -164,7 +273,7 @@ impl Table {
 
     /// The slot whose key `eq` accepts, among those of hash `h`.
     #[inline]
-    fn find(&self, h: u64, eq: impl Fn(&Slot) -> bool) -> Option<usize> {
+    fn find(&self, h: u64, eq: impl Fn(&Slot) -> bool) -> Option<(usize, Hint)> {
         if self.len == 0 {
             return None;
         }
@@ -177,47 +286,69 @@ impl Table {
                 return None;
             }
             if s.hash == high && eq(s) {
-                return Some(s.vhost as usize - 1);
+                return Some((s.vhost as usize - 1, s.hint));
             }
             i = (i + 1) & mask;
         }
     }
 
     /// The virtual host of `key`, compared byte for byte.
-    fn get_exact(&self, key: &[u8]) -> Option<usize> {
+    fn get_exact(&self, key: &[u8]) -> Option<(usize, Hint)> {
         self.find(hash(key), |s| self.key(s) == key)
     }
 
     /// The virtual host of the key equal to `host` with its ASCII letters folded to lower
     /// case.
-    #[inline]
-    fn get_folded(&self, host: &[u8]) -> Option<usize> {
+    #[inline(always)]
+    fn get_folded(&self, host: &[u8]) -> Option<(usize, Hint)> {
         if self.is_empty() {
             // A gateway's `*` alone: no hashing.
             return None;
         }
-        if host.len() > SHORT {
+        let n = host.len();
+        if n <= 16 {
+            // Most hosts: one or two words, folded once and kept in registers.
+            let (h, w0, w1) = if n > 8 {
+                let w0 = fold(word_at(host, 0));
+                // The last `n - 8` bytes, as `tail_word` reads them (all eight for 16).
+                let w1 = fold(word_at(host, n - 8) >> (8 * (16 - n)));
+                (mix(mix((n as u64).wrapping_mul(K), w0), w1), w0, w1)
+            } else if n > 0 {
+                let w0 = fold(if n == 8 {
+                    word_at(host, 0)
+                } else {
+                    short_word(host)
+                });
+                (mix((n as u64).wrapping_mul(K), w0), w0, 0)
+            } else {
+                (0, 0, 0)
+            };
+            return self.find(h, |s| {
+                s.len as usize == n && self.short_key_is(s.start as usize, n, w0, w1)
+            });
+        }
+        if n > SHORT {
             return self.find(hash(host), |s| eq_folded(host, self.key(s)));
         }
         // Each word folded once, for the hash and for the comparison.
         let mut words = [0u64; SHORT / 8];
-        let whole = host.len() / 8;
+        let whole = n / 8;
+        let mut h = (n as u64).wrapping_mul(K);
         for (i, w) in words.iter_mut().enumerate().take(whole) {
             *w = fold(word_at(host, 8 * i));
+            h = mix(h, *w);
         }
-        let n = if whole * 8 < host.len() {
-            words[whole] = fold(tail_word(host));
+        let used = if whole * 8 < n {
+            let w = fold(tail_word(host));
+            words[whole] = w;
+            h = mix(h, w);
             whole + 1
         } else {
             whole
         };
-        let words = &words[..n];
-        let mut h = (host.len() as u64).wrapping_mul(K);
-        for w in words {
-            h = mix(h, *w);
-        }
+        let words = &words[..used];
         self.find(h, |s| {
-            s.len as usize == host.len() && self.padded_key_is(s.start as usize, words)
+            s.len as usize == n && self.padded_key_is(s.start as usize, words)
         })
     }
 }
@@ -270,7 +401,7 @@ fn tail_word(s: &[u8]) -> u64 {
 
 /// `s` (fewer than eight bytes) as a word padded with zeros: two overlapping reads at most,
 /// no loop (a byte read twice lands in the same place both times).
-#[inline]
+#[inline(always)]
 fn short_word(s: &[u8]) -> u64 {
     let n = s.len();
     if n >= 4 {

@@ -19,7 +19,9 @@ use crate::sticky::StickyKey;
 /// with several, weight-0 destinations are dropped and the rest share by relative weight.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Split {
-    destinations: Vec<RouteDestination>,
+    /// Shared with the route table's layout, which answers a single destination without
+    /// reading the rule.
+    destinations: Arc<[RouteDestination]>,
     /// Cumulative weights of `destinations`; empty for a single destination.
     cumulative: Vec<u64>,
 }
@@ -30,7 +32,7 @@ impl Split {
     pub fn new(destinations: Vec<RouteDestination>) -> Self {
         if destinations.len() <= 1 {
             return Split {
-                destinations,
+                destinations: destinations.into(),
                 cumulative: Vec::new(),
             };
         }
@@ -45,13 +47,18 @@ impl Split {
             })
             .collect();
         Split {
-            destinations,
+            destinations: destinations.into(),
             cumulative,
         }
     }
 
     /// The destinations that can receive traffic.
     pub fn destinations(&self) -> &[RouteDestination] {
+        &self.destinations
+    }
+
+    /// The destinations, shared.
+    pub(crate) fn shared_destinations(&self) -> &Arc<[RouteDestination]> {
         &self.destinations
     }
 

@@ -2155,3 +2155,81 @@ spec:
         }
     }
 }
+
+/// The VirtualService of generated host `i` for [`a_large_table_decides_as_a_small_one`]:
+/// a prefix, an exact path, a header, a regex, a 3-way split, a redirect and a catch-all.
+fn many_hosts_vs(i: usize) -> String {
+    format!(
+        r#"apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {{name: vs-{i}, namespace: gen}}
+spec:
+  hosts: [h{i}.example.com, "*.w{i}.example.com"]
+  http:
+  - match: [{{uri: {{prefix: /api/{i}/}}}}]
+    route: [{{destination: {{host: a{i}}}}}]
+  - match: [{{uri: {{exact: /items/{i}}}}}, {{uri: {{exact: /items}}}}]
+    route: [{{destination: {{host: b{i}}}}}]
+  - match: [{{headers: {{x-tenant: {{exact: t{i}}}}}}}]
+    route: [{{destination: {{host: c{i}}}}}]
+  - match: [{{uri: {{regex: "/r{i}/users/[0-9]+"}}}}]
+    route: [{{destination: {{host: d{i}}}}}]
+  - match: [{{uri: {{prefix: /split}}}}]
+    route:
+    - {{destination: {{host: e{i}}}, weight: 20}}
+    - {{destination: {{host: f{i}}}, weight: 30}}
+    - {{destination: {{host: g{i}}}, weight: 50}}
+  - match: [{{uri: {{prefix: /old}}}}]
+    redirect: {{uri: /new}}
+  - route: [{{destination: {{host: z{i}}}}}]
+"#
+    )
+}
+
+/// Deciding does not depend on the table's size: in a table of 1 400 route entries (large
+/// enough for `decide` to read a host's layout ahead, which a table under 1 024 entries does
+/// not), every host's requests get the decision that a table of that host's
+/// VirtualService alone gives, for each kind of rule, a miss of every rule, a wildcard host
+/// and an unknown host.
+#[test]
+fn a_large_table_decides_as_a_small_one() {
+    let hosts = 175;
+    let all: Vec<String> = (0..hosts).map(many_hosts_vs).collect();
+    let large = compile(&all.join("---\n"), &sidecar("gen"));
+    let requests = |i: usize| -> Vec<(String, Vec<(&'static str, String)>)> {
+        vec![
+            (format!("http://h{i}.example.com/api/{i}/x"), vec![]),
+            (format!("http://H{i}.Example.COM/items/{i}"), vec![]),
+            (format!("http://h{i}.example.com/items"), vec![]),
+            (
+                format!("http://h{i}.example.com/other"),
+                vec![("x-tenant", format!("t{i}"))],
+            ),
+            (
+                format!("http://h{i}.example.com/other"),
+                vec![("x-tenant", "t".to_owned())],
+            ),
+            (format!("http://h{i}.example.com/r{i}/users/42"), vec![]),
+            (format!("http://h{i}.example.com/r{i}/users/4x"), vec![]),
+            (format!("http://h{i}.example.com/split/1"), vec![]),
+            (format!("http://h{i}.example.com/old/page"), vec![]),
+            (format!("http://a.w{i}.example.com/api/{i}/"), vec![]),
+            (
+                format!("http://h{i}.example.com:8080/api/{}/", i + 1),
+                vec![],
+            ),
+            ("http://unknown.example.com/api/".to_owned(), vec![]),
+        ]
+    };
+    for i in [0, 1, 63, 64, 100, hosts - 1] {
+        let small = compile(&many_hosts_vs(i), &sidecar("gen"));
+        for (url, headers) in requests(i) {
+            let headers: Vec<(&str, &str)> =
+                headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            let got = format!("{:?}", get_h(&large, &url, &headers));
+            let want = format!("{:?}", get_h(&small, &url, &headers));
+            assert_eq!(got, want, "{url} {headers:?}");
+            assert!(!got.contains("NoRuleMatched"), "{url}: {got}");
+        }
+    }
+}

@@ -138,3 +138,30 @@ fn tail_word_is_the_trailing_bytes_zero_padded() {
         assert_eq!(tail_word(s), u64::from_le_bytes(expected), "length {len}");
     }
 }
+
+/// Hosts of every length around the one- and two-word forms (0 to 24 bytes) are found in
+/// any case, and a host one byte shorter or longer, or differing in its last byte, is not.
+#[test]
+fn every_short_length_is_found_in_any_case() {
+    let names: Vec<String> = (1..=24)
+        .map(|n| {
+            (0..n)
+                .map(|i| (b'a' + (i * 7 + n) as u8 % 26) as char)
+                .collect()
+        })
+        .collect();
+    let mut index = HostIndex::default();
+    for (i, d) in names.iter().enumerate() {
+        index.insert(d, i);
+    }
+    assert_eq!(index.lookup(""), None);
+    for (i, d) in names.iter().enumerate() {
+        assert_eq!(index.lookup(d), Some(i), "{d}");
+        assert_eq!(index.lookup(&d.to_ascii_uppercase()), Some(i), "{d}");
+        let mut other = d.clone();
+        other.pop();
+        other.push('-');
+        assert_eq!(index.lookup(&other), None, "{other}");
+        assert_eq!(index.lookup(&format!("{d}-")), None, "{d}-");
+    }
+}
