@@ -20,7 +20,7 @@ pub mod listener;
 pub mod proxy;
 pub mod reload;
 
-pub use config::{ConfigError, Settings, Summary};
+pub use config::{ConfigError, Settings, SpecJson, Summary};
 pub use listener::ListenerLimits;
 pub use proxy::{ReloadError, Running, StartError, start};
 pub use reload::ReloadPolicy;

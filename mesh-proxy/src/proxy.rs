@@ -20,7 +20,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tower::{Layer, ServiceExt, service_fn};
 
-use crate::config::{ConfigError, Settings, Summary, load};
+use crate::config::{ConfigError, Settings, SpecJson, Summary, load};
 use crate::listener::{self, Gate};
 use crate::reload::{fingerprint, spawn_reloader};
 
@@ -577,7 +577,7 @@ pub(crate) async fn stopped_signal(stopped: &mut watch::Receiver<bool>) {
 }
 
 /// The automated canaries' state, as `/config` shows it under `rollouts`.
-fn rollouts_json(handle: &mesh_tower::MeshHandle) -> serde_json::Value {
+fn rollouts_json(handle: &MeshHandle) -> serde_json::Value {
     handle
         .rollouts()
         .into_iter()
@@ -630,12 +630,7 @@ fn admin_router(state: Arc<State>) -> axum::Router {
             let state = state.clone();
             async move {
                 let summary = state.summary.read().map(|s| s.clone()).ok();
-                let mut json = serde_json::to_value(summary).unwrap_or_default();
-                if let Some(object) = json.as_object_mut() {
-                    object.insert("rollouts".into(), rollouts_json(&state.handle));
-                    object.insert("candidate".into(), candidate_json(&state.handle));
-                }
-                axum::Json(json)
+                axum::Json(config_json(summary, &state.handle))
             }
         }
     };
@@ -657,8 +652,52 @@ fn admin_router(state: Arc<State>) -> axum::Router {
         .merge(candidate)
 }
 
+/// `/config`: the summary, the automated canaries and the candidate. Written as the
+/// `serde_json::Value` of it all would be (object keys sorted), except that the resources'
+/// JSON is written from its text ([`SpecJson`]) rather than built into a tree.
+fn config_json(summary: Option<Summary>, handle: &MeshHandle) -> ConfigBody {
+    let spec = summary.as_ref().map(|s| s.spec.clone());
+    let summary = summary.map(|s| Summary {
+        spec: SpecJson::null(),
+        ..s
+    });
+    let mut json = serde_json::to_value(summary).unwrap_or_default();
+    if let Some(object) = json.as_object_mut() {
+        object.insert("rollouts".into(), rollouts_json(handle));
+        object.insert("candidate".into(), candidate_json(handle));
+    }
+    ConfigBody { json, spec }
+}
+
+/// The body of `/config`: `json` with its `spec` entry (`null` there) written as `spec`.
+struct ConfigBody {
+    json: serde_json::Value,
+    spec: Option<SpecJson>,
+}
+
+impl serde::Serialize for ConfigBody {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        match (&self.json, &self.spec) {
+            (serde_json::Value::Object(map), Some(spec)) => {
+                // The map's own order: the order `serde_json::Value` writes it in.
+                let mut out = serializer.serialize_map(Some(map.len()))?;
+                for (k, v) in map {
+                    if k == "spec" {
+                        out.serialize_entry(k, spec)?;
+                    } else {
+                        out.serialize_entry(k, v)?;
+                    }
+                }
+                out.end()
+            }
+            (json, _) => json.serialize(serializer),
+        }
+    }
+}
+
 /// The report of the configuration candidate as JSON (`null` without one).
-fn candidate_json(handle: &mesh_tower::MeshHandle) -> serde_json::Value {
+fn candidate_json(handle: &MeshHandle) -> serde_json::Value {
     let Some(r) = handle.candidate() else {
         return serde_json::Value::Null;
     };

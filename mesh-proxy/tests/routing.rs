@@ -449,6 +449,63 @@ async fn admin_serves_config_and_readiness() {
     shop.proxy.shutdown().await;
 }
 
+/// `/config` is written exactly as the `serde_json::Value` of it is (object keys sorted, no
+/// spaces), and its `spec` is the array of every resource as `serde_json::to_value` gives it,
+/// VirtualServices first: the summary keeps the resources as JSON text rather than as a tree
+/// of values, and what the endpoint writes must not change with that.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn config_is_written_as_the_json_tree_of_the_resources() {
+    use mesh_load::LoadFiles as _;
+    let shop = Shop::start().await;
+    let r = admin(&shop.client, shop.proxy.admin_addr, "/config").await;
+    assert_eq!(r.status, StatusCode::OK);
+    let config: serde_json::Value = serde_json::from_str(&r.body).expect("/config is JSON");
+    assert_eq!(r.body, config.to_string(), "written as the tree of values writes itself");
+
+    let loaded = mesh_model::Loader::new()
+        .with_default_namespace("demo")
+        .load_paths(&[shop._dir.path().join("mesh.yaml")]);
+    assert!(loaded.errors.is_empty(), "{:?}", loaded.errors);
+    let r = &loaded.resources;
+    let mut expected = Vec::new();
+    for v in r.virtual_services.iter().map(serde_json::to_value) {
+        expected.push(v.expect("serializable"));
+    }
+    for v in r.destination_rules.iter().map(serde_json::to_value) {
+        expected.push(v.expect("serializable"));
+    }
+    for v in r.gateways.iter().map(serde_json::to_value) {
+        expected.push(v.expect("serializable"));
+    }
+    for v in r.service_entries.iter().map(serde_json::to_value) {
+        expected.push(v.expect("serializable"));
+    }
+    assert_eq!(expected.len(), 9);
+    assert_eq!(config["spec"], serde_json::Value::Array(expected));
+    // The other fields are where they were, around the spec.
+    let keys: Vec<&str> = config
+        .as_object()
+        .expect("an object")
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            "candidate",
+            "generation",
+            "identity",
+            "loaded_at_unix",
+            "resources",
+            "rollouts",
+            "spec",
+            "upstream_hosts",
+            "warnings"
+        ]
+    );
+    shop.proxy.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_invalid_initial_configuration_is_refused_with_findings() {
     let dir = TempDir::new("invalid");
