@@ -350,6 +350,10 @@ fn compile_ops(
         out.remove
             .push(HeaderName::from_bytes(k.as_bytes()).map_err(|_| HeaderError::Name(k.clone()))?);
     }
+    // Kept for the table's life, by every rule that has operations: no room to grow.
+    out.set.shrink_to_fit();
+    out.add.shrink_to_fit();
+    out.remove.shrink_to_fit();
     Ok(out)
 }
 
