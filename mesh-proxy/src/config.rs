@@ -81,7 +81,7 @@ pub struct Summary {
 /// gives the same JSON as serializing the tree: to text, the text itself; to a
 /// `serde_json::Value`, the tree.
 #[derive(Clone, Debug)]
-pub struct SpecJson(Arc<RawValue>);
+pub struct SpecJson(Arc<Box<RawValue>>);
 
 impl SpecJson {
     /// The JSON text of `resources` (in the order of [`Summary::resources`]; a resource that
@@ -138,7 +138,8 @@ impl SpecJson {
     fn from_text(text: String) -> Self {
         // The text is JSON written by serde_json; should it ever not parse, `null` says so
         // rather than a panic.
-        SpecJson(Arc::from(RawValue::from_string(text).unwrap_or_default()))
+        // Boxed, then shared: the text is not copied (an `Arc<RawValue>` would be a copy).
+        SpecJson(Arc::new(RawValue::from_string(text).unwrap_or_default()))
     }
 
     /// The JSON text.
@@ -154,7 +155,7 @@ impl SpecJson {
 
 impl Serialize for SpecJson {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        RawValue::serialize(&self.0, serializer)
+        RawValue::serialize(&**self.0, serializer)
     }
 }
 
