@@ -460,7 +460,11 @@ async fn config_is_written_as_the_json_tree_of_the_resources() {
     let r = admin(&shop.client, shop.proxy.admin_addr, "/config").await;
     assert_eq!(r.status, StatusCode::OK);
     let config: serde_json::Value = serde_json::from_str(&r.body).expect("/config is JSON");
-    assert_eq!(r.body, config.to_string(), "written as the tree of values writes itself");
+    assert_eq!(
+        r.body,
+        config.to_string(),
+        "written as the tree of values writes itself"
+    );
 
     let loaded = mesh_model::Loader::new()
         .with_default_namespace("demo")

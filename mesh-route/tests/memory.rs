@@ -34,8 +34,12 @@ spec:
 
 fn table() -> RouteTable {
     let resources = mesh_model::load_str(YAML).expect("loads");
-    RouteTable::compile(&resources, &Identity::sidecar("gen"), &CompileOptions::default())
-        .expect("compiles")
+    RouteTable::compile(
+        &resources,
+        &Identity::sidecar("gen"),
+        &CompileOptions::default(),
+    )
+    .expect("compiles")
 }
 
 /// A rule's mirrors, its header operations and a virtual host's route entries are held
@@ -58,7 +62,10 @@ fn compiled_rules_keep_no_room_to_grow() {
     let first = &vhost.entries[0].rule;
     assert_eq!(first.mirrors.len(), 1);
     assert_eq!(
-        (first.headers.request.set.len(), first.headers.request.add.len()),
+        (
+            first.headers.request.set.len(),
+            first.headers.request.add.len()
+        ),
         (1, 1)
     );
     assert_eq!(first.headers.response.remove.len(), 1);
