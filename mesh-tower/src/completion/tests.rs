@@ -41,12 +41,28 @@ async fn a_cut_body_is_reported_with_upe() {
     );
 }
 
-/// A body nobody reads is reported when dropped.
+/// A body nobody reads (HEAD's) is reported when dropped, with no flag.
 #[test]
 fn an_unread_body_is_reported_when_dropped() {
     let (seen, f) = recorder();
     drop(counted(full("x"), f));
     assert_eq!(*seen.lock().unwrap(), [ResponseFlags::NONE]);
+}
+
+/// A body dropped after its first frame and before its end is a client that went away
+/// mid-body: `DC`, as Envoy logs it (`200 DC`).
+#[tokio::test]
+async fn a_body_dropped_mid_way_is_reported_dc() {
+    let (seen, f) = recorder();
+    let mut body = counted(boxed(Stalls(Some(Bytes::from_static(b"0123456789")))), f);
+    let frame = body.frame().await.expect("a frame").expect("data");
+    assert_eq!(frame.into_data().expect("data").len(), 10);
+    assert!(seen.lock().unwrap().is_empty(), "counted before its end");
+    drop(body);
+    assert_eq!(
+        *seen.lock().unwrap(),
+        [ResponseFlags::DOWNSTREAM_CONNECTION_TERMINATION]
+    );
 }
 
 /// Ten bytes, then an error, as a hyper client body whose upstream closed mid-body.

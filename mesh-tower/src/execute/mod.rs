@@ -26,7 +26,7 @@ use crate::backend::Backends;
 use crate::balance::Clusters;
 use crate::body::{self, BoxBody};
 use crate::flags::ResponseFlags;
-use crate::metrics::{Metrics, Outcome, Routed};
+use crate::metrics::{InFlight, Metrics, Outcome, Routed};
 use crate::options::Options;
 use crate::rng::Samples;
 use crate::service::error::MeshError;
@@ -235,7 +235,10 @@ async fn routed<I: Inner>(
     mut req: Request<BoxBody>,
     to: ReplyTo,
 ) -> Result<Routed, Infallible> {
-    let mut outcome = Outcome::default();
+    // Counted as the client's disconnection (`DC`) if dropped before it is answered.
+    let mut request = InFlight::new(shared);
+    let shared = &request.shared;
+    let outcome = &mut request.outcome;
     let (result, reply_headers) = 'answer: {
         let Some(inner) = inner else {
             break 'answer (Err(MeshError::NoRoute), HeaderMap::new());
@@ -245,7 +248,7 @@ async fn routed<I: Inner>(
         }
         let Some(timeout) = shared.options.stream_idle_timeout else {
             let (parts, body) = req.into_parts();
-            break 'answer route(&shared, inner, parts, body, to, &mut outcome).await;
+            break 'answer route(shared, inner, parts, body, to, outcome).await;
         };
         let activity = if http_body::Body::is_end_stream(req.body()) {
             None
@@ -257,7 +260,7 @@ async fn routed<I: Inner>(
         };
         let watched = {
             let (parts, body) = req.into_parts();
-            let fut = std::pin::pin!(route(&shared, inner, parts, body, to, &mut outcome));
+            let fut = std::pin::pin!(route(shared, inner, parts, body, to, outcome));
             crate::idle::watch(timeout, activity.as_deref(), fut).await
         };
         match watched {
@@ -274,11 +277,7 @@ async fn routed<I: Inner>(
             }
         }
     };
-    Ok(Routed {
-        result,
-        outcome,
-        reply_headers,
-    })
+    Ok(request.answered(result, reply_headers))
 }
 
 /// What the local reply of a mesh error carries besides the error (see

@@ -45,6 +45,7 @@ async fn routed_requests_are_counted_with_their_outcome() {
                 result,
                 outcome,
                 reply_headers: http::HeaderMap::new(),
+                started: std::time::Instant::now(),
             })
         })
     };
