@@ -507,6 +507,24 @@ fn cases() -> Vec<Case> {
         request("GET", "/public/e", &control),
         Same,
     ));
+    // The connection manager's headers (the gateway counts every client as external).
+    for (name, headers) in [
+        ("no forwarding headers", &[][..]),
+        (
+            "client-sent forwarding headers",
+            &[
+                "x-request-id: abc",
+                "x-forwarded-proto: https",
+                "x-forwarded-for: 9.9.9.9, 8.8.8.8",
+            ][..],
+        ),
+        (
+            "two x-forwarded-for headers",
+            &["x-forwarded-for: 1.1.1.1", "x-forwarded-for: 2.2.2.2"][..],
+        ),
+    ] {
+        cases.push(case(name, request("GET", "/public/f", headers), Same));
+    }
     // Upgrades and CONNECT.
     for (name, headers) in [
         (
@@ -640,6 +658,33 @@ struct Class {
     body: Option<String>,
     /// For raw upstream answers: the raw response's headers that reached the client.
     passed_back: Vec<(String, String)>,
+    /// The connection manager's headers as they reached the upstream
+    /// ([`connection_manager_header`]).
+    added: Vec<(String, String)>,
+}
+
+/// One of the headers Envoy's connection manager sets, as compared: a request id by its
+/// shape (it is random), and the address appended to `x-forwarded-for` as `ADDR` (for a
+/// client on loopback Envoy appends the host's own address, mesh-proxy the client's: a
+/// documented difference).
+fn connection_manager_header(name: &str, value: &str) -> Option<(String, String)> {
+    let value = match name {
+        "x-request-id" => {
+            let lens: Vec<usize> = value.split('-').map(str::len).collect();
+            if lens == [8, 4, 4, 4, 12] && value.as_bytes()[14] == b'4' {
+                "a UUID v4".to_owned()
+            } else {
+                value.to_owned()
+            }
+        }
+        "x-forwarded-for" => match value.rsplit_once(',') {
+            Some((before, _)) => format!("{before},ADDR"),
+            None => "ADDR".to_owned(),
+        },
+        "x-forwarded-proto" | "x-envoy-external-address" => value.to_owned(),
+        _ => return None,
+    };
+    Some((name.to_owned(), value))
 }
 
 /// Requests counted so far, by `CODE FLAGS` (the counted response code and flags).
@@ -712,6 +757,12 @@ impl Side {
             None => Vec::new(),
         };
         passed_back.sort();
+        let mut added: Vec<(String, String)> = reached
+            .iter()
+            .flat_map(|r| r.headers.iter())
+            .filter_map(|(n, v)| connection_manager_header(n, v))
+            .collect();
+        added.sort();
         Class {
             status: reply.status,
             complete: reply.complete,
@@ -720,6 +771,7 @@ impl Side {
             forwarded,
             body: (!from_echo).then(|| reply.text()),
             passed_back,
+            added,
         }
     }
 }
