@@ -61,37 +61,36 @@ pub(crate) fn set_request_headers(
             joined.push(b',');
         }
         joined.extend_from_slice(address.as_bytes());
-        if let Ok(v) = HeaderValue::from_bytes(&joined) {
+        // Shared bytes, as the request id's.
+        if let Ok(v) = HeaderValue::from_maybe_shared(bytes::Bytes::from_owner(joined)) {
             headers.insert(FORWARDED_FOR, v);
         }
-        if let Ok(v) = HeaderValue::from_str(&address) {
+        if let Ok(v) = HeaderValue::from_maybe_shared(bytes::Bytes::from_owner(address)) {
             headers.insert(EXTERNAL_ADDRESS, v);
         }
     }
     headers.insert(REQUEST_ID, request_id(ids));
 }
 
-/// A random (version 4) UUID, lower-case, as Envoy's request ids are.
+/// A random (version 4) UUID, lower-case, as Envoy's request ids are. Its bytes are shared
+/// (`Bytes::from_owner`), so that each attempt's copy of the header counts a reference
+/// instead of copying them.
 fn request_id(ids: &Samples) -> HeaderValue {
-    let (hi, lo) = (ids.next_u64(), ids.next_u64());
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    /// Where each of the 16 bytes' two digits go in `8-4-4-4-12`.
+    const AT: [usize; 16] = [0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 34];
     let mut bytes = [0u8; 16];
-    bytes[..8].copy_from_slice(&hi.to_be_bytes());
-    bytes[8..].copy_from_slice(&lo.to_be_bytes());
+    bytes[..8].copy_from_slice(&ids.next_u64().to_be_bytes());
+    bytes[8..].copy_from_slice(&ids.next_u64().to_be_bytes());
     bytes[6] = (bytes[6] & 0x0f) | 0x40;
     bytes[8] = (bytes[8] & 0x3f) | 0x80;
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut text = [0u8; 36];
-    let mut at = 0;
-    for (i, b) in bytes.iter().enumerate() {
-        if matches!(i, 4 | 6 | 8 | 10) {
-            text[at] = b'-';
-            at += 1;
-        }
+    let mut text = [b'-'; 36];
+    for (b, at) in bytes.iter().zip(AT) {
         text[at] = HEX[usize::from(b >> 4)];
         text[at + 1] = HEX[usize::from(b & 0x0f)];
-        at += 2;
     }
-    HeaderValue::from_bytes(&text).unwrap_or(HeaderValue::from_static(""))
+    HeaderValue::from_maybe_shared(bytes::Bytes::from_owner(text))
+        .unwrap_or(HeaderValue::from_static(""))
 }
 
 #[cfg(test)]
