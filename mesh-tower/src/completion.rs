@@ -14,9 +14,11 @@
 //! (before it reaches the client, so a client that has read a whole response finds it
 //! counted), when the body fails, or, failing both, when the body is dropped. A body
 //! dropped after its first read and before its end is a client that went away mid-body:
-//! counted with `DC`, as Envoy 1.40 logs a client that closes its connection after 10 of
-//! 100 bytes (`200 DC`, `downstream_remote_disconnect`, measured). A body dropped unread is
-//! one nobody reads, such as HEAD's: no extra flag.
+//! counted with the flag the caller gives, `DC` for HTTP/1 (Envoy 1.40 logs an HTTP/1
+//! client that closes its connection after 10 of 100 bytes `200 DC`,
+//! `downstream_remote_disconnect`) and none for HTTP/2 (Envoy logs a stream the client
+//! resets after 10 bytes `200 -`; both measured). A body dropped unread is one nobody
+//! reads, such as HEAD's: no extra flag.
 
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
@@ -91,8 +93,9 @@ impl DeferredEnd {
     }
 }
 
-/// `body`, calling `on_end` once with the flags its end adds.
-pub(crate) fn counted<F>(body: BoxBody, on_end: F) -> BoxBody
+/// `body`, calling `on_end` once with the flags its end adds; `abandoned` is the flag of a
+/// body dropped mid-way.
+pub(crate) fn counted<F>(body: BoxBody, abandoned: ResponseFlags, on_end: F) -> BoxBody
 where
     F: FnOnce(ResponseFlags) + Send + Unpin + 'static,
 {
@@ -101,6 +104,7 @@ where
         on_end: Some(on_end),
         started: false,
         held: None,
+        abandoned,
     })
 }
 
@@ -111,6 +115,8 @@ struct Counted<F: FnOnce(ResponseFlags)> {
     started: bool,
     /// An error of the very first read, held for one turn.
     held: Option<BoxError>,
+    /// The flag of a body dropped mid-way.
+    abandoned: ResponseFlags,
 }
 
 impl<F: FnOnce(ResponseFlags)> Counted<F> {
@@ -173,7 +179,7 @@ impl<F: FnOnce(ResponseFlags)> Drop for Counted<F> {
     fn drop(&mut self) {
         let flags = match self.held.take() {
             Some(e) => flag_for(&e),
-            None if self.started => ResponseFlags::DOWNSTREAM_CONNECTION_TERMINATION,
+            None if self.started => self.abandoned,
             None => ResponseFlags::NONE,
         };
         self.end(flags);

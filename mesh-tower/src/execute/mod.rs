@@ -240,7 +240,7 @@ async fn routed<I: Inner>(
     to: ReplyTo,
 ) -> Result<Routed, Infallible> {
     // Counted as the client's disconnection (`DC`) if dropped before it is answered.
-    let mut request = InFlight::new(shared);
+    let mut request = InFlight::new(shared, req.version());
     let shared = &request.shared;
     let outcome = &mut request.outcome;
     let (result, reply_headers) = 'answer: {

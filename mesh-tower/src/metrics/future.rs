@@ -71,6 +71,7 @@ fn count(
         outcome,
         reply_headers,
         started,
+        abandoned,
     } = routed;
     // A mesh error is answered as a local reply: to a gRPC client, HTTP 200 with the
     // mapped grpc-status, as the metrics report it.
@@ -109,16 +110,17 @@ fn count(
         deferred.hand_over(move |flags| record.finish(flags));
         return (result, context);
     }
-    let result = match result {
-        // Counted when the body ends, so that a body the upstream cuts is counted with
-        // `UPE`, never as a complete answer.
-        Ok(r) if !http_body::Body::is_end_stream(r.body()) => {
-            Ok(r.map(|b| crate::completion::counted(b, move |flags| record.finish(flags))))
-        }
-        other => {
-            record.finish(ResponseFlags::NONE);
-            other
-        }
-    };
+    let result =
+        match result {
+            // Counted when the body ends, so that a body the upstream cuts is counted with
+            // `UPE`, never as a complete answer.
+            Ok(r) if !http_body::Body::is_end_stream(r.body()) => Ok(r.map(|b| {
+                crate::completion::counted(b, abandoned, move |flags| record.finish(flags))
+            })),
+            other => {
+                record.finish(ResponseFlags::NONE);
+                other
+            }
+        };
     (result, context)
 }

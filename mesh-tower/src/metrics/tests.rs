@@ -46,6 +46,7 @@ async fn routed_requests_are_counted_with_their_outcome() {
                 outcome,
                 reply_headers: http::HeaderMap::new(),
                 started: std::time::Instant::now(),
+                abandoned: ResponseFlags::DOWNSTREAM_CONNECTION_TERMINATION,
             })
         })
     };
