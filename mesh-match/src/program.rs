@@ -186,22 +186,31 @@ impl MatchProgram {
     #[inline]
     pub fn matches(&self, block: usize, req: &RequestView<'_>) -> bool {
         let mut seen = Lookups::new(req);
-        self.block_holds(block, req, &mut seen)
+        self.steps(block).iter().all(|s| self.holds(s, req, &mut seen))
     }
 
     /// The first block of `blocks` that `req` satisfies. Each header name is looked up in
     /// the request once, however many blocks read it.
+    ///
+    /// The blocks' bounds are read once each (one slice of `starts` for the range), and
+    /// the steps read the request only for the fields they test: the path and the headers
+    /// here, the rarer fields one call away (see [`Self::holds_other`]), so that a walk
+    /// over header and URI conditions sets up nothing else.
     #[inline]
     pub fn first_match(&self, blocks: Range<usize>, req: &RequestView<'_>) -> Option<usize> {
+        let starts = self.starts.get(blocks.start..blocks.end.checked_add(1)?)?;
+        let (first, ends) = starts.split_first()?;
         let mut seen = Lookups::new(req);
-        blocks
-            .into_iter()
-            .find(|b| self.block_holds(*b, req, &mut seen))
-    }
-
-    #[inline]
-    fn block_holds<'r>(&self, block: usize, req: &RequestView<'r>, seen: &mut Lookups<'r>) -> bool {
-        self.steps(block).iter().all(|s| self.holds(s, req, seen))
+        let mut from = *first as usize;
+        for (k, end) in ends.iter().enumerate() {
+            let end = *end as usize;
+            let steps = self.steps.get(from..end)?;
+            if steps.iter().all(|s| self.holds(s, req, &mut seen)) {
+                return Some(blocks.start + k);
+            }
+            from = end;
+        }
+        None
     }
 
     /// The first condition of block `block` that `req` fails, in the block's order (uri,
@@ -386,9 +395,26 @@ impl MatchProgram {
         &self.bytes[l.start as usize..(l.start + l.len) as usize]
     }
 
-    /// Whether step `s` holds for `req`.
-    #[inline]
+    /// Whether step `s` holds for `req`: header and path conditions inline, the others one
+    /// call away.
+    #[inline(always)]
     fn holds<'r>(&self, s: &Step, req: &RequestView<'r>, seen: &mut Lookups<'r>) -> bool {
+        match s.value {
+            Value::Header(i) => {
+                let Some(name) = self.names.get(i as usize) else {
+                    return false;
+                };
+                self.header_holds(s, seen.get(i, name), name, req)
+            }
+            Value::Path => self.test(s.test, req.path().as_bytes()) != s.negate,
+            Value::PathAndQuery => self.test(s.test, req.path_and_query().as_bytes()) != s.negate,
+            _ => self.holds_other(s, req),
+        }
+    }
+
+    /// [`Self::holds`] for the conditions on other fields than the path and the headers.
+    #[inline(never)]
+    fn holds_other(&self, s: &Step, req: &RequestView<'_>) -> bool {
         let value = match s.value {
             Value::Path => req.path(),
             Value::PathAndQuery => req.path_and_query(),
@@ -398,7 +424,8 @@ impl MatchProgram {
             Value::Port(p) => return p == req.port(),
             Value::Header(i) => {
                 let name = &self.names[i as usize];
-                return self.header_holds(s, seen.get(i, name), name, req);
+                let found = Lookups::new(req).get(i, name);
+                return self.header_holds(s, found, name, req);
             }
             Value::Query(name) => {
                 return req
@@ -460,6 +487,27 @@ impl MatchProgram {
         req: &RequestView<'_>,
     ) -> bool {
         let any = match (found, s.test) {
+            (Found::One(v), Test::Exact(l)) => {
+                let v = v.as_bytes();
+                v.len() == l.len as usize && same(v, self.lit(l))
+            }
+            (Found::One(_), Test::Present) => true,
+            (Found::One(v), t) => self.test(t, v.as_bytes()),
+            (found, _) => return self.header_rare(s, found, name, req),
+        };
+        any != s.negate
+    }
+
+    /// [`Self::header_holds`] for a header the request lacks or repeats.
+    #[inline(never)]
+    fn header_rare(
+        &self,
+        s: &Step,
+        found: Found<'_>,
+        name: &HeaderName,
+        req: &RequestView<'_>,
+    ) -> bool {
+        let any = match (found, s.test) {
             (Found::None, test) => {
                 if s.forwarded_proto {
                     // Envoy sets a missing `x-forwarded-proto` to the connection's scheme
@@ -493,12 +541,15 @@ impl MatchProgram {
 /// The header names of a program looked up in one request so far, so that blocks reading
 /// the same header do not look it up again (the header map's hash and probe cost more than
 /// most conditions). Holds the first [`Lookups::SLOTS`] names looked up; others are looked
-/// up each time.
+/// up each time. Small to set up: a request whose host reads no header pays a few stores.
 struct Lookups<'r> {
     headers: &'r http::HeaderMap,
     names: [u32; Lookups::SLOTS],
-    found: [Found<'r>; Lookups::SLOTS],
-    len: usize,
+    /// The first value of each name looked up (`None`: the request has none).
+    values: [Option<&'r HeaderValue>; Lookups::SLOTS],
+    /// Bit `k`: name `k` has several values.
+    many: u8,
+    len: u8,
 }
 
 /// What a request has of one header name.
@@ -518,7 +569,8 @@ impl<'r> Lookups<'r> {
         Lookups {
             headers: req.headers(),
             names: [0; Lookups::SLOTS],
-            found: [Found::None; Lookups::SLOTS],
+            values: [None; Lookups::SLOTS],
+            many: 0,
             len: 0,
         }
     }
@@ -526,29 +578,36 @@ impl<'r> Lookups<'r> {
     /// The values of header `name`, the program's name number `i`.
     #[inline]
     fn get(&mut self, i: u32, name: &HeaderName) -> Found<'r> {
-        for k in 0..self.len {
+        let len = usize::from(self.len).min(Lookups::SLOTS);
+        for k in 0..len {
             if self.names[k] == i {
-                return self.found[k];
+                return match self.values[k] {
+                    _ if self.many & (1 << k) != 0 => Found::Many,
+                    Some(v) => Found::One(v),
+                    None => Found::None,
+                };
             }
         }
         let mut values = self.headers.get_all(name).into_iter();
-        let found = match (values.next(), values.next()) {
-            (None, _) => Found::None,
-            (Some(v), None) => Found::One(v),
-            (Some(_), Some(_)) => Found::Many,
-        };
-        if self.len < Lookups::SLOTS {
-            self.names[self.len] = i;
-            self.found[self.len] = found;
+        let first = values.next();
+        let many = first.is_some() && values.next().is_some();
+        if len < Lookups::SLOTS {
+            self.names[len] = i;
+            self.values[len] = first;
+            self.many |= u8::from(many) << len;
             self.len += 1;
         }
-        found
+        match first {
+            _ if many => Found::Many,
+            Some(v) => Found::One(v),
+            None => Found::None,
+        }
     }
 }
 
 /// Whether `a` and `b`, of the same length, are equal: compared a word at a time without a
 /// call for up to 16 bytes (literals and the values they are compared with are short).
-#[inline]
+#[inline(always)]
 pub(crate) fn same(a: &[u8], b: &[u8]) -> bool {
     let n = a.len();
     debug_assert_eq!(n, b.len());

@@ -800,47 +800,34 @@ impl RouteTable {
     /// its key). Allocates nothing, but to match a repeated inline header (see
     /// [`mesh_match::inline`]).
     pub fn decide<'a>(&'a self, req: &RequestView<'a>, sample: u64) -> Decision<'a> {
-        let (index, hint) = match self.vhost_hinted(req) {
-            Ok(Some(i)) => i,
-            Ok(None) => {
-                return match &self.identity {
-                    Identity::Sidecar { namespace, .. } => Decision::Route {
-                        matched: None,
-                        rule: &self.default_rule,
-                        target: Target::Passthrough {
-                            host: self.service_host(req.host()).unwrap_or(req.host()),
-                            namespace,
-                        },
-                        index: 0,
-                    },
-                    Identity::Gateway { .. } => Decision::NoRoute(NoRoute::NoVirtualHost),
-                };
-            }
-            Err(e) => return Decision::NoRoute(e),
+        let host = req.host();
+        if host.len() > MAX_HOST_LEN {
+            return Decision::NoRoute(NoRoute::BadHost);
+        }
+        let Some((index, hint)) = self.lookup(req, host) else {
+            return self.no_virtual_host(req);
         };
-        let vhost = &self.vhosts[index];
+        let Some(vhost) = self.vhosts.get(index) else {
+            return Decision::NoRoute(NoRoute::NoVirtualHost);
+        };
         if vhost.require_tls && req.scheme() != "https" {
             return Decision::Redirect {
                 matched: None,
                 redirect: &self.https_redirect,
             };
         }
-        let (entry, rule, single) = match &self.layout {
-            Some(layout) => match layout.first_match(hint, req) {
-                Some((k, out)) => match vhost.entries.get(k) {
-                    Some(entry) => (entry, &*out.rule, out.single.as_deref()),
-                    None => return Decision::NoRoute(NoRoute::NoRuleMatched),
-                },
-                None => return Decision::NoRoute(NoRoute::NoRuleMatched),
-            },
-            None => match vhost
+        let found = match &self.layout {
+            Some(layout) => layout
+                .first_match(hint, req)
+                .and_then(|(k, out)| Some((vhost.entries.get(k)?, &*out.rule, out.single.as_deref()))),
+            None => vhost
                 .entries
                 .iter()
                 .find(|e| e.matcher.as_ref().is_none_or(|m| m.matches(req)))
-            {
-                Some(entry) => (entry, &*entry.rule, None),
-                None => return Decision::NoRoute(NoRoute::NoRuleMatched),
-            },
+                .map(|entry| (entry, &*entry.rule, None)),
+        };
+        let Some((entry, rule, single)) = found else {
+            return Decision::NoRoute(NoRoute::NoRuleMatched);
         };
         let matched = Matched { vhost, entry };
         if let Some([d]) = single {
@@ -852,13 +839,23 @@ impl RouteTable {
                 index: 0,
             };
         }
+        Self::act(matched, rule, req, sample)
+    }
+
+    /// What `rule` does with `req`, which `matched` matched (see [`Self::decide`]).
+    #[inline]
+    fn act<'a>(
+        matched: Matched<'a>,
+        rule: &'a Rule,
+        req: &RequestView<'a>,
+        sample: u64,
+    ) -> Decision<'a> {
         match &rule.action {
             Action::Route(split) => {
-                let sample = rule
-                    .sticky
-                    .as_ref()
-                    .and_then(|k| k.sample(req))
-                    .unwrap_or(sample);
+                let sample = match &rule.sticky {
+                    Some(k) => k.sample(req).unwrap_or(sample),
+                    None => sample,
+                };
                 let index = split.pick(sample);
                 match split.destinations().get(index) {
                     // A Gateway API backendRef that does not resolve: 500 for its share.
@@ -882,6 +879,25 @@ impl RouteTable {
                 matched,
                 response: d,
             },
+        }
+    }
+
+    /// The decision for a request whose host no virtual host answers: a sidecar's
+    /// passthrough (to the declared service the host names, or to the host itself), a
+    /// gateway's 404.
+    #[inline(never)]
+    fn no_virtual_host<'a>(&'a self, req: &RequestView<'a>) -> Decision<'a> {
+        match &self.identity {
+            Identity::Sidecar { namespace, .. } => Decision::Route {
+                matched: None,
+                rule: &self.default_rule,
+                target: Target::Passthrough {
+                    host: self.service_host(req.host()).unwrap_or(req.host()),
+                    namespace,
+                },
+                index: 0,
+            },
+            Identity::Gateway { .. } => Decision::NoRoute(NoRoute::NoVirtualHost),
         }
     }
 
