@@ -213,6 +213,20 @@ impl MatchProgram {
         None
     }
 
+    /// The first of the consecutive steps `steps` that `req` satisfies, each step taken as
+    /// a block of its own. Over a run of blocks of one condition each, whose steps are
+    /// `steps` (see [`Self::steps_len`] before and after they were pushed), the answer is
+    /// the step of the block [`Self::first_match`] gives, without reading the blocks'
+    /// bounds. Header names are looked up once, as there.
+    #[inline]
+    pub fn first_holding_step(&self, steps: Range<usize>, req: &RequestView<'_>) -> Option<usize> {
+        let run = self.steps.get(steps.clone())?;
+        let mut seen = Lookups::new(req);
+        run.iter()
+            .position(|s| self.holds(s, req, &mut seen))
+            .map(|i| steps.start + i)
+    }
+
     /// The first condition of block `block` that `req` fails, in the block's order (uri,
     /// scheme, method, authority, port, headers, query parameters).
     pub(crate) fn check(&self, block: usize, req: &RequestView<'_>) -> Result<(), Failed> {

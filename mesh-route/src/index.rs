@@ -16,15 +16,14 @@ pub const MAX_HOST_LEN: usize = 255;
 
 /// Where a virtual host's routes are laid out in its table (see `Layout` in
 /// [`crate::table`]): its first match block and their number, the first step and the
-/// first literal byte of those blocks in the table's program, and whether the first block
-/// has no condition. Kept in the index's slots, so that the lookup that finds a host also
-/// gives the addresses of what deciding reads next.
+/// first literal byte of those blocks in the table's program, and their [`Shape`]. Kept in
+/// the index's slots, so that the lookup that finds a host also gives the addresses of
+/// what deciding reads next.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Hint {
     /// The host's first block in the program.
     pub(crate) block: u32,
-    /// The number of its blocks, plus [`Hint::UNCONDITIONAL`] when the first of them has
-    /// no condition.
+    /// The number of its blocks, plus the flags of its [`Shape`] in the high bits.
     blocks: u32,
     /// The first step of its first block.
     pub(crate) step: u32,
@@ -32,29 +31,46 @@ pub(crate) struct Hint {
     pub(crate) lit: u32,
 }
 
-impl Hint {
-    /// The flag of [`Hint::blocks`] for a first block without conditions.
-    const UNCONDITIONAL: u32 = 1 << 31;
+/// What deciding may skip for a virtual host's blocks, known when they are laid out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Shape {
+    /// Blocks of any number of conditions.
+    General,
+    /// The first block has no condition: every request matches it.
+    FirstUnconditional,
+    /// Every block has exactly one condition, except that the last one may have none
+    /// (`last_empty`, a rule without `match` after rules with one condition each): the
+    /// host's steps are its blocks, one for one.
+    OneStep {
+        /// The last block has no condition.
+        last_empty: bool,
+    },
+}
 
-    /// The hint of a host of `blocks` blocks from `block`; `None` past 2^31 blocks.
-    pub(crate) fn new(
-        block: u32,
-        blocks: usize,
-        step: u32,
-        lit: u32,
-        first_unconditional: bool,
-    ) -> Option<Hint> {
+impl Hint {
+    /// The flag of [`Hint::blocks`] for [`Shape::FirstUnconditional`].
+    const UNCONDITIONAL: u32 = 1 << 31;
+    /// The flag for [`Shape::OneStep`].
+    const ONE_STEP: u32 = 1 << 30;
+    /// The flag for [`Shape::OneStep`] with `last_empty`.
+    const LAST_EMPTY: u32 = 1 << 29;
+    const FLAGS: u32 = Hint::UNCONDITIONAL | Hint::ONE_STEP | Hint::LAST_EMPTY;
+
+    /// The hint of a host of `blocks` blocks from `block`; `None` past 2^29 blocks.
+    pub(crate) fn new(block: u32, blocks: usize, step: u32, lit: u32, shape: Shape) -> Option<Hint> {
         let blocks = u32::try_from(blocks)
             .ok()
-            .filter(|b| *b < Hint::UNCONDITIONAL)?;
-        let flag = if first_unconditional && blocks > 0 {
-            Hint::UNCONDITIONAL
-        } else {
-            0
+            .filter(|b| *b < Hint::LAST_EMPTY)?;
+        let flags = match shape {
+            _ if blocks == 0 => 0,
+            Shape::General => 0,
+            Shape::FirstUnconditional => Hint::UNCONDITIONAL,
+            Shape::OneStep { last_empty: false } => Hint::ONE_STEP,
+            Shape::OneStep { last_empty: true } => Hint::ONE_STEP | Hint::LAST_EMPTY,
         };
         Some(Hint {
             block,
-            blocks: blocks | flag,
+            blocks: blocks | flags,
             step,
             lit,
         })
@@ -63,13 +79,19 @@ impl Hint {
     /// The number of the host's blocks.
     #[inline]
     pub(crate) fn blocks(&self) -> u32 {
-        self.blocks & !Hint::UNCONDITIONAL
+        self.blocks & !Hint::FLAGS
     }
 
     /// Whether the host's first block has no condition (every request matches it).
     #[inline]
     pub(crate) fn first_unconditional(&self) -> bool {
         self.blocks & Hint::UNCONDITIONAL != 0
+    }
+
+    /// `Some(last_empty)` for [`Shape::OneStep`].
+    #[inline]
+    pub(crate) fn one_step(&self) -> Option<bool> {
+        (self.blocks & Hint::ONE_STEP != 0).then_some(self.blocks & Hint::LAST_EMPTY != 0)
     }
 }
 

@@ -14,7 +14,7 @@ use crate::delegate::merge_route;
 use crate::destination::{DrIndex, Registry, RouteDestination, visible};
 use crate::error::{CompileError, Problem, ProblemKind, Warning};
 use crate::identity::Identity;
-use crate::index::{Hint, HostIndex, MAX_HOST_LEN};
+use crate::index::{Hint, HostIndex, MAX_HOST_LEN, Shape};
 use crate::policy::{
     CorsPolicy, DirectResponse, FaultPolicy, Fraction, HeadersPolicy, PolicySet, Redirect,
     RetryPolicy, Rewrite,
@@ -127,20 +127,21 @@ impl Layout {
             let block = u32::try_from(program.len()).ok()?;
             let step = u32::try_from(program.steps_len()).ok()?;
             let lit = u32::try_from(program.literals_len()).ok()?;
-            let mut first_unconditional = false;
+            let n = vh.entries.len();
+            let mut shape = Shape::OneStep { last_empty: false };
             for (i, e) in vh.entries.iter().enumerate() {
+                let before = program.steps_len();
                 program.push(e.matcher.as_ref()).ok()?;
-                if i == 0 {
-                    first_unconditional = program.steps_len() == step as usize;
-                }
+                let conditions = program.steps_len() - before;
+                shape = match (shape, conditions) {
+                    (_, 0) if i == 0 => Shape::FirstUnconditional,
+                    (Shape::OneStep { .. }, 1) => shape,
+                    (Shape::OneStep { .. }, 0) if i + 1 == n => Shape::OneStep { last_empty: true },
+                    (Shape::FirstUnconditional, _) => shape,
+                    _ => Shape::General,
+                };
             }
-            hints.push(Hint::new(
-                block,
-                vh.entries.len(),
-                step,
-                lit,
-                first_unconditional,
-            )?);
+            hints.push(Hint::new(block, n, step, lit, shape)?);
         }
         Some(Layout {
             program,
@@ -185,7 +186,20 @@ impl Layout {
             self.program.prefetch(hint.step as usize, hint.lit as usize);
             std::hint::black_box(self.outs.get(start).is_some_and(|o| o.single.is_some()));
         }
-        let b = self.program.first_match(start..end, req)?;
+        let b = match hint.one_step() {
+            // One condition a block (the last may have none): the host's steps are its
+            // blocks, and no block bounds are read.
+            Some(last_empty) => {
+                let first = hint.step as usize;
+                let steps = end - start - usize::from(last_empty);
+                match self.program.first_holding_step(first..first + steps, req) {
+                    Some(s) => start + (s - first),
+                    None if last_empty => end - 1,
+                    None => return None,
+                }
+            }
+            None => self.program.first_match(start..end, req)?,
+        };
         Some((b - start, self.outs.get(b)?))
     }
 }
