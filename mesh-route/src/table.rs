@@ -899,7 +899,7 @@ impl RouteTable {
     /// The decision for a request whose host no virtual host answers: a sidecar's
     /// passthrough (to the declared service the host names, or to the host itself), a
     /// gateway's 404.
-    #[inline(never)]
+    #[inline]
     fn no_virtual_host<'a>(&'a self, req: &RequestView<'a>) -> Decision<'a> {
         match &self.identity {
             Identity::Sidecar { namespace, .. } => Decision::Route {
