@@ -186,7 +186,9 @@ impl MatchProgram {
     #[inline]
     pub fn matches(&self, block: usize, req: &RequestView<'_>) -> bool {
         let mut seen = Lookups::new(req);
-        self.steps(block).iter().all(|s| self.holds(s, req, &mut seen))
+        self.steps(block)
+            .iter()
+            .all(|s| self.holds(s, req, &mut seen))
     }
 
     /// The first block of `blocks` that `req` satisfies. Each header name is looked up in

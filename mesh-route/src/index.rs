@@ -57,7 +57,13 @@ impl Hint {
     const FLAGS: u32 = Hint::UNCONDITIONAL | Hint::ONE_STEP | Hint::LAST_EMPTY;
 
     /// The hint of a host of `blocks` blocks from `block`; `None` past 2^29 blocks.
-    pub(crate) fn new(block: u32, blocks: usize, step: u32, lit: u32, shape: Shape) -> Option<Hint> {
+    pub(crate) fn new(
+        block: u32,
+        blocks: usize,
+        step: u32,
+        lit: u32,
+        shape: Shape,
+    ) -> Option<Hint> {
         let blocks = u32::try_from(blocks)
             .ok()
             .filter(|b| *b < Hint::LAST_EMPTY)?;

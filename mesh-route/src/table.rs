@@ -831,9 +831,9 @@ impl RouteTable {
             };
         }
         let found = match &self.layout {
-            Some(layout) => layout
-                .first_match(hint, req)
-                .and_then(|(k, out)| Some((vhost.entries.get(k)?, &*out.rule, out.single.as_deref()))),
+            Some(layout) => layout.first_match(hint, req).and_then(|(k, out)| {
+                Some((vhost.entries.get(k)?, &*out.rule, out.single.as_deref()))
+            }),
             None => vhost
                 .entries
                 .iter()
