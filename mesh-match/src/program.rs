@@ -219,11 +219,12 @@ impl MatchProgram {
     /// a block of its own. Over a run of blocks of one condition each, whose steps are
     /// `steps` (see [`Self::steps_len`] before and after they were pushed), the answer is
     /// the step of the block [`Self::first_match`] gives, without reading the blocks'
-    /// bounds. Header names are looked up once, as there.
+    /// bounds. A header name read by consecutive blocks is looked up once (the usual case:
+    /// blocks of one condition that test one header for several values).
     #[inline]
     pub fn first_holding_step(&self, steps: Range<usize>, req: &RequestView<'_>) -> Option<usize> {
         let run = self.steps.get(steps.clone())?;
-        let mut seen = Lookups::new(req);
+        let mut seen = Last::new(req);
         run.iter()
             .position(|s| self.holds(s, req, &mut seen))
             .map(|i| steps.start + i)
@@ -414,7 +415,7 @@ impl MatchProgram {
     /// Whether step `s` holds for `req`: header and path conditions inline, the others one
     /// call away.
     #[inline(always)]
-    fn holds<'r>(&self, s: &Step, req: &RequestView<'r>, seen: &mut Lookups<'r>) -> bool {
+    fn holds<'r>(&self, s: &Step, req: &RequestView<'r>, seen: &mut impl Seen<'r>) -> bool {
         match s.value {
             Value::Header(i) => {
                 let Some(name) = self.names.get(i as usize) else {
@@ -494,7 +495,7 @@ impl MatchProgram {
     /// `user-agent: b` are matched as `a,b`; see [`crate::inline`]); `withoutHeaders`
     /// treats a missing header as empty before inverting, except for presence, which
     /// inverts to absence; a missing `x-forwarded-proto` is the connection's scheme.
-    #[inline]
+    #[inline(always)]
     fn header_holds(
         &self,
         s: &Step,
@@ -566,6 +567,60 @@ struct Lookups<'r> {
     /// Bit `k`: name `k` has several values.
     many: u8,
     len: u8,
+}
+
+/// Where the steps of one walk over blocks find the header values looked up before.
+trait Seen<'r> {
+    /// The values of header `name`, the program's name number `i`.
+    fn get(&mut self, i: u32, name: &HeaderName) -> Found<'r>;
+}
+
+impl<'r> Seen<'r> for Lookups<'r> {
+    #[inline]
+    fn get(&mut self, i: u32, name: &HeaderName) -> Found<'r> {
+        Lookups::get(self, i, name)
+    }
+}
+
+/// The last header name looked up and what the request has of it: for walks over blocks
+/// of one condition each, which set up nothing more.
+struct Last<'r> {
+    headers: &'r http::HeaderMap,
+    name: u32,
+    found: Found<'r>,
+}
+
+impl<'r> Last<'r> {
+    #[inline]
+    fn new(req: &RequestView<'r>) -> Self {
+        Last {
+            headers: req.headers(),
+            name: u32::MAX,
+            found: Found::None,
+        }
+    }
+}
+
+impl<'r> Seen<'r> for Last<'r> {
+    #[inline(always)]
+    fn get(&mut self, i: u32, name: &HeaderName) -> Found<'r> {
+        if self.name != i {
+            self.found = found(self.headers, name);
+            self.name = i;
+        }
+        self.found
+    }
+}
+
+/// What `headers` has of `name`.
+#[inline(never)]
+fn found<'r>(headers: &'r http::HeaderMap, name: &HeaderName) -> Found<'r> {
+    let mut values = headers.get_all(name).into_iter();
+    match (values.next(), values.next()) {
+        (None, _) => Found::None,
+        (Some(v), None) => Found::One(v),
+        (Some(_), Some(_)) => Found::Many,
+    }
 }
 
 /// What a request has of one header name.
