@@ -48,6 +48,13 @@ pub(crate) enum Shape {
 }
 
 impl Hint {
+    /// The hint of no block.
+    pub(crate) const EMPTY: Hint = Hint {
+        block: 0,
+        blocks: 0,
+        step: 0,
+        lit: 0,
+    };
     /// The flag of [`Hint::blocks`] for [`Shape::FirstUnconditional`].
     const UNCONDITIONAL: u32 = 1 << 31;
     /// The flag for [`Shape::OneStep`].
@@ -156,9 +163,10 @@ impl HostIndex {
         self.lookup_hinted(host).map(|(v, _)| v)
     }
 
-    /// The virtual host for a host without port and its [`Hint`] (see [`Self::lookup`]).
+    /// The virtual host for a host without port and its [`Hint`] (see [`Self::lookup`]),
+    /// by reference: the pair fits in two registers.
     #[inline(always)]
-    pub(crate) fn lookup_hinted(&self, host: &str) -> Option<(usize, Hint)> {
+    pub(crate) fn lookup_hinted(&self, host: &str) -> Option<(usize, &Hint)> {
         let host = host.as_bytes();
         if let Some(v) = self.exact.get_folded(host) {
             return Some(v);
@@ -175,7 +183,7 @@ impl HostIndex {
                 }
             }
         }
-        self.star
+        self.star.as_ref().map(|(v, h)| (*v, h))
     }
 }
 
@@ -301,7 +309,7 @@ impl Table {
 
     /// The slot whose key `eq` accepts, among those of hash `h`.
     #[inline]
-    fn find(&self, h: u64, eq: impl Fn(&Slot) -> bool) -> Option<(usize, Hint)> {
+    fn find(&self, h: u64, eq: impl Fn(&Slot) -> bool) -> Option<(usize, &Hint)> {
         if self.len == 0 {
             return None;
         }
@@ -314,21 +322,21 @@ impl Table {
                 return None;
             }
             if s.hash == high && eq(s) {
-                return Some((s.vhost as usize - 1, s.hint));
+                return Some((s.vhost as usize - 1, &s.hint));
             }
             i = (i + 1) & mask;
         }
     }
 
     /// The virtual host of `key`, compared byte for byte.
-    fn get_exact(&self, key: &[u8]) -> Option<(usize, Hint)> {
+    fn get_exact(&self, key: &[u8]) -> Option<(usize, &Hint)> {
         self.find(hash(key), |s| self.key(s) == key)
     }
 
     /// The virtual host of the key equal to `host` with its ASCII letters folded to lower
     /// case.
     #[inline(always)]
-    fn get_folded(&self, host: &[u8]) -> Option<(usize, Hint)> {
+    fn get_folded(&self, host: &[u8]) -> Option<(usize, &Hint)> {
         if self.is_empty() {
             // A gateway's `*` alone: no hashing.
             return None;

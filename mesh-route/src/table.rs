@@ -760,7 +760,7 @@ impl RouteTable {
 
     /// [`Self::vhost_index`] and the host's [`Hint`].
     #[inline(always)]
-    fn vhost_hinted(&self, req: &RequestView<'_>) -> Result<Option<(usize, Hint)>, NoRoute> {
+    fn vhost_hinted(&self, req: &RequestView<'_>) -> Result<Option<(usize, &Hint)>, NoRoute> {
         let host = req.host();
         if host.len() > MAX_HOST_LEN {
             return Err(NoRoute::BadHost);
@@ -769,7 +769,7 @@ impl RouteTable {
     }
 
     #[inline(always)]
-    fn lookup(&self, req: &RequestView<'_>, host: &str) -> Option<(usize, Hint)> {
+    fn lookup(&self, req: &RequestView<'_>, host: &str) -> Option<(usize, &Hint)> {
         let index = match &self.listeners {
             Listeners::Sidecar(index) => index,
             Listeners::Gateway(ports) => match ports.iter().find(|(p, _)| *p == req.port()) {
@@ -778,8 +778,8 @@ impl RouteTable {
             },
             Listeners::GatewayApi(l) => {
                 let i = l.lookup(req.port(), host)?;
-                let hint = self.layout.as_ref().map(|l| l.hint(i)).unwrap_or_default();
-                return Some((i, hint));
+                let hint = self.layout.as_ref().and_then(|l| l.hints.get(i));
+                return Some((i, hint.unwrap_or(&Hint::EMPTY)));
             }
         };
         index.lookup_hinted(host)
@@ -818,7 +818,7 @@ impl RouteTable {
         if host.len() > MAX_HOST_LEN {
             return Decision::NoRoute(NoRoute::BadHost);
         }
-        let Some((index, hint)) = self.lookup(req, host) else {
+        let Some((index, &hint)) = self.lookup(req, host) else {
             return self.no_virtual_host(req);
         };
         let Some(vhost) = self.vhosts.get(index) else {
