@@ -409,7 +409,9 @@ impl MatchProgram {
 
     #[inline]
     fn lit(&self, l: Lit) -> &[u8] {
-        &self.bytes[l.start as usize..(l.start + l.len) as usize]
+        // In `usize` the end cannot wrap below the start: one bounds check.
+        let start = l.start as usize;
+        &self.bytes[start..start + l.len as usize]
     }
 
     /// Whether step `s` holds for `req`: header and path conditions inline, the others one
