@@ -203,6 +203,9 @@ struct Table {
 struct Slot {
     /// The virtual host's layout (see [`HostIndex::set_hints`]).
     hint: Hint,
+    /// The key's first eight bytes as a word, padded with zeros: a key of up to eight
+    /// bytes (most hosts' short names) is compared here, without reading the key bytes.
+    word: u64,
     /// The high half of the key's hash (compared before the key).
     hash: u32,
     /// The virtual host plus one; 0 marks an empty slot.
@@ -239,8 +242,13 @@ impl Table {
         }
         self.keys.extend_from_slice(key);
         self.keys.resize(self.keys.len().next_multiple_of(8), 0);
+        let word = self
+            .keys
+            .get(start as usize..start as usize + 8)
+            .map_or(0, |k| word_at(k, 0));
         let h = hash(key);
         self.place(Slot {
+            word,
             hash: (h >> 32) as u32,
             vhost,
             start,
@@ -285,21 +293,21 @@ impl Table {
         true
     }
 
-    /// Whether the padded key at `start`, of `n` bytes (at most 16), is the words `w0`
-    /// and `w1` (as [`Table::get_folded`] folds a host of `n` bytes).
+    /// Whether the key of slot `s`, of `n` bytes (at most 16), is the words `w0` and `w1`
+    /// (as [`Table::get_folded`] folds a host of `n` bytes): its first word is in the slot,
+    /// and only a key of more than eight bytes is read for its second.
     #[inline]
-    fn short_key_is(&self, start: usize, n: usize, w0: u64, w1: u64) -> bool {
-        if n > 8 {
-            self.keys
-                .get(start..start + 16)
-                .is_some_and(|k| word_at(k, 0) == w0 && word_at(k, 8) == w1)
-        } else if n > 0 {
-            self.keys
-                .get(start..start + 8)
-                .is_some_and(|k| word_at(k, 0) == w0)
-        } else {
-            true
+    fn short_key_is(&self, s: &Slot, n: usize, w0: u64, w1: u64) -> bool {
+        if s.word != w0 {
+            return false;
         }
+        if n <= 8 {
+            return true;
+        }
+        let start = s.start as usize + 8;
+        self.keys
+            .get(start..start + 8)
+            .is_some_and(|k| word_at(k, 0) == w1)
     }
 
     #[inline]
@@ -359,9 +367,7 @@ impl Table {
             } else {
                 (0, 0, 0)
             };
-            return self.find(h, |s| {
-                s.len as usize == n && self.short_key_is(s.start as usize, n, w0, w1)
-            });
+            return self.find(h, |s| s.len as usize == n && self.short_key_is(s, n, w0, w1));
         }
         if n > SHORT {
             return self.find(hash(host), |s| eq_folded(host, self.key(s)));
