@@ -4,7 +4,8 @@
 //! Host names are case-insensitive: the tables hash and compare the request's host with
 //! its ASCII letters folded to lower case, eight bytes at a time, so that a host needs no
 //! lower-cased copy and no scan for upper-case letters first. A table is one array of
-//! 32-byte slots over one array of key bytes: a lookup reads a slot and the key it names.
+//! 40-byte slots over one array of key bytes: a lookup reads a slot and, for a key longer than
+//! eight bytes, the key it names (a slot holds its key's first eight bytes).
 //! A slot also holds its virtual host's [`Hint`] (where its routes are laid out), so that
 //! the reads that follow a lookup have their addresses at once and can miss the cache
 //! together instead of one after the other.
