@@ -368,7 +368,9 @@ impl Table {
             } else {
                 (0, 0, 0)
             };
-            return self.find(h, |s| s.len as usize == n && self.short_key_is(s, n, w0, w1));
+            return self.find(h, |s| {
+                s.len as usize == n && self.short_key_is(s, n, w0, w1)
+            });
         }
         if n > SHORT {
             return self.find(hash(host), |s| eq_folded(host, self.key(s)));
