@@ -196,7 +196,7 @@ impl MatchProgram {
     ///
     /// The blocks' bounds are read once each (one slice of `starts` for the range), and
     /// the steps read the request only for the fields they test: the path and the headers
-    /// here, the rarer fields one call away (see [`Self::holds_other`]), so that a walk
+    /// here, the rarer fields one call away (`holds_other`), so that a walk
     /// over header and URI conditions sets up nothing else.
     #[inline]
     pub fn first_match(&self, blocks: Range<usize>, req: &RequestView<'_>) -> Option<usize> {
