@@ -618,10 +618,14 @@ impl<'r> Seen<'r> for Last<'r> {
 #[inline(never)]
 fn found<'r>(headers: &'r http::HeaderMap, name: &HeaderName) -> Found<'r> {
     let mut values = headers.get_all(name).into_iter();
-    match (values.next(), values.next()) {
-        (None, _) => Found::None,
-        (Some(v), None) => Found::One(v),
-        (Some(_), Some(_)) => Found::Many,
+    // The iterator knows whether it holds exactly one value before it is advanced (an upper
+    // bound of one). Were it to say less, "several" is read again from the map and
+    // matched value by value, which gives the same answer for one value.
+    let exactly_one = values.size_hint() == (1, Some(1));
+    match values.next() {
+        None => Found::None,
+        Some(v) if exactly_one => Found::One(v),
+        Some(_) => Found::Many,
     }
 }
 
