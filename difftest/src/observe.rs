@@ -7,9 +7,10 @@ use envoy_harness::Received;
 
 /// The headers compared: the names a generated request carries or a generated
 /// configuration operates on. Headers Envoy's connection manager adds or rewrites for
-/// every request (`x-request-id`, `x-envoy-*`, `x-forwarded-proto` when the client sent
-/// none, `content-length`, `date`, `server`) are left out: they are the edge's, not the
-/// routing decision's.
+/// every request (`x-request-id`, `x-envoy-*` but the attempt count, `x-forwarded-proto`
+/// when the client sent none, `content-length`, `date`, `server`) are left out: they are the
+/// edge's, not the routing decision's. `x-envoy-attempt-count` is compared: it says which
+/// attempt the upstream answered.
 pub const COMPARED_REQUEST_HEADERS: &[&str] = &[
     "x-user",
     "x-tag",
@@ -19,6 +20,7 @@ pub const COMPARED_REQUEST_HEADERS: &[&str] = &[
     "cookie",
     "authorization",
     "content-type",
+    "x-envoy-attempt-count",
 ];
 
 /// The response headers compared.

@@ -183,6 +183,8 @@ fn outcome(
     };
     let mut up = headers.clone();
     decision.header_ops(Side::Request).apply(&mut up);
+    // The upstream's answer is that of the last attempt.
+    up.insert("x-envoy-attempt-count", HeaderValue::from(attempts));
     let mut resp = HeaderMap::new();
     resp.insert(
         http::header::CONTENT_TYPE,

@@ -48,12 +48,22 @@ impl Reply {
 /// [`PATIENCE`] passes; then parses that answer. An answer framed by the end of the
 /// connection is read until the peer closes.
 pub fn send(addr: SocketAddr, request: &[u8]) -> Reply {
+    send_for(addr, request, PATIENCE)
+}
+
+/// As [`send`], but a client that gives up: it reads for `patience` at most, then closes
+/// the connection (the peer sees the client go away before its answer is over).
+pub fn send_giving_up(addr: SocketAddr, request: &[u8], patience: Duration) -> Reply {
+    send_for(addr, request, patience.min(PATIENCE))
+}
+
+fn send_for(addr: SocketAddr, request: &[u8], patience: Duration) -> Reply {
     let Ok(mut stream) = TcpStream::connect_timeout(&addr, PATIENCE) else {
         return Reply::default();
     };
     write_all(&mut stream, request);
     let mut bytes = Vec::new();
-    let deadline = Instant::now() + PATIENCE;
+    let deadline = Instant::now() + patience;
     let mut buf = [0u8; 8192];
     let mut closed = false;
     while !is_complete(&bytes) {

@@ -10,7 +10,10 @@ use crate::echo::{Received, read_request};
 /// The most requests a [`RawUpstream`] records.
 const RECORD_LIMIT: usize = 100_000;
 
-type Answer = dyn Fn(&Received) -> Vec<u8> + Send + Sync;
+/// An answer's bytes, and where (after how many bytes) and how long to pause in them.
+type Paced = (Vec<u8>, Option<(usize, Duration)>);
+
+type Answer = dyn Fn(&Received) -> Paced + Send + Sync;
 
 /// An HTTP/1.1 upstream on 127.0.0.1 that reads one request per connection, records it, writes
 /// the bytes `answer` returns for it exactly as they are (a malformed head, a body shorter
@@ -36,6 +39,19 @@ impl RawUpstream {
     /// # Panics
     /// When no loopback port can be bound.
     pub fn start(answer: impl Fn(&Received) -> Vec<u8> + Send + Sync + 'static) -> RawUpstream {
+        RawUpstream::start_pausing(move |r| (answer(r), None))
+    }
+
+    /// As [`start`](Self::start), but `answer` also says where to pause: `Some((n, d))`
+    /// writes the first `n` bytes, waits `d` (at most 10 s) with the connection open, then
+    /// writes the rest and closes. For an upstream that is slow to answer (`n = 0`) or
+    /// stalls mid-body.
+    ///
+    /// # Panics
+    /// When no loopback port can be bound.
+    pub fn start_pausing(
+        answer: impl Fn(&Received) -> (Vec<u8>, Option<(usize, Duration)>) + Send + Sync + 'static,
+    ) -> RawUpstream {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
         let addr = listener.local_addr().expect("local address");
         let up = RawUpstream {
@@ -74,13 +90,21 @@ fn serve(stream: TcpStream, answer: &Answer, seen: &Mutex<Vec<Received>>) {
     let Some(req) = read_request(&mut reader) else {
         return;
     };
-    let bytes = answer(&req);
+    let (bytes, pause) = answer(&req);
     if let Ok(mut s) = seen.lock() {
         if s.len() < RECORD_LIMIT {
             s.push(req);
         }
     }
-    let _ = writer.write_all(&bytes);
+    let mut rest = &bytes[..];
+    if let Some((at, wait)) = pause {
+        let (first, second) = bytes.split_at(at.min(bytes.len()));
+        let _ = writer.write_all(first);
+        let _ = writer.flush();
+        std::thread::sleep(wait.min(Duration::from_secs(10)));
+        rest = second;
+    }
+    let _ = writer.write_all(rest);
     let _ = writer.flush();
     // Closing: the peer sees the end of the connection right after the bytes.
     let _ = writer.shutdown(std::net::Shutdown::Both);

@@ -46,7 +46,9 @@ struct Edge {
 
 impl Edge {
     async fn start(public: Upstream) -> Edge {
-        let raw = RawUpstream::start(|r: &Received| raw_answer(&r.target));
+        let raw = RawUpstream::start_pausing(|r: &Received| {
+            (raw_answer(&r.target), raw_pause(&r.target))
+        });
         let yaml = [
             GATEWAY.to_owned(),
             format!(
@@ -111,6 +113,19 @@ spec:
     }
 }
 
+/// The head of `stall-mid-body`, which stalls after it and 10 bytes of its body.
+const STALL_HEAD: &str = "HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\n";
+
+/// Where the raw upstream pauses (for 3 s) in its answer to `target`: before anything for
+/// `slow-head`, after the head and 10 bytes for `stall-mid-body`.
+fn raw_pause(target: &str) -> Option<(usize, Duration)> {
+    match target.trim_start_matches("/raw/") {
+        "slow-head" => Some((0, Duration::from_secs(3))),
+        "stall-mid-body" => Some((STALL_HEAD.len() + 10, Duration::from_secs(3))),
+        _ => None,
+    }
+}
+
 /// The raw upstream's answer to `target`.
 fn raw_answer(target: &str) -> Vec<u8> {
     let name = target.trim_start_matches("/raw/");
@@ -129,6 +144,7 @@ fn raw_answer(target: &str) -> Vec<u8> {
         "cut-after-head" => b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\n",
         "cut-mid-body" => b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\n0123456789",
         "closed-without-answer" => b"",
+        "slow-head" => b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok",
         "hop-by-hop" => b"HTTP/1.1 200 OK\r\nconnection: x-bar, keep-alive\r\nx-bar: 1\r\nkeep-alive: timeout=5\r\nproxy-connection: keep-alive\r\nupgrade: h2c\r\ncontent-length: 2\r\n\r\nok",
         _ => b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok",
     };
@@ -142,6 +158,7 @@ fn raw_answer(target: &str) -> Vec<u8> {
             "a".repeat(1 << 20)
         )
         .into_bytes(),
+        "stall-mid-body" => format!("{STALL_HEAD}{}", "x".repeat(100)).into_bytes(),
         _ => answer.to_vec(),
     }
 }
@@ -246,10 +263,11 @@ async fn hop_by_hop_and_envoy_control_request_headers_never_reach_the_upstream()
         "x-envoy-upstream-rq-per-try-timeout-ms",
         "x-envoy-original-path",
         "x-envoy-internal",
-        "x-envoy-external-address",
     ] {
         assert!(!s.headers.contains_key(gone), "{gone} reached the upstream");
     }
+    // The gateway sets its own: the client's address (Envoy 1.40: `127.0.0.1`).
+    assert_eq!(s.header("x-envoy-external-address"), "127.0.0.1");
     assert_eq!(s.header("x-bar"), "2");
     assert_eq!(s.header("te"), "trailers");
     assert_eq!(s.header("x-envoy-custom"), "kept");
@@ -467,5 +485,78 @@ async fn connect_is_no_route_and_h2c_upgrades_are_served_as_http1() {
     )
     .await;
     assert_eq!(r.code(), 403, "{r:?}");
+    edge.proxy.shutdown().await;
+}
+
+/// A client that gives up is counted as Envoy 1.40 counts it (measured; the HTTP/1 cases are
+/// also in `envoy_edge.rs`, side by side with Envoy): over HTTP/1, a client that closes its
+/// connection before the response head is `0 DC`, mid-body `200 DC`; over HTTP/2, a client
+/// that resets its stream (the connection stays open) is `0 -` before the head and `200 -`
+/// mid-body. Before: the first was not counted at all, the others counted as whole `200 -`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_gives_up_is_counted_as_envoy_counts_it() {
+    use http_body_util::BodyExt as _;
+    let edge = Edge::start(Upstream::ok("public").await).await;
+    let give_up = Duration::from_millis(300);
+    for name in ["slow-head", "stall-mid-body"] {
+        let addr = edge.proxy.addr;
+        let bytes = request("GET", &format!("/raw/{name}"), &[]);
+        tokio::task::spawn_blocking(move || {
+            envoy_harness::raw::send_giving_up(addr, &bytes, give_up)
+        })
+        .await
+        .expect("the client");
+    }
+    // HTTP/2: the stream is reset (its response future or body dropped), the connection kept.
+    let stream = tokio::net::TcpStream::connect(edge.proxy.addr)
+        .await
+        .expect("connect");
+    let (mut h2, conn) = hyper::client::conn::http2::handshake(
+        hyper_util::rt::TokioExecutor::new(),
+        hyper_util::rt::TokioIo::new(stream),
+    )
+    .await
+    .expect("h2c handshake");
+    tokio::spawn(conn);
+    let get = |name: &str| {
+        http::Request::get(format!("http://{HOST}/raw/{name}"))
+            .body(http_body_util::Empty::<bytes::Bytes>::new())
+            .expect("a request")
+    };
+    let pending = h2.send_request(get("slow-head"));
+    assert!(
+        tokio::time::timeout(give_up, pending).await.is_err(),
+        "answered at once"
+    );
+    let resp = tokio::time::timeout(PATIENCE, h2.send_request(get("stall-mid-body")))
+        .await
+        .expect("a head in time")
+        .expect("a head");
+    assert_eq!(resp.status(), StatusCode::OK);
+    let mut body = resp.into_body();
+    let first = tokio::time::timeout(PATIENCE, body.frame())
+        .await
+        .expect("a frame in time")
+        .expect("a frame")
+        .expect("data");
+    assert_eq!(first.into_data().expect("data").len(), 10);
+    drop(body);
+    let counted = |m: &str| {
+        (
+            requests_total(m, &[("response_code", "0"), ("response_flags", "DC")]),
+            requests_total(m, &[("response_code", "200"), ("response_flags", "DC")]),
+            requests_total(m, &[("response_code", "0"), ("response_flags", "-")]),
+            requests_total(m, &[("response_code", "200"), ("response_flags", "-")]),
+        )
+    };
+    let mut seen = (0, 0, 0, 0);
+    for _ in 0..100 {
+        seen = counted(&edge.metrics().await);
+        if seen == (1, 1, 1, 1) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(seen, (1, 1, 1, 1), "0 DC, 200 DC, 0 -, 200 -");
     edge.proxy.shutdown().await;
 }

@@ -1,11 +1,13 @@
 //! mesh-proxy and a real Envoy 1.40, side by side on the same Istio configuration, on a
 //! table of edge cases: hostile paths, methods, hop-by-hop and control headers, upgrades
-//! and CONNECT, and malformed or cut upstream responses. Each case is sent byte for byte to
-//! both, each with its own recording upstreams, and the answers are compared by class:
+//! and CONNECT, malformed or cut upstream responses, and clients that give up mid-answer.
+//! Each case is sent byte for byte to both, each with its own recording upstreams, and the
+//! answers are compared by class:
 //!
 //! - the status (none when no status line came), and whether the answer arrived whole;
-//! - the response flag: Envoy's `%RESPONSE_FLAGS%` from its access log, ours from the
-//!   `response_flags` label of the `istio_requests_total` series the request was counted in;
+//! - the counted response code and flags: Envoy's `%RESPONSE_CODE% %RESPONSE_FLAGS%` from
+//!   its access log, ours from the `response_code` and `response_flags` labels of the
+//!   `istio_requests_total` series the request was counted in;
 //! - what reached the upstream (method and target), and which of the headers the client
 //!   sent reached it unchanged (`TE` by value);
 //! - for answers that did not come from the echo upstream (local replies, raw upstream
@@ -224,6 +226,31 @@ static_resources:
 /// What the raw upstream answers to `/raw/NAME`: bytes written as they are, then the
 /// connection is closed. Valid answers say `connection: close`, so that no proxy reuses the
 /// connection the upstream is about to close.
+/// The head and first 10 bytes of `stall-mid-body`, which then stalls.
+const STALL_HEAD: &[u8] = b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\n";
+
+/// How long the raw upstream pauses in `slow-head` (before anything) and `stall-mid-body`
+/// (after its head and 10 bytes): longer than a client that gives up waits.
+const UPSTREAM_PAUSE: Duration = Duration::from_secs(3);
+
+/// How long a client that gives up waits before it closes its connection.
+const CLIENT_PATIENCE: Duration = Duration::from_millis(500);
+
+/// Where the raw upstream pauses in its answer to `name`, if it does.
+fn raw_pause(name: &str) -> Option<(usize, Duration)> {
+    match name {
+        "slow-head" => Some((0, UPSTREAM_PAUSE)),
+        "stall-mid-body" => Some((STALL_HEAD.len() + 10, UPSTREAM_PAUSE)),
+        _ => None,
+    }
+}
+
+/// The raw upstream's paced answer to a request for `/raw/NAME`.
+fn paced_answer(r: &Received) -> (Vec<u8>, Option<(usize, Duration)>) {
+    let name = r.target.trim_start_matches("/raw/");
+    (raw_answer(name), raw_pause(name))
+}
+
 fn raw_answer(name: &str) -> Vec<u8> {
     let ok = |extra: &str| {
         format!("HTTP/1.1 200 OK\r\n{extra}content-length: 2\r\nconnection: close\r\n\r\nok")
@@ -266,6 +293,12 @@ fn raw_answer(name: &str) -> Vec<u8> {
         "http2-version" => b"HTTP/2.0 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok".to_vec(),
         "cut-after-head" => b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\n".to_vec(),
         "cut-mid-body" => b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\n0123456789".to_vec(),
+        "slow-head" => ok(""),
+        "stall-mid-body" => {
+            let mut b = STALL_HEAD.to_vec();
+            b.extend_from_slice(&[b'x'; 100]);
+            b
+        }
         "cut-mid-chunk" => {
             b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\na\r\n0123456789\r\n".to_vec()
         }
@@ -295,6 +328,8 @@ struct Case {
     name: String,
     request: Vec<u8>,
     expect: Expect,
+    /// A client that closes its connection after this long, answered or not.
+    gives_up: Option<Duration>,
 }
 
 /// `METHOD target HTTP/1.1` to the edge host with `headers` (lines without CRLF), closing.
@@ -313,6 +348,7 @@ fn case(name: &str, request: Vec<u8>, expect: Expect) -> Case {
         name: name.to_owned(),
         request,
         expect,
+        gives_up: None,
     }
 }
 
@@ -471,6 +507,24 @@ fn cases() -> Vec<Case> {
         request("GET", "/public/e", &control),
         Same,
     ));
+    // The connection manager's headers (the gateway counts every client as external).
+    for (name, headers) in [
+        ("no forwarding headers", &[][..]),
+        (
+            "client-sent forwarding headers",
+            &[
+                "x-request-id: abc",
+                "x-forwarded-proto: https",
+                "x-forwarded-for: 9.9.9.9, 8.8.8.8",
+            ][..],
+        ),
+        (
+            "two x-forwarded-for headers",
+            &["x-forwarded-for: 1.1.1.1", "x-forwarded-for: 2.2.2.2"][..],
+        ),
+    ] {
+        cases.push(case(name, request("GET", "/public/f", headers), Same));
+    }
     // Upgrades and CONNECT.
     for (name, headers) in [
         (
@@ -574,6 +628,18 @@ fn cases() -> Vec<Case> {
             expect,
         ));
     }
+    // A client that goes away before the answer is over: Envoy logs `0 DC` when nothing was
+    // answered yet, `200 DC` mid-body (measured, `downstream_remote_disconnect`).
+    for name in ["slow-head", "stall-mid-body"] {
+        cases.push(Case {
+            gives_up: Some(CLIENT_PATIENCE),
+            ..case(
+                &format!("client gives up, upstream {name}"),
+                request("GET", &format!("/raw/{name}"), &[]),
+                Same,
+            )
+        });
+    }
     cases
 }
 
@@ -582,6 +648,7 @@ fn cases() -> Vec<Case> {
 struct Class {
     status: Option<u16>,
     complete: bool,
+    /// The counted `CODE FLAGS` (`not counted` when none was).
     flags: String,
     /// `METHOD target` of what reached an upstream, if anything did.
     upstream: Option<String>,
@@ -591,9 +658,36 @@ struct Class {
     body: Option<String>,
     /// For raw upstream answers: the raw response's headers that reached the client.
     passed_back: Vec<(String, String)>,
+    /// The connection manager's headers as they reached the upstream
+    /// ([`connection_manager_header`]).
+    added: Vec<(String, String)>,
 }
 
-/// Requests counted so far, by response flag.
+/// One of the headers Envoy's connection manager sets, as compared: a request id by its
+/// shape (it is random), and the address appended to `x-forwarded-for` as `ADDR` (for a
+/// client on loopback Envoy appends the host's own address, mesh-proxy the client's: a
+/// documented difference).
+fn connection_manager_header(name: &str, value: &str) -> Option<(String, String)> {
+    let value = match name {
+        "x-request-id" => {
+            let lens: Vec<usize> = value.split('-').map(str::len).collect();
+            if lens == [8, 4, 4, 4, 12] && value.as_bytes()[14] == b'4' {
+                "a UUID v4".to_owned()
+            } else {
+                value.to_owned()
+            }
+        }
+        "x-forwarded-for" => match value.rsplit_once(',') {
+            Some((before, _)) => format!("{before},ADDR"),
+            None => "ADDR".to_owned(),
+        },
+        "x-forwarded-proto" | "x-envoy-external-address" => value.to_owned(),
+        _ => return None,
+    };
+    Some((name.to_owned(), value))
+}
+
+/// Requests counted so far, by `CODE FLAGS` (the counted response code and flags).
 type Counts = BTreeMap<String, u64>;
 
 /// One proxy with its own upstreams, and how to read its counted requests: `counts(n)`
@@ -626,7 +720,10 @@ impl Side {
     fn observe(&self, case: &Case) -> Class {
         let before = (self.counts)(0);
         let (echo_before, raw_before) = (self.echo.received().len(), self.raw.received().len());
-        let reply = raw::send(self.addr, &case.request);
+        let reply = match case.gives_up {
+            Some(patience) => raw::send_giving_up(self.addr, &case.request, patience),
+            None => raw::send(self.addr, &case.request),
+        };
         let reached: Option<Received> = self
             .echo
             .received()
@@ -660,6 +757,12 @@ impl Side {
             None => Vec::new(),
         };
         passed_back.sort();
+        let mut added: Vec<(String, String)> = reached
+            .iter()
+            .flat_map(|r| r.headers.iter())
+            .filter_map(|(n, v)| connection_manager_header(n, v))
+            .collect();
+        added.sort();
         Class {
             status: reply.status,
             complete: reply.complete,
@@ -668,6 +771,7 @@ impl Side {
             forwarded,
             body: (!from_echo).then(|| reply.text()),
             passed_back,
+            added,
         }
     }
 }
@@ -706,17 +810,18 @@ fn counts_after(n: u64, patience: Duration, read: impl Fn() -> Counts) -> Counts
     }
 }
 
-/// Envoy's requests by flag, from its access log (one `CODE FLAGS` line each).
+/// Envoy's requests by response code and flags (`CODE FLAGS`), from its access log (one
+/// line each).
 fn envoy_counts(log: &Path) -> Counts {
     let mut c = Counts::new();
     for line in std::fs::read_to_string(log).unwrap_or_default().lines() {
-        let flags = line.split_once(' ').map_or("?", |(_, f)| f);
-        *c.entry(flags.to_owned()).or_default() += 1;
+        *c.entry(line.trim().to_owned()).or_default() += 1;
     }
     c
 }
 
-/// mesh-proxy's requests by flag, from the `istio_requests_total` series.
+/// mesh-proxy's requests by response code and flags (`CODE FLAGS`), from the
+/// `istio_requests_total` series.
 fn proxy_counts(admin: SocketAddr) -> Counts {
     let reply = raw::send(
         admin,
@@ -728,17 +833,19 @@ fn proxy_counts(admin: SocketAddr) -> Counts {
         .lines()
         .filter(|l| l.starts_with("istio_requests_total{"))
     {
-        let flags = line
-            .split("response_flags=\"")
-            .nth(1)
-            .and_then(|r| r.split('"').next())
-            .unwrap_or("?");
+        let label = |name: &str| {
+            line.split(&format!("{name}=\""))
+                .nth(1)
+                .and_then(|r| r.split('"').next())
+                .unwrap_or("?")
+        };
+        let key = format!("{} {}", label("response_code"), label("response_flags"));
         let n: u64 = line
             .rsplit(' ')
             .next()
             .and_then(|n| n.parse().ok())
             .unwrap_or(0);
-        *c.entry(flags.to_owned()).or_default() += n;
+        *c.entry(key).or_default() += n;
     }
     c
 }
@@ -754,8 +861,7 @@ fn mesh_proxy_answers_edge_cases_as_envoy_does() {
     let log: PathBuf = dir.path().join("access.log");
 
     let envoy_echo = EchoUpstream::start("echo");
-    let envoy_raw =
-        RawUpstream::start(|r: &Received| raw_answer(r.target.trim_start_matches("/raw/")));
+    let envoy_raw = RawUpstream::start_pausing(paced_answer);
     let envoy = Envoy::start(
         &bin,
         &envoy_bootstrap(envoy_echo.addr().port(), envoy_raw.addr().port(), &log),
@@ -768,8 +874,7 @@ fn mesh_proxy_answers_edge_cases_as_envoy_does() {
         .build()
         .expect("a runtime");
     let proxy_echo = EchoUpstream::start("echo");
-    let proxy_raw =
-        RawUpstream::start(|r: &Received| raw_answer(r.target.trim_start_matches("/raw/")));
+    let proxy_raw = RawUpstream::start_pausing(paced_answer);
     let file = dir.write(
         "mesh.yaml",
         &istio_yaml(proxy_echo.addr().port(), proxy_raw.addr().port()),

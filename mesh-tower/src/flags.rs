@@ -29,6 +29,7 @@ flags! {
     NO_ROUTE = 0 => "NR", "No route configured for the request (404).";
     DELAY_INJECTED = 4 => "DI", "The request was delayed by fault injection.";
     FAULT_INJECTED = 5 => "FI", "The request was aborted by fault injection.";
+    DOWNSTREAM_CONNECTION_TERMINATION = 11 => "DC", "An HTTP/1 client closed its connection before the response ended (response code 0 if before its head).";
     UPSTREAM_RETRY_LIMIT = 2 => "URX", "Upstream retry limit exceeded.";
     STREAM_IDLE_TIMEOUT = 10 => "SI", "The stream idle timeout expired (408 for a stalled client, 504 for a stalled upstream).";
     DOWNSTREAM_PROTOCOL_ERROR = 14 => "DPE", "The request broke HTTP/1's rules as Envoy's codec enforces them (400).";

@@ -38,7 +38,8 @@ use crate::service::error::MeshError;
 
 /// Request headers Envoy 1.40 removes from a client's request at the edge (measured one by
 /// one): its router's and tracer's controls, and what only Envoy may set. Envoy then sets
-/// `x-envoy-external-address` and `x-envoy-attempt-count` itself; the layer does not.
+/// `x-envoy-attempt-count` itself, as the layer does on each attempt; it also sets
+/// `x-envoy-external-address` for an external client, which the layer does not.
 pub(crate) const ENVOY_CONTROL_HEADERS: [&str; 23] = [
     "x-envoy-attempt-count",
     "x-envoy-decorator-operation",

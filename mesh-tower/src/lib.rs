@@ -91,6 +91,7 @@ mod completion;
 mod execute;
 pub mod fault;
 pub mod flags;
+mod forwarding;
 mod hygiene;
 pub mod idle;
 pub mod loop_detect;

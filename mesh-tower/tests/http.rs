@@ -200,7 +200,8 @@ async fn the_layer_in_front_of_axum_routes_to_service_entry_endpoints() {
 async fn a_refused_connection_is_retried_by_default() {
     let live = backend("v1", Arc::new(AtomicUsize::new(0))).await;
     let v2 = backend("v2", Arc::new(AtomicUsize::new(0))).await;
-    let dead = dead_port();
+    // Kept until the test ends: the port refuses connections while it is held.
+    let (dead, _held) = dead_port();
     let rules = "  - route:\n    - destination: {host: shop, subset: v1}";
     let seeded = || Options {
         seed: Some(4),

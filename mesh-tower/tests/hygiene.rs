@@ -105,11 +105,22 @@ async fn the_layer_strips_hop_by_hop_and_control_headers_and_refuses_connect() {
     .await;
     assert_eq!(r.status, StatusCode::OK);
     let seen = shop.seen();
-    // Only what the layer sets is left: the Host, and its loop mark (`CDN-Loop`, see
-    // `mesh_tower::loop_detect`).
+    // Only what the layer sets is left: the Host, its loop mark (`CDN-Loop`, see
+    // `mesh_tower::loop_detect`), and what Envoy sets: the attempt's number, and a
+    // sidecar's `x-forwarded-proto` and `x-request-id`.
     let mut names: Vec<&str> = seen[0].headers.keys().map(|k| k.as_str()).collect();
     names.sort_unstable();
-    assert_eq!(names, ["cdn-loop", "host"]);
+    assert_eq!(
+        names,
+        [
+            "cdn-loop",
+            "host",
+            "x-envoy-attempt-count",
+            "x-forwarded-proto",
+            "x-request-id"
+        ]
+    );
+    assert_eq!(seen[0].headers["x-envoy-attempt-count"], "1");
     let connect = Request::builder()
         .method(Method::CONNECT)
         .uri("shop:443")

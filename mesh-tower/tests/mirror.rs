@@ -127,6 +127,8 @@ async fn mirrors_arrive_with_the_host_kept() {
         assert_eq!(s.uri.path(), format!("/orders/{i}"));
         assert_eq!(s.body, format!("order {i}").as_bytes());
         assert_eq!(s.header("host"), "service2:8080");
+        // A copy of the first attempt (Envoy 1.40 sends its mirror `1` too).
+        assert_eq!(s.header("x-envoy-attempt-count"), "1");
         let info = s.info.as_ref().expect("route info");
         assert!(info.mirror);
         assert_eq!(&*info.subset, "v2");

@@ -114,6 +114,14 @@ async fn a_backend_failing_twice_succeeds_on_the_third_attempt() {
         .map(|s| s.info.as_ref().expect("route info").attempt)
         .collect();
     assert_eq!(attempts, [0, 1, 2]);
+    // And Envoy's header says it too (measured with Envoy 1.40: `1`, `2`, ...).
+    let counts: Vec<String> = v1
+        .seen()
+        .iter()
+        .take(3)
+        .map(|s| s.header("x-envoy-attempt-count").to_owned())
+        .collect();
+    assert_eq!(counts, ["1", "2", "3"]);
 }
 
 /// Without a `retries` block Istio's default applies (2 retries on `connect-failure,

@@ -5,6 +5,8 @@ use http_body_util::BodyExt;
 use super::*;
 use crate::body::full;
 
+const DC: ResponseFlags = ResponseFlags::DOWNSTREAM_CONNECTION_TERMINATION;
+
 fn recorder() -> (
     Arc<Mutex<Vec<ResponseFlags>>>,
     impl FnOnce(ResponseFlags) + Send + Unpin + 'static,
@@ -18,7 +20,7 @@ fn recorder() -> (
 #[tokio::test]
 async fn a_whole_body_is_reported_once_at_its_last_frame() {
     let (seen, f) = recorder();
-    let mut body = counted(full("hello"), f);
+    let mut body = counted(full("hello"), DC, f);
     let frame = body.frame().await.expect("a frame").expect("data");
     assert_eq!(frame.into_data().expect("data"), "hello");
     assert_eq!(*seen.lock().unwrap(), [ResponseFlags::NONE]);
@@ -31,7 +33,7 @@ async fn a_whole_body_is_reported_once_at_its_last_frame() {
 #[tokio::test]
 async fn a_cut_body_is_reported_with_upe() {
     let (seen, f) = recorder();
-    let mut body = counted(boxed(CutAfterOneFrame(false)), f);
+    let mut body = counted(boxed(CutAfterOneFrame(false)), DC, f);
     assert!(body.frame().await.expect("a frame").is_ok());
     assert!(seen.lock().unwrap().is_empty());
     assert!(body.frame().await.expect("the error").is_err());
@@ -41,12 +43,28 @@ async fn a_cut_body_is_reported_with_upe() {
     );
 }
 
-/// A body nobody reads is reported when dropped.
+/// A body nobody reads (HEAD's) is reported when dropped, with no flag.
 #[test]
 fn an_unread_body_is_reported_when_dropped() {
     let (seen, f) = recorder();
-    drop(counted(full("x"), f));
+    drop(counted(full("x"), DC, f));
     assert_eq!(*seen.lock().unwrap(), [ResponseFlags::NONE]);
+}
+
+/// A body dropped after its first frame and before its end is a client that went away
+/// mid-body: reported with the flag given (`DC` for HTTP/1, as Envoy logs it, `200 DC`).
+#[tokio::test]
+async fn a_body_dropped_mid_way_is_reported_with_the_abandoned_flag() {
+    for abandoned in [DC, ResponseFlags::NONE] {
+        let (seen, f) = recorder();
+        let stalls = boxed(Stalls(Some(Bytes::from_static(b"0123456789"))));
+        let mut body = counted(stalls, abandoned, f);
+        let frame = body.frame().await.expect("a frame").expect("data");
+        assert_eq!(frame.into_data().expect("data").len(), 10);
+        assert!(seen.lock().unwrap().is_empty(), "counted before its end");
+        drop(body);
+        assert_eq!(*seen.lock().unwrap(), [abandoned]);
+    }
 }
 
 /// Ten bytes, then an error, as a hyper client body whose upstream closed mid-body.
@@ -80,7 +98,7 @@ async fn a_body_cut_for_idleness_is_reported_with_si() {
             first.map(|d: &'static str| Bytes::from_static(d.as_bytes())),
         ));
         let stalled = crate::idle::ResponseBody::wrap(upstream, std::time::Duration::from_secs(1));
-        let mut body = counted(stalled, f);
+        let mut body = counted(stalled, DC, f);
         if first.is_some() {
             assert!(body.frame().await.expect("a frame").is_ok());
         }

@@ -26,7 +26,7 @@ use crate::backend::Backends;
 use crate::balance::Clusters;
 use crate::body::{self, BoxBody};
 use crate::flags::ResponseFlags;
-use crate::metrics::{Metrics, Outcome, Routed};
+use crate::metrics::{InFlight, Metrics, Outcome, Routed};
 use crate::options::Options;
 use crate::rng::Samples;
 use crate::service::error::MeshError;
@@ -62,8 +62,9 @@ impl<T> Inner for T where
 {
 }
 
-/// The client's address, for `useSourceIp` hashing and sticky splits: insert it into the
-/// request's extensions (a proxy does this from its accepted connection).
+/// The client's address, for `useSourceIp` hashing and sticky splits, and for a gateway's
+/// `x-forwarded-for` and `x-envoy-external-address`: insert it into the request's extensions
+/// (a proxy does this from its accepted connection).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ClientAddr(pub std::net::SocketAddr);
 
@@ -118,6 +119,9 @@ pub(crate) struct Shared {
     pub(crate) options: Options,
     pub(crate) metrics: Metrics,
     pub(crate) rng: Samples,
+    /// Draws request ids (`x-request-id`, [`crate::forwarding`]): apart from `rng`, so
+    /// that routing's samples do not depend on whether requests carry an id.
+    pub(crate) ids: Samples,
     pub(crate) mirrors: Arc<Semaphore>,
     pub(crate) source_namespace: String,
     pub(crate) source_app: String,
@@ -235,7 +239,10 @@ async fn routed<I: Inner>(
     mut req: Request<BoxBody>,
     to: ReplyTo,
 ) -> Result<Routed, Infallible> {
-    let mut outcome = Outcome::default();
+    // Counted as the client's disconnection (`DC`) if dropped before it is answered.
+    let mut request = InFlight::new(shared, req.version());
+    let shared = &request.shared;
+    let outcome = &mut request.outcome;
     let (result, reply_headers) = 'answer: {
         let Some(inner) = inner else {
             break 'answer (Err(MeshError::NoRoute), HeaderMap::new());
@@ -245,7 +252,7 @@ async fn routed<I: Inner>(
         }
         let Some(timeout) = shared.options.stream_idle_timeout else {
             let (parts, body) = req.into_parts();
-            break 'answer route(&shared, inner, parts, body, to, &mut outcome).await;
+            break 'answer route(shared, inner, parts, body, to, outcome).await;
         };
         let activity = if http_body::Body::is_end_stream(req.body()) {
             None
@@ -257,7 +264,7 @@ async fn routed<I: Inner>(
         };
         let watched = {
             let (parts, body) = req.into_parts();
-            let fut = std::pin::pin!(route(&shared, inner, parts, body, to, &mut outcome));
+            let fut = std::pin::pin!(route(shared, inner, parts, body, to, outcome));
             crate::idle::watch(timeout, activity.as_deref(), fut).await
         };
         match watched {
@@ -274,11 +281,7 @@ async fn routed<I: Inner>(
             }
         }
     };
-    Ok(Routed {
-        result,
-        outcome,
-        reply_headers,
-    })
+    Ok(request.answered(result, reply_headers))
 }
 
 /// What the local reply of a mesh error carries besides the error (see
@@ -330,6 +333,18 @@ async fn route<I: Inner>(
     // Envoy's codec keeps one, comma-joined value of a repeated inline header: routing and
     // the upstream see that value.
     mesh_match::inline::coalesce_request(&mut parts.headers);
+    let snapshot = shared.state.load_full();
+    // Then its connection manager's headers, before routing (`x-request-id`, ...).
+    let client = parts.extensions.get::<ClientAddr>().map(|c| c.0.ip());
+    crate::forwarding::set_request_headers(
+        &mut parts.headers,
+        matches!(
+            snapshot.table.identity(),
+            mesh_route::Identity::Gateway { .. }
+        ),
+        client,
+        &shared.ids,
+    );
     let joined_hosts;
     let authority = match parts.uri.authority() {
         Some(a) => a.as_str(),
@@ -344,7 +359,6 @@ async fn route<I: Inner>(
         Ok(p) => p,
         Err(e) => return (Err(e.into()), HeaderMap::new()),
     };
-    let snapshot = shared.state.load_full();
     let head = Head {
         snapshot: &snapshot,
         parts: &parts,
@@ -368,8 +382,8 @@ async fn route<I: Inner>(
     if let Some(p) = shared.options.listener_port {
         view = view.with_port(p);
     }
-    if let Some(ClientAddr(addr)) = parts.extensions.get::<ClientAddr>() {
-        view = view.with_remote_ip(addr.ip());
+    if let Some(ip) = client {
+        view = view.with_remote_ip(ip);
     }
     let sample = shared.rng.next_u64();
     let decision = table.decide(&view, sample);

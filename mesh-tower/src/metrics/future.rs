@@ -5,7 +5,6 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
-use std::time::Instant;
 
 use http::Response;
 use mesh_route::policy::ReplyTo;
@@ -26,7 +25,6 @@ pin_project! {
         inner: F,
         shared: Option<Arc<Shared>>,
         to: ReplyTo,
-        started: Instant,
     }
 }
 
@@ -42,7 +40,6 @@ impl<F> CountFuture<F> {
             inner,
             shared: Some(shared),
             to,
-            started: Instant::now(),
         }
     }
 }
@@ -59,7 +56,7 @@ where
         let Some(shared) = this.shared.take() else {
             return Poll::Pending;
         };
-        Poll::Ready(Ok(count(routed, shared, *this.to, *this.started)))
+        Poll::Ready(Ok(count(routed, shared, *this.to)))
     }
 }
 
@@ -68,12 +65,13 @@ fn count(
     routed: Routed,
     shared: Arc<Shared>,
     to: ReplyTo,
-    started: Instant,
 ) -> (Result<Response<BoxBody>, MeshError>, ReplyContext) {
     let Routed {
         mut result,
         outcome,
         reply_headers,
+        started,
+        abandoned,
     } = routed;
     // A mesh error is answered as a local reply: to a gRPC client, HTTP 200 with the
     // mapped grpc-status, as the metrics report it.
@@ -112,16 +110,17 @@ fn count(
         deferred.hand_over(move |flags| record.finish(flags));
         return (result, context);
     }
-    let result = match result {
-        // Counted when the body ends, so that a body the upstream cuts is counted with
-        // `UPE`, never as a complete answer.
-        Ok(r) if !http_body::Body::is_end_stream(r.body()) => {
-            Ok(r.map(|b| crate::completion::counted(b, move |flags| record.finish(flags))))
-        }
-        other => {
-            record.finish(ResponseFlags::NONE);
-            other
-        }
-    };
+    let result =
+        match result {
+            // Counted when the body ends, so that a body the upstream cuts is counted with
+            // `UPE`, never as a complete answer.
+            Ok(r) if !http_body::Body::is_end_stream(r.body()) => Ok(r.map(|b| {
+                crate::completion::counted(b, abandoned, move |flags| record.finish(flags))
+            })),
+            other => {
+                record.finish(ResponseFlags::NONE);
+                other
+            }
+        };
     (result, context)
 }

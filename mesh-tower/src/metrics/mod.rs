@@ -320,4 +320,4 @@ mod tests;
 
 pub(crate) use future::CountFuture;
 pub(crate) use layer::Count;
-pub(crate) use record::{Destination, Outcome, Routed};
+pub(crate) use record::{Destination, InFlight, Outcome, Routed};

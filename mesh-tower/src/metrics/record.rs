@@ -60,6 +60,76 @@ pub(crate) struct Routed {
     pub(crate) result: Result<Response<BoxBody>, MeshError>,
     pub(crate) outcome: Outcome,
     pub(crate) reply_headers: HeaderMap,
+    /// When the request was received (its duration is measured from here).
+    pub(crate) started: Instant,
+    /// The flag of a response whose client goes away mid-body ([`InFlight::new`]).
+    pub(crate) abandoned: ResponseFlags,
+}
+
+/// A request being answered: its outcome as the steps fill it in, and when it was received.
+/// Dropped before it is answered (its caller dropped the request: a client that went away),
+/// it is counted as Envoy counts such a request: response code `0`, with `DC` for an
+/// HTTP/1 request (measured with Envoy 1.40: a client that closes its connection while the
+/// upstream has not answered is logged `0 DC`, `downstream_remote_disconnect`), and no flag
+/// for an HTTP/2 one (Envoy logs a stream the client resets `0 -`; a client that closes its
+/// whole HTTP/2 connection is logged `0 DC`, which the layer cannot tell from a reset).
+pub(crate) struct InFlight {
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) outcome: Outcome,
+    started: Instant,
+    /// The flag of a request abandoned by its client: `DC` for HTTP/1, none for HTTP/2.
+    abandoned: ResponseFlags,
+    answered: bool,
+}
+
+impl InFlight {
+    /// A request of HTTP version `version` received now.
+    pub(crate) fn new(shared: Arc<Shared>, version: http::Version) -> Self {
+        let abandoned = if version < http::Version::HTTP_2 {
+            ResponseFlags::DOWNSTREAM_CONNECTION_TERMINATION
+        } else {
+            ResponseFlags::NONE
+        };
+        InFlight {
+            shared,
+            outcome: Outcome::default(),
+            started: Instant::now(),
+            abandoned,
+            answered: false,
+        }
+    }
+
+    /// The request is answered with `result`: counted when its response ends.
+    pub(crate) fn answered(
+        mut self,
+        result: Result<Response<BoxBody>, MeshError>,
+        reply_headers: HeaderMap,
+    ) -> Routed {
+        self.answered = true;
+        Routed {
+            result,
+            outcome: std::mem::take(&mut self.outcome),
+            reply_headers,
+            started: self.started,
+            abandoned: self.abandoned,
+        }
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        if self.answered {
+            return;
+        }
+        Record {
+            shared: self.shared.clone(),
+            outcome: std::mem::take(&mut self.outcome),
+            code: 0,
+            grpc_status: String::new(),
+            started: self.started,
+        }
+        .finish(self.abandoned);
+    }
 }
 
 /// A request's outcome, counted in Istio's metrics once its response has ended.

@@ -45,6 +45,8 @@ async fn routed_requests_are_counted_with_their_outcome() {
                 result,
                 outcome,
                 reply_headers: http::HeaderMap::new(),
+                started: std::time::Instant::now(),
+                abandoned: ResponseFlags::DOWNSTREAM_CONNECTION_TERMINATION,
             })
         })
     };

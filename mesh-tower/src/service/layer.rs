@@ -71,6 +71,9 @@ impl MeshLayer<Responses> {
         let rng = options
             .seed
             .map_or_else(Samples::from_entropy, Samples::new);
+        let ids = options.seed.map_or_else(Samples::from_entropy, |s| {
+            Samples::new(s ^ 0x6a09_e667_f3bc_c908)
+        });
         let loop_id = crate::loop_detect::LoopId::new(options.cdn_loop_id.as_deref());
         let metrics = Metrics::new();
         let rollouts =
@@ -90,6 +93,7 @@ impl MeshLayer<Responses> {
             options,
             metrics,
             rng,
+            ids,
             source_namespace: ns,
             source_app: if app.is_empty() {
                 "unknown".into()

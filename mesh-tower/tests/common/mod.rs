@@ -260,10 +260,17 @@ pub async fn serve(router: axum::Router) -> SocketAddr {
     addr
 }
 
-/// A loopback port nothing listens on (bound, then released).
-pub fn dead_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind loopback");
-    l.local_addr().expect("bound address").port()
+/// A loopback port that refuses every connection for as long as the returned socket lives:
+/// bound but never listening, so the kernel answers a connection attempt with a reset, and
+/// no other test can take the port meanwhile (a port bound and released could be reused by
+/// a concurrent test's listener, which then answers instead of refusing).
+pub fn dead_port() -> (u16, tokio::net::TcpSocket) {
+    let socket = tokio::net::TcpSocket::new_v4().expect("a socket");
+    socket
+        .bind("127.0.0.1:0".parse().expect("an address"))
+        .expect("bind loopback");
+    let port = socket.local_addr().expect("bound address").port();
+    (port, socket)
 }
 
 /// The lines of `istio_requests_total` that carry every `label="value"` pair, summed.
