@@ -186,22 +186,48 @@ impl MatchProgram {
     #[inline]
     pub fn matches(&self, block: usize, req: &RequestView<'_>) -> bool {
         let mut seen = Lookups::new(req);
-        self.block_holds(block, req, &mut seen)
+        self.steps(block)
+            .iter()
+            .all(|s| self.holds(s, req, &mut seen))
     }
 
     /// The first block of `blocks` that `req` satisfies. Each header name is looked up in
     /// the request once, however many blocks read it.
+    ///
+    /// The blocks' bounds are read once each (one slice of `starts` for the range), and
+    /// the steps read the request only for the fields they test: the path and the headers
+    /// here, the rarer fields one call away (`holds_other`), so that a walk
+    /// over header and URI conditions sets up nothing else.
     #[inline]
     pub fn first_match(&self, blocks: Range<usize>, req: &RequestView<'_>) -> Option<usize> {
+        let starts = self.starts.get(blocks.start..blocks.end.checked_add(1)?)?;
+        let (first, ends) = starts.split_first()?;
         let mut seen = Lookups::new(req);
-        blocks
-            .into_iter()
-            .find(|b| self.block_holds(*b, req, &mut seen))
+        let mut from = *first as usize;
+        for (k, end) in ends.iter().enumerate() {
+            let end = *end as usize;
+            let steps = self.steps.get(from..end)?;
+            if steps.iter().all(|s| self.holds(s, req, &mut seen)) {
+                return Some(blocks.start + k);
+            }
+            from = end;
+        }
+        None
     }
 
+    /// The first of the consecutive steps `steps` that `req` satisfies, each step taken as
+    /// a block of its own. Over a run of blocks of one condition each, whose steps are
+    /// `steps` (see [`Self::steps_len`] before and after they were pushed), the answer is
+    /// the step of the block [`Self::first_match`] gives, without reading the blocks'
+    /// bounds. A header name read by consecutive blocks is looked up once (the usual case:
+    /// blocks of one condition that test one header for several values).
     #[inline]
-    fn block_holds<'r>(&self, block: usize, req: &RequestView<'r>, seen: &mut Lookups<'r>) -> bool {
-        self.steps(block).iter().all(|s| self.holds(s, req, seen))
+    pub fn first_holding_step(&self, steps: Range<usize>, req: &RequestView<'_>) -> Option<usize> {
+        let run = self.steps.get(steps.clone())?;
+        let mut seen = Last::new(req);
+        run.iter()
+            .position(|s| self.holds(s, req, &mut seen))
+            .map(|i| steps.start + i)
     }
 
     /// The first condition of block `block` that `req` fails, in the block's order (uri,
@@ -383,12 +409,31 @@ impl MatchProgram {
 
     #[inline]
     fn lit(&self, l: Lit) -> &[u8] {
-        &self.bytes[l.start as usize..(l.start + l.len) as usize]
+        // In `usize` the end cannot wrap below the start: one bounds check.
+        let start = l.start as usize;
+        &self.bytes[start..start + l.len as usize]
     }
 
-    /// Whether step `s` holds for `req`.
-    #[inline]
-    fn holds<'r>(&self, s: &Step, req: &RequestView<'r>, seen: &mut Lookups<'r>) -> bool {
+    /// Whether step `s` holds for `req`: header and path conditions inline, the others one
+    /// call away.
+    #[inline(always)]
+    fn holds<'r>(&self, s: &Step, req: &RequestView<'r>, seen: &mut impl Seen<'r>) -> bool {
+        match s.value {
+            Value::Header(i) => {
+                let Some(name) = self.names.get(i as usize) else {
+                    return false;
+                };
+                self.header_holds(s, seen.get(i, name), name, req)
+            }
+            Value::Path => self.test(s.test, req.path().as_bytes()) != s.negate,
+            Value::PathAndQuery => self.test(s.test, req.path_and_query().as_bytes()) != s.negate,
+            _ => self.holds_other(s, req),
+        }
+    }
+
+    /// [`Self::holds`] for the conditions on other fields than the path and the headers.
+    #[inline(never)]
+    fn holds_other(&self, s: &Step, req: &RequestView<'_>) -> bool {
         let value = match s.value {
             Value::Path => req.path(),
             Value::PathAndQuery => req.path_and_query(),
@@ -398,7 +443,8 @@ impl MatchProgram {
             Value::Port(p) => return p == req.port(),
             Value::Header(i) => {
                 let name = &self.names[i as usize];
-                return self.header_holds(s, seen.get(i, name), name, req);
+                let found = Lookups::new(req).get(i, name);
+                return self.header_holds(s, found, name, req);
             }
             Value::Query(name) => {
                 return req
@@ -451,8 +497,29 @@ impl MatchProgram {
     /// `user-agent: b` are matched as `a,b`; see [`crate::inline`]); `withoutHeaders`
     /// treats a missing header as empty before inverting, except for presence, which
     /// inverts to absence; a missing `x-forwarded-proto` is the connection's scheme.
-    #[inline]
+    #[inline(always)]
     fn header_holds(
+        &self,
+        s: &Step,
+        found: Found<'_>,
+        name: &HeaderName,
+        req: &RequestView<'_>,
+    ) -> bool {
+        let any = match (found, s.test) {
+            (Found::One(v), Test::Exact(l)) => {
+                let v = v.as_bytes();
+                v.len() == l.len as usize && same(v, self.lit(l))
+            }
+            (Found::One(_), Test::Present) => true,
+            (Found::One(v), t) => self.test(t, v.as_bytes()),
+            (found, _) => return self.header_rare(s, found, name, req),
+        };
+        any != s.negate
+    }
+
+    /// [`Self::header_holds`] for a header the request lacks or repeats.
+    #[inline(never)]
+    fn header_rare(
         &self,
         s: &Step,
         found: Found<'_>,
@@ -493,12 +560,73 @@ impl MatchProgram {
 /// The header names of a program looked up in one request so far, so that blocks reading
 /// the same header do not look it up again (the header map's hash and probe cost more than
 /// most conditions). Holds the first [`Lookups::SLOTS`] names looked up; others are looked
-/// up each time.
+/// up each time. Small to set up: a request whose host reads no header pays a few stores.
 struct Lookups<'r> {
     headers: &'r http::HeaderMap,
     names: [u32; Lookups::SLOTS],
-    found: [Found<'r>; Lookups::SLOTS],
-    len: usize,
+    /// The first value of each name looked up (`None`: the request has none).
+    values: [Option<&'r HeaderValue>; Lookups::SLOTS],
+    /// Bit `k`: name `k` has several values.
+    many: u8,
+    len: u8,
+}
+
+/// Where the steps of one walk over blocks find the header values looked up before.
+trait Seen<'r> {
+    /// The values of header `name`, the program's name number `i`.
+    fn get(&mut self, i: u32, name: &HeaderName) -> Found<'r>;
+}
+
+impl<'r> Seen<'r> for Lookups<'r> {
+    #[inline]
+    fn get(&mut self, i: u32, name: &HeaderName) -> Found<'r> {
+        Lookups::get(self, i, name)
+    }
+}
+
+/// The last header name looked up and what the request has of it: for walks over blocks
+/// of one condition each, which set up nothing more.
+struct Last<'r> {
+    headers: &'r http::HeaderMap,
+    name: u32,
+    found: Found<'r>,
+}
+
+impl<'r> Last<'r> {
+    #[inline]
+    fn new(req: &RequestView<'r>) -> Self {
+        Last {
+            headers: req.headers(),
+            name: u32::MAX,
+            found: Found::None,
+        }
+    }
+}
+
+impl<'r> Seen<'r> for Last<'r> {
+    #[inline(always)]
+    fn get(&mut self, i: u32, name: &HeaderName) -> Found<'r> {
+        if self.name != i {
+            self.found = found(self.headers, name);
+            self.name = i;
+        }
+        self.found
+    }
+}
+
+/// What `headers` has of `name`.
+#[inline(never)]
+fn found<'r>(headers: &'r http::HeaderMap, name: &HeaderName) -> Found<'r> {
+    let mut values = headers.get_all(name).into_iter();
+    // The iterator knows whether it holds exactly one value before it is advanced (an upper
+    // bound of one). Were it to say less, "several" is read again from the map and
+    // matched value by value, which gives the same answer for one value.
+    let exactly_one = values.size_hint() == (1, Some(1));
+    match values.next() {
+        None => Found::None,
+        Some(v) if exactly_one => Found::One(v),
+        Some(_) => Found::Many,
+    }
 }
 
 /// What a request has of one header name.
@@ -518,7 +646,8 @@ impl<'r> Lookups<'r> {
         Lookups {
             headers: req.headers(),
             names: [0; Lookups::SLOTS],
-            found: [Found::None; Lookups::SLOTS],
+            values: [None; Lookups::SLOTS],
+            many: 0,
             len: 0,
         }
     }
@@ -526,29 +655,36 @@ impl<'r> Lookups<'r> {
     /// The values of header `name`, the program's name number `i`.
     #[inline]
     fn get(&mut self, i: u32, name: &HeaderName) -> Found<'r> {
-        for k in 0..self.len {
+        let len = usize::from(self.len).min(Lookups::SLOTS);
+        for k in 0..len {
             if self.names[k] == i {
-                return self.found[k];
+                return match self.values[k] {
+                    _ if self.many & (1 << k) != 0 => Found::Many,
+                    Some(v) => Found::One(v),
+                    None => Found::None,
+                };
             }
         }
         let mut values = self.headers.get_all(name).into_iter();
-        let found = match (values.next(), values.next()) {
-            (None, _) => Found::None,
-            (Some(v), None) => Found::One(v),
-            (Some(_), Some(_)) => Found::Many,
-        };
-        if self.len < Lookups::SLOTS {
-            self.names[self.len] = i;
-            self.found[self.len] = found;
+        let first = values.next();
+        let many = first.is_some() && values.next().is_some();
+        if len < Lookups::SLOTS {
+            self.names[len] = i;
+            self.values[len] = first;
+            self.many |= u8::from(many) << len;
             self.len += 1;
         }
-        found
+        match first {
+            _ if many => Found::Many,
+            Some(v) => Found::One(v),
+            None => Found::None,
+        }
     }
 }
 
 /// Whether `a` and `b`, of the same length, are equal: compared a word at a time without a
 /// call for up to 16 bytes (literals and the values they are compared with are short).
-#[inline]
+#[inline(always)]
 pub(crate) fn same(a: &[u8], b: &[u8]) -> bool {
     let n = a.len();
     debug_assert_eq!(n, b.len());

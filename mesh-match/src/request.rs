@@ -17,7 +17,8 @@ pub struct RequestView<'a> {
     authority: &'a str,
     path_and_query: &'a str,
     path_len: usize,
-    host_len: usize,
+    /// The authority without its port (a slice of it, found once here).
+    host: &'a str,
     port: u16,
     headers: &'a HeaderMap,
     remote_ip: Option<std::net::IpAddr>,
@@ -42,7 +43,7 @@ impl<'a> RequestView<'a> {
     ) -> Self {
         let path_len = path_and_query.find('?').unwrap_or(path_and_query.len());
         let port = authority_port(authority).unwrap_or(if scheme == "https" { 443 } else { 80 });
-        let host_len = authority_host(authority).len();
+        let host = authority_host(authority);
         RequestView {
             method,
             scheme: forwarded_scheme(headers).unwrap_or(scheme),
@@ -50,7 +51,7 @@ impl<'a> RequestView<'a> {
             authority,
             path_and_query,
             path_len,
-            host_len,
+            host,
             port,
             headers,
             remote_ip: None,
@@ -121,7 +122,7 @@ impl<'a> RequestView<'a> {
     /// The host of the authority, without the port.
     #[inline]
     pub fn host(&self) -> &'a str {
-        &self.authority[..self.host_len]
+        self.host
     }
 
     /// The port the request is for.

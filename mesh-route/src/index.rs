@@ -4,7 +4,8 @@
 //! Host names are case-insensitive: the tables hash and compare the request's host with
 //! its ASCII letters folded to lower case, eight bytes at a time, so that a host needs no
 //! lower-cased copy and no scan for upper-case letters first. A table is one array of
-//! 32-byte slots over one array of key bytes: a lookup reads a slot and the key it names.
+//! 40-byte slots over one array of key bytes: a lookup reads a slot and, for a key longer than
+//! eight bytes, the key it names (a slot holds its key's first eight bytes).
 //! A slot also holds its virtual host's [`Hint`] (where its routes are laid out), so that
 //! the reads that follow a lookup have their addresses at once and can miss the cache
 //! together instead of one after the other.
@@ -16,15 +17,14 @@ pub const MAX_HOST_LEN: usize = 255;
 
 /// Where a virtual host's routes are laid out in its table (see `Layout` in
 /// [`crate::table`]): its first match block and their number, the first step and the
-/// first literal byte of those blocks in the table's program, and whether the first block
-/// has no condition. Kept in the index's slots, so that the lookup that finds a host also
-/// gives the addresses of what deciding reads next.
+/// first literal byte of those blocks in the table's program, and their [`Shape`]. Kept in
+/// the index's slots, so that the lookup that finds a host also gives the addresses of
+/// what deciding reads next.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Hint {
     /// The host's first block in the program.
     pub(crate) block: u32,
-    /// The number of its blocks, plus [`Hint::UNCONDITIONAL`] when the first of them has
-    /// no condition.
+    /// The number of its blocks, plus the flags of its [`Shape`] in the high bits.
     blocks: u32,
     /// The first step of its first block.
     pub(crate) step: u32,
@@ -32,29 +32,59 @@ pub(crate) struct Hint {
     pub(crate) lit: u32,
 }
 
-impl Hint {
-    /// The flag of [`Hint::blocks`] for a first block without conditions.
-    const UNCONDITIONAL: u32 = 1 << 31;
+/// What deciding may skip for a virtual host's blocks, known when they are laid out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Shape {
+    /// Blocks of any number of conditions.
+    General,
+    /// The first block has no condition: every request matches it.
+    FirstUnconditional,
+    /// Every block has exactly one condition, except that the last one may have none
+    /// (`last_empty`, a rule without `match` after rules with one condition each): the
+    /// host's steps are its blocks, one for one.
+    OneStep {
+        /// The last block has no condition.
+        last_empty: bool,
+    },
+}
 
-    /// The hint of a host of `blocks` blocks from `block`; `None` past 2^31 blocks.
+impl Hint {
+    /// The hint of no block.
+    pub(crate) const EMPTY: Hint = Hint {
+        block: 0,
+        blocks: 0,
+        step: 0,
+        lit: 0,
+    };
+    /// The flag of [`Hint::blocks`] for [`Shape::FirstUnconditional`].
+    const UNCONDITIONAL: u32 = 1 << 31;
+    /// The flag for [`Shape::OneStep`].
+    const ONE_STEP: u32 = 1 << 30;
+    /// The flag for [`Shape::OneStep`] with `last_empty`.
+    const LAST_EMPTY: u32 = 1 << 29;
+    const FLAGS: u32 = Hint::UNCONDITIONAL | Hint::ONE_STEP | Hint::LAST_EMPTY;
+
+    /// The hint of a host of `blocks` blocks from `block`; `None` past 2^29 blocks.
     pub(crate) fn new(
         block: u32,
         blocks: usize,
         step: u32,
         lit: u32,
-        first_unconditional: bool,
+        shape: Shape,
     ) -> Option<Hint> {
         let blocks = u32::try_from(blocks)
             .ok()
-            .filter(|b| *b < Hint::UNCONDITIONAL)?;
-        let flag = if first_unconditional && blocks > 0 {
-            Hint::UNCONDITIONAL
-        } else {
-            0
+            .filter(|b| *b < Hint::LAST_EMPTY)?;
+        let flags = match shape {
+            _ if blocks == 0 => 0,
+            Shape::General => 0,
+            Shape::FirstUnconditional => Hint::UNCONDITIONAL,
+            Shape::OneStep { last_empty: false } => Hint::ONE_STEP,
+            Shape::OneStep { last_empty: true } => Hint::ONE_STEP | Hint::LAST_EMPTY,
         };
         Some(Hint {
             block,
-            blocks: blocks | flag,
+            blocks: blocks | flags,
             step,
             lit,
         })
@@ -63,13 +93,19 @@ impl Hint {
     /// The number of the host's blocks.
     #[inline]
     pub(crate) fn blocks(&self) -> u32 {
-        self.blocks & !Hint::UNCONDITIONAL
+        self.blocks & !Hint::FLAGS
     }
 
     /// Whether the host's first block has no condition (every request matches it).
     #[inline]
     pub(crate) fn first_unconditional(&self) -> bool {
         self.blocks & Hint::UNCONDITIONAL != 0
+    }
+
+    /// `Some(last_empty)` for [`Shape::OneStep`].
+    #[inline]
+    pub(crate) fn one_step(&self) -> Option<bool> {
+        (self.blocks & Hint::ONE_STEP != 0).then_some(self.blocks & Hint::LAST_EMPTY != 0)
     }
 }
 
@@ -128,9 +164,10 @@ impl HostIndex {
         self.lookup_hinted(host).map(|(v, _)| v)
     }
 
-    /// The virtual host for a host without port and its [`Hint`] (see [`Self::lookup`]).
+    /// The virtual host for a host without port and its [`Hint`] (see [`Self::lookup`]),
+    /// by reference: the pair fits in two registers.
     #[inline(always)]
-    pub(crate) fn lookup_hinted(&self, host: &str) -> Option<(usize, Hint)> {
+    pub(crate) fn lookup_hinted(&self, host: &str) -> Option<(usize, &Hint)> {
         let host = host.as_bytes();
         if let Some(v) = self.exact.get_folded(host) {
             return Some(v);
@@ -147,7 +184,7 @@ impl HostIndex {
                 }
             }
         }
-        self.star
+        self.star.as_ref().map(|(v, h)| (*v, h))
     }
 }
 
@@ -167,6 +204,9 @@ struct Table {
 struct Slot {
     /// The virtual host's layout (see [`HostIndex::set_hints`]).
     hint: Hint,
+    /// The key's first eight bytes as a word, padded with zeros: a key of up to eight
+    /// bytes (most hosts' short names) is compared here, without reading the key bytes.
+    word: u64,
     /// The high half of the key's hash (compared before the key).
     hash: u32,
     /// The virtual host plus one; 0 marks an empty slot.
@@ -203,8 +243,13 @@ impl Table {
         }
         self.keys.extend_from_slice(key);
         self.keys.resize(self.keys.len().next_multiple_of(8), 0);
+        let word = self
+            .keys
+            .get(start as usize..start as usize + 8)
+            .map_or(0, |k| word_at(k, 0));
         let h = hash(key);
         self.place(Slot {
+            word,
             hash: (h >> 32) as u32,
             vhost,
             start,
@@ -249,21 +294,21 @@ impl Table {
         true
     }
 
-    /// Whether the padded key at `start`, of `n` bytes (at most 16), is the words `w0`
-    /// and `w1` (as [`Table::get_folded`] folds a host of `n` bytes).
+    /// Whether the key of slot `s`, of `n` bytes (at most 16), is the words `w0` and `w1`
+    /// (as [`Table::get_folded`] folds a host of `n` bytes): its first word is in the slot,
+    /// and only a key of more than eight bytes is read for its second.
     #[inline]
-    fn short_key_is(&self, start: usize, n: usize, w0: u64, w1: u64) -> bool {
-        if n > 8 {
-            self.keys
-                .get(start..start + 16)
-                .is_some_and(|k| word_at(k, 0) == w0 && word_at(k, 8) == w1)
-        } else if n > 0 {
-            self.keys
-                .get(start..start + 8)
-                .is_some_and(|k| word_at(k, 0) == w0)
-        } else {
-            true
+    fn short_key_is(&self, s: &Slot, n: usize, w0: u64, w1: u64) -> bool {
+        if s.word != w0 {
+            return false;
         }
+        if n <= 8 {
+            return true;
+        }
+        let start = s.start as usize + 8;
+        self.keys
+            .get(start..start + 8)
+            .is_some_and(|k| word_at(k, 0) == w1)
     }
 
     #[inline]
@@ -273,7 +318,7 @@ impl Table {
 
     /// The slot whose key `eq` accepts, among those of hash `h`.
     #[inline]
-    fn find(&self, h: u64, eq: impl Fn(&Slot) -> bool) -> Option<(usize, Hint)> {
+    fn find(&self, h: u64, eq: impl Fn(&Slot) -> bool) -> Option<(usize, &Hint)> {
         if self.len == 0 {
             return None;
         }
@@ -286,21 +331,21 @@ impl Table {
                 return None;
             }
             if s.hash == high && eq(s) {
-                return Some((s.vhost as usize - 1, s.hint));
+                return Some((s.vhost as usize - 1, &s.hint));
             }
             i = (i + 1) & mask;
         }
     }
 
     /// The virtual host of `key`, compared byte for byte.
-    fn get_exact(&self, key: &[u8]) -> Option<(usize, Hint)> {
+    fn get_exact(&self, key: &[u8]) -> Option<(usize, &Hint)> {
         self.find(hash(key), |s| self.key(s) == key)
     }
 
     /// The virtual host of the key equal to `host` with its ASCII letters folded to lower
     /// case.
     #[inline(always)]
-    fn get_folded(&self, host: &[u8]) -> Option<(usize, Hint)> {
+    fn get_folded(&self, host: &[u8]) -> Option<(usize, &Hint)> {
         if self.is_empty() {
             // A gateway's `*` alone: no hashing.
             return None;
@@ -324,7 +369,7 @@ impl Table {
                 (0, 0, 0)
             };
             return self.find(h, |s| {
-                s.len as usize == n && self.short_key_is(s.start as usize, n, w0, w1)
+                s.len as usize == n && self.short_key_is(s, n, w0, w1)
             });
         }
         if n > SHORT {

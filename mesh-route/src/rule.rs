@@ -91,6 +91,14 @@ impl Split {
         }
         let total = self.total_weight();
         let r = ((u128::from(sample) * u128::from(total)) >> 64) as u64;
+        if self.cumulative.len() <= 8 {
+            // A few destinations (the usual split): a scan costs fewer steps than a search.
+            return self
+                .cumulative
+                .iter()
+                .position(|c| *c > r)
+                .unwrap_or(self.cumulative.len());
+        }
         self.cumulative.partition_point(|c| *c <= r)
     }
 }

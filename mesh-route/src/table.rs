@@ -14,7 +14,7 @@ use crate::delegate::merge_route;
 use crate::destination::{DrIndex, Registry, RouteDestination, visible};
 use crate::error::{CompileError, Problem, ProblemKind, Warning};
 use crate::identity::Identity;
-use crate::index::{Hint, HostIndex, MAX_HOST_LEN};
+use crate::index::{Hint, HostIndex, MAX_HOST_LEN, Shape};
 use crate::policy::{
     CorsPolicy, DirectResponse, FaultPolicy, Fraction, HeadersPolicy, PolicySet, Redirect,
     RetryPolicy, Rewrite,
@@ -127,20 +127,21 @@ impl Layout {
             let block = u32::try_from(program.len()).ok()?;
             let step = u32::try_from(program.steps_len()).ok()?;
             let lit = u32::try_from(program.literals_len()).ok()?;
-            let mut first_unconditional = false;
+            let n = vh.entries.len();
+            let mut shape = Shape::OneStep { last_empty: false };
             for (i, e) in vh.entries.iter().enumerate() {
+                let before = program.steps_len();
                 program.push(e.matcher.as_ref()).ok()?;
-                if i == 0 {
-                    first_unconditional = program.steps_len() == step as usize;
-                }
+                let conditions = program.steps_len() - before;
+                shape = match (shape, conditions) {
+                    (_, 0) if i == 0 => Shape::FirstUnconditional,
+                    (Shape::OneStep { .. }, 1) => shape,
+                    (Shape::OneStep { .. }, 0) if i + 1 == n => Shape::OneStep { last_empty: true },
+                    (Shape::FirstUnconditional, _) => shape,
+                    _ => Shape::General,
+                };
             }
-            hints.push(Hint::new(
-                block,
-                vh.entries.len(),
-                step,
-                lit,
-                first_unconditional,
-            )?);
+            hints.push(Hint::new(block, n, step, lit, shape)?);
         }
         Some(Layout {
             program,
@@ -185,7 +186,20 @@ impl Layout {
             self.program.prefetch(hint.step as usize, hint.lit as usize);
             std::hint::black_box(self.outs.get(start).is_some_and(|o| o.single.is_some()));
         }
-        let b = self.program.first_match(start..end, req)?;
+        let b = match hint.one_step() {
+            // One condition a block (the last may have none): the host's steps are its
+            // blocks, and no block bounds are read.
+            Some(last_empty) => {
+                let first = hint.step as usize;
+                let steps = end - start - usize::from(last_empty);
+                match self.program.first_holding_step(first..first + steps, req) {
+                    Some(s) => start + (s - first),
+                    None if last_empty => end - 1,
+                    None => return None,
+                }
+            }
+            None => self.program.first_match(start..end, req)?,
+        };
         Some((b - start, self.outs.get(b)?))
     }
 }
@@ -746,7 +760,7 @@ impl RouteTable {
 
     /// [`Self::vhost_index`] and the host's [`Hint`].
     #[inline(always)]
-    fn vhost_hinted(&self, req: &RequestView<'_>) -> Result<Option<(usize, Hint)>, NoRoute> {
+    fn vhost_hinted(&self, req: &RequestView<'_>) -> Result<Option<(usize, &Hint)>, NoRoute> {
         let host = req.host();
         if host.len() > MAX_HOST_LEN {
             return Err(NoRoute::BadHost);
@@ -755,7 +769,7 @@ impl RouteTable {
     }
 
     #[inline(always)]
-    fn lookup(&self, req: &RequestView<'_>, host: &str) -> Option<(usize, Hint)> {
+    fn lookup(&self, req: &RequestView<'_>, host: &str) -> Option<(usize, &Hint)> {
         let index = match &self.listeners {
             Listeners::Sidecar(index) => index,
             Listeners::Gateway(ports) => match ports.iter().find(|(p, _)| *p == req.port()) {
@@ -764,8 +778,8 @@ impl RouteTable {
             },
             Listeners::GatewayApi(l) => {
                 let i = l.lookup(req.port(), host)?;
-                let hint = self.layout.as_ref().map(|l| l.hint(i)).unwrap_or_default();
-                return Some((i, hint));
+                let hint = self.layout.as_ref().and_then(|l| l.hints.get(i));
+                return Some((i, hint.unwrap_or(&Hint::EMPTY)));
             }
         };
         index.lookup_hinted(host)
@@ -800,47 +814,34 @@ impl RouteTable {
     /// its key). Allocates nothing, but to match a repeated inline header (see
     /// [`mesh_match::inline`]).
     pub fn decide<'a>(&'a self, req: &RequestView<'a>, sample: u64) -> Decision<'a> {
-        let (index, hint) = match self.vhost_hinted(req) {
-            Ok(Some(i)) => i,
-            Ok(None) => {
-                return match &self.identity {
-                    Identity::Sidecar { namespace, .. } => Decision::Route {
-                        matched: None,
-                        rule: &self.default_rule,
-                        target: Target::Passthrough {
-                            host: self.service_host(req.host()).unwrap_or(req.host()),
-                            namespace,
-                        },
-                        index: 0,
-                    },
-                    Identity::Gateway { .. } => Decision::NoRoute(NoRoute::NoVirtualHost),
-                };
-            }
-            Err(e) => return Decision::NoRoute(e),
+        let host = req.host();
+        if host.len() > MAX_HOST_LEN {
+            return Decision::NoRoute(NoRoute::BadHost);
+        }
+        let Some((index, &hint)) = self.lookup(req, host) else {
+            return self.no_virtual_host(req);
         };
-        let vhost = &self.vhosts[index];
+        let Some(vhost) = self.vhosts.get(index) else {
+            return Decision::NoRoute(NoRoute::NoVirtualHost);
+        };
         if vhost.require_tls && req.scheme() != "https" {
             return Decision::Redirect {
                 matched: None,
                 redirect: &self.https_redirect,
             };
         }
-        let (entry, rule, single) = match &self.layout {
-            Some(layout) => match layout.first_match(hint, req) {
-                Some((k, out)) => match vhost.entries.get(k) {
-                    Some(entry) => (entry, &*out.rule, out.single.as_deref()),
-                    None => return Decision::NoRoute(NoRoute::NoRuleMatched),
-                },
-                None => return Decision::NoRoute(NoRoute::NoRuleMatched),
-            },
-            None => match vhost
+        let found = match &self.layout {
+            Some(layout) => layout.first_match(hint, req).and_then(|(k, out)| {
+                Some((vhost.entries.get(k)?, &*out.rule, out.single.as_deref()))
+            }),
+            None => vhost
                 .entries
                 .iter()
                 .find(|e| e.matcher.as_ref().is_none_or(|m| m.matches(req)))
-            {
-                Some(entry) => (entry, &*entry.rule, None),
-                None => return Decision::NoRoute(NoRoute::NoRuleMatched),
-            },
+                .map(|entry| (entry, &*entry.rule, None)),
+        };
+        let Some((entry, rule, single)) = found else {
+            return Decision::NoRoute(NoRoute::NoRuleMatched);
         };
         let matched = Matched { vhost, entry };
         if let Some([d]) = single {
@@ -852,13 +853,23 @@ impl RouteTable {
                 index: 0,
             };
         }
+        Self::act(matched, rule, req, sample)
+    }
+
+    /// What `rule` does with `req`, which `matched` matched (see [`Self::decide`]).
+    #[inline]
+    fn act<'a>(
+        matched: Matched<'a>,
+        rule: &'a Rule,
+        req: &RequestView<'a>,
+        sample: u64,
+    ) -> Decision<'a> {
         match &rule.action {
             Action::Route(split) => {
-                let sample = rule
-                    .sticky
-                    .as_ref()
-                    .and_then(|k| k.sample(req))
-                    .unwrap_or(sample);
+                let sample = match &rule.sticky {
+                    Some(k) => k.sample(req).unwrap_or(sample),
+                    None => sample,
+                };
                 let index = split.pick(sample);
                 match split.destinations().get(index) {
                     // A Gateway API backendRef that does not resolve: 500 for its share.
@@ -882,6 +893,25 @@ impl RouteTable {
                 matched,
                 response: d,
             },
+        }
+    }
+
+    /// The decision for a request whose host no virtual host answers: a sidecar's
+    /// passthrough (to the declared service the host names, or to the host itself), a
+    /// gateway's 404.
+    #[inline]
+    fn no_virtual_host<'a>(&'a self, req: &RequestView<'a>) -> Decision<'a> {
+        match &self.identity {
+            Identity::Sidecar { namespace, .. } => Decision::Route {
+                matched: None,
+                rule: &self.default_rule,
+                target: Target::Passthrough {
+                    host: self.service_host(req.host()).unwrap_or(req.host()),
+                    namespace,
+                },
+                index: 0,
+            },
+            Identity::Gateway { .. } => Decision::NoRoute(NoRoute::NoVirtualHost),
         }
     }
 
