@@ -239,7 +239,8 @@ async fn routed<I: Inner>(
     mut req: Request<BoxBody>,
     to: ReplyTo,
 ) -> Result<Routed, Infallible> {
-    // Counted as the client's disconnection (`DC`) if dropped before it is answered.
+    // Counted as a client that went away (code 0; `DC` over HTTP/1) if dropped before
+    // it is answered.
     let mut request = InFlight::new(shared, req.version());
     let shared = &request.shared;
     let outcome = &mut request.outcome;
